@@ -1,0 +1,49 @@
+/**
+ * Layering rules (see docs/decisions/0002-layering.md): dependencies point down.
+ * core <- registry <- copy <- promotion/store <- app <- server/cli.
+ */
+const layer = (name, mayNotUse) => ({
+  name: `${name}-layering`,
+  severity: 'error',
+  comment: `${name} must not depend on ${mayNotUse.join(', ')}`,
+  from: { path: `^src/${name}/` },
+  to: { path: `^src/(${mayNotUse.join('|')})/` },
+});
+
+module.exports = {
+  forbidden: [
+    layer('core', ['registry', 'copy', 'promotion', 'store', 'config', 'server', 'cli']),
+    layer('registry', ['copy', 'promotion', 'store', 'config', 'server', 'cli']),
+    layer('copy', ['promotion', 'store', 'config', 'server', 'cli']),
+    layer('promotion', ['copy', 'store', 'config', 'server', 'cli']),
+    layer('store', ['server', 'cli', 'copy']),
+    layer('config', ['server', 'cli', 'copy', 'promotion', 'store']),
+    layer('server', ['cli']),
+    {
+      name: 'no-deep-cross-layer-imports',
+      severity: 'error',
+      comment: 'import another layer through its index.ts only',
+      from: { path: '^src/([^/]+)/' },
+      to: { path: '^src/([^/]+)/.+', pathNot: ['^src/$1/', '^src/[^/]+/index\\.ts$'] },
+    },
+    {
+      name: 'no-circular',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'src-not-test',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '\\.test\\.ts$' },
+      to: { path: '^test/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '\\.test\\.ts$' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] },
+  },
+};

@@ -1,0 +1,44 @@
+/**
+ * The one table from error codes to process exit codes. Documented in docs/errors.md; these
+ * numbers are a stable contract for CI pipelines.
+ */
+import type { ErrorCode } from '../core/index.js';
+
+/** Exit codes Gantry uses. */
+export const ExitCode = Object.freeze({
+  ok: 0,
+  error: 1,
+  usage: 2,
+  refused: 3,
+  immutable: 4,
+  notFound: 5,
+  auth: 6,
+  tls: 7,
+  integrity: 8,
+  unreachable: 9,
+});
+
+const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
+  USAGE_INVALID: ExitCode.usage,
+  REFERENCE_INVALID: ExitCode.usage,
+  DIGEST_INVALID: ExitCode.usage,
+  CREDENTIALS_INVALID: ExitCode.usage,
+  REGISTRY_NOT_FOUND: ExitCode.notFound,
+  REGISTRY_MANIFEST_UNKNOWN: ExitCode.notFound,
+  REGISTRY_BLOB_UNKNOWN: ExitCode.notFound,
+  REGISTRY_NAME_UNKNOWN: ExitCode.notFound,
+  REGISTRY_UNAUTHORIZED: ExitCode.auth,
+  REGISTRY_DENIED: ExitCode.auth,
+  AUTH_CONFIG_INVALID: ExitCode.auth,
+  AUTH_HELPER_FAILED: ExitCode.auth,
+  REGISTRY_TLS: ExitCode.tls,
+  REGISTRY_DIGEST_MISMATCH: ExitCode.integrity,
+  REGISTRY_SIZE_MISMATCH: ExitCode.integrity,
+  REGISTRY_UNREACHABLE: ExitCode.unreachable,
+  REGISTRY_TIMEOUT: ExitCode.unreachable,
+});
+
+/** The exit code for an error code (1 when the table has no entry). */
+export function exitCodeFor(code: ErrorCode): number {
+  return TABLE[code] ?? ExitCode.error;
+}

@@ -1,0 +1,86 @@
+/**
+ * The `gantry` command line. Commands are loaded lazily so start-up stays cheap; every error is
+ * one line on stderr with an exit code from the table in exit-codes.ts (docs/errors.md).
+ */
+import { Command, CommanderError } from 'commander';
+import { ExitCode } from './exit-codes.js';
+import { reportError } from './output.js';
+import { addRegistryOptions } from './registry-options.js';
+import { VERSION } from './version.js';
+
+type Action = (...args: unknown[]) => Promise<number>;
+
+function run(load: () => Promise<Action>): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const options = command.opts<{ json?: boolean }>();
+    try {
+      const action = await load();
+      process.exitCode = await action(...args.slice(0, -2), options);
+    } catch (err) {
+      process.exitCode = reportError(err, options.json === true);
+    }
+  };
+}
+
+/** Builds the command tree. */
+export function buildProgram(): Command {
+  const program = new Command('gantry')
+    .description('Promote container images through environments by moving the exact bytes that were tested.')
+    .version(VERSION)
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) });
+
+  addRegistryOptions(
+    program
+      .command('inspect')
+      .description('show digest, media type, platforms, labels, layers and referrers of an image')
+      .argument('<ref>', 'image reference, e.g. registry.example.com/team/web:1.4.2')
+      .option('--raw', 'print the manifest bytes exactly as stored')
+      .option('--no-referrers', 'do not look up referrers')
+      .option('--json', 'print JSON'),
+  ).action(run(async () => (await import('./commands/inspect.js')).inspect as Action));
+
+  addRegistryOptions(
+    program
+      .command('ls')
+      .description('list every tag of a repository')
+      .argument('<repository>', 'repository, e.g. registry.example.com/team/web')
+      .option('--json', 'print JSON {repository, tags}'),
+  ).action(run(async () => (await import('./commands/ls.js')).ls as Action));
+
+  addRegistryOptions(
+    program
+      .command('login')
+      .description('store credentials for a registry (password read from stdin)')
+      .argument('<registry>', 'registry host, e.g. registry.example.com:5000')
+      .option('-u, --username <user>', 'user name')
+      .option('--password-stdin', 'read the password from stdin (the default; accepted for docker compatibility)')
+      .option('--json', 'print JSON'),
+  ).action(run(async () => (await import('./commands/login.js')).login as Action));
+
+  program
+    .command('logout')
+    .description('remove stored credentials for a registry')
+    .argument('<registry>', 'registry host')
+    .option('--authfile <path>', 'docker config / auth.json to edit')
+    .option('--json', 'print JSON')
+    .action(run(async () => (await import('./commands/login.js')).logout as Action));
+
+  return program;
+}
+
+/** Entry point: parses argv and sets the exit code. */
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      return;
+    }
+    process.exitCode = reportError(err, argv.includes('--json'));
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Every error Gantry throws on purpose is a {@link GantryError} with a stable, prefixed `code`.
+ * Callers branch on the code, never on the message. The CLI and the server each map codes to
+ * exit codes / HTTP statuses in exactly one table (see docs/errors.md).
+ */
+
+/** Stable error codes. Add new ones here and to docs/errors.md. */
+export const ErrorCodes = [
+  // usage / input
+  'USAGE_INVALID',
+  'REFERENCE_INVALID',
+  'DIGEST_INVALID',
+  'CREDENTIALS_INVALID',
+  // registry protocol
+  'REGISTRY_UNREACHABLE',
+  'REGISTRY_TLS',
+  'REGISTRY_UNAUTHORIZED',
+  'REGISTRY_DENIED',
+  'REGISTRY_NOT_FOUND',
+  'REGISTRY_MANIFEST_UNKNOWN',
+  'REGISTRY_BLOB_UNKNOWN',
+  'REGISTRY_NAME_UNKNOWN',
+  'REGISTRY_UNSUPPORTED',
+  'REGISTRY_TOO_MANY_REQUESTS',
+  'REGISTRY_SERVER_ERROR',
+  'REGISTRY_PROTOCOL',
+  'REGISTRY_DIGEST_MISMATCH',
+  'REGISTRY_SIZE_MISMATCH',
+  'REGISTRY_TOO_LARGE',
+  'REGISTRY_MANIFEST_INVALID',
+  'REGISTRY_MANIFEST_SCHEMA1',
+  'REGISTRY_TIMEOUT',
+  'REGISTRY_RETRY_BUDGET',
+  // local auth configuration
+  'AUTH_CONFIG_INVALID',
+  'AUTH_HELPER_FAILED',
+  // generic
+  'INTERNAL',
+] as const;
+
+/** One of {@link ErrorCodes}. */
+export type ErrorCode = (typeof ErrorCodes)[number];
+
+/** Structured details that are safe to print (no secrets). */
+export type ErrorDetails = Readonly<Record<string, string | number | boolean | readonly string[] | undefined>>;
+
+/** The one error type Gantry throws on purpose. */
+export class GantryError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: ErrorCode;
+  /** Extra facts that are safe to show (redacted URL, status, digest, …). */
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: ErrorDetails } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GantryError';
+    this.code = code;
+    this.details = Object.freeze({ ...(options.details ?? {}) });
+  }
+}
+
+/** True when `err` is a {@link GantryError}, optionally with one of the given codes. */
+export function isGantryError(err: unknown, ...codes: ErrorCode[]): err is GantryError {
+  return err instanceof GantryError && (codes.length === 0 || codes.includes(err.code));
+}
+
+/** Wraps anything thrown into a {@link GantryError} (unknown errors become `INTERNAL`). */
+export function toGantryError(err: unknown): GantryError {
+  if (err instanceof GantryError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new GantryError('INTERNAL', message, { cause: err });
+}

@@ -1,0 +1,325 @@
+/**
+ * Blob operations (distribution-spec "Pulling blobs", "Pushing blobs", "Mounting a blob from
+ * another repository"): https://github.com/opencontainers/distribution-spec/blob/main/spec.md
+ * Downloads stream and are verified while they stream; a dropped connection resumes with `Range`.
+ * Uploads are a POST then one streamed PUT with `Content-Length`, or chunked PATCHes as a fallback
+ * (honouring `OCI-Chunk-Min-Length`).
+ */
+import { Readable } from 'node:stream';
+import {
+  Digester,
+  GantryError,
+  digestAlgorithm,
+  isDigest,
+  isGantryError,
+  type Digest,
+} from '../core/index.js';
+import { repositoryScope } from './auth/challenge.js';
+import { apiHost, type Repository } from './reference.js';
+import { Session } from './session.js';
+import { discardBody } from './transport/read-body.js';
+import { RETRYABLE_ERROR_CODES } from './transport/retry-policy.js';
+
+/** Where upload bytes come from: a buffer, or a function that opens a fresh stream each time it is called. */
+export type BlobSource = Buffer | (() => Readable | Promise<Readable>);
+
+/** Options for {@link blobUpload}. */
+export interface BlobUploadOptions {
+  /** Use chunked PATCH uploads instead of one PUT. Default false (chunked is the automatic fallback). */
+  readonly chunked?: boolean;
+  /** Chunk size for PATCH uploads in bytes (raised to the registry's `OCI-Chunk-Min-Length`). Default 8 MiB. */
+  readonly chunkSize?: number;
+  /** An upload session already opened (e.g. by a mount attempt that the registry turned into an upload). */
+  readonly location?: string;
+}
+
+/** Options for {@link blobGet}. */
+export interface BlobGetOptions {
+  /** Expected size in bytes; a different size fails with `REGISTRY_SIZE_MISMATCH`. */
+  readonly size?: number;
+  /** Times a dropped download is resumed with `Range`. Default 3. */
+  readonly resumes?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** Result of a mount attempt. */
+export type MountResult = { readonly mounted: true } | { readonly mounted: false; readonly location: string };
+
+const DEFAULT_CHUNK = 8 * 1024 * 1024;
+
+const what = (repo: Repository, digest: string): string => `blob ${repo.registry}/${repo.repository}@${digest}`;
+
+/** HEADs a blob; its size when present, `undefined` when not. */
+export async function blobHead(session: Session, repo: Repository, digest: Digest): Promise<number | undefined> {
+  const res = await session.call({
+    method: 'HEAD',
+    registry: repo.registry,
+    path: `${Session.repoPath(repo)}/blobs/${digest}`,
+    scopes: [repositoryScope(repo.repository, 'pull')],
+    expect: [200, 404],
+    what: what(repo, digest),
+  });
+  await discardBody(res.body);
+  if (res.status === 404) return undefined;
+  const size = Number(res.headers.get('content-length'));
+  return Number.isFinite(size) ? size : 0;
+}
+
+/**
+ * Streams a blob, verifying its digest (and size when given) as it streams; the stream errors with
+ * `REGISTRY_DIGEST_MISMATCH` / `REGISTRY_SIZE_MISMATCH` instead of ending when the bytes are wrong.
+ * A connection dropped mid-body is resumed with a `Range` request.
+ */
+export function blobGet(session: Session, repo: Repository, digest: Digest, options: BlobGetOptions = {}): Readable {
+  const resumes = options.resumes ?? 3;
+  async function* generate(): AsyncGenerator<Buffer> {
+    const digester = new Digester(digestAlgorithm(digest));
+    let received = 0;
+    for (let attempt = 0; ; attempt++) {
+      const res = await session.call({
+        method: 'GET',
+        registry: repo.registry,
+        path: `${Session.repoPath(repo)}/blobs/${digest}`,
+        scopes: [repositoryScope(repo.repository, 'pull')],
+        headers: received > 0 ? { range: `bytes=${received}-` } : {},
+        expect: [200, 206],
+        what: what(repo, digest),
+        ...(options.signal !== undefined && { signal: options.signal }),
+      });
+      // A server that ignores Range sends everything again: skip what was already received.
+      let skip = received > 0 && res.status === 200 ? received : 0;
+      try {
+        for await (const raw of res.body as AsyncIterable<Buffer>) {
+          let chunk = raw;
+          if (skip > 0) {
+            const drop = Math.min(skip, chunk.byteLength);
+            skip -= drop;
+            chunk = chunk.subarray(drop);
+            if (chunk.byteLength === 0) continue;
+          }
+          digester.update(chunk);
+          received += chunk.byteLength;
+          if (options.size !== undefined && received > options.size) {
+            throw new GantryError('REGISTRY_SIZE_MISMATCH', `${what(repo, digest)} is larger than its declared ${options.size} bytes`);
+          }
+          yield chunk;
+        }
+        break;
+      } catch (err) {
+        res.body.destroy();
+        if (isGantryError(err) || attempt >= resumes || !isTransient(err)) throw err;
+        session.logger.warn({ digest, received, attempt: attempt + 1 }, 'blob download interrupted, resuming with Range');
+      }
+    }
+    if (options.size !== undefined && received !== options.size) {
+      throw new GantryError(
+        'REGISTRY_SIZE_MISMATCH',
+        `${what(repo, digest)} has ${received} bytes, expected ${options.size}`,
+        { details: { expected: options.size, actual: received } },
+      );
+    }
+    const actual = digester.digest();
+    if (actual !== digest) {
+      throw new GantryError('REGISTRY_DIGEST_MISMATCH', `${what(repo, digest)} content hashes to ${actual}`, {
+        details: { expected: digest, actual },
+      });
+    }
+  }
+  return Readable.from(generate(), { objectMode: false });
+}
+
+function isTransient(err: unknown): boolean {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (RETRYABLE_ERROR_CODES.has(code) || code === 'ECONNRESET')) return true;
+    if ((e as { name?: string }).name === 'SocketError') return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * Tries to mount a blob from another repository of the same registry. When the registry answers
+ * with an upload session instead (the blob is not there, or mounting is not allowed), returns it.
+ */
+export async function blobMount(session: Session, repo: Repository, digest: Digest, from: Repository): Promise<MountResult> {
+  const query = new URLSearchParams({ mount: digest, from: from.repository });
+  const res = await session.call({
+    method: 'POST',
+    registry: repo.registry,
+    path: `${Session.repoPath(repo)}/blobs/uploads/?${query.toString()}`,
+    scopes: [repositoryScope(repo.repository, 'pull', 'push'), repositoryScope(from.repository, 'pull')],
+    headers: { 'content-length': '0' },
+    expect: [201, 202],
+    what: `mount ${what(repo, digest)} from ${from.repository}`,
+  });
+  await discardBody(res.body);
+  if (res.status === 201) return { mounted: true };
+  return { mounted: false, location: requireLocation(res.headers.get('location'), repo, digest) };
+}
+
+/** Uploads a blob of known digest and size. Returns after the registry acknowledged it. */
+export async function blobUpload(
+  session: Session,
+  repo: Repository,
+  digest: Digest,
+  size: number,
+  source: BlobSource,
+  options: BlobUploadOptions = {},
+): Promise<void> {
+  const start = await (options.location !== undefined ? Promise.resolve({ location: options.location, minChunk: 0 }) : startUpload(session, repo, digest));
+  if (!options.chunked) {
+    try {
+      await putMonolithic(session, repo, digest, size, source, start.location);
+      return;
+    } catch (err) {
+      // Registries that refuse a single streamed PUT (413, 400/405/416 on an unexpected body) get chunks instead.
+      const status = isGantryError(err) ? err.details.status : undefined;
+      const replayable = Buffer.isBuffer(source) || typeof source === 'function';
+      if (!replayable || typeof status !== 'number' || ![400, 405, 413, 416].includes(status)) throw err;
+      session.logger.warn({ digest, status }, 'monolithic upload refused, retrying in chunks');
+    }
+    const again = await startUpload(session, repo, digest);
+    await putChunked(session, repo, digest, size, source, again.location, Math.max(options.chunkSize ?? DEFAULT_CHUNK, again.minChunk));
+    return;
+  }
+  await putChunked(session, repo, digest, size, source, start.location, Math.max(options.chunkSize ?? DEFAULT_CHUNK, start.minChunk));
+}
+
+async function startUpload(session: Session, repo: Repository, digest: Digest): Promise<{ location: string; minChunk: number }> {
+  const res = await session.call({
+    method: 'POST',
+    registry: repo.registry,
+    path: `${Session.repoPath(repo)}/blobs/uploads/`,
+    scopes: [repositoryScope(repo.repository, 'pull', 'push')],
+    headers: { 'content-length': '0' },
+    expect: [202],
+    what: `start upload of ${what(repo, digest)}`,
+  });
+  await discardBody(res.body);
+  const minChunk = Number(res.headers.get('oci-chunk-min-length') ?? 0);
+  return { location: requireLocation(res.headers.get('location'), repo, digest), minChunk: Number.isFinite(minChunk) ? minChunk : 0 };
+}
+
+function requireLocation(location: string | undefined, repo: Repository, digest: string): string {
+  if (!location) {
+    throw new GantryError('REGISTRY_PROTOCOL', `registry sent no upload Location for ${what(repo, digest)}`);
+  }
+  return location;
+}
+
+function withDigest(location: string, origin: string, digest: Digest): string {
+  const url = new URL(location, origin);
+  url.searchParams.set('digest', digest);
+  return url.toString();
+}
+
+async function open(source: BlobSource): Promise<Buffer | Readable> {
+  return Buffer.isBuffer(source) ? source : await source();
+}
+
+async function putMonolithic(
+  session: Session,
+  repo: Repository,
+  digest: Digest,
+  size: number,
+  source: BlobSource,
+  location: string,
+): Promise<void> {
+  const origin = session.transport.origin(apiHost(repo.registry));
+  const res = await session.call({
+    method: 'PUT',
+    registry: repo.registry,
+    path: withDigest(location, origin, digest),
+    scopes: [repositoryScope(repo.repository, 'pull', 'push')],
+    headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+    body: await open(source),
+    expect: [201, 204],
+    what: `upload ${what(repo, digest)}`,
+  });
+  await discardBody(res.body);
+  checkStoredDigest(res.headers.get('docker-content-digest'), repo, digest);
+}
+
+async function putChunked(
+  session: Session,
+  repo: Repository,
+  digest: Digest,
+  size: number,
+  source: BlobSource,
+  firstLocation: string,
+  chunkSize: number,
+): Promise<void> {
+  const origin = session.transport.origin(apiHost(repo.registry));
+  let location = new URL(firstLocation, origin).toString();
+  let offset = 0;
+  const input = await open(source);
+  const chunks = Buffer.isBuffer(input) ? sliceBuffer(input, chunkSize) : rechunk(input, chunkSize);
+  for await (const chunk of chunks) {
+    const res = await session.call({
+      method: 'PATCH',
+      registry: repo.registry,
+      path: location,
+      scopes: [repositoryScope(repo.repository, 'pull', 'push')],
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-length': String(chunk.byteLength),
+        'content-range': `${offset}-${offset + chunk.byteLength - 1}`,
+      },
+      body: chunk,
+      expect: [202],
+      what: `upload chunk at ${offset} of ${what(repo, digest)}`,
+    });
+    await discardBody(res.body);
+    offset += chunk.byteLength;
+    location = new URL(requireLocation(res.headers.get('location'), repo, digest), origin).toString();
+  }
+  if (offset !== size) {
+    throw new GantryError('REGISTRY_SIZE_MISMATCH', `${what(repo, digest)}: source has ${offset} bytes, expected ${size}`);
+  }
+  const res = await session.call({
+    method: 'PUT',
+    registry: repo.registry,
+    path: withDigest(location, origin, digest),
+    scopes: [repositoryScope(repo.repository, 'pull', 'push')],
+    headers: { 'content-length': '0' },
+    expect: [201, 204],
+    what: `finish upload of ${what(repo, digest)}`,
+  });
+  await discardBody(res.body);
+  checkStoredDigest(res.headers.get('docker-content-digest'), repo, digest);
+}
+
+function checkStoredDigest(header: string | undefined, repo: Repository, digest: Digest): void {
+  if (header && isDigest(header) && digestAlgorithm(header) === digestAlgorithm(digest) && header !== digest) {
+    throw new GantryError('REGISTRY_DIGEST_MISMATCH', `registry stored ${what(repo, digest)} as ${header}`, {
+      details: { expected: digest, actual: header },
+    });
+  }
+}
+
+function* sliceBuffer(buf: Buffer, size: number): Generator<Buffer> {
+  for (let i = 0; i < buf.byteLength; i += size) yield buf.subarray(i, Math.min(i + size, buf.byteLength));
+}
+
+async function* rechunk(stream: Readable, size: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let held = 0;
+  for await (const raw of stream as AsyncIterable<Buffer>) {
+    let chunk = raw;
+    while (held + chunk.byteLength >= size) {
+      const take = size - held;
+      parts.push(chunk.subarray(0, take));
+      yield Buffer.concat(parts);
+      parts = [];
+      held = 0;
+      chunk = chunk.subarray(take);
+    }
+    if (chunk.byteLength > 0) {
+      parts.push(chunk);
+      held += chunk.byteLength;
+    }
+  }
+  if (held > 0) yield Buffer.concat(parts);
+}

@@ -1,0 +1,146 @@
+/**
+ * The registry client facade: one object for every registry Gantry talks to, with resource-first
+ * methods (`manifestGet`, `blobMount`, `tagList`, …). Each method is implemented in its resource
+ * module; this class only wires the shared transport and authenticator.
+ */
+import type { Readable } from 'node:stream';
+import { silentLogger, systemClock, type Clock, type Digest, type Logger } from '../core/index.js';
+import { Authenticator } from './auth/authenticator.js';
+import {
+  blobGet,
+  blobHead,
+  blobMount,
+  blobUpload,
+  type BlobGetOptions,
+  type BlobSource,
+  type BlobUploadOptions,
+  type MountResult,
+} from './blobs.js';
+import type { CredentialProvider } from './credentials/index.js';
+import type { Manifest, Descriptor } from './manifest.js';
+import {
+  manifestDelete,
+  manifestGet,
+  manifestHead,
+  manifestPut,
+  type ManifestHeadResult,
+  type ManifestPutResult,
+} from './manifests.js';
+import type { Reference, Repository } from './reference.js';
+import { referrerPush, referrersList, type ReferrersResult } from './referrers.js';
+import { ping } from './ping.js';
+import { Session } from './session.js';
+import { tagList } from './tags.js';
+import { HttpTransport, type HostSettings } from './transport/http-transport.js';
+import type { RetryOptions } from './transport/retry-policy.js';
+
+/** Options for {@link RegistryClient}. Every field is optional. */
+export interface RegistryClientOptions {
+  /** Credentials per registry host. Default: anonymous everywhere. */
+  readonly credentials?: CredentialProvider;
+  /** TLS / scheme settings per host. Default: TLS verified with Node's root CAs. */
+  readonly hostSettings?: (host: string) => HostSettings;
+  /** Retry behaviour. Default: 5 attempts, 200 ms–10 s backoff, budget 20 per host. */
+  readonly retry?: RetryOptions;
+  /** `User-Agent`. Default `gantry`. */
+  readonly userAgent?: string;
+  /** Logger (URLs are redacted, secrets never passed). Default silent. */
+  readonly logger?: Logger;
+  /** Clock. Default system clock. */
+  readonly clock?: Clock;
+  /** An existing transport to share connection pools with. Default: a new one from the options above. */
+  readonly transport?: HttpTransport;
+}
+
+/** A client for OCI Distribution registries. */
+export class RegistryClient {
+  readonly #session: Session;
+  readonly #ownsTransport: boolean;
+
+  constructor(options: RegistryClientOptions = {}) {
+    const logger = options.logger ?? silentLogger;
+    const clock = options.clock ?? systemClock;
+    const transport =
+      options.transport ??
+      new HttpTransport({
+        logger,
+        clock,
+        ...(options.hostSettings !== undefined && { hostSettings: options.hostSettings }),
+        ...(options.retry !== undefined && { retry: options.retry }),
+        ...(options.userAgent !== undefined && { userAgent: options.userAgent }),
+      });
+    this.#ownsTransport = options.transport === undefined;
+    const auth = new Authenticator({
+      transport,
+      logger,
+      clock,
+      ...(options.credentials !== undefined && { credentials: options.credentials }),
+    });
+    this.#session = new Session(transport, auth, logger);
+  }
+
+  /** Checks the registry answers `/v2/` and accepts the credentials (a token is fetched when it asks for one). */
+  ping(registry: string): Promise<void> {
+    return ping(this.#session, registry);
+  }
+
+  /** HEADs a manifest: digest, media type and size, or `undefined` when absent. */
+  manifestHead(ref: Reference): Promise<ManifestHeadResult | undefined> {
+    return manifestHead(this.#session, ref);
+  }
+
+  /** GETs a manifest byte-exact, verified against its digest. */
+  manifestGet(ref: Reference): Promise<Manifest> {
+    return manifestGet(this.#session, ref);
+  }
+
+  /** PUTs a manifest under a tag or its digest. */
+  manifestPut(repo: Repository, reference: string, bytes: Buffer, mediaType: string): Promise<ManifestPutResult> {
+    return manifestPut(this.#session, repo, reference, bytes, mediaType);
+  }
+
+  /** DELETEs a manifest by digest. */
+  manifestDelete(ref: Reference): Promise<void> {
+    return manifestDelete(this.#session, ref);
+  }
+
+  /** HEADs a blob: its size, or `undefined` when absent. */
+  blobHead(repo: Repository, digest: Digest): Promise<number | undefined> {
+    return blobHead(this.#session, repo, digest);
+  }
+
+  /** Streams a blob, verified while it streams, resuming with `Range` after a dropped connection. */
+  blobGet(repo: Repository, digest: Digest, options?: BlobGetOptions): Readable {
+    return blobGet(this.#session, repo, digest, options);
+  }
+
+  /** Mounts a blob from another repository of the same registry. */
+  blobMount(repo: Repository, digest: Digest, from: Repository): Promise<MountResult> {
+    return blobMount(this.#session, repo, digest, from);
+  }
+
+  /** Uploads a blob (one streamed PUT; chunked PATCH as fallback or on request). */
+  blobUpload(repo: Repository, digest: Digest, size: number, source: BlobSource, options?: BlobUploadOptions): Promise<void> {
+    return blobUpload(this.#session, repo, digest, size, source, options);
+  }
+
+  /** Lists every tag of a repository, following pagination. */
+  tagList(repo: Repository, pageSize?: number): Promise<string[]> {
+    return tagList(this.#session, repo, pageSize);
+  }
+
+  /** Lists the referrers of a digest (referrers API, or the tag schema fallback). */
+  referrersList(repo: Repository, digest: Digest, artifactType?: string): Promise<ReferrersResult> {
+    return referrersList(this.#session, repo, digest, artifactType);
+  }
+
+  /** Pushes a manifest with a `subject`, maintaining the fallback tag where the registry needs it. */
+  referrerPush(repo: Repository, bytes: Buffer, mediaType: string): Promise<Descriptor> {
+    return referrerPush(this.#session, repo, bytes, mediaType);
+  }
+
+  /** Closes pooled connections (only when this client created the transport). */
+  async close(): Promise<void> {
+    if (this.#ownsTransport) await this.#session.transport.close();
+  }
+}

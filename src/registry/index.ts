@@ -1,0 +1,11 @@
+/** Public surface of the registry layer. */
+export * from './reference.js';
+export * from './manifest.js';
+export { RegistryClient, type RegistryClientOptions } from './client.js';
+export type { ManifestHeadResult, ManifestPutResult } from './manifests.js';
+export type { BlobSource, BlobUploadOptions, BlobGetOptions, MountResult } from './blobs.js';
+export { referrersTag, type ReferrersResult, type ReferrersSource } from './referrers.js';
+export { HttpTransport, type HostSettings, type TransportOptions } from './transport/http-transport.js';
+export type { RetryOptions } from './transport/retry-policy.js';
+export { redactUrl } from './transport/redact.js';
+export * from './credentials/index.js';

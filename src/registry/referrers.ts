@@ -1,0 +1,124 @@
+/**
+ * Referrers (distribution-spec "Listing Referrers"): the `/v2/<name>/referrers/<digest>` API, and
+ * for registries without it the tag schema fallback, an index tagged `<alg>-<hex>` that lists the
+ * referrers. https://github.com/opencontainers/distribution-spec/blob/main/spec.md#listing-referrers
+ */
+import { GantryError, MediaTypes, digestAlgorithm, digestHex, digestOf, isGantryError, type Digest } from '../core/index.js';
+import { repositoryScope } from './auth/challenge.js';
+import { parseManifest, type Descriptor, type ImageIndex } from './manifest.js';
+import { manifestGet, manifestPut } from './manifests.js';
+import type { Repository } from './reference.js';
+import { Session } from './session.js';
+import { nextLink } from './tags.js';
+import { discardBody, readBody, MAX_MANIFEST_BYTES } from './transport/read-body.js';
+
+/** How the referrers of a digest were found. */
+export type ReferrersSource = 'api' | 'tag-schema';
+
+/** Referrers of one subject. */
+export interface ReferrersResult {
+  readonly descriptors: readonly Descriptor[];
+  readonly source: ReferrersSource;
+}
+
+/** The fallback tag for a subject digest: `sha256:abc…` → `sha256-abc…`. */
+export function referrersTag(digest: Digest): string {
+  return `${digestAlgorithm(digest)}-${digestHex(digest)}`;
+}
+
+/** Lists referrers of `digest`, optionally only those of one artifact type. */
+export async function referrersList(
+  session: Session,
+  repo: Repository,
+  digest: Digest,
+  artifactType?: string,
+): Promise<ReferrersResult> {
+  const descriptors: Descriptor[] = [];
+  const query = artifactType ? `?${new URLSearchParams({ artifactType }).toString()}` : '';
+  let path: string | undefined = `${Session.repoPath(repo)}/referrers/${digest}${query}`;
+  for (let page = 0; path !== undefined && page < 1000; page++) {
+    const res = await session.call({
+      method: 'GET',
+      registry: repo.registry,
+      path,
+      scopes: [repositoryScope(repo.repository, 'pull')],
+      headers: { accept: MediaTypes.ociIndex },
+      expect: [200, 404],
+      what: `referrers of ${repo.registry}/${repo.repository}@${digest}`,
+    });
+    if (res.status === 404) {
+      await discardBody(res.body);
+      if (page > 0) break;
+      return { descriptors: await fallbackList(session, repo, digest, artifactType), source: 'tag-schema' };
+    }
+    const bytes = await readBody(res.body, MAX_MANIFEST_BYTES, { what: 'referrers index' });
+    const index = parseManifest(bytes, digestOf(bytes), MediaTypes.ociIndex);
+    if (index.kind !== 'index') {
+      throw new GantryError('REGISTRY_PROTOCOL', `referrers response for ${digest} is not an image index`);
+    }
+    descriptors.push(...index.body.manifests);
+    path = nextLink(res.headers.get('link'));
+  }
+  return { descriptors: filterType(descriptors, artifactType), source: 'api' };
+}
+
+function filterType(list: readonly Descriptor[], artifactType: string | undefined): Descriptor[] {
+  return artifactType ? list.filter((d) => d.artifactType === artifactType) : [...list];
+}
+
+async function fallbackIndex(session: Session, repo: Repository, digest: Digest): Promise<ImageIndex | undefined> {
+  try {
+    const m = await manifestGet(session, { ...repo, tag: referrersTag(digest) });
+    return m.kind === 'index' ? m.body : undefined;
+  } catch (err) {
+    if (isGantryError(err, 'REGISTRY_MANIFEST_UNKNOWN', 'REGISTRY_NAME_UNKNOWN', 'REGISTRY_NOT_FOUND')) return undefined;
+    throw err;
+  }
+}
+
+async function fallbackList(session: Session, repo: Repository, digest: Digest, artifactType?: string): Promise<Descriptor[]> {
+  const index = await fallbackIndex(session, repo, digest);
+  return filterType(index?.manifests ?? [], artifactType);
+}
+
+/**
+ * Pushes a manifest that has a `subject` (a signature, SBOM, attestation…). When the registry does
+ * not index the subject itself (no `OCI-Subject` header), the fallback tag index is updated.
+ * Returns the pushed manifest's descriptor.
+ */
+export async function referrerPush(
+  session: Session,
+  repo: Repository,
+  bytes: Buffer,
+  mediaType: string,
+): Promise<Descriptor> {
+  const parsed = parseManifest(bytes, digestOf(bytes), mediaType);
+  const subject = parsed.body.subject;
+  if (!subject) {
+    throw new GantryError('REGISTRY_MANIFEST_INVALID', `manifest ${parsed.digest} has no subject, so it cannot be a referrer`);
+  }
+  const result = await manifestPut(session, repo, parsed.digest, bytes, mediaType);
+  const artifactType =
+    parsed.body.artifactType ?? (parsed.kind === 'image' ? parsed.body.config.mediaType : undefined);
+  const descriptor: Descriptor = {
+    mediaType,
+    digest: result.digest,
+    size: bytes.byteLength,
+    ...(artifactType !== undefined && { artifactType }),
+    ...(parsed.body.annotations !== undefined && { annotations: parsed.body.annotations }),
+  };
+  if (!result.subjectIndexed) await addToFallback(session, repo, subject.digest, descriptor);
+  return descriptor;
+}
+
+async function addToFallback(session: Session, repo: Repository, subject: Digest, descriptor: Descriptor): Promise<void> {
+  const existing = await fallbackIndex(session, repo, subject);
+  const manifests = existing?.manifests ?? [];
+  if (manifests.some((d) => d.digest === descriptor.digest)) return;
+  const index: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: MediaTypes.ociIndex,
+    manifests: [...manifests, descriptor],
+  };
+  await manifestPut(session, repo, referrersTag(subject), Buffer.from(JSON.stringify(index)), MediaTypes.ociIndex);
+}

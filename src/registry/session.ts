@@ -1,0 +1,86 @@
+/**
+ * The authenticated request path shared by every registry resource: builds `/v2/` URLs, attaches
+ * the right `Authorization` for the request's scopes, answers 401 challenges once (and 403
+ * `insufficient_scope`), and turns unexpected statuses into errors that keep the registry's codes.
+ */
+import type { Readable } from 'node:stream';
+import { GantryError, silentLogger, type Logger } from '../core/index.js';
+import type { Authenticator } from './auth/authenticator.js';
+import { parseChallenges } from './auth/challenge.js';
+import { apiHost, type Repository } from './reference.js';
+import type { HttpResponse, HttpTransport } from './transport/http-transport.js';
+import { discardBody, readBody, MAX_ERROR_BODY_BYTES } from './transport/read-body.js';
+import { responseError } from './transport/registry-error.js';
+
+/** One call to a registry. */
+export interface CallOptions {
+  readonly method: string;
+  /** Registry host (`docker.io` is mapped to its API host). */
+  readonly registry: string;
+  /** Path under the registry origin, e.g. `/v2/team/web/manifests/1.0`, or an absolute URL (upload locations). */
+  readonly path: string;
+  /** Token scopes this request needs, e.g. `repository:team/web:pull`. */
+  readonly scopes: readonly string[];
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: Buffer | Readable;
+  /** Statuses the caller handles itself; anything else becomes an error. */
+  readonly expect: readonly number[];
+  /** What is being done, for error messages (`manifest team/web:1.0`). */
+  readonly what: string;
+  readonly followRedirects?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+/** The shared request machinery. Library-internal: use {@link RegistryClient}. */
+export class Session {
+  readonly transport: HttpTransport;
+  readonly auth: Authenticator;
+  readonly logger: Logger;
+
+  constructor(transport: HttpTransport, auth: Authenticator, logger: Logger = silentLogger) {
+    this.transport = transport;
+    this.auth = auth;
+    this.logger = logger;
+  }
+
+  /** The `/v2/<name>` base path of a repository. */
+  static repoPath(repo: Repository): string {
+    return `/v2/${repo.repository}`;
+  }
+
+  /** Sends a call and returns the response when its status is expected; throws otherwise. */
+  async call(options: CallOptions): Promise<HttpResponse> {
+    const host = apiHost(options.registry);
+    const url = /^https?:\/\//.test(options.path)
+      ? new URL(options.path)
+      : new URL(options.path, this.transport.origin(host));
+    const send = async (authorization: string | undefined): Promise<HttpResponse> =>
+      this.transport.request({
+        method: options.method,
+        url,
+        headers: { ...options.headers, ...(authorization !== undefined && { authorization }) },
+        ...(options.body !== undefined && { body: options.body }),
+        ...(options.followRedirects !== undefined && { followRedirects: options.followRedirects }),
+        ...(options.signal !== undefined && { signal: options.signal }),
+      });
+
+    let res = await send(await this.auth.header(host, options.scopes));
+    const challenges = parseChallenges(res.headers.getAll('www-authenticate'));
+    const insufficient = res.status === 403 && challenges.some((c) => c.params.error === 'insufficient_scope');
+    const streamed = options.body !== undefined && !Buffer.isBuffer(options.body);
+    if ((res.status === 401 || insufficient) && !streamed && !options.expect.includes(res.status)) {
+      await discardBody(res.body);
+      const header = await this.auth.challenge(host, options.scopes, challenges);
+      res = await send(header);
+    }
+    if (options.expect.includes(res.status)) return res;
+    const body = await readBody(res.body, MAX_ERROR_BODY_BYTES, { truncate: true }).catch(() => Buffer.alloc(0));
+    const err = responseError(options.method, url, res.status, options.method === 'HEAD' ? '' : body, options.what);
+    if (err.code === 'REGISTRY_UNAUTHORIZED' && res.status === 401) {
+      throw new GantryError('REGISTRY_UNAUTHORIZED', `${err.message} (check your credentials for ${options.registry})`, {
+        details: err.details,
+      });
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,337 @@
+/**
+ * The HTTP layer under every registry call: undici keep-alive pools per host, TLS verified by
+ * default, retries with backoff on connection errors and 408/429/5xx, `Retry-After` shared per host
+ * (one 429 pauses every request to that host), manual redirects that never carry credentials to
+ * another origin, and errors that only ever show redacted URLs.
+ */
+import { Readable } from 'node:stream';
+import { Agent, type Dispatcher } from 'undici';
+import { GantryError, silentLogger, systemClock, type Clock, type Logger } from '../../core/index.js';
+import { redactUrl } from './redact.js';
+import { discardBody } from './read-body.js';
+import {
+  RETRYABLE_ERROR_CODES,
+  RETRYABLE_STATUS,
+  RetryPolicy,
+  parseRetryAfter,
+  type RetryOptions,
+} from './retry-policy.js';
+
+/** Connection settings for one registry host. */
+export interface HostSettings {
+  /** Verify the TLS certificate. When false, self-signed certificates and plain HTTP are allowed. Default true. */
+  readonly tlsVerify?: boolean;
+  /** Extra CA certificates (PEM) trusted for this host, added to Node's default roots. Default none. */
+  readonly ca?: string;
+  /** Force a scheme; `http` means plain HTTP. Default: https, falling back to http only when `tlsVerify` is false. */
+  readonly scheme?: 'https' | 'http';
+}
+
+/** Options for {@link HttpTransport}. */
+export interface TransportOptions {
+  /** Per-host connection settings. Default: TLS verified with Node's root CAs. */
+  readonly hostSettings?: (host: string) => HostSettings;
+  /** Retry behaviour; see {@link RetryOptions} for defaults. */
+  readonly retry?: RetryOptions;
+  /** Logger for retries and redirects (URLs are redacted). Default silent. */
+  readonly logger?: Logger;
+  /** Clock used for backoff. Default the system clock. */
+  readonly clock?: Clock;
+  /** `User-Agent` header. Default `gantry`. */
+  readonly userAgent?: string;
+  /** TCP+TLS connect timeout in ms. Default 15 000. */
+  readonly connectTimeoutMs?: number;
+  /** Time to wait for response headers in ms. Default 60 000. */
+  readonly headersTimeoutMs?: number;
+  /** Longest silence while a body streams, in ms. Default 120 000. */
+  readonly bodyTimeoutMs?: number;
+  /** Keep-alive connections per host. Default 16. */
+  readonly connectionsPerHost?: number;
+  /** Redirects followed per request. Default 5. */
+  readonly maxRedirects?: number;
+}
+
+/** A request through the transport. */
+export interface HttpRequest {
+  readonly method: string;
+  readonly url: URL;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** A buffer can be replayed on retry; a stream is sent once. */
+  readonly body?: Buffer | Readable;
+  /** Set false to disable retries (they are off anyway for streamed bodies). */
+  readonly retry?: boolean;
+  /** Follow redirects. Default true for GET and HEAD. */
+  readonly followRedirects?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+/** Response headers, looked up case-insensitively. */
+export interface ResponseHeaders {
+  get(name: string): string | undefined;
+  getAll(name: string): string[];
+}
+
+/** A response whose body the caller must consume or discard. */
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: ResponseHeaders;
+  readonly body: Readable;
+  /** The final URL after redirects. */
+  readonly url: URL;
+}
+
+interface HostState {
+  pausedUntil: number;
+  plainHttp: boolean;
+}
+
+const TLS_ERROR_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_SIGNATURE_FAILURE',
+]);
+const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'EPROTO', 'ERR_SSL_PACKET_LENGTH_TOO_LONG']);
+
+/** The shared HTTP transport. One instance per process is the intended use. */
+export class HttpTransport {
+  readonly #options: Required<Omit<TransportOptions, 'retry'>>;
+  readonly #retry: RetryPolicy;
+  readonly #agents = new Map<string, Agent>();
+  readonly #hosts = new Map<string, HostState>();
+
+  constructor(options: TransportOptions = {}) {
+    this.#options = Object.freeze({
+      hostSettings: options.hostSettings ?? (() => ({})),
+      logger: options.logger ?? silentLogger,
+      clock: options.clock ?? systemClock,
+      userAgent: options.userAgent ?? 'gantry',
+      connectTimeoutMs: options.connectTimeoutMs ?? 15_000,
+      headersTimeoutMs: options.headersTimeoutMs ?? 60_000,
+      bodyTimeoutMs: options.bodyTimeoutMs ?? 120_000,
+      connectionsPerHost: options.connectionsPerHost ?? 16,
+      maxRedirects: options.maxRedirects ?? 5,
+    });
+    this.#retry = new RetryPolicy(options.retry);
+  }
+
+  /** The base URL (`https://host` or `http://host`) for a registry host. */
+  origin(host: string): string {
+    const settings = this.#options.hostSettings(host);
+    const plain = settings.scheme === 'http' || this.#host(host).plainHttp;
+    return `${plain ? 'http' : 'https'}://${host}`;
+  }
+
+  /** Sends a request, retrying transient failures of replayable requests. */
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const streamed = req.body instanceof Readable;
+    const retry = req.retry !== false && !streamed;
+    const follow = req.followRedirects ?? (req.method === 'GET' || req.method === 'HEAD');
+    let url = req.url;
+    let headers: Record<string, string> = { 'user-agent': this.#options.userAgent, ...req.headers };
+    let redirects = 0;
+    for (let attempt = 1; ; attempt++) {
+      const host = url.host;
+      await this.#waitForHost(host, req.signal);
+      let res: HttpResponse;
+      try {
+        res = await this.#send(req.method, url, headers, req.body, req.signal);
+      } catch (err) {
+        const code = errorCode(err);
+        const settings = this.#options.hostSettings(host);
+        if (
+          url.protocol === 'https:' &&
+          settings.tlsVerify === false &&
+          settings.scheme === undefined &&
+          code !== undefined &&
+          NOT_TLS_CODES.has(code)
+        ) {
+          // An insecure registry that speaks plain HTTP: remember it and go again over http.
+          this.#host(host).plainHttp = true;
+          url = new URL(url.toString().replace(/^https:/, 'http:'));
+          attempt--;
+          continue;
+        }
+        if (url.protocol === 'https:' && code !== undefined && NOT_TLS_CODES.has(code)) {
+          throw new GantryError(
+            'REGISTRY_TLS',
+            `${host} did not answer with TLS (${code}): if it serves plain HTTP, pass --tls-verify=false or configure an http:// URL`,
+            { cause: err, details: { host, url: redactUrl(url) } },
+          );
+        }
+        if (code !== undefined && TLS_ERROR_CODES.has(code)) {
+          throw new GantryError(
+            'REGISTRY_TLS',
+            `TLS verification failed for ${host} (${code}): trust its CA or pass --tls-verify=false`,
+            { cause: err, details: { host, url: redactUrl(url) } },
+          );
+        }
+        const transient = code !== undefined && RETRYABLE_ERROR_CODES.has(code);
+        if (retry && transient && attempt < this.#retry.maxAttempts && this.#retry.trySpend(host)) {
+          const delay = this.#retry.backoff(attempt);
+          this.#options.logger.warn({ url: redactUrl(url), code, attempt, delay }, 'retrying after connection error');
+          await this.#options.clock.sleep(delay, req.signal);
+          continue;
+        }
+        throw connectionError(req.method, url, err, code);
+      }
+
+      if (follow && res.status >= 300 && res.status < 400 && res.headers.get('location')) {
+        await discardBody(res.body);
+        if (++redirects > this.#options.maxRedirects) {
+          throw new GantryError('REGISTRY_PROTOCOL', `${req.method} ${redactUrl(req.url)}: too many redirects`);
+        }
+        const next = new URL(res.headers.get('location') ?? '', url);
+        if (next.origin !== url.origin) {
+          // Credentials are for the registry only, never for the host it redirects to.
+          headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+        }
+        if (url.protocol === 'https:' && next.protocol === 'http:') {
+          throw new GantryError('REGISTRY_PROTOCOL', `refusing redirect from https to plain http (${redactUrl(next)})`);
+        }
+        this.#options.logger.debug({ from: redactUrl(url), to: redactUrl(next) }, 'following redirect');
+        url = next;
+        attempt--;
+        continue;
+      }
+
+      if (RETRYABLE_STATUS.has(res.status)) {
+        const wait = parseRetryAfter(res.headers.get('retry-after'), this.#options.clock.now());
+        if (wait !== undefined) this.#pauseHost(host, Math.min(wait, this.#retry.maxRetryAfterMs));
+        const tooLong = wait !== undefined && wait > this.#retry.maxRetryAfterMs;
+        if (retry && !tooLong && attempt < this.#retry.maxAttempts && this.#retry.trySpend(host)) {
+          await discardBody(res.body);
+          const delay = wait ?? this.#retry.backoff(attempt);
+          this.#options.logger.warn(
+            { url: redactUrl(url), status: res.status, attempt, delay },
+            'retrying after transient status',
+          );
+          if (wait === undefined) await this.#options.clock.sleep(delay, req.signal);
+          continue;
+        }
+        if (retry && attempt > 1 && !tooLong) {
+          this.#options.logger.warn({ host }, 'retry budget or attempts exhausted');
+        }
+      } else {
+        this.#retry.succeeded(host);
+      }
+      return res;
+    }
+  }
+
+  /** Closes every pooled connection. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#agents.values()].map((a) => a.close()));
+    this.#agents.clear();
+  }
+
+  #host(host: string): HostState {
+    let state = this.#hosts.get(host);
+    if (!state) {
+      state = { pausedUntil: 0, plainHttp: false };
+      this.#hosts.set(host, state);
+    }
+    return state;
+  }
+
+  #pauseHost(host: string, ms: number): void {
+    const state = this.#host(host);
+    state.pausedUntil = Math.max(state.pausedUntil, this.#options.clock.now() + ms);
+  }
+
+  async #waitForHost(host: string, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      const wait = this.#host(host).pausedUntil - this.#options.clock.now();
+      if (wait <= 0) return;
+      await this.#options.clock.sleep(wait, signal);
+    }
+  }
+
+  #agent(host: string): Agent {
+    const settings = this.#options.hostSettings(host);
+    const key = `${host}|${settings.tlsVerify === false ? 'insecure' : 'verify'}|${settings.ca ?? ''}`;
+    let agent = this.#agents.get(key);
+    if (!agent) {
+      agent = new Agent({
+        connections: this.#options.connectionsPerHost,
+        keepAliveTimeout: 30_000,
+        headersTimeout: this.#options.headersTimeoutMs,
+        bodyTimeout: this.#options.bodyTimeoutMs,
+        connect: {
+          timeout: this.#options.connectTimeoutMs,
+          rejectUnauthorized: settings.tlsVerify !== false,
+          ...(settings.ca !== undefined && { ca: settings.ca }),
+        },
+      });
+      this.#agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  async #send(
+    method: string,
+    url: URL,
+    headers: Record<string, string>,
+    body: Buffer | Readable | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<HttpResponse> {
+    const agent = this.#agent(url.host);
+    const res = await agent.request({
+      origin: url.origin,
+      path: url.pathname + url.search,
+      method: method as Dispatcher.HttpMethod,
+      headers,
+      body: body ?? null,
+      signal: signal ?? null,
+    });
+    const raw = res.headers;
+    return {
+      status: res.statusCode,
+      url,
+      body: res.body,
+      headers: {
+        get: (name) => {
+          const v = raw[name.toLowerCase()];
+          return Array.isArray(v) ? v[0] : v;
+        },
+        getAll: (name) => {
+          const v = raw[name.toLowerCase()];
+          return v === undefined ? [] : Array.isArray(v) ? v : [v];
+        },
+      },
+    };
+  }
+}
+
+function errorCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 4 && e; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET' && code !== 'UND_ERR_CONNECT') {
+      if (code !== 'ERR_UNDICI') return code;
+    }
+    const cause = (e as { cause?: unknown }).cause;
+    if (!cause) return typeof code === 'string' ? code : undefined;
+    e = cause;
+  }
+  return undefined;
+}
+
+function connectionError(method: string, url: URL, err: unknown, code: string | undefined): GantryError {
+  if (err instanceof GantryError) return err;
+  const name = (err as { name?: string }).name;
+  if (name === 'AbortError') {
+    return new GantryError('REGISTRY_TIMEOUT', `${method} ${redactUrl(url)}: aborted`, { cause: err });
+  }
+  const timeout = code !== undefined && /TIMEOUT/.test(code);
+  const reason = code ?? (err instanceof Error ? err.message : String(err));
+  return new GantryError(
+    timeout ? 'REGISTRY_TIMEOUT' : 'REGISTRY_UNREACHABLE',
+    `${method} ${redactUrl(url)}: ${timeout ? 'timed out' : 'cannot connect'} (${reason})`,
+    { cause: err, details: { method, url: redactUrl(url), ...(code !== undefined && { errno: code }) } },
+  );
+}

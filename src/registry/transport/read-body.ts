@@ -1,0 +1,49 @@
+/** Reading response bodies into memory with a hard size cap. */
+import type { Readable } from 'node:stream';
+import { GantryError } from '../../core/index.js';
+
+/** Manifests larger than this are refused (distribution-spec recommends supporting at least 4 MiB). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+/** Error bodies are read up to this size and the rest dropped. */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/**
+ * Reads a stream fully, failing with `REGISTRY_TOO_LARGE` past `limit` bytes
+ * (or, when `truncate` is set, silently keeping only the first `limit` bytes).
+ */
+export async function readBody(
+  body: Readable,
+  limit: number,
+  options: { truncate?: boolean; what?: string } = {},
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
+    if (size > limit) {
+      body.destroy();
+      if (options.truncate) {
+        chunks.push(chunk.subarray(0, chunk.byteLength - (size - limit)));
+        return Buffer.concat(chunks);
+      }
+      throw new GantryError(
+        'REGISTRY_TOO_LARGE',
+        `${options.what ?? 'response'} is larger than the ${limit}-byte limit`,
+        { details: { limit } },
+      );
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Drains and discards a body so the connection can be reused. */
+export async function discardBody(body: Readable): Promise<void> {
+  try {
+    for await (const _ of body as AsyncIterable<Buffer>) {
+      // discard
+    }
+  } catch {
+    // the connection is dropped instead; nothing to do
+  }
+}
