@@ -80,8 +80,9 @@ export interface RegistryProcess {
 const LOG_LIMIT = 64 * 1024;
 
 /**
- * Runs the registry in its own process group under a tiny shell watchdog that kills it when the
- * Node process that started it disappears (even on SIGKILL, when no exit handler runs).
+ * Runs the registry in its own process group under a tiny shell watchdog that kills it (and removes
+ * its temp dir) when the Node process that started it disappears — even on SIGKILL, when no exit
+ * handler runs. Arguments: $1 binary, $2 config, $3 temp dir.
  */
 const WATCHDOG = [
   '"$1" serve "$2" </dev/null &',
@@ -90,6 +91,9 @@ const WATCHDOG = [
   'while kill -0 "$r" 2>/dev/null && kill -0 "$PPID" 2>/dev/null; do sleep 1; done',
   'kill -TERM "$r" 2>/dev/null',
   'wait "$r"',
+  's=$?',
+  'if ! kill -0 "$PPID" 2>/dev/null; then case "$3" in */gantry-registry-*) rm -rf "$3" ;; esac; fi',
+  'exit "$s"',
 ].join('\n');
 
 /**
@@ -269,7 +273,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       // JSON is YAML, and distribution's YAML parser reads it.
       await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
 
-      const child = spawn('sh', ['-c', WATCHDOG, 'gantry-registry-watchdog', binary, configPath], {
+      const child = spawn('sh', ['-c', WATCHDOG, 'gantry-registry-watchdog', binary, configPath, dir], {
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe'],
       });

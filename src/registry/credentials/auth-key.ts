@@ -13,7 +13,11 @@ export const DOCKER_HUB_HOST = 'docker.io';
 /** The server URL docker uses for Docker Hub as an `auths` key and towards credential helpers. */
 export const DOCKER_HUB_SERVER_URL = 'https://index.docker.io/v1/';
 
-const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set([DOCKER_HUB_HOST, 'index.docker.io', 'registry-1.docker.io']);
+const DOCKER_HUB_ALIASES: ReadonlySet<string> = new Set([
+  DOCKER_HUB_HOST,
+  'index.docker.io',
+  'registry-1.docker.io',
+]);
 
 /** A normalised auth key: a registry host and, for repository-scoped keys, a repository path. */
 export interface AuthKey {

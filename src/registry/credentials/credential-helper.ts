@@ -60,9 +60,13 @@ export function helperProgram(name: string): string {
  */
 export function assertHelperName(name: string, configPath: string): void {
   if (!HELPER_NAME_RE.test(name)) {
-    throw new GantryError('AUTH_CONFIG_INVALID', `auth file ${configPath}: invalid credential helper name ${quote(name)}`, {
-      details: { path: configPath },
-    });
+    throw new GantryError(
+      'AUTH_CONFIG_INVALID',
+      `auth file ${configPath}: invalid credential helper name ${quote(name)}`,
+      {
+        details: { path: configPath },
+      },
+    );
   }
 }
 
@@ -85,9 +89,13 @@ export async function helperGet(
   try {
     answer = JSON.parse(result.stdout);
   } catch {
-    throw new GantryError('AUTH_HELPER_FAILED', `credential helper ${helperProgram(helper)} printed invalid JSON for ${serverUrl}`, {
-      details: { helper: helperProgram(helper), serverUrl },
-    });
+    throw new GantryError(
+      'AUTH_HELPER_FAILED',
+      `credential helper ${helperProgram(helper)} printed invalid JSON for ${serverUrl}`,
+      {
+        details: { helper: helperProgram(helper), serverUrl },
+      },
+    );
   }
   const username = stringField(answer, 'Username');
   const secret = stringField(answer, 'Secret');
@@ -113,7 +121,11 @@ export async function helperStore(
  * Erases what helper `helper` holds for `serverUrl`. Resolves `false` when it held nothing;
  * rejects with `AUTH_HELPER_FAILED` on any other failure.
  */
-export async function helperErase(run: CredentialHelperRunner, helper: string, serverUrl: string): Promise<boolean> {
+export async function helperErase(
+  run: CredentialHelperRunner,
+  helper: string,
+  serverUrl: string,
+): Promise<boolean> {
   const result = await run({ helper, action: 'erase', input: serverUrl });
   if (result.exitCode === 0) return true;
   if (isNotFound(result)) return false;

@@ -53,7 +53,10 @@ export function authsOf(config: DockerConfigObject, path: string): Record<string
   return auths;
 }
 
-/** The `credHelpers` map of `config` (empty when absent); throws `AUTH_CONFIG_INVALID` when malformed. */
+/**
+ * The `credHelpers` map of `config` (empty when absent), without empty names; throws
+ * `AUTH_CONFIG_INVALID` when malformed.
+ */
 export function credHelpersOf(config: DockerConfigObject, path: string): Record<string, string> {
   const helpers = config.credHelpers;
   if (helpers === undefined || helpers === null) return {};
@@ -61,7 +64,10 @@ export function credHelpersOf(config: DockerConfigObject, path: string): Record<
   for (const [key, value] of Object.entries(helpers)) {
     if (typeof value !== 'string') throw invalid(path, `"credHelpers" entry ${quote(key)} must be a string`);
   }
-  return helpers as Record<string, string>;
+  // docker treats an empty helper name as "no helper for this host".
+  return Object.fromEntries(
+    Object.entries(helpers as Record<string, string>).filter(([, name]) => name !== ''),
+  );
 }
 
 /** The `credsStore` helper name of `config`, `undefined` when absent or empty. */
@@ -83,7 +89,8 @@ export function decodeAuthEntry(entry: unknown, key: string, path: string): Cred
   const field = (name: string): string | undefined => {
     const value = entry[name];
     if (value === undefined || value === null || value === '') return undefined;
-    if (typeof value !== 'string') throw invalid(path, `field "${name}" of "auths" entry ${quote(key)} must be a string`);
+    if (typeof value !== 'string')
+      throw invalid(path, `field "${name}" of "auths" entry ${quote(key)} must be a string`);
     return value;
   };
   const auth = field('auth');
@@ -119,7 +126,8 @@ export function isObject(value: unknown): value is Record<string, unknown> {
 
 function decodeBase64Pair(value: string): [string, string] | undefined {
   const compact = value.replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact) || compact.replace(/=+$/, '').length % 4 === 1) return undefined;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact) || compact.replace(/=+$/, '').length % 4 === 1)
+    return undefined;
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(compact, 'base64'));

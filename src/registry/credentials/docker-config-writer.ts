@@ -5,7 +5,13 @@
 import { GantryError } from '../../core/index.js';
 import { AuthKeyIndex, normalizeRegistryHost, parseAuthKey, serverUrlForHost } from './auth-key.js';
 import { writeFileAtomic } from './atomic-write.js';
-import { assertHelperName, helperErase, helperProgram, helperStore, type CredentialHelperRunner } from './credential-helper.js';
+import {
+  assertHelperName,
+  helperErase,
+  helperProgram,
+  helperStore,
+  type CredentialHelperRunner,
+} from './credential-helper.js';
 import {
   CREDENTIAL_FIELDS,
   authsOf,
@@ -43,7 +49,10 @@ export interface SaveLoginOptions extends LoginFileOptions {
 /** Where {@link saveLogin} put the credentials, for the CLI's message. */
 export type LoginStorage =
   | { readonly kind: 'helper'; /** e.g. `docker-credential-desktop` */ readonly program: string }
-  | { readonly kind: 'file'; /** the config file, holding the password base64-encoded */ readonly path: string };
+  | {
+      readonly kind: 'file';
+      /** the config file, holding the password base64-encoded */ readonly path: string;
+    };
 
 /**
  * Stores a login. When the file names a helper for the host (`credHelpers[host]`, else
@@ -65,7 +74,8 @@ export async function saveLogin(options: SaveLoginOptions): Promise<LoginStorage
   const helper = helperFor(config, host, opts.path);
   if (helper !== undefined) {
     await helperStore(runnerFor(opts), helper, serverUrl, opts.username, opts.password);
-    if (stripHostEntries(config, host, opts.path, 'credentials').hadCredentials) await save(opts.path, config);
+    if (stripHostEntries(config, host, opts.path, 'credentials').hadCredentials)
+      await save(opts.path, config);
     return Object.freeze({ kind: 'helper', program: helperProgram(helper) });
   }
   const auths = authsOf(config, opts.path);
@@ -117,7 +127,10 @@ function helperFor(config: DockerConfigObject, host: string, path: string): stri
 function runnerFor(opts: LoginFileOptions): CredentialHelperRunner {
   return (
     opts.runHelper ??
-    spawnHelperRunner({ env: opts.helperEnv ?? DEFAULT_HELPER_ENV, timeoutMs: opts.timeoutMs ?? DEFAULT_HELPER_TIMEOUT_MS })
+    spawnHelperRunner({
+      env: opts.helperEnv ?? DEFAULT_HELPER_ENV,
+      timeoutMs: opts.timeoutMs ?? DEFAULT_HELPER_TIMEOUT_MS,
+    })
   );
 }
 
@@ -140,7 +153,9 @@ function stripHostEntries(
     const parsed = parseAuthKey(key);
     if (key === except || parsed.host !== host || parsed.path !== '') continue;
     const fields = isObject(entry) ? entry : {};
-    hadCredentials ||= CREDENTIAL_FIELDS.some((f) => fields[f] !== undefined && fields[f] !== null && fields[f] !== '');
+    hadCredentials ||= CREDENTIAL_FIELDS.some(
+      (f) => fields[f] !== undefined && fields[f] !== null && fields[f] !== '',
+    );
     const rest = Object.fromEntries(Object.entries(fields).filter(([f]) => !CREDENTIAL_FIELDS.includes(f)));
     if (what === 'entries' || Object.keys(rest).length === 0) delete auths[key];
     else auths[key] = rest;
@@ -155,6 +170,8 @@ async function save(path: string, config: DockerConfigObject): Promise<void> {
     await writeFileAtomic(path, `${JSON.stringify(config, null, '\t')}\n`);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown error';
-    throw new GantryError('AUTH_CONFIG_INVALID', `auth file ${path}: cannot be written (${code})`, { details: { path } });
+    throw new GantryError('AUTH_CONFIG_INVALID', `auth file ${path}: cannot be written (${code})`, {
+      details: { path },
+    });
   }
 }

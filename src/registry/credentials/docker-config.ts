@@ -6,7 +6,13 @@ import { GantryError } from '../../core/index.js';
 import { AuthKeyIndex, normalizeRegistryHost, serverUrlForHost } from './auth-key.js';
 import type { Credential, CredentialProvider } from './credential.js';
 import { assertHelperName, helperGet, type CredentialHelperRunner } from './credential-helper.js';
-import { authsOf, credHelpersOf, credsStoreOf, decodeAuthEntry, readDockerConfig } from './docker-config-file.js';
+import {
+  authsOf,
+  credHelpersOf,
+  credsStoreOf,
+  decodeAuthEntry,
+  readDockerConfig,
+} from './docker-config-file.js';
 import { DEFAULT_HELPER_ENV, DEFAULT_HELPER_TIMEOUT_MS, spawnHelperRunner } from './helper-process.js';
 
 /** Options of {@link DockerConfigCredentials}. */
@@ -82,7 +88,8 @@ export class DockerConfigCredentials implements CredentialProvider {
     const normalized = normalizeRegistryHost(host);
     if (normalized === '') return undefined;
     const config = await this.#load();
-    for (const helper of config.credHelpers.candidates(normalized)) return this.#fromHelper(helper, normalized);
+    for (const helper of config.credHelpers.candidates(normalized))
+      return this.#fromHelper(helper, normalized);
     for (const [key, entry] of config.auths.candidates(normalized, repository)) {
       const credential = decodeAuthEntry(entry, key, this.#options.path);
       if (credential !== undefined) return credential;
@@ -96,7 +103,9 @@ export class DockerConfigCredentials implements CredentialProvider {
       const path = this.#options.path;
       const raw = (await readDockerConfig(path)) ?? {};
       return {
-        auths: new AuthKeyIndex(Object.entries(authsOf(raw, path)).map(([key, entry]) => [key, [key, entry]] as const)),
+        auths: new AuthKeyIndex(
+          Object.entries(authsOf(raw, path)).map(([key, entry]) => [key, [key, entry]] as const),
+        ),
         credHelpers: new AuthKeyIndex(Object.entries(credHelpersOf(raw, path))),
         credsStore: credsStoreOf(raw, path),
       };
@@ -111,7 +120,9 @@ export class DockerConfigCredentials implements CredentialProvider {
     const key = `${helper}\n${serverUrl}`;
     let pending = this.#pending.get(key);
     if (pending === undefined) {
-      pending = helperGet(this.#options.runHelper, helper, serverUrl).finally(() => this.#pending.delete(key));
+      pending = helperGet(this.#options.runHelper, helper, serverUrl).finally(() =>
+        this.#pending.delete(key),
+      );
       this.#pending.set(key, pending);
     }
     return pending;

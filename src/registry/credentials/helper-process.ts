@@ -4,7 +4,12 @@
  */
 import { spawn } from 'node:child_process';
 import { GantryError } from '../../core/index.js';
-import { helperProgram, type CredentialHelperRequest, type CredentialHelperResult, type CredentialHelperRunner } from './credential-helper.js';
+import {
+  helperProgram,
+  type CredentialHelperRequest,
+  type CredentialHelperResult,
+  type CredentialHelperRunner,
+} from './credential-helper.js';
 
 /**
  * Environment helpers get when the caller passes none: a fixed system `PATH` and nothing else.
@@ -48,13 +53,22 @@ function runHelperProcess(
 ): Promise<CredentialHelperResult> {
   const program = helperProgram(request.helper);
   const fail = (reason: string): GantryError =>
-    new GantryError('AUTH_HELPER_FAILED', `credential helper ${program} ${request.action} failed: ${reason}`, {
-      details: { helper: program, action: request.action },
-    });
+    new GantryError(
+      'AUTH_HELPER_FAILED',
+      `credential helper ${program} ${request.action} failed: ${reason}`,
+      {
+        details: { helper: program, action: request.action },
+      },
+    );
 
   return new Promise((resolve, reject) => {
     let settled = false;
-    const child = spawn(program, [request.action], { env: { ...env }, stdio: 'pipe', shell: false, windowsHide: true });
+    const child = spawn(program, [request.action], {
+      env: { ...env },
+      stdio: 'pipe',
+      shell: false,
+      windowsHide: true,
+    });
     const stdout = collect(child.stdout, () => abort(fail('it printed more than 1 MiB')));
     const stderr = collect(child.stderr, () => abort(fail('it printed more than 1 MiB')));
     const timer = setTimeout(() => abort(fail(`it did not finish within ${timeoutMs}ms`)), timeoutMs);
