@@ -85,6 +85,7 @@ const LOG_LIMIT = 64 * 1024;
  * handler runs. Arguments: $1 binary, $2 config, $3 temp dir.
  */
 const WATCHDOG = [
+  'exec 2>>/tmp/wd-trace.log; set -x',
   '"$1" serve "$2" </dev/null &',
   'r=$!',
   'trap \'kill -TERM "$r" 2>/dev/null\' TERM INT HUP',

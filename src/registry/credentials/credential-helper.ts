@@ -101,7 +101,7 @@ export async function helperGet(
   const secret = stringField(answer, 'Secret');
   if (!secret) return undefined;
   if (username === TOKEN_USERNAME) return Object.freeze({ identityToken: secret });
-  return Object.freeze({ username: username ?? '', password: secret });
+  return Object.freeze(username ? { username, password: secret } : { password: secret });
 }
 
 /** Stores `username` / `secret` for `serverUrl` in helper `helper`; rejects with `AUTH_HELPER_FAILED`. */

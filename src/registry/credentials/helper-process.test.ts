@@ -145,16 +145,15 @@ describe('credential helpers through real processes', () => {
     expect(await new DockerConfigCredentials({ path, helperEnv }).get('ghcr.io')).toBeUndefined();
   });
 
-  it.each<[string, string, string]>([
+  it.each<[string, string]>([
     [
       'broken',
-      'get',
       'credential helper docker-credential-broken get failed for ghcr.io (exit status 3): keychain locked while handling ghcr.io',
     ],
-    ['missing', 'get', 'credential helper docker-credential-missing get failed: it was not found on PATH'],
-    ['noexec', 'get', 'credential helper docker-credential-noexec get failed: it is not executable'],
-    ['garbage', 'get', 'credential helper docker-credential-garbage printed invalid JSON for ghcr.io'],
-  ])('reports helper %j failing', async (helper, _action, message) => {
+    ['missing', 'credential helper docker-credential-missing get failed: it was not found on PATH'],
+    ['noexec', 'credential helper docker-credential-noexec get failed: it is not executable'],
+    ['garbage', 'credential helper docker-credential-garbage printed invalid JSON for ghcr.io'],
+  ])('reports helper %j failing', async (helper, message) => {
     await config({ credsStore: helper });
     const error = await failure(new DockerConfigCredentials({ path, helperEnv }).get('ghcr.io'));
     expect(isGantryError(error, 'AUTH_HELPER_FAILED')).toBe(true);
