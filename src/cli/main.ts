@@ -56,7 +56,10 @@ export function buildProgram(): Command {
       .description('store credentials for a registry (password read from stdin)')
       .argument('<registry>', 'registry host, e.g. registry.example.com:5000')
       .option('-u, --username <user>', 'user name')
-      .option('--password-stdin', 'read the password from stdin (the default; accepted for docker compatibility)')
+      .option(
+        '--password-stdin',
+        'read the password from stdin (the default; accepted for docker compatibility)',
+      )
       .option('--json', 'print JSON'),
   ).action(run(async () => (await import('./commands/login.js')).login as Action));
 

@@ -44,7 +44,9 @@ export function parseBool(value: string | undefined): boolean {
 export function addRegistryOptions(cmd: Command): Command {
   return cmd
     .addOption(
-      new Option('--tls-verify [bool]', 'verify TLS certificates; false also allows plain HTTP').argParser(parseBool),
+      new Option('--tls-verify [bool]', 'verify TLS certificates; false also allows plain HTTP').argParser(
+        parseBool,
+      ),
     )
     .option('--creds <user:password>', 'credentials for the registry (instead of the auth file)')
     .option('--cert-dir <dir>', 'directory of extra CA certificates (*.crt, *.pem) to trust')
@@ -60,13 +62,10 @@ export function authFilePath(flag: string | undefined): string {
   return join(env.HOME ?? homedir(), '.docker', 'config.json');
 }
 
-/** The environment credential helpers run with: the user's PATH and HOME, nothing else. */
+/** The environment credential helpers run with: the user's own (helpers such as ecr-login need AWS_* and HOME). */
 export function helperEnv(): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const key of ['PATH', 'HOME', 'XDG_RUNTIME_DIR', 'DBUS_SESSION_BUS_ADDRESS']) {
-    const v = process.env[key];
-    if (v !== undefined) env[key] = v;
-  }
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
   return env;
 }
 
@@ -108,7 +107,8 @@ export function createClient(authfile: string | undefined, sides: readonly Side[
   );
   return new RegistryClient({
     credentials,
-    hostSettings: (host) => settings.get(host) ?? settings.get(host.replace('registry-1.docker.io', 'docker.io')) ?? {},
+    hostSettings: (host) =>
+      settings.get(host) ?? settings.get(host.replace('registry-1.docker.io', 'docker.io')) ?? {},
     userAgent: `gantry/${VERSION}`,
   });
 }

@@ -16,11 +16,15 @@ const DIGEST_RE = /^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
 /** Parses and validates a digest; throws `DIGEST_INVALID` with a precise reason. */
 export function parseDigest(value: string): Digest {
   const m = DIGEST_RE.exec(value);
-  if (!m) throw new GantryError('DIGEST_INVALID', `invalid digest "${truncate(value)}": expected algorithm:hex`);
+  if (!m)
+    throw new GantryError('DIGEST_INVALID', `invalid digest "${truncate(value)}": expected algorithm:hex`);
   const [, algorithm = '', encoded = ''] = m;
   const length = ALGORITHMS[algorithm];
   if (length === undefined) {
-    throw new GantryError('DIGEST_INVALID', `unsupported digest algorithm "${algorithm}" (supported: sha256, sha512)`);
+    throw new GantryError(
+      'DIGEST_INVALID',
+      `unsupported digest algorithm "${algorithm}" (supported: sha256, sha512)`,
+    );
   }
   if (encoded.length !== length || !/^[a-f0-9]+$/.test(encoded)) {
     throw new GantryError(

@@ -42,7 +42,9 @@ export const ErrorCodes = [
 export type ErrorCode = (typeof ErrorCodes)[number];
 
 /** Structured details that are safe to print (no secrets). */
-export type ErrorDetails = Readonly<Record<string, string | number | boolean | readonly string[] | undefined>>;
+export type ErrorDetails = Readonly<
+  Record<string, string | number | boolean | readonly string[] | undefined>
+>;
 
 /** The one error type Gantry throws on purpose. */
 export class GantryError extends Error {

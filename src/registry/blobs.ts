@@ -47,10 +47,15 @@ export type MountResult = { readonly mounted: true } | { readonly mounted: false
 
 const DEFAULT_CHUNK = 8 * 1024 * 1024;
 
-const what = (repo: Repository, digest: string): string => `blob ${repo.registry}/${repo.repository}@${digest}`;
+const what = (repo: Repository, digest: string): string =>
+  `blob ${repo.registry}/${repo.repository}@${digest}`;
 
 /** HEADs a blob; its size when present, `undefined` when not. */
-export async function blobHead(session: Session, repo: Repository, digest: Digest): Promise<number | undefined> {
+export async function blobHead(
+  session: Session,
+  repo: Repository,
+  digest: Digest,
+): Promise<number | undefined> {
   const res = await session.call({
     method: 'HEAD',
     registry: repo.registry,
@@ -70,7 +75,12 @@ export async function blobHead(session: Session, repo: Repository, digest: Diges
  * `REGISTRY_DIGEST_MISMATCH` / `REGISTRY_SIZE_MISMATCH` instead of ending when the bytes are wrong.
  * A connection dropped mid-body is resumed with a `Range` request.
  */
-export function blobGet(session: Session, repo: Repository, digest: Digest, options: BlobGetOptions = {}): Readable {
+export function blobGet(
+  session: Session,
+  repo: Repository,
+  digest: Digest,
+  options: BlobGetOptions = {},
+): Readable {
   const resumes = options.resumes ?? 3;
   async function* generate(): AsyncGenerator<Buffer> {
     const digester = new Digester(digestAlgorithm(digest));
@@ -100,7 +110,10 @@ export function blobGet(session: Session, repo: Repository, digest: Digest, opti
           digester.update(chunk);
           received += chunk.byteLength;
           if (options.size !== undefined && received > options.size) {
-            throw new GantryError('REGISTRY_SIZE_MISMATCH', `${what(repo, digest)} is larger than its declared ${options.size} bytes`);
+            throw new GantryError(
+              'REGISTRY_SIZE_MISMATCH',
+              `${what(repo, digest)} is larger than its declared ${options.size} bytes`,
+            );
           }
           yield chunk;
         }
@@ -108,7 +121,10 @@ export function blobGet(session: Session, repo: Repository, digest: Digest, opti
       } catch (err) {
         res.body.destroy();
         if (isGantryError(err) || attempt >= resumes || !isTransient(err)) throw err;
-        session.logger.warn({ digest, received, attempt: attempt + 1 }, 'blob download interrupted, resuming with Range');
+        session.logger.warn(
+          { digest, received, attempt: attempt + 1 },
+          'blob download interrupted, resuming with Range',
+        );
       }
     }
     if (options.size !== undefined && received !== options.size) {
@@ -143,7 +159,12 @@ function isTransient(err: unknown): boolean {
  * Tries to mount a blob from another repository of the same registry. When the registry answers
  * with an upload session instead (the blob is not there, or mounting is not allowed), returns it.
  */
-export async function blobMount(session: Session, repo: Repository, digest: Digest, from: Repository): Promise<MountResult> {
+export async function blobMount(
+  session: Session,
+  repo: Repository,
+  digest: Digest,
+  from: Repository,
+): Promise<MountResult> {
   const query = new URLSearchParams({ mount: digest, from: from.repository });
   const res = await session.call({
     method: 'POST',
@@ -168,7 +189,9 @@ export async function blobUpload(
   source: BlobSource,
   options: BlobUploadOptions = {},
 ): Promise<void> {
-  const start = await (options.location !== undefined ? Promise.resolve({ location: options.location, minChunk: 0 }) : startUpload(session, repo, digest));
+  const start = await (options.location !== undefined
+    ? Promise.resolve({ location: options.location, minChunk: 0 })
+    : startUpload(session, repo, digest));
   if (!options.chunked) {
     try {
       await putMonolithic(session, repo, digest, size, source, start.location);
@@ -181,13 +204,33 @@ export async function blobUpload(
       session.logger.warn({ digest, status }, 'monolithic upload refused, retrying in chunks');
     }
     const again = await startUpload(session, repo, digest);
-    await putChunked(session, repo, digest, size, source, again.location, Math.max(options.chunkSize ?? DEFAULT_CHUNK, again.minChunk));
+    await putChunked(
+      session,
+      repo,
+      digest,
+      size,
+      source,
+      again.location,
+      Math.max(options.chunkSize ?? DEFAULT_CHUNK, again.minChunk),
+    );
     return;
   }
-  await putChunked(session, repo, digest, size, source, start.location, Math.max(options.chunkSize ?? DEFAULT_CHUNK, start.minChunk));
+  await putChunked(
+    session,
+    repo,
+    digest,
+    size,
+    source,
+    start.location,
+    Math.max(options.chunkSize ?? DEFAULT_CHUNK, start.minChunk),
+  );
 }
 
-async function startUpload(session: Session, repo: Repository, digest: Digest): Promise<{ location: string; minChunk: number }> {
+async function startUpload(
+  session: Session,
+  repo: Repository,
+  digest: Digest,
+): Promise<{ location: string; minChunk: number }> {
   const res = await session.call({
     method: 'POST',
     registry: repo.registry,
@@ -199,7 +242,10 @@ async function startUpload(session: Session, repo: Repository, digest: Digest): 
   });
   await discardBody(res.body);
   const minChunk = Number(res.headers.get('oci-chunk-min-length') ?? 0);
-  return { location: requireLocation(res.headers.get('location'), repo, digest), minChunk: Number.isFinite(minChunk) ? minChunk : 0 };
+  return {
+    location: requireLocation(res.headers.get('location'), repo, digest),
+    minChunk: Number.isFinite(minChunk) ? minChunk : 0,
+  };
 }
 
 function requireLocation(location: string | undefined, repo: Repository, digest: string): string {
@@ -276,7 +322,10 @@ async function putChunked(
     location = new URL(requireLocation(res.headers.get('location'), repo, digest), origin).toString();
   }
   if (offset !== size) {
-    throw new GantryError('REGISTRY_SIZE_MISMATCH', `${what(repo, digest)}: source has ${offset} bytes, expected ${size}`);
+    throw new GantryError(
+      'REGISTRY_SIZE_MISMATCH',
+      `${what(repo, digest)}: source has ${offset} bytes, expected ${size}`,
+    );
   }
   const res = await session.call({
     method: 'PUT',
@@ -292,7 +341,12 @@ async function putChunked(
 }
 
 function checkStoredDigest(header: string | undefined, repo: Repository, digest: Digest): void {
-  if (header && isDigest(header) && digestAlgorithm(header) === digestAlgorithm(digest) && header !== digest) {
+  if (
+    header &&
+    isDigest(header) &&
+    digestAlgorithm(header) === digestAlgorithm(digest) &&
+    header !== digest
+  ) {
     throw new GantryError('REGISTRY_DIGEST_MISMATCH', `registry stored ${what(repo, digest)} as ${header}`, {
       details: { expected: digest, actual: header },
     });

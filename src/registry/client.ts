@@ -95,7 +95,12 @@ export class RegistryClient {
   }
 
   /** PUTs a manifest under a tag or its digest. */
-  manifestPut(repo: Repository, reference: string, bytes: Buffer, mediaType: string): Promise<ManifestPutResult> {
+  manifestPut(
+    repo: Repository,
+    reference: string,
+    bytes: Buffer,
+    mediaType: string,
+  ): Promise<ManifestPutResult> {
     return manifestPut(this.#session, repo, reference, bytes, mediaType);
   }
 
@@ -120,7 +125,13 @@ export class RegistryClient {
   }
 
   /** Uploads a blob (one streamed PUT; chunked PATCH as fallback or on request). */
-  blobUpload(repo: Repository, digest: Digest, size: number, source: BlobSource, options?: BlobUploadOptions): Promise<void> {
+  blobUpload(
+    repo: Repository,
+    digest: Digest,
+    size: number,
+    source: BlobSource,
+    options?: BlobUploadOptions,
+  ): Promise<void> {
     return blobUpload(this.#session, repo, digest, size, source, options);
   }
 

@@ -56,8 +56,20 @@ export interface ImageIndex {
 
 /** A manifest as fetched: exact bytes, their digest, the resolved media type and the parsed body. */
 export type Manifest =
-  | { readonly kind: 'index'; readonly bytes: Buffer; readonly digest: Digest; readonly mediaType: string; readonly body: ImageIndex }
-  | { readonly kind: 'image'; readonly bytes: Buffer; readonly digest: Digest; readonly mediaType: string; readonly body: ImageManifest };
+  | {
+      readonly kind: 'index';
+      readonly bytes: Buffer;
+      readonly digest: Digest;
+      readonly mediaType: string;
+      readonly body: ImageIndex;
+    }
+  | {
+      readonly kind: 'image';
+      readonly bytes: Buffer;
+      readonly digest: Digest;
+      readonly mediaType: string;
+      readonly body: ImageManifest;
+    };
 
 const digestSchema = z.string().refine(isDigest, { message: 'invalid digest' });
 const annotationsSchema = z.record(z.string(), z.string());
@@ -106,10 +118,14 @@ export function parseManifest(bytes: Buffer, digest: Digest, contentType?: strin
   try {
     json = JSON.parse(bytes.toString('utf8'));
   } catch {
-    throw new GantryError('REGISTRY_MANIFEST_INVALID', `manifest ${digest} is not valid JSON`, { details: { digest } });
+    throw new GantryError('REGISTRY_MANIFEST_INVALID', `manifest ${digest} is not valid JSON`, {
+      details: { digest },
+    });
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new GantryError('REGISTRY_MANIFEST_INVALID', `manifest ${digest} is not a JSON object`, { details: { digest } });
+    throw new GantryError('REGISTRY_MANIFEST_INVALID', `manifest ${digest} is not a JSON object`, {
+      details: { digest },
+    });
   }
   const obj = json as Record<string, unknown>;
   const declared = typeof obj.mediaType === 'string' ? obj.mediaType : undefined;
@@ -121,7 +137,11 @@ export function parseManifest(bytes: Buffer, digest: Digest, contentType?: strin
       { details: { digest } },
     );
   }
-  const generic = !header || header === 'application/json' || header === 'application/octet-stream' || header === 'text/plain';
+  const generic =
+    !header ||
+    header === 'application/json' ||
+    header === 'application/octet-stream' ||
+    header === 'text/plain';
   let mediaType = generic ? declared : header;
   if (!mediaType) mediaType = 'manifests' in obj ? MediaTypes.ociIndex : MediaTypes.ociManifest;
   if (declared && header && !generic && declared !== header) {

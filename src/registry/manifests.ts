@@ -42,7 +42,10 @@ function pullScope(repo: Repository): string[] {
 }
 
 /** HEADs a manifest; `undefined` when it does not exist. Falls back to GET when no digest header is sent. */
-export async function manifestHead(session: Session, ref: Reference): Promise<ManifestHeadResult | undefined> {
+export async function manifestHead(
+  session: Session,
+  ref: Reference,
+): Promise<ManifestHeadResult | undefined> {
   const res = await session.call({
     method: 'HEAD',
     registry: ref.registry,
@@ -92,9 +95,13 @@ async function readManifestBody(res: HttpResponse, what: string): Promise<Buffer
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > MAX_MANIFEST_BYTES) {
     res.body.destroy();
-    throw new GantryError('REGISTRY_TOO_LARGE', `${what} is ${declared} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`, {
-      details: { size: declared, limit: MAX_MANIFEST_BYTES },
-    });
+    throw new GantryError(
+      'REGISTRY_TOO_LARGE',
+      `${what} is ${declared} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`,
+      {
+        details: { size: declared, limit: MAX_MANIFEST_BYTES },
+      },
+    );
   }
   return readBody(res.body, MAX_MANIFEST_BYTES, { what });
 }
@@ -108,9 +115,13 @@ function verifyManifestDigest(ref: Reference, bytes: Buffer, header: string | un
     try {
       claimed = parseDigest(header);
     } catch {
-      throw new GantryError('REGISTRY_PROTOCOL', `registry sent an invalid Docker-Content-Digest for ${formatReference(ref)}`);
+      throw new GantryError(
+        'REGISTRY_PROTOCOL',
+        `registry sent an invalid Docker-Content-Digest for ${formatReference(ref)}`,
+      );
     }
-    const check = digestAlgorithm(claimed) === algorithm ? computed : digestOf(bytes, digestAlgorithm(claimed));
+    const check =
+      digestAlgorithm(claimed) === algorithm ? computed : digestOf(bytes, digestAlgorithm(claimed));
     if (check !== claimed) throw lyingDigest(ref, claimed, check);
   }
   return computed;
@@ -139,10 +150,16 @@ export async function manifestPut(
   const d = new Digester(algorithm);
   d.update(bytes);
   const digest = d.digest();
-  const target: Reference = { ...repo, ...(reference.includes(':') ? { digest: reference as Digest } : { tag: reference }) };
+  const target: Reference = {
+    ...repo,
+    ...(reference.includes(':') ? { digest: reference as Digest } : { tag: reference }),
+  };
   if (reference.includes(':') && reference !== digest) throw lyingDigest(target, reference, digest);
   if (bytes.byteLength > MAX_MANIFEST_BYTES) {
-    throw new GantryError('REGISTRY_TOO_LARGE', `manifest ${digest} is over the ${MAX_MANIFEST_BYTES}-byte limit`);
+    throw new GantryError(
+      'REGISTRY_TOO_LARGE',
+      `manifest ${digest} is over the ${MAX_MANIFEST_BYTES}-byte limit`,
+    );
   }
   const res = await session.call({
     method: 'PUT',
@@ -169,7 +186,10 @@ export async function manifestPut(
 /** DELETEs a manifest by digest. Throws `REGISTRY_MANIFEST_UNKNOWN` when it is absent. */
 export async function manifestDelete(session: Session, ref: Reference): Promise<void> {
   if (!ref.digest) {
-    throw new GantryError('REFERENCE_INVALID', `delete needs a digest reference, got ${formatReference(ref)}`);
+    throw new GantryError(
+      'REFERENCE_INVALID',
+      `delete needs a digest reference, got ${formatReference(ref)}`,
+    );
   }
   const res = await session.call({
     method: 'DELETE',

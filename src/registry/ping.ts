@@ -3,7 +3,7 @@
  * a 200 after the challenge proves they are accepted, which is what `gantry login` needs.
  */
 import { GantryError } from '../core/index.js';
-import { Session } from './session.js';
+import type { Session } from './session.js';
 import { discardBody } from './transport/read-body.js';
 
 /** Checks that `registry` speaks the OCI Distribution API and accepts the configured credentials. */
@@ -18,6 +18,9 @@ export async function ping(session: Session, registry: string): Promise<void> {
   });
   await discardBody(res.body);
   if (res.status === 404) {
-    throw new GantryError('REGISTRY_UNSUPPORTED', `${registry} does not implement the OCI Distribution API (/v2/ is 404)`);
+    throw new GantryError(
+      'REGISTRY_UNSUPPORTED',
+      `${registry} does not implement the OCI Distribution API (/v2/ is 404)`,
+    );
   }
 }

@@ -51,14 +51,19 @@ describe('parseReference', () => {
   });
 
   it('round-trips through formatReference', () => {
-    expect(formatReference(parseReference(`reg.example.com:443/a/b:1@${D}`))).toBe(`reg.example.com:443/a/b:1@${D}`);
+    expect(formatReference(parseReference(`reg.example.com:443/a/b:1@${D}`))).toBe(
+      `reg.example.com:443/a/b:1@${D}`,
+    );
     expect(formatReference(parseReference('nginx'))).toBe('docker.io/library/nginx:latest');
   });
 });
 
 describe('parseRepository', () => {
   it('parses a repository', () => {
-    expect(parseRepository('reg.example.com:5000/team/web')).toEqual({ registry: 'reg.example.com:5000', repository: 'team/web' });
+    expect(parseRepository('reg.example.com:5000/team/web')).toEqual({
+      registry: 'reg.example.com:5000',
+      repository: 'team/web',
+    });
   });
   it.each(['reg.example.com/web:1', `reg.example.com/web@${D}`])('rejects %s', (input) => {
     expect(() => parseRepository(input)).toThrowError(expect.objectContaining({ code: 'REFERENCE_INVALID' }));

@@ -74,7 +74,8 @@ export function parseReference(input: string, options: ParseReferenceOptions = {
   if (colon > lastSlash) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG_RE.test(tag)) fail(`invalid tag "${shorten(tag)}" (letters, digits, "_", "." and "-", at most 128)`);
+    if (!TAG_RE.test(tag))
+      fail(`invalid tag "${shorten(tag)}" (letters, digits, "_", "." and "-", at most 128)`);
   }
 
   const { registry, repository } = splitName(rest, fail);
@@ -82,7 +83,12 @@ export function parseReference(input: string, options: ParseReferenceOptions = {
     const def = options.defaultTag === undefined ? 'latest' : options.defaultTag;
     if (def !== null) tag = def;
   }
-  return Object.freeze({ registry, repository, ...(tag !== undefined && { tag }), ...(digest && { digest }) });
+  return Object.freeze({
+    registry,
+    repository,
+    ...(tag !== undefined && { tag }),
+    ...(digest && { digest }),
+  });
 }
 
 /** Parses a repository without tag or digest (`host/team/web`); throws `REFERENCE_INVALID`. */
@@ -104,7 +110,12 @@ function splitName(name: string, fail: (why: string) => never): Repository {
   let path = name;
   if (slash >= 0) {
     const first = name.slice(0, slash);
-    if (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase()) {
+    if (
+      first.includes('.') ||
+      first.includes(':') ||
+      first === 'localhost' ||
+      first !== first.toLowerCase()
+    ) {
       if (!DOMAIN_RE.test(first)) fail(`invalid registry host "${shorten(first)}"`);
       registry = first;
       path = name.slice(slash + 1);
@@ -144,7 +155,10 @@ export function withDigest(repo: Repository, digest: Digest): Reference {
 export function manifestReference(ref: Reference): string {
   const r = ref.digest ?? ref.tag;
   if (r === undefined) {
-    throw new GantryError('REFERENCE_INVALID', `reference "${formatReference(ref)}" has neither tag nor digest`);
+    throw new GantryError(
+      'REFERENCE_INVALID',
+      `reference "${formatReference(ref)}" has neither tag nor digest`,
+    );
   }
   return r;
 }

@@ -3,7 +3,15 @@
  * for registries without it the tag schema fallback, an index tagged `<alg>-<hex>` that lists the
  * referrers. https://github.com/opencontainers/distribution-spec/blob/main/spec.md#listing-referrers
  */
-import { GantryError, MediaTypes, digestAlgorithm, digestHex, digestOf, isGantryError, type Digest } from '../core/index.js';
+import {
+  GantryError,
+  MediaTypes,
+  digestAlgorithm,
+  digestHex,
+  digestOf,
+  isGantryError,
+  type Digest,
+} from '../core/index.js';
 import { repositoryScope } from './auth/challenge.js';
 import { parseManifest, type Descriptor, type ImageIndex } from './manifest.js';
 import { manifestGet, manifestPut } from './manifests.js';
@@ -66,17 +74,27 @@ function filterType(list: readonly Descriptor[], artifactType: string | undefine
   return artifactType ? list.filter((d) => d.artifactType === artifactType) : [...list];
 }
 
-async function fallbackIndex(session: Session, repo: Repository, digest: Digest): Promise<ImageIndex | undefined> {
+async function fallbackIndex(
+  session: Session,
+  repo: Repository,
+  digest: Digest,
+): Promise<ImageIndex | undefined> {
   try {
     const m = await manifestGet(session, { ...repo, tag: referrersTag(digest) });
     return m.kind === 'index' ? m.body : undefined;
   } catch (err) {
-    if (isGantryError(err, 'REGISTRY_MANIFEST_UNKNOWN', 'REGISTRY_NAME_UNKNOWN', 'REGISTRY_NOT_FOUND')) return undefined;
+    if (isGantryError(err, 'REGISTRY_MANIFEST_UNKNOWN', 'REGISTRY_NAME_UNKNOWN', 'REGISTRY_NOT_FOUND'))
+      return undefined;
     throw err;
   }
 }
 
-async function fallbackList(session: Session, repo: Repository, digest: Digest, artifactType?: string): Promise<Descriptor[]> {
+async function fallbackList(
+  session: Session,
+  repo: Repository,
+  digest: Digest,
+  artifactType?: string,
+): Promise<Descriptor[]> {
   const index = await fallbackIndex(session, repo, digest);
   return filterType(index?.manifests ?? [], artifactType);
 }
@@ -95,7 +113,10 @@ export async function referrerPush(
   const parsed = parseManifest(bytes, digestOf(bytes), mediaType);
   const subject = parsed.body.subject;
   if (!subject) {
-    throw new GantryError('REGISTRY_MANIFEST_INVALID', `manifest ${parsed.digest} has no subject, so it cannot be a referrer`);
+    throw new GantryError(
+      'REGISTRY_MANIFEST_INVALID',
+      `manifest ${parsed.digest} has no subject, so it cannot be a referrer`,
+    );
   }
   const result = await manifestPut(session, repo, parsed.digest, bytes, mediaType);
   const artifactType =
@@ -111,7 +132,12 @@ export async function referrerPush(
   return descriptor;
 }
 
-async function addToFallback(session: Session, repo: Repository, subject: Digest, descriptor: Descriptor): Promise<void> {
+async function addToFallback(
+  session: Session,
+  repo: Repository,
+  subject: Digest,
+  descriptor: Descriptor,
+): Promise<void> {
   const existing = await fallbackIndex(session, repo, subject);
   const manifests = existing?.manifests ?? [];
   if (manifests.some((d) => d.digest === descriptor.digest)) return;
@@ -120,5 +146,11 @@ async function addToFallback(session: Session, repo: Repository, subject: Digest
     mediaType: MediaTypes.ociIndex,
     manifests: [...manifests, descriptor],
   };
-  await manifestPut(session, repo, referrersTag(subject), Buffer.from(JSON.stringify(index)), MediaTypes.ociIndex);
+  await manifestPut(
+    session,
+    repo,
+    referrersTag(subject),
+    Buffer.from(JSON.stringify(index)),
+    MediaTypes.ociIndex,
+  );
 }

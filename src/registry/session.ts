@@ -66,7 +66,8 @@ export class Session {
 
     let res = await send(await this.auth.header(host, options.scopes));
     const challenges = parseChallenges(res.headers.getAll('www-authenticate'));
-    const insufficient = res.status === 403 && challenges.some((c) => c.params.error === 'insufficient_scope');
+    const insufficient =
+      res.status === 403 && challenges.some((c) => c.params.error === 'insufficient_scope');
     const streamed = options.body !== undefined && !Buffer.isBuffer(options.body);
     if ((res.status === 401 || insufficient) && !streamed && !options.expect.includes(res.status)) {
       await discardBody(res.body);
@@ -74,12 +75,24 @@ export class Session {
       res = await send(header);
     }
     if (options.expect.includes(res.status)) return res;
-    const body = await readBody(res.body, MAX_ERROR_BODY_BYTES, { truncate: true }).catch(() => Buffer.alloc(0));
-    const err = responseError(options.method, url, res.status, options.method === 'HEAD' ? '' : body, options.what);
+    const body = await readBody(res.body, MAX_ERROR_BODY_BYTES, { truncate: true }).catch(() =>
+      Buffer.alloc(0),
+    );
+    const err = responseError(
+      options.method,
+      url,
+      res.status,
+      options.method === 'HEAD' ? '' : body,
+      options.what,
+    );
     if (err.code === 'REGISTRY_UNAUTHORIZED' && res.status === 401) {
-      throw new GantryError('REGISTRY_UNAUTHORIZED', `${err.message} (check your credentials for ${options.registry})`, {
-        details: err.details,
-      });
+      throw new GantryError(
+        'REGISTRY_UNAUTHORIZED',
+        `${err.message} (check your credentials for ${options.registry})`,
+        {
+          details: err.details,
+        },
+      );
     }
     throw err;
   }

@@ -13,7 +13,10 @@ export const TAG_PAGE_SIZE = 1000;
 /** Pages followed before giving up (a guard against a registry looping its `Link`s). */
 export const MAX_TAG_PAGES = 10_000;
 
-const tagListSchema = z.object({ name: z.string().optional(), tags: z.array(z.string()).nullable().optional() });
+const tagListSchema = z.object({
+  name: z.string().optional(),
+  tags: z.array(z.string()).nullable().optional(),
+});
 
 /** Extracts the `rel="next"` target of a `Link` header. */
 export function nextLink(header: string | undefined): string | undefined {
@@ -26,13 +29,20 @@ export function nextLink(header: string | undefined): string | undefined {
 }
 
 /** Lists every tag of a repository, following pagination. */
-export async function tagList(session: Session, repo: Repository, pageSize = TAG_PAGE_SIZE): Promise<string[]> {
+export async function tagList(
+  session: Session,
+  repo: Repository,
+  pageSize = TAG_PAGE_SIZE,
+): Promise<string[]> {
   const tags: string[] = [];
   const seen = new Set<string>();
   let path: string | undefined = `${Session.repoPath(repo)}/tags/list?n=${pageSize}`;
   for (let page = 0; path !== undefined; page++) {
     if (page >= MAX_TAG_PAGES || seen.has(path)) {
-      throw new GantryError('REGISTRY_PROTOCOL', `tag list of ${repo.registry}/${repo.repository} does not end (pagination loop)`);
+      throw new GantryError(
+        'REGISTRY_PROTOCOL',
+        `tag list of ${repo.registry}/${repo.repository} does not end (pagination loop)`,
+      );
     }
     seen.add(path);
     const res = await session.call({
@@ -48,7 +58,10 @@ export async function tagList(session: Session, repo: Repository, pageSize = TAG
     try {
       parsed = tagListSchema.parse(JSON.parse(body.toString()));
     } catch {
-      throw new GantryError('REGISTRY_PROTOCOL', `tag list of ${repo.registry}/${repo.repository} is not valid JSON of the expected shape`);
+      throw new GantryError(
+        'REGISTRY_PROTOCOL',
+        `tag list of ${repo.registry}/${repo.repository} is not valid JSON of the expected shape`,
+      );
     }
     tags.push(...(parsed.tags ?? []));
     const next = nextLink(res.headers.get('link'));

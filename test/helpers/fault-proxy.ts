@@ -3,7 +3,12 @@
  * request is either forwarded untouched or answered with an injected fault — a canned response,
  * a connection reset before or in the middle of the response body, or one corrupted byte.
  */
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { createServer } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -125,13 +130,18 @@ function forward(target: URL, req: FaultRequest, ca: string | undefined): Promis
   });
 }
 
-function responseHeaders(upstream: Upstream, target: URL, proxyOrigin: string): Record<string, string | string[]> {
+function responseHeaders(
+  upstream: Upstream,
+  target: URL,
+  proxyOrigin: string,
+): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(upstream.headers)) {
     if (value === undefined || HOP_BY_HOP.has(name)) continue;
     if (name === 'location' && typeof value === 'string') {
       const location = new URL(value, target);
-      out[name] = location.origin === target.origin ? `${proxyOrigin}${location.pathname}${location.search}` : value;
+      out[name] =
+        location.origin === target.origin ? `${proxyOrigin}${location.pathname}${location.search}` : value;
     } else {
       out[name] = value;
     }
@@ -152,7 +162,12 @@ export async function startFaultProxy(options: StartFaultProxyOptions): Promise<
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readRequestBody(req);
     const n = requests.length + 1;
-    const faultRequest: FaultRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
+    const faultRequest: FaultRequest = {
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      headers: req.headers,
+      body,
+    };
     const record: FaultProxyRecord = { n, method: faultRequest.method, url: faultRequest.url, fault: 'pass' };
     requests.push(record);
     const decision = await fault(faultRequest, n);

@@ -83,11 +83,19 @@ describe('image generators', () => {
 
     const manifest = JSON.parse(a.manifest.toString('utf8'));
     expect(manifest.schemaVersion).toBe(2);
-    expect(manifest.config).toEqual({ mediaType: TestMediaTypes.ociConfig, digest: a.configDigest, size: a.config.length });
+    expect(manifest.config).toEqual({
+      mediaType: TestMediaTypes.ociConfig,
+      digest: a.configDigest,
+      size: a.config.length,
+    });
     expect(manifest.layers).toEqual(a.layers);
     expect(manifest.annotations).toEqual({ 'org.example': 'x' });
     const config = JSON.parse(a.config.toString('utf8'));
-    expect(config).toMatchObject({ architecture: 'amd64', os: 'linux', config: { Labels: { team: 'core' } } });
+    expect(config).toMatchObject({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Labels: { team: 'core' } },
+    });
     expect(config.rootfs).toEqual({ type: 'layers', diff_ids: a.layers.map((l) => l.digest) });
     expect([...a.blobs.keys()].sort()).toEqual([a.configDigest, ...a.layers.map((l) => l.digest)].sort());
     for (const [digest, data] of a.blobs) expect(sha256Digest(data)).toBe(digest);
@@ -122,7 +130,12 @@ describe('image generators', () => {
     expect(index.digest).toBe(sha256Digest(index.manifest));
     const parsed = JSON.parse(index.manifest.toString('utf8'));
     expect(parsed.manifests).toEqual([
-      { mediaType: amd.mediaType, digest: amd.digest, size: amd.size, platform: { os: 'linux', architecture: 'amd64' } },
+      {
+        mediaType: amd.mediaType,
+        digest: amd.digest,
+        size: amd.size,
+        platform: { os: 'linux', architecture: 'amd64' },
+      },
       {
         mediaType: arm.mediaType,
         digest: arm.digest,
@@ -156,7 +169,9 @@ describe('image generators', () => {
     expect(Object.keys(parsed.subject)).toEqual(['mediaType', 'digest', 'size']);
     expect(parsed.layers).toHaveLength(1);
     expect(artifact.blobs.get(EMPTY_DESCRIPTOR.digest)?.toString()).toBe('{}');
-    expect(EMPTY_DESCRIPTOR.digest).toBe('sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a');
+    expect(EMPTY_DESCRIPTOR.digest).toBe(
+      'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
+    );
     expect(artifact.blobs.get(parsed.layers[0].digest)?.toString()).toBe('{"sbom":1}');
     expect(artifact.platform).toBeUndefined();
   });
@@ -197,7 +212,13 @@ describe('anonymous registry', () => {
   });
 
   it('pushes OCI and Docker images, indexes and artifacts and pulls back identical bytes', async () => {
-    const image = makeImage({ seed: 'anon-oci', layers: [{ size: 70_000, seed: 'big' }, { size: 1, seed: 'tiny' }] });
+    const image = makeImage({
+      seed: 'anon-oci',
+      layers: [
+        { size: 70_000, seed: 'big' },
+        { size: 1, seed: 'tiny' },
+      ],
+    });
     expect(await pushImage(registry, 'helpers/anon', image, 'v1')).toBe(image.digest);
     await expectRoundTrip(registry, 'helpers/anon', image);
     expect((await fetchManifest(registry, 'helpers/anon', 'v1')).digest).toBe(image.digest);
@@ -218,7 +239,11 @@ describe('anonymous registry', () => {
     await pushImage(registry, 'helpers/anon', list, 'list');
     await expectRoundTrip(registry, 'helpers/anon', list);
 
-    const artifact = makeArtifact({ subject: image, artifactType: 'application/vnd.example.sig', content: 'sig' });
+    const artifact = makeArtifact({
+      subject: image,
+      artifactType: 'application/vnd.example.sig',
+      content: 'sig',
+    });
     await pushImage(registry, 'helpers/anon', artifact);
     await expectRoundTrip(registry, 'helpers/anon', artifact);
   });
@@ -227,7 +252,9 @@ describe('anonymous registry', () => {
     const data = makeBlob(5000, 'solo');
     expect(await pushBlob(registry, 'helpers/solo', data)).toBe(sha256Digest(data));
     expect(await pushBlob(registry, 'helpers/solo', data)).toBe(sha256Digest(data)); // already there: skipped
-    await expect(pushBlob(registry, 'helpers/solo', data, sha256Digest('other'))).rejects.toThrow(/DIGEST_INVALID/);
+    await expect(pushBlob(registry, 'helpers/solo', data, sha256Digest('other'))).rejects.toThrow(
+      /DIGEST_INVALID/,
+    );
     const image = makeImage({ seed: 'solo' });
     for (const [digest, blob] of image.blobs) await pushBlob(registry, 'helpers/solo', blob, digest);
     const pushed = await pushManifest(registry, 'helpers/solo', image.manifest, image.mediaType, 'latest');
@@ -267,7 +294,8 @@ describe('anonymous registry', () => {
     it('injects a 503 and then passes', async () => {
       const proxy = await startFaultProxy({
         target: registry.url,
-        fault: (_req, n) => (n === 1 ? { status: 503, headers: { 'Retry-After': '1' }, body: 'busy' } : 'pass'),
+        fault: (_req, n) =>
+          n === 1 ? { status: 503, headers: { 'Retry-After': '1' }, body: 'busy' } : 'pass',
       });
       try {
         const first = await request(`${proxy.url}/v2/`);
@@ -358,9 +386,9 @@ describe('registry lifecycle', () => {
   });
 
   it('fails loudly, with the registry output, when the registry cannot start', async () => {
-    const error = await startRegistry({ extraConfig: { storage: { filesystem: null, nosuchdriver: {} } } }).catch(
-      (e: unknown) => e as Error,
-    );
+    const error = await startRegistry({
+      extraConfig: { storage: { filesystem: null, nosuchdriver: {} } },
+    }).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(/exited early/);
     expect((error as Error).message).toMatch(/nosuchdriver/);
@@ -389,7 +417,9 @@ describe('htpasswd registry', () => {
   });
 
   it('accepts alice (and bob), rejects a wrong password', async () => {
-    const ok = await registryRequest(registry, '/v2/', { authorization: basic('alice', 'wonderland-secret') });
+    const ok = await registryRequest(registry, '/v2/', {
+      authorization: basic('alice', 'wonderland-secret'),
+    });
     expect(ok.status).toBe(200);
     const bob = await registryRequest(registry, '/v2/', { authorization: basic('bob', 'builder') });
     expect(bob.status).toBe(200);
@@ -520,7 +550,9 @@ describe('token registry', () => {
     const forged = await startTokenServer({ service: 'someone-else' });
     try {
       const token = forged.issueToken('alice', [{ type: 'repository', name: 'test/x', actions: ['pull'] }]);
-      const res = await registryRequest(registry, '/v2/test/x/tags/list', { authorization: `Bearer ${token}` });
+      const res = await registryRequest(registry, '/v2/test/x/tags/list', {
+        authorization: `Bearer ${token}`,
+      });
       expect(res.status).toBe(401);
     } finally {
       await forged.stop();
@@ -579,7 +611,12 @@ describe('token registry', () => {
     });
     expect(res.status).toBe(200);
     expect(tokens.requests.slice(-2)).toEqual([
-      expect.objectContaining({ method: 'POST', grantType: 'password', clientId: 'gantry-test', offline: true }),
+      expect.objectContaining({
+        method: 'POST',
+        grantType: 'password',
+        clientId: 'gantry-test',
+        offline: true,
+      }),
       expect.objectContaining({ method: 'POST', grantType: 'refresh_token', user: 'alice', status: 200 }),
     ]);
     const bogus = await post({ grant_type: 'refresh_token', refresh_token: 'nope', service: tokens.service });
@@ -642,7 +679,12 @@ describe('token server options', () => {
 
   it('acl limits what authenticated users get; scopes for one repository merge', async () => {
     const alice = await get(
-      ['repository:locked/x:pull,push', 'repository:open/x:pull', 'repository:open/x:push', 'registry:catalog:*'],
+      [
+        'repository:locked/x:pull,push',
+        'repository:open/x:pull',
+        'repository:open/x:push',
+        'registry:catalog:*',
+      ],
       ['alice', 'wonderland-secret'],
     );
     expect(alice.claims.access).toEqual([
@@ -671,7 +713,9 @@ describe('token server options', () => {
   });
 
   it('override can script failures; other paths 404', async () => {
-    const flaky = await startTokenServer({ override: (_r, n) => (n === 1 ? { status: 503, body: 'later' } : undefined) });
+    const flaky = await startTokenServer({
+      override: (_r, n) => (n === 1 ? { status: 503, body: 'later' } : undefined),
+    });
     try {
       const first = await request(`${flaky.realm}?service=s&scope=repository:a:pull`);
       expect(first.statusCode).toBe(503);
@@ -714,7 +758,10 @@ describe('TLS registry', () => {
   });
 
   it('also works with localhost in the URL (SAN DNS:localhost)', async () => {
-    const res = await registryRequest({ ...registry, url: registry.url.replace('127.0.0.1', 'localhost') }, '/v2/');
+    const res = await registryRequest(
+      { ...registry, url: registry.url.replace('127.0.0.1', 'localhost') },
+      '/v2/',
+    );
     expect(res.status).toBe(200);
   });
 });

@@ -140,7 +140,11 @@ export function makeBlob(size: number, seed: string): Buffer {
   const counter = Buffer.alloc(8);
   for (let offset = 0, block = 0; offset < size; offset += 32, block++) {
     counter.writeBigUInt64BE(BigInt(block));
-    createHash('sha256').update(prefix).update(counter).digest().copy(out, offset, 0, Math.min(32, size - offset));
+    createHash('sha256')
+      .update(prefix)
+      .update(counter)
+      .digest()
+      .copy(out, offset, 0, Math.min(32, size - offset));
   }
   return out;
 }
@@ -332,10 +336,12 @@ export function makeOversizedManifest(bytes: number): Buffer {
     annotations: { 'org.gantry.test.padding': '' },
   };
   const padding = bytes - serialize(base).length;
-  if (padding < 0) throw new Error(`makeOversizedManifest: ${bytes} bytes is smaller than the minimum manifest`);
+  if (padding < 0)
+    throw new Error(`makeOversizedManifest: ${bytes} bytes is smaller than the minimum manifest`);
   base.annotations['org.gantry.test.padding'] = 'x'.repeat(padding);
   const out = serialize(base);
-  if (out.length !== bytes) throw new Error(`makeOversizedManifest: produced ${out.length} bytes, wanted ${bytes}`);
+  if (out.length !== bytes)
+    throw new Error(`makeOversizedManifest: produced ${out.length} bytes, wanted ${bytes}`);
   return out;
 }
 

@@ -24,7 +24,10 @@ export function signEs256Jwt(
 }
 
 /** Decodes (without verifying) the header and claims of a compact JWT, for assertions in tests. */
-export function decodeJwt(token: string): { header: Record<string, unknown>; claims: Record<string, unknown> } {
+export function decodeJwt(token: string): {
+  header: Record<string, unknown>;
+  claims: Record<string, unknown>;
+} {
   const [head = '', body = ''] = token.split('.');
   return {
     header: JSON.parse(Buffer.from(head, 'base64url').toString('utf8')) as Record<string, unknown>,

@@ -33,11 +33,19 @@ export async function fetchManifest(
   const path = `/v2/${repository}/manifests/${reference}`;
   const res = await registryRequest(registry, path, { headers: { accept: accept.join(', ') } });
   expectStatus(res, [200], `GET ${path}`);
-  return { bytes: res.body, mediaType: res.header('content-type') ?? '', digest: res.header('docker-content-digest') };
+  return {
+    bytes: res.body,
+    mediaType: res.header('content-type') ?? '',
+    digest: res.header('docker-content-digest'),
+  };
 }
 
 /** GETs a blob; throws unless 200. */
-export async function fetchBlob(registry: RegistryProcess, repository: string, digest: string): Promise<Buffer> {
+export async function fetchBlob(
+  registry: RegistryProcess,
+  repository: string,
+  digest: string,
+): Promise<Buffer> {
   const path = `/v2/${repository}/blobs/${digest}`;
   const res = await registryRequest(registry, path);
   expectStatus(res, [200], `GET ${path}`);

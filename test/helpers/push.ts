@@ -72,11 +72,16 @@ async function putManifest(
   reference: string,
 ): Promise<PushedManifest> {
   const path = `/v2/${session.repository}/manifests/${reference}`;
-  const res = await send(session, path, { method: 'PUT', headers: { 'content-type': mediaType }, body: bytes });
+  const res = await send(session, path, {
+    method: 'PUT',
+    headers: { 'content-type': mediaType },
+    body: bytes,
+  });
   expectStatus(res, [201], `PUT ${path}`);
   const digest = res.header('docker-content-digest') ?? '';
   const expected = sha256Digest(bytes);
-  if (digest !== expected) throw new Error(`PUT ${path}: registry reported digest ${digest}, bytes are ${expected}`);
+  if (digest !== expected)
+    throw new Error(`PUT ${path}: registry reported digest ${digest}, bytes are ${expected}`);
   return { digest, location: res.header('location') };
 }
 

@@ -144,6 +144,8 @@ export async function registryRequest(
 /** Throws an error quoting method, URL, status and body unless `res.status` is one of `expected`. */
 export function expectStatus(res: RegistryResponse, expected: readonly number[], what: string): void {
   if (!expected.includes(res.status)) {
-    throw new Error(`${what}: expected HTTP ${expected.join('/')}, got ${res.status}: ${res.body.toString('utf8')}`);
+    throw new Error(
+      `${what}: expected HTTP ${expected.join('/')}, got ${res.status}: ${res.body.toString('utf8')}`,
+    );
   }
 }

@@ -85,8 +85,11 @@ const LOG_LIMIT = 64 * 1024;
  * handler runs. Arguments: $1 binary, $2 config, $3 temp dir.
  */
 const WATCHDOG = [
-  'exec 2>>/tmp/wd-trace.log; set -x',
-  '"$1" serve "$2" </dev/null &',
+  // The shell's own messages (dash reports "Terminated" jobs) must not go to the pipes: once Node
+  // is gone, writing there raises SIGPIPE and would kill the watchdog before it cleans up.
+  'exec 3>&1 4>&2 >/dev/null 2>&1',
+  '"$1" serve "$2" </dev/null >&3 2>&4 3>&- 4>&- &',
+  'exec 3>&- 4>&-',
   'r=$!',
   'trap \'kill -TERM "$r" 2>/dev/null\' TERM INT HUP',
   'while kill -0 "$r" 2>/dev/null && kill -0 "$PPID" 2>/dev/null; do sleep 1; done',
@@ -104,7 +107,10 @@ const WATCHDOG = [
 export function findDockerRegistry(explicit?: string): string {
   const candidates = explicit
     ? [explicit]
-    : ['/usr/bin/docker-registry', ...(process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'docker-registry'))];
+    : [
+        '/usr/bin/docker-registry',
+        ...(process.env.PATH ?? '').split(delimiter).map((d) => join(d, 'docker-registry')),
+      ];
   for (const candidate of candidates) {
     try {
       accessSync(candidate, fsConstants.X_OK);
@@ -123,7 +129,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** Deep-merges `patch` into a copy of `base` (see {@link StartRegistryOptions.extraConfig}). */
-export function mergeConfig(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+export function mergeConfig(
+  base: Record<string, unknown>,
+  patch: Record<string, unknown>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(patch)) {
     if (value === null || value === undefined) delete out[key];
@@ -137,7 +146,15 @@ export function mergeConfig(base: Record<string, unknown>, patch: Record<string,
 async function writeHtpasswd(path: string, users: readonly TestUser[]): Promise<void> {
   const lines: string[] = [];
   for (const user of users) {
-    const { stdout } = await runCommand('htpasswd', ['-B', '-C', '4', '-b', '-n', user.username, user.password]);
+    const { stdout } = await runCommand('htpasswd', [
+      '-B',
+      '-C',
+      '4',
+      '-b',
+      '-n',
+      user.username,
+      user.password,
+    ]);
     lines.push(stdout.trim());
   }
   await writeFile(path, `${lines.join('\n')}\n`, { mode: 0o600 });
@@ -326,7 +343,9 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
         state === 'timeout'
           ? `GET ${url}/v2/ did not answer 200/401 within ${timeoutMs} ms`
           : `docker-registry exited early (code ${String(child.exitCode)}, signal ${String(child.signalCode)})`;
-      throw new Error(`startRegistry failed: ${why}\nconfig: ${configPath}\nregistry output:\n${attemptLogs}`);
+      throw new Error(
+        `startRegistry failed: ${why}\nconfig: ${configPath}\nregistry output:\n${attemptLogs}`,
+      );
     }
     throw new Error(`startRegistry failed: no free port after 5 attempts\nregistry output:\n${attemptLogs}`);
   } catch (error) {

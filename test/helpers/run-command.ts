@@ -23,7 +23,12 @@ export function runCommand(
     execFile(
       command,
       [...args],
-      { cwd: options.cwd, timeout: options.timeoutMs ?? 30_000, maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
+      {
+        cwd: options.cwd,
+        timeout: options.timeoutMs ?? 30_000,
+        maxBuffer: 16 * 1024 * 1024,
+        encoding: 'utf8',
+      },
       (error, stdout, stderr) => {
         if (error) {
           const line = [command, ...args].join(' ');

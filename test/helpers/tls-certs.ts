@@ -38,9 +38,21 @@ export async function makeTestCertificates(
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
   await runCommand('openssl', [
-    'req', '-x509', ...ec, '-keyout', caKeyFile, '-out', caFile, '-days', '2', '-subj', '/CN=Gantry Test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    caKeyFile,
+    '-out',
+    caFile,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=Gantry Test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   await runCommand('openssl', ['req', ...ec, '-keyout', keyFile, '-out', csrFile, '-subj', '/CN=127.0.0.1']);
   const sans = ['IP:127.0.0.1', 'DNS:localhost', ...(options.extraSans ?? [])].join(',');
@@ -55,8 +67,22 @@ export async function makeTestCertificates(
     ].join('\n'),
   );
   await runCommand('openssl', [
-    'x509', '-req', '-in', csrFile, '-CA', caFile, '-CAkey', caKeyFile, '-CAcreateserial',
-    '-out', certFile, '-days', '2', '-sha256', '-extfile', extFile,
+    'x509',
+    '-req',
+    '-in',
+    csrFile,
+    '-CA',
+    caFile,
+    '-CAkey',
+    caKeyFile,
+    '-CAcreateserial',
+    '-out',
+    certFile,
+    '-days',
+    '2',
+    '-sha256',
+    '-extfile',
+    extFile,
   ]);
   return { caPem: await readFile(caFile, 'utf8'), caFile, caKeyFile, certFile, keyFile };
 }

@@ -345,11 +345,17 @@ export async function startTokenServer(options: StartTokenServerOptions = {}): P
       if (record.grantType === 'password') {
         const creds = { username: form.get('username') ?? '', password: form.get('password') ?? '' };
         if (!isValid(creds)) return unauthorized(res, record, 'invalid username or password');
-        return respondWithToken(res, record, creds.username, record.offline ? newRefreshToken(creds.username) : undefined);
+        return respondWithToken(
+          res,
+          record,
+          creds.username,
+          record.offline ? newRefreshToken(creds.username) : undefined,
+        );
       }
       if (record.grantType === 'refresh_token') {
         const owner = refresh === null ? undefined : refreshTokens.get(refresh);
-        if (owner === undefined || refresh === null) return unauthorized(res, record, 'unknown refresh token');
+        if (owner === undefined || refresh === null)
+          return unauthorized(res, record, 'unknown refresh token');
         return respondWithToken(res, record, owner, refresh);
       }
       record.status = 400;

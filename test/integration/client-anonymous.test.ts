@@ -40,12 +40,19 @@ describe('manifests', () => {
     expect(m.digest).toBe(image.digest);
     expect(m.mediaType).toBe(image.mediaType);
     const head = await client.manifestHead({ ...repo(`get/${format}`), tag: 'v1' });
-    expect(head).toEqual({ digest: image.digest, mediaType: image.mediaType, size: image.manifest.byteLength });
+    expect(head).toEqual({
+      digest: image.digest,
+      mediaType: image.mediaType,
+      size: image.manifest.byteLength,
+    });
   });
 
   it('gets a multi-platform index and each platform by digest', async () => {
     const amd = makeImage({ seed: 'idx-amd', platform: { os: 'linux', architecture: 'amd64' } });
-    const arm = makeImage({ seed: 'idx-arm', platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+    const arm = makeImage({
+      seed: 'idx-arm',
+      platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    });
     const index = makeIndex([amd, arm]);
     await pushImage(registry, 'get/index', index, 'multi');
     const m = await client.manifestGet({ ...repo('get/index'), tag: 'multi' });
@@ -60,7 +67,9 @@ describe('manifests', () => {
   });
 
   it('reports an unknown tag, an unknown repository and a HEAD miss', async () => {
-    await expect(client.manifestGet({ ...repo('get/oci'), tag: 'nope' })).rejects.toMatchObject({ code: 'REGISTRY_MANIFEST_UNKNOWN' });
+    await expect(client.manifestGet({ ...repo('get/oci'), tag: 'nope' })).rejects.toMatchObject({
+      code: 'REGISTRY_MANIFEST_UNKNOWN',
+    });
     await expect(client.manifestGet({ ...repo('no/such/repo'), tag: 'v1' })).rejects.toMatchObject({
       code: 'REGISTRY_MANIFEST_UNKNOWN',
     });
@@ -69,19 +78,24 @@ describe('manifests', () => {
 
   it('puts by tag and digest, then deletes by digest', async () => {
     const image = makeImage({ seed: 'put-delete' });
-    for (const [digest, bytes] of image.blobs) await client.blobUpload(repo('put/x'), digest as Digest, bytes.byteLength, bytes);
+    for (const [digest, bytes] of image.blobs)
+      await client.blobUpload(repo('put/x'), digest as Digest, bytes.byteLength, bytes);
     const put = await client.manifestPut(repo('put/x'), 'v1', image.manifest, image.mediaType);
     expect(put.digest).toBe(image.digest);
     await client.manifestDelete({ ...repo('put/x'), digest: image.digest as Digest });
     expect(await client.manifestHead({ ...repo('put/x'), digest: image.digest as Digest })).toBeUndefined();
-    await expect(client.manifestDelete({ ...repo('put/x'), digest: image.digest as Digest })).rejects.toMatchObject({
+    await expect(
+      client.manifestDelete({ ...repo('put/x'), digest: image.digest as Digest }),
+    ).rejects.toMatchObject({
       code: 'REGISTRY_MANIFEST_UNKNOWN',
     });
   });
 
   it('refuses to put bytes under a digest they do not hash to', async () => {
     const image = makeImage({ seed: 'wrong-digest' });
-    await expect(client.manifestPut(repo('put/y'), digestOf('other'), image.manifest, image.mediaType)).rejects.toMatchObject({
+    await expect(
+      client.manifestPut(repo('put/y'), digestOf('other'), image.manifest, image.mediaType),
+    ).rejects.toMatchObject({
       code: 'REGISTRY_DIGEST_MISMATCH',
     });
   });
@@ -92,7 +106,9 @@ describe('blobs', () => {
     const data = makeBlob(3 * 1024 * 1024 + 17, 'mono');
     const digest = digestOf(data);
     const { Readable } = await import('node:stream');
-    await client.blobUpload(repo('blob/mono'), digest, data.byteLength, () => Readable.from([data.subarray(0, 1000), data.subarray(1000)]));
+    await client.blobUpload(repo('blob/mono'), digest, data.byteLength, () =>
+      Readable.from([data.subarray(0, 1000), data.subarray(1000)]),
+    );
     expect(await client.blobHead(repo('blob/mono'), digest)).toBe(data.byteLength);
     const back = await collect(client.blobGet(repo('blob/mono'), digest, { size: data.byteLength }));
     expect(back.equals(data)).toBe(true);
@@ -121,7 +137,9 @@ describe('blobs', () => {
 
   it('rejects an upload whose bytes do not match the digest', async () => {
     const data = makeBlob(1000, 'liar');
-    await expect(client.blobUpload(repo('blob/liar'), digestOf('something else'), data.byteLength, data)).rejects.toMatchObject({
+    await expect(
+      client.blobUpload(repo('blob/liar'), digestOf('something else'), data.byteLength, data),
+    ).rejects.toMatchObject({
       code: 'REGISTRY_DIGEST_MISMATCH',
     });
   });
@@ -138,7 +156,9 @@ describe('blobs', () => {
     expect(result.mounted).toBe(false);
     if (result.mounted) throw new Error('unreachable');
     const other = makeBlob(10, 'after-mount');
-    await client.blobUpload(repo('mount/dst2'), digestOf(other), other.byteLength, other, { location: result.location });
+    await client.blobUpload(repo('mount/dst2'), digestOf(other), other.byteLength, other, {
+      location: result.location,
+    });
     expect(await client.blobHead(repo('mount/dst2'), digestOf(other))).toBe(10);
   });
 });
@@ -158,10 +178,19 @@ describe('referrers', () => {
     const image = makeImage({ seed: 'subject' });
     await pushImage(registry, 'ref/app', image, 'v1');
     const subject = { mediaType: image.mediaType, digest: image.digest, size: image.size };
-    const sbom = makeArtifact({ subject, artifactType: 'application/spdx+json', content: '{"spdxVersion":"SPDX-2.3"}' });
-    const sig = makeArtifact({ subject, artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json', content: 'sig' });
+    const sbom = makeArtifact({
+      subject,
+      artifactType: 'application/spdx+json',
+      content: '{"spdxVersion":"SPDX-2.3"}',
+    });
+    const sig = makeArtifact({
+      subject,
+      artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+      content: 'sig',
+    });
     for (const a of [sbom, sig]) {
-      for (const [digest, bytes] of a.blobs) await client.blobUpload(repo('ref/app'), digest as Digest, bytes.byteLength, bytes);
+      for (const [digest, bytes] of a.blobs)
+        await client.blobUpload(repo('ref/app'), digest as Digest, bytes.byteLength, bytes);
       await client.referrerPush(repo('ref/app'), a.manifest, a.mediaType);
     }
     const all = await client.referrersList(repo('ref/app'), image.digest as Digest);

@@ -6,7 +6,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf, type Digest } from '../../src/core/index.js';
 import { RegistryClient } from '../../src/registry/index.js';
-import { DEFAULT_TEST_USER, makeBlob, makeImage, pushImage, startRegistry, type RegistryProcess } from '../helpers/index.js';
+import {
+  DEFAULT_TEST_USER,
+  makeBlob,
+  makeImage,
+  pushImage,
+  startRegistry,
+  type RegistryProcess,
+} from '../helpers/index.js';
 import { clientFor } from './clients.js';
 
 const alice = { username: DEFAULT_TEST_USER.username, password: DEFAULT_TEST_USER.password };
@@ -28,7 +35,9 @@ describe('htpasswd basic auth', () => {
 
   it('refuses anonymous access with REGISTRY_UNAUTHORIZED', async () => {
     const client = clientFor(registry);
-    await expect(client.manifestGet({ registry: registry.host, repository: 'team/web', tag: 'v1' })).rejects.toMatchObject({
+    await expect(
+      client.manifestGet({ registry: registry.host, repository: 'team/web', tag: 'v1' }),
+    ).rejects.toMatchObject({
       code: 'REGISTRY_UNAUTHORIZED',
     });
     await client.close();
@@ -45,7 +54,9 @@ describe('htpasswd basic auth', () => {
 
   it('rejects a wrong password without ever printing it', async () => {
     const client = clientFor(registry, { credential: wrong });
-    const err: unknown = await client.manifestGet({ registry: registry.host, repository: 'team/web', tag: 'v1' }).catch((e: unknown) => e);
+    const err: unknown = await client
+      .manifestGet({ registry: registry.host, repository: 'team/web', tag: 'v1' })
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'REGISTRY_UNAUTHORIZED' });
     expectNoSecret(err, wrong.password);
     await client.close();
@@ -65,7 +76,9 @@ describe('bearer token auth', () => {
   it('pulls anonymously where the token server allows it, and is refused elsewhere', async () => {
     const client = clientFor(registry);
     await client.manifestGet({ registry: registry.host, repository: 'public/app', tag: 'v1' });
-    await expect(client.manifestGet({ registry: registry.host, repository: 'team/web', tag: 'v1' })).rejects.toMatchObject({
+    await expect(
+      client.manifestGet({ registry: registry.host, repository: 'team/web', tag: 'v1' }),
+    ).rejects.toMatchObject({
       code: 'REGISTRY_UNAUTHORIZED',
     });
     await client.close();
@@ -103,15 +116,21 @@ describe('bearer token auth', () => {
     const client = clientFor(registry, { credential: alice });
     const data = makeBlob(2048, 'token-mount');
     const digest = digestOf(data);
-    await client.blobUpload({ registry: registry.host, repository: 'mount/src' }, digest, data.byteLength, data);
-    const before = ts().requests.length;
-    const result = await client.blobMount(
-      { registry: registry.host, repository: 'mount/dst' },
-      digest,
+    await client.blobUpload(
       { registry: registry.host, repository: 'mount/src' },
+      digest,
+      data.byteLength,
+      data,
     );
+    const before = ts().requests.length;
+    const result = await client.blobMount({ registry: registry.host, repository: 'mount/dst' }, digest, {
+      registry: registry.host,
+      repository: 'mount/src',
+    });
     expect(result).toEqual({ mounted: true });
-    const scopes = ts().requests.slice(before).map((r) => [...r.scopes].sort());
+    const scopes = ts()
+      .requests.slice(before)
+      .map((r) => [...r.scopes].sort());
     expect(scopes).toContainEqual(['repository:mount/dst:pull,push', 'repository:mount/src:pull']);
     await client.close();
   });
@@ -205,7 +224,9 @@ describe('TLS', () => {
       expect(m.digest).toBe(image.digest as Digest);
       await client.close();
       const strict = new RegistryClient({ retry: { maxAttempts: 1 } });
-      await expect(strict.manifestGet({ registry: plain.host, repository: 'plain/app', tag: 'v1' })).rejects.toMatchObject({
+      await expect(
+        strict.manifestGet({ registry: plain.host, repository: 'plain/app', tag: 'v1' }),
+      ).rejects.toMatchObject({
         code: 'REGISTRY_TLS',
       });
       await strict.close();

@@ -33,11 +33,19 @@ async function fake(handler: FakeHandler): Promise<FakeRegistry> {
   return f;
 }
 
-function client(options: { maxAttempts?: number; credential?: { username: string; password: string }; host?: string } = {}): RegistryClient {
+function client(
+  options: { maxAttempts?: number; credential?: { username: string; password: string }; host?: string } = {},
+): RegistryClient {
   const c = new RegistryClient({
     hostSettings: () => ({ scheme: 'http' }),
-    retry: { baseDelayMs: 5, maxDelayMs: 20, maxRetryAfterMs: 5000, ...(options.maxAttempts !== undefined && { maxAttempts: options.maxAttempts }) },
-    ...(options.credential && options.host && { credentials: staticCredentials({ [options.host]: options.credential }) }),
+    retry: {
+      baseDelayMs: 5,
+      maxDelayMs: 20,
+      maxRetryAfterMs: 5000,
+      ...(options.maxAttempts !== undefined && { maxAttempts: options.maxAttempts }),
+    },
+    ...(options.credential &&
+      options.host && { credentials: staticCredentials({ [options.host]: options.credential }) }),
   });
   clients.push(c);
   return c;
@@ -49,22 +57,31 @@ const ref = (f: FakeRegistry, tag = 'v1') => ({ registry: f.host, repository: 'a
 describe('manifests from a hostile registry (fake)', () => {
   it('rejects a Docker-Content-Digest that disagrees with the bytes', async () => {
     const f = await fake((_req, res) =>
-      sendBytes(res, 200, image.manifest, { 'content-type': image.mediaType, 'docker-content-digest': digestOf('lie') }),
+      sendBytes(res, 200, image.manifest, {
+        'content-type': image.mediaType,
+        'docker-content-digest': digestOf('lie'),
+      }),
     );
     await expect(client().manifestGet(ref(f))).rejects.toMatchObject({ code: 'REGISTRY_DIGEST_MISMATCH' });
   });
 
   it('rejects bytes that do not hash to the requested digest', async () => {
-    const f = await fake((_req, res) => sendBytes(res, 200, image.manifest, { 'content-type': image.mediaType }));
+    const f = await fake((_req, res) =>
+      sendBytes(res, 200, image.manifest, { 'content-type': image.mediaType }),
+    );
     const wanted = digestOf('something else');
-    const err: unknown = await client().manifestGet({ registry: f.host, repository: 'app', digest: wanted }).catch((e: unknown) => e);
+    const err: unknown = await client()
+      .manifestGet({ registry: f.host, repository: 'app', digest: wanted })
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'REGISTRY_DIGEST_MISMATCH' });
     expect(String(err)).toContain(wanted);
   });
 
   it('refuses a manifest over 4 MiB, declared or streamed', async () => {
     const big = makeOversizedManifest(4 * 1024 * 1024 + 10);
-    const declared = await fake((_req, res) => sendBytes(res, 200, big, { 'content-type': MediaTypes.ociManifest }));
+    const declared = await fake((_req, res) =>
+      sendBytes(res, 200, big, { 'content-type': MediaTypes.ociManifest }),
+    );
     await expect(client().manifestGet(ref(declared))).rejects.toMatchObject({ code: 'REGISTRY_TOO_LARGE' });
     const streamed = await fake((_req, res) => {
       res.writeHead(200, { 'content-type': MediaTypes.ociManifest });
@@ -78,28 +95,38 @@ describe('manifests from a hostile registry (fake)', () => {
     const f = await fake((_req, res) =>
       sendBytes(res, 200, makeSchema1Manifest(), { 'content-type': MediaTypes.dockerSchema1Signed }),
     );
-    const err: unknown = await client().manifestGet(ref(f)).catch((e: unknown) => e);
+    const err: unknown = await client()
+      .manifestGet(ref(f))
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'REGISTRY_MANIFEST_SCHEMA1' });
     expect(String(err)).toMatch(/schema 1/);
   });
 
   it('refuses a manifest that is not JSON', async () => {
-    const f = await fake((_req, res) => sendBytes(res, 200, '<html>hello</html>', { 'content-type': MediaTypes.ociManifest }));
+    const f = await fake((_req, res) =>
+      sendBytes(res, 200, '<html>hello</html>', { 'content-type': MediaTypes.ociManifest }),
+    );
     await expect(client().manifestGet(ref(f))).rejects.toMatchObject({ code: 'REGISTRY_MANIFEST_INVALID' });
   });
 
   it('keeps a huge error body out of the message', async () => {
     const f = await fake((_req, res) => sendBytes(res, 400, 'x'.repeat(1024 * 1024)));
-    const err: unknown = await client().manifestGet(ref(f)).catch((e: unknown) => e);
+    const err: unknown = await client()
+      .manifestGet(ref(f))
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'REGISTRY_PROTOCOL' });
     expect(String(err).length).toBeLessThan(600);
   });
 
   it('keeps the registry error code and message', async () => {
     const f = await fake((_req, res) =>
-      sendJson(res, 404, { errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }] }),
+      sendJson(res, 404, {
+        errors: [{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry' }],
+      }),
     );
-    const err: unknown = await client().manifestGet(ref(f)).catch((e: unknown) => e);
+    const err: unknown = await client()
+      .manifestGet(ref(f))
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'REGISTRY_MANIFEST_UNKNOWN' });
   });
 });
@@ -134,7 +161,9 @@ describe('retries (fake)', () => {
 
   it('gives up after the attempt limit with the last status', async () => {
     const f = await fake((_req, res) => sendBytes(res, 503, 'down'));
-    await expect(client({ maxAttempts: 3 }).manifestGet(ref(f))).rejects.toMatchObject({ code: 'REGISTRY_SERVER_ERROR' });
+    await expect(client({ maxAttempts: 3 }).manifestGet(ref(f))).rejects.toMatchObject({
+      code: 'REGISTRY_SERVER_ERROR',
+    });
     expect(f.requests).toHaveLength(3);
   });
 
@@ -160,9 +189,13 @@ describe('blobs from a flaky registry (fake)', () => {
       }
       const m = /bytes=(\d+)-/.exec(String(req.headers.range));
       const start = Number(m?.[1]);
-      sendBytes(res, 206, data.subarray(start), { 'content-range': `bytes ${start}-${data.length - 1}/${data.length}` });
+      sendBytes(res, 206, data.subarray(start), {
+        'content-range': `bytes ${start}-${data.length - 1}/${data.length}`,
+      });
     });
-    const back = await collect(client().blobGet({ registry: f.host, repository: 'app' }, digest, { size: data.length }));
+    const back = await collect(
+      client().blobGet({ registry: f.host, repository: 'app' }, digest, { size: data.length }),
+    );
     expect(back.equals(data)).toBe(true);
     expect(f.requests[1]?.headers.range).toMatch(/^bytes=\d+-$/);
   });
@@ -186,7 +219,9 @@ describe('blobs from a flaky registry (fake)', () => {
     const bad = Buffer.from(data);
     bad[1000] = (bad[1000]! + 1) % 256;
     const f = await fake((_req, res) => sendBytes(res, 200, bad));
-    await expect(collect(client().blobGet({ registry: f.host, repository: 'app' }, digest))).rejects.toMatchObject({
+    await expect(
+      collect(client().blobGet({ registry: f.host, repository: 'app' }, digest)),
+    ).rejects.toMatchObject({
       code: 'REGISTRY_DIGEST_MISMATCH',
     });
   });
@@ -194,7 +229,8 @@ describe('blobs from a flaky registry (fake)', () => {
   it('never sends credentials to the host a blob redirects to', async () => {
     const storage = await fake((_req, res) => sendBytes(res, 200, data));
     const f = await fake((req, res) => {
-      if (!req.headers.authorization) return sendBytes(res, 401, '', { 'www-authenticate': 'Basic realm="fake"' });
+      if (!req.headers.authorization)
+        return sendBytes(res, 401, '', { 'www-authenticate': 'Basic realm="fake"' });
       res.writeHead(307, { location: `${storage.url}/blob?X-Amz-Signature=s3cr3t` });
       res.end();
     });
@@ -215,25 +251,37 @@ describe('uploads to a picky registry (fake)', () => {
     const f = await fake((req, res) => {
       if (req.method === 'POST') {
         received = Buffer.alloc(0);
-        return sendBytes(res, 202, '', { location: '/v2/app/blobs/uploads/u1?_state=x', 'oci-chunk-min-length': '100000' });
+        return sendBytes(res, 202, '', {
+          location: '/v2/app/blobs/uploads/u1?_state=x',
+          'oci-chunk-min-length': '100000',
+        });
       }
       if (req.method === 'PATCH') {
         patches.push(req.body.length);
         const [start] = String(req.headers['content-range']).split('-').map(Number);
         expect(start).toBe(received.length);
         received = Buffer.concat([received, req.body]);
-        return sendBytes(res, 202, '', { location: '/v2/app/blobs/uploads/u1?_state=y', range: `0-${received.length - 1}` });
+        return sendBytes(res, 202, '', {
+          location: '/v2/app/blobs/uploads/u1?_state=y',
+          range: `0-${received.length - 1}`,
+        });
       }
       if (req.method === 'PUT' && req.body.length > 0) return sendBytes(res, 413, 'too large');
       if (req.method === 'PUT') {
-        expect(digestOf(received)).toBe(new URL(req.url, 'http://x').searchParams.get('digest'));
+        expect(digestOf(received)).toBe(new URL(req.url ?? '', 'http://x').searchParams.get('digest'));
         return sendBytes(res, 201, '', { 'docker-content-digest': digest });
       }
       sendBytes(res, 405, '');
     });
-    await client().blobUpload({ registry: f.host, repository: 'app' }, digest, data.length, () => Readable.from([data]), {
-      chunkSize: 1000,
-    });
+    await client().blobUpload(
+      { registry: f.host, repository: 'app' },
+      digest,
+      data.length,
+      () => Readable.from([data]),
+      {
+        chunkSize: 1000,
+      },
+    );
     expect(patches).toEqual([100_000, 100_000, 50_000]);
     expect(received.equals(data)).toBe(true);
   });
@@ -244,7 +292,9 @@ describe('uploads to a picky registry (fake)', () => {
       if (req.method === 'POST') return sendBytes(res, 202, '', { location: '/v2/app/blobs/uploads/u1' });
       sendBytes(res, 201, '', { 'docker-content-digest': digestOf('other') });
     });
-    await expect(client().blobUpload({ registry: f.host, repository: 'app' }, digestOf(data), 10, data)).rejects.toMatchObject({
+    await expect(
+      client().blobUpload({ registry: f.host, repository: 'app' }, digestOf(data), 10, data),
+    ).rejects.toMatchObject({
       code: 'REGISTRY_DIGEST_MISMATCH',
     });
   });
@@ -253,34 +303,53 @@ describe('uploads to a picky registry (fake)', () => {
 describe('tag lists (fake)', () => {
   it('follows absolute and relative Link headers', async () => {
     const f = await fake((req, res) => {
-      const last = new URL(req.url, 'http://x').searchParams.get('last');
-      if (!last) return sendJson(res, 200, { name: 'app', tags: ['a', 'b'] }, { link: '</v2/app/tags/list?n=2&last=b>; rel="next"' });
+      const last = new URL(req.url ?? '', 'http://x').searchParams.get('last');
+      if (!last)
+        return sendJson(
+          res,
+          200,
+          { name: 'app', tags: ['a', 'b'] },
+          { link: '</v2/app/tags/list?n=2&last=b>; rel="next"' },
+        );
       if (last === 'b')
-        return sendJson(res, 200, { name: 'app', tags: ['c'] }, { link: `<http://${req.headers.host}/v2/app/tags/list?n=2&last=c>; rel="next"` });
+        return sendJson(
+          res,
+          200,
+          { name: 'app', tags: ['c'] },
+          { link: `<http://${req.headers.host}/v2/app/tags/list?n=2&last=c>; rel="next"` },
+        );
       return sendJson(res, 200, { name: 'app', tags: null });
     });
     expect(await client().tagList({ registry: f.host, repository: 'app' }, 2)).toEqual(['a', 'b', 'c']);
   });
 
   it('stops a pagination loop', async () => {
-    const f = await fake((_req, res) => sendJson(res, 200, { tags: ['a'] }, { link: '</v2/app/tags/list?n=1&last=a>; rel="next"' }));
-    await expect(client().tagList({ registry: f.host, repository: 'app' }, 1)).rejects.toMatchObject({ code: 'REGISTRY_PROTOCOL' });
+    const f = await fake((_req, res) =>
+      sendJson(res, 200, { tags: ['a'] }, { link: '</v2/app/tags/list?n=1&last=a>; rel="next"' }),
+    );
+    await expect(client().tagList({ registry: f.host, repository: 'app' }, 1)).rejects.toMatchObject({
+      code: 'REGISTRY_PROTOCOL',
+    });
   });
 });
 
 describe('token servers that misbehave (fake)', () => {
   it('reports a token response without a token', async () => {
     const f = await fake((req, res) => {
-      if (req.url.startsWith('/token')) return sendJson(res, 200, { nothing: true });
-      sendBytes(res, 401, '', { 'www-authenticate': `Bearer realm="http://${req.headers.host}/token",service="fake"` });
+      if ((req.url ?? '').startsWith('/token')) return sendJson(res, 200, { nothing: true });
+      sendBytes(res, 401, '', {
+        'www-authenticate': `Bearer realm="http://${req.headers.host}/token",service="fake"`,
+      });
     });
     await expect(client().manifestGet(ref(f))).rejects.toMatchObject({ code: 'REGISTRY_PROTOCOL' });
   });
 
   it('does not loop on a registry that refuses every token', async () => {
     const f = await fake((req, res) => {
-      if (req.url.startsWith('/token')) return sendJson(res, 200, { token: 'useless' });
-      sendBytes(res, 401, '', { 'www-authenticate': `Bearer realm="http://${req.headers.host}/token",service="fake"` });
+      if ((req.url ?? '').startsWith('/token')) return sendJson(res, 200, { token: 'useless' });
+      sendBytes(res, 401, '', {
+        'www-authenticate': `Bearer realm="http://${req.headers.host}/token",service="fake"`,
+      });
     });
     await expect(client().manifestGet(ref(f))).rejects.toMatchObject({ code: 'REGISTRY_UNAUTHORIZED' });
     expect(f.requests.length).toBeLessThanOrEqual(3);

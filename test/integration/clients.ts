@@ -1,5 +1,10 @@
 /** Builds Gantry registry clients pointed at test registries. */
-import { RegistryClient, staticCredentials, type Credential, type RetryOptions } from '../../src/registry/index.js';
+import {
+  RegistryClient,
+  staticCredentials,
+  type Credential,
+  type RetryOptions,
+} from '../../src/registry/index.js';
 import type { RegistryProcess } from '../helpers/index.js';
 
 /** A client for a test registry: plain HTTP, or HTTPS trusting the test CA. */
@@ -8,7 +13,8 @@ export function clientFor(
   options: { credential?: Credential; retry?: RetryOptions } = {},
 ): RegistryClient {
   return new RegistryClient({
-    hostSettings: () => (registry.tls ? { ...(registry.caPem !== undefined && { ca: registry.caPem }) } : { scheme: 'http' }),
+    hostSettings: () =>
+      registry.tls ? { ...(registry.caPem !== undefined && { ca: registry.caPem }) } : { scheme: 'http' },
     ...(options.credential && { credentials: staticCredentials({ [registry.host]: options.credential }) }),
     retry: { baseDelayMs: 10, maxDelayMs: 50, ...options.retry },
   });

@@ -3,7 +3,13 @@
  * layers and referrers. `--raw` prints the manifest bytes exactly as the registry stores them.
  */
 import { MediaTypes, isImageManifestMediaType, type Digest } from '../../core/index.js';
-import { parseReference, type Descriptor, type Manifest, type Reference, type RegistryClient } from '../../registry/index.js';
+import {
+  parseReference,
+  type Descriptor,
+  type Manifest,
+  type Reference,
+  type RegistryClient,
+} from '../../registry/index.js';
 import { printJson, printLines } from '../output.js';
 import { createClient, type RegistryOptionValues } from '../registry-options.js';
 
@@ -27,7 +33,13 @@ export interface InspectResult {
   readonly annotations: Readonly<Record<string, string>>;
   readonly config?: { digest: Digest; mediaType: string; size: number };
   readonly layers: readonly { digest: Digest; mediaType: string; size: number }[];
-  readonly referrers: readonly { digest: Digest; mediaType: string; artifactType?: string; size: number; annotations?: Readonly<Record<string, string>> }[];
+  readonly referrers: readonly {
+    digest: Digest;
+    mediaType: string;
+    artifactType?: string;
+    size: number;
+    annotations?: Readonly<Record<string, string>>;
+  }[];
   readonly referrersSource?: string;
 }
 
@@ -50,7 +62,12 @@ export async function inspect(refText: string, options: InspectOptions): Promise
   }
 }
 
-async function describe(client: RegistryClient, ref: Reference, manifest: Manifest, withReferrers: boolean): Promise<InspectResult> {
+async function describe(
+  client: RegistryClient,
+  ref: Reference,
+  manifest: Manifest,
+  withReferrers: boolean,
+): Promise<InspectResult> {
   const referrers = withReferrers ? await client.referrersList(ref, manifest.digest) : undefined;
   const base = {
     reference: `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}@${manifest.digest}`,
@@ -93,7 +110,16 @@ async function describe(client: RegistryClient, ref: Reference, manifest: Manife
   }
   return {
     ...base,
-    platforms: platform ? [{ platform, digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.bytes.byteLength }] : [],
+    platforms: platform
+      ? [
+          {
+            platform,
+            digest: manifest.digest,
+            mediaType: manifest.mediaType,
+            size: manifest.bytes.byteLength,
+          },
+        ]
+      : [],
     ...(platform !== undefined && { platform }),
     ...(created !== undefined && { created }),
     labels,
@@ -112,8 +138,17 @@ async function readConfig(
 ): Promise<{ labels: Record<string, string>; platform?: string; created?: string }> {
   if (config.size > MAX_CONFIG_BYTES) return { labels: {} };
   const chunks: Buffer[] = [];
-  for await (const chunk of client.blobGet(ref, config.digest, { size: config.size }) as AsyncIterable<Buffer>) chunks.push(chunk);
-  let json: { architecture?: unknown; os?: unknown; variant?: unknown; created?: unknown; config?: { Labels?: unknown } };
+  for await (const chunk of client.blobGet(ref, config.digest, {
+    size: config.size,
+  }) as AsyncIterable<Buffer>)
+    chunks.push(chunk);
+  let json: {
+    architecture?: unknown;
+    os?: unknown;
+    variant?: unknown;
+    created?: unknown;
+    config?: { Labels?: unknown };
+  };
   try {
     json = JSON.parse(Buffer.concat(chunks).toString()) as typeof json;
   } catch {
@@ -126,7 +161,9 @@ async function readConfig(
   }
   const platform =
     typeof json.os === 'string' && typeof json.architecture === 'string'
-      ? [json.os, json.architecture, typeof json.variant === 'string' ? json.variant : undefined].filter(Boolean).join('/')
+      ? [json.os, json.architecture, typeof json.variant === 'string' ? json.variant : undefined]
+          .filter(Boolean)
+          .join('/')
       : undefined;
   return {
     labels,
@@ -142,7 +179,12 @@ function platformString(d: Descriptor): string {
 }
 
 function printHuman(r: InspectResult): void {
-  const lines = [`Reference:  ${r.reference}`, `Digest:     ${r.digest}`, `Media type: ${r.mediaType}`, `Size:       ${r.size}`];
+  const lines = [
+    `Reference:  ${r.reference}`,
+    `Digest:     ${r.digest}`,
+    `Media type: ${r.mediaType}`,
+    `Size:       ${r.size}`,
+  ];
   if (r.created) lines.push(`Created:    ${r.created}`);
   if (r.platform) lines.push(`Platform:   ${r.platform}`);
   if (!isImageManifestMediaType(r.mediaType) && r.platforms.length > 0) {

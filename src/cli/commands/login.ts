@@ -4,7 +4,13 @@
  * in the credential helper that file names.
  */
 import { GantryError } from '../../core/index.js';
-import { RegistryClient, normalizeRegistryHost, removeLogin, saveLogin, staticCredentials } from '../../registry/index.js';
+import {
+  RegistryClient,
+  normalizeRegistryHost,
+  removeLogin,
+  saveLogin,
+  staticCredentials,
+} from '../../registry/index.js';
 import { printJson, printLines } from '../output.js';
 import { authFilePath, helperEnv, readCertDir, type RegistryOptionValues } from '../registry-options.js';
 
@@ -24,19 +30,25 @@ async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write('Password (from stdin, end with Ctrl-D): ');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 /** Runs `gantry login`. */
 export async function login(registryText: string, options: LoginOptions): Promise<number> {
   const host = normalizeRegistryHost(registryText);
-  if (!options.username) throw new GantryError('USAGE_INVALID', 'login needs --username USER (the password is read from stdin)');
+  if (!options.username)
+    throw new GantryError('USAGE_INVALID', 'login needs --username USER (the password is read from stdin)');
   const password = await readStdin();
   if (password.length === 0) throw new GantryError('CREDENTIALS_INVALID', 'no password on stdin');
   const ca = options.certDir ? readCertDir(options.certDir) : undefined;
   const client = new RegistryClient({
     credentials: staticCredentials({ [host]: { username: options.username, password } }),
-    hostSettings: () => ({ ...(options.tlsVerify === false && { tlsVerify: false }), ...(ca !== undefined && { ca }) }),
+    hostSettings: () => ({
+      ...(options.tlsVerify === false && { tlsVerify: false }),
+      ...(ca !== undefined && { ca }),
+    }),
   });
   try {
     await client.ping(host);

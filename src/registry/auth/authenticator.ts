@@ -80,7 +80,11 @@ export class Authenticator {
    * Handles a 401 (or an `insufficient_scope` 403): learns the challenge and returns the header to
    * retry with. Throws `REGISTRY_UNAUTHORIZED` when no credentials can satisfy it.
    */
-  async challenge(host: string, scopes: readonly string[], challenges: readonly Challenge[]): Promise<string> {
+  async challenge(
+    host: string,
+    scopes: readonly string[],
+    challenges: readonly Challenge[],
+  ): Promise<string> {
     const state = this.#state(host);
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic = challenges.find((c) => c.scheme === 'basic');
@@ -96,9 +100,13 @@ export class Authenticator {
     if (chosen.scheme === 'basic') {
       const header = await this.#basic(host, state);
       if (!header) {
-        throw new GantryError('REGISTRY_UNAUTHORIZED', `${host} requires credentials: run gantry login ${host} or pass --creds`, {
-          details: { host },
-        });
+        throw new GantryError(
+          'REGISTRY_UNAUTHORIZED',
+          `${host} requires credentials: run gantry login ${host} or pass --creds`,
+          {
+            details: { host },
+          },
+        );
       }
       return header;
     }
@@ -151,13 +159,17 @@ export class Authenticator {
     const challenge = state.challenge;
     const realm = challenge?.params.realm;
     if (!realm) {
-      throw new GantryError('REGISTRY_PROTOCOL', `${host} sent a Bearer challenge without a realm`, { details: { host } });
+      throw new GantryError('REGISTRY_PROTOCOL', `${host} sent a Bearer challenge without a realm`, {
+        details: { host },
+      });
     }
     let realmUrl: URL;
     try {
       realmUrl = new URL(realm);
     } catch {
-      throw new GantryError('REGISTRY_PROTOCOL', `${host} sent an invalid token realm`, { details: { host } });
+      throw new GantryError('REGISTRY_PROTOCOL', `${host} sent an invalid token realm`, {
+        details: { host },
+      });
     }
     const service = challenge.params.service;
     const cred = await this.#credential(host, state);
@@ -262,7 +274,9 @@ export class Authenticator {
     }
     if (state && typeof json.refresh_token === 'string') state.refreshToken = json.refresh_token;
     const seconds =
-      typeof json.expires_in === 'number' && json.expires_in > 0 ? json.expires_in : this.#defaultTokenSeconds;
+      typeof json.expires_in === 'number' && json.expires_in > 0
+        ? json.expires_in
+        : this.#defaultTokenSeconds;
     // Refresh a little early so a token never expires mid-request.
     const margin = Math.min(10, seconds / 4);
     return { token, expiresAt: this.#clock.now() + (seconds - margin) * 1000 };

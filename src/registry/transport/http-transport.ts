@@ -5,7 +5,7 @@
  * another origin, and errors that only ever show redacted URLs.
  */
 import { Readable } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent } from 'undici';
 import { GantryError, silentLogger, systemClock, type Clock, type Logger } from '../../core/index.js';
 import { redactUrl } from './redact.js';
 import { discardBody } from './read-body.js';
@@ -173,7 +173,10 @@ export class HttpTransport {
         const transient = code !== undefined && RETRYABLE_ERROR_CODES.has(code);
         if (retry && transient && attempt < this.#retry.maxAttempts && this.#retry.trySpend(host)) {
           const delay = this.#retry.backoff(attempt);
-          this.#options.logger.warn({ url: redactUrl(url), code, attempt, delay }, 'retrying after connection error');
+          this.#options.logger.warn(
+            { url: redactUrl(url), code, attempt, delay },
+            'retrying after connection error',
+          );
           await this.#options.clock.sleep(delay, req.signal);
           continue;
         }
@@ -183,15 +186,23 @@ export class HttpTransport {
       if (follow && res.status >= 300 && res.status < 400 && res.headers.get('location')) {
         await discardBody(res.body);
         if (++redirects > this.#options.maxRedirects) {
-          throw new GantryError('REGISTRY_PROTOCOL', `${req.method} ${redactUrl(req.url)}: too many redirects`);
+          throw new GantryError(
+            'REGISTRY_PROTOCOL',
+            `${req.method} ${redactUrl(req.url)}: too many redirects`,
+          );
         }
         const next = new URL(res.headers.get('location') ?? '', url);
         if (next.origin !== url.origin) {
           // Credentials are for the registry only, never for the host it redirects to.
-          headers = Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+          headers = Object.fromEntries(
+            Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'),
+          );
         }
         if (url.protocol === 'https:' && next.protocol === 'http:') {
-          throw new GantryError('REGISTRY_PROTOCOL', `refusing redirect from https to plain http (${redactUrl(next)})`);
+          throw new GantryError(
+            'REGISTRY_PROTOCOL',
+            `refusing redirect from https to plain http (${redactUrl(next)})`,
+          );
         }
         this.#options.logger.debug({ from: redactUrl(url), to: redactUrl(next) }, 'following redirect');
         url = next;
@@ -283,7 +294,7 @@ export class HttpTransport {
     const res = await agent.request({
       origin: url.origin,
       path: url.pathname + url.search,
-      method: method as Dispatcher.HttpMethod,
+      method,
       headers,
       body: body ?? null,
       signal: signal ?? null,
