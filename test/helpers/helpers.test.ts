@@ -110,11 +110,15 @@ describe('image generators', () => {
         { size: 20, seed: 'l2', mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip' },
       ],
     });
-    const manifest = JSON.parse(image.manifest.toString('utf8'));
+    const manifest = JSON.parse(image.manifest.toString('utf8')) as {
+      mediaType: string;
+      config: { mediaType: string };
+      layers: { mediaType: string }[];
+    };
     expect(image.mediaType).toBe(TestMediaTypes.dockerManifest);
     expect(manifest.mediaType).toBe(TestMediaTypes.dockerManifest);
     expect(manifest.config.mediaType).toBe(TestMediaTypes.dockerConfig);
-    expect(manifest.layers.map((l: { mediaType: string }) => l.mediaType)).toEqual([
+    expect(manifest.layers.map((l) => l.mediaType)).toEqual([
       TestMediaTypes.dockerLayer,
       'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
     ]);
@@ -166,13 +170,14 @@ describe('image generators', () => {
       config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: EMPTY_DESCRIPTOR.digest, size: 2 },
       subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
     });
-    expect(Object.keys(parsed.subject)).toEqual(['mediaType', 'digest', 'size']);
+    expect(Object.keys(parsed.subject as object)).toEqual(['mediaType', 'digest', 'size']);
     expect(parsed.layers).toHaveLength(1);
     expect(artifact.blobs.get(EMPTY_DESCRIPTOR.digest)?.toString()).toBe('{}');
     expect(EMPTY_DESCRIPTOR.digest).toBe(
       'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
     );
-    expect(artifact.blobs.get(parsed.layers[0].digest)?.toString()).toBe('{"sbom":1}');
+    expect(artifact.blobs.get(artifact.layers[0]!.digest)?.toString()).toBe('{"sbom":1}');
+    expect(parsed.layers).toEqual(artifact.layers);
     expect(artifact.platform).toBeUndefined();
   });
 

@@ -91,7 +91,7 @@ const WATCHDOG = [
   '"$1" serve "$2" </dev/null >&3 2>&4 3>&- 4>&- &',
   'exec 3>&- 4>&-',
   'r=$!',
-  'trap \'kill -TERM "$r" 2>/dev/null\' TERM INT HUP',
+  'trap \'kill -TERM "$r" 2>/dev/null; wait "$r"; exit 143\' TERM INT HUP',
   'while kill -0 "$r" 2>/dev/null && kill -0 "$PPID" 2>/dev/null; do sleep 1; done',
   'kill -TERM "$r" 2>/dev/null',
   'wait "$r"',
