@@ -151,7 +151,8 @@ export async function manifestPut(
   d.update(bytes);
   const digest = d.digest();
   const target: Reference = {
-    ...repo,
+    registry: repo.registry,
+    repository: repo.repository,
     ...(reference.includes(':') ? { digest: reference as Digest } : { tag: reference }),
   };
   if (reference.includes(':') && reference !== digest) throw lyingDigest(target, reference, digest);

@@ -80,7 +80,11 @@ async function fallbackIndex(
   digest: Digest,
 ): Promise<ImageIndex | undefined> {
   try {
-    const m = await manifestGet(session, { ...repo, tag: referrersTag(digest) });
+    const m = await manifestGet(session, {
+      registry: repo.registry,
+      repository: repo.repository,
+      tag: referrersTag(digest),
+    });
     return m.kind === 'index' ? m.body : undefined;
   } catch (err) {
     if (isGantryError(err, 'REGISTRY_MANIFEST_UNKNOWN', 'REGISTRY_NAME_UNKNOWN', 'REGISTRY_NOT_FOUND'))

@@ -756,6 +756,25 @@ describe('TLS registry', () => {
     await expectRoundTrip(registry, 'helpers/tls', image);
   });
 
+  it('is trusted by Go clients (skopeo) given caDir, and refused without it', async () => {
+    const image = makeImage({ seed: 'tls-skopeo' });
+    await pushImage(registry, 'helpers/tls', image, 'skopeo');
+    const ref = `docker://${registry.host}/helpers/tls:skopeo`;
+    const creds = ['--creds', 'alice:wonderland-secret'];
+    const raw = await runCommand('skopeo', [
+      'inspect',
+      '--raw',
+      '--cert-dir',
+      registry.caDir!,
+      ...creds,
+      ref,
+    ]);
+    expect(Buffer.from(raw.stdout).equals(image.manifest)).toBe(true);
+    await expect(runCommand('skopeo', ['inspect', '--raw', ...creds, ref])).rejects.toThrow(
+      /certificate signed by unknown authority/,
+    );
+  });
+
   it('is rejected by undici with default verification (unknown CA)', async () => {
     const error = await request(`${registry.url}/v2/`).catch((e: unknown) => e as NodeJS.ErrnoException);
     expect(error).toBeInstanceOf(Error);

@@ -61,6 +61,8 @@ export interface RegistryProcess {
   caPem?: string;
   /** Path of the test CA certificate when `tls` is on. */
   caFile?: string;
+  /** Directory holding only `ca.crt` when `tls` is on (for `skopeo --cert-dir`, `certs.d`-style trust). */
+  caDir?: string;
   /** Users accepted by `htpasswd` / `token` auth (empty for `none`). */
   users: TestUser[];
   /** The fake token server when `auth` is `token`. */
@@ -250,10 +252,12 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
 
     let caPem: string | undefined;
     let caFile: string | undefined;
+    let caDir: string | undefined;
     if (options.tls) {
       const certs = await makeTestCertificates(dir);
       caPem = certs.caPem;
       caFile = certs.caFile;
+      caDir = certs.caDir;
       config = mergeConfig(config, { http: { tls: { certificate: certs.certFile, key: certs.keyFile } } });
     }
     if (auth === 'htpasswd') {
@@ -330,6 +334,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
         };
         if (caPem !== undefined) registry.caPem = caPem;
         if (caFile !== undefined) registry.caFile = caFile;
+        if (caDir !== undefined) registry.caDir = caDir;
         if (tokenServer) registry.tokenServer = tokenServer;
         return registry;
       }

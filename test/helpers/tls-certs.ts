@@ -2,7 +2,7 @@
  * A throw-away certificate authority and a server certificate for 127.0.0.1 / localhost, made with
  * the `openssl` command (Debian package `openssl`). Keys are EC P-256, valid for two days.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCommand } from './run-command.js';
 
@@ -12,6 +12,8 @@ export interface TestCertificates {
   caPem: string;
   /** Path of the CA certificate PEM file. */
   caFile: string;
+  /** A directory holding only `ca.crt` (the CA), as Go tools want it (`skopeo --cert-dir`). */
+  caDir: string;
   /** Path of the CA private key (PEM). */
   caKeyFile: string;
   /** Path of the server certificate (PEM), signed by the CA. */
@@ -21,7 +23,7 @@ export interface TestCertificates {
 }
 
 /**
- * Creates `ca.pem`, `ca.key`, `server.pem` and `server.key` in `dir`. The server certificate has
+ * Creates `ca.pem`, `ca.key`, `ca-dir/ca.crt`, `server.pem` and `server.key` in `dir`. The server certificate has
  * subjectAltName `IP:127.0.0.1, DNS:localhost` (plus any `extraSans`, e.g. `DNS:registry.test`) and
  * extendedKeyUsage serverAuth, so Node, undici, Go and skopeo all accept it when they trust the CA.
  */
@@ -84,5 +86,8 @@ export async function makeTestCertificates(
     '-extfile',
     extFile,
   ]);
-  return { caPem: await readFile(caFile, 'utf8'), caFile, caKeyFile, certFile, keyFile };
+  const caDir = join(dir, 'ca-dir');
+  await mkdir(caDir, { recursive: true });
+  await copyFile(caFile, join(caDir, 'ca.crt'));
+  return { caPem: await readFile(caFile, 'utf8'), caFile, caDir, caKeyFile, certFile, keyFile };
 }

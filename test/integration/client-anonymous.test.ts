@@ -197,6 +197,12 @@ describe('referrers', () => {
     expect(all.source).toBe('tag-schema');
     expect(all.descriptors.map((d) => d.digest).sort()).toEqual([sbom.digest, sig.digest].sort());
     expect(all.descriptors.find((d) => d.digest === sbom.digest)?.artifactType).toBe('application/spdx+json');
+    // a full reference (tag and digest) is only used for its repository
+    const viaRef = await client.referrersList(
+      { ...repo('ref/app'), tag: 'v1', digest: image.digest as Digest },
+      image.digest as Digest,
+    );
+    expect(viaRef.descriptors).toHaveLength(2);
     const only = await client.referrersList(repo('ref/app'), image.digest as Digest, 'application/spdx+json');
     expect(only.descriptors.map((d) => d.digest)).toEqual([sbom.digest]);
     const tag = await client.manifestGet({ ...repo('ref/app'), tag: referrersTag(image.digest as Digest) });
