@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaTypes, digestOf, type Digest } from '../../src/core/index.js';
-import { referrersTag, type RegistryClient } from '../../src/registry/index.js';
+import { referrersTag, type Reference, type RegistryClient } from '../../src/registry/index.js';
 import {
   makeArtifact,
   makeBlob,
@@ -164,7 +164,7 @@ describe('blobs', () => {
 });
 
 describe('tags', () => {
-  it('follows Link pagination to list every tag', async () => {
+  it('lists every tag (distribution 2.8 ignores n and sends one page; Link pagination is covered by the fake-registry suite)', async () => {
     const image = makeImage({ seed: 'tags' });
     const names = Array.from({ length: 23 }, (_, i) => `t${String(i).padStart(2, '0')}`);
     for (const t of names) await pushImage(registry, 'tags/many', image, t);
@@ -198,10 +198,8 @@ describe('referrers', () => {
     expect(all.descriptors.map((d) => d.digest).sort()).toEqual([sbom.digest, sig.digest].sort());
     expect(all.descriptors.find((d) => d.digest === sbom.digest)?.artifactType).toBe('application/spdx+json');
     // a full reference (tag and digest) is only used for its repository
-    const viaRef = await client.referrersList(
-      { ...repo('ref/app'), tag: 'v1', digest: image.digest as Digest },
-      image.digest as Digest,
-    );
+    const full: Reference = { ...repo('ref/app'), tag: 'v1', digest: image.digest as Digest };
+    const viaRef = await client.referrersList(full, image.digest as Digest);
     expect(viaRef.descriptors).toHaveLength(2);
     const only = await client.referrersList(repo('ref/app'), image.digest as Digest, 'application/spdx+json');
     expect(only.descriptors.map((d) => d.digest)).toEqual([sbom.digest]);

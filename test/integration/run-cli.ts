@@ -12,12 +12,6 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Builds dist/ once when a test run starts without it (npm test builds first anyway). */
-export function ensureBuilt(): void {
-  if (!existsSync(`${root}dist/cli.js`))
-    execFileSync(process.execPath, [`${root}scripts/build.mjs`], { cwd: root });
-}
-
 /** Runs `gantry ARGS…` with optional stdin and environment additions. */
 export function runCli(
   args: readonly string[],
