@@ -35,6 +35,8 @@ export interface Descriptor {
   artifactType?: string;
   /** Descriptor annotations. */
   annotations?: Record<string, string>;
+  /** URLs the content can also be fetched from (foreign layers). */
+  urls?: string[];
 }
 
 /** The platform an image runs on. */
@@ -55,6 +57,8 @@ export interface LayerSpec {
   seed: string;
   /** Media type (default: uncompressed OCI tar, or the Docker gzip layer type for `format: 'docker'`). */
   mediaType?: string;
+  /** `urls` of the descriptor (foreign / non-distributable layers). */
+  urls?: string[];
 }
 
 /** Manifest formats the generators produce. */
@@ -180,7 +184,8 @@ export function makeImage(options: MakeImageOptions = {}): TestImage {
   const blobs = new Map<string, Buffer>();
   const layers = specs.map((spec) => {
     const data = makeBlob(spec.size, spec.seed);
-    const descriptor = descriptorOf(spec.mediaType ?? defaultLayerType, data);
+    const plain = descriptorOf(spec.mediaType ?? defaultLayerType, data);
+    const descriptor = spec.urls ? { ...plain, urls: spec.urls } : plain;
     blobs.set(descriptor.digest, data);
     return descriptor;
   });

@@ -1,0 +1,305 @@
+/**
+ * Copying one image (or index) from a source to a destination, byte-exact: blobs first, then
+ * child manifests, then the root by digest, then the artifacts that travel with it, and the tags
+ * last, so a failed copy never leaves a tag behind.
+ */
+import { GantryError, type Digest } from '../core/index.js';
+import type { Manifest } from '../registry/index.js';
+import { onSide } from './copy-error.js';
+import type { BlobAction, CopyListener } from './events.js';
+import { resolveGraph, type Attached } from './graph.js';
+import { planCopy, type CopyPlan } from './plan.js';
+import type { PlatformSelector } from './platform.js';
+import { Scheduler } from './scheduler.js';
+import type { ReadTarget, WriteTarget } from './target.js';
+import { transferBlob, type TransferContext } from './transfer.js';
+
+/** Options for {@link copyImage}. */
+export interface CopyImageOptions {
+  /** Tags to write at the destination. Default: none (the copy is addressed by digest). */
+  readonly tags?: readonly string[];
+  /** Keep only these platforms of an index (the result is then a new digest). Default: all. */
+  readonly platforms?: readonly PlatformSelector[];
+  /** Copy referrers and cosign tags too. Default true. */
+  readonly referrers?: boolean;
+  /** Copy non-distributable layers. Default false. */
+  readonly includeForeign?: boolean;
+  /** Attempts per blob before giving up. Default 3. */
+  readonly blobAttempts?: number;
+  /** Shared limits; pass one scheduler to many copies to bound them together. Default: a new one (8 overall, 6 per host). */
+  readonly scheduler?: Scheduler;
+  /** Plan only: report what would happen, write nothing. Default false. */
+  readonly dryRun?: boolean;
+  /** Tags known to exist in the source (saves lookups in bulk copies). */
+  readonly sourceTags?: ReadonlySet<string>;
+  readonly onEvent?: CopyListener;
+  /** Clock for the duration. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** Counts of what happened to blobs. */
+export interface BlobCounts {
+  copied: number;
+  mounted: number;
+  skipped: number;
+  /** Foreign layers left out. */
+  foreign: number;
+}
+
+/** The outcome of one image copy (stable `--json` contract). */
+export interface CopyResult {
+  readonly source: string;
+  readonly destination: string;
+  /** Digest written at the destination. */
+  readonly digest: Digest;
+  readonly mediaType: string;
+  /** The source digest; differs from `digest` only when `--platform` narrowed an index. */
+  readonly sourceDigest: Digest;
+  readonly platformNarrowed: boolean;
+  /** True when the destination already had everything. */
+  readonly alreadyComplete: boolean;
+  readonly dryRun: boolean;
+  readonly bytesTransferred: number;
+  /** Bytes the plan would move (dry run) or that the copy needed to be present. */
+  readonly bytesPlanned: number;
+  readonly blobs: BlobCounts;
+  readonly manifests: { copied: number; skipped: number };
+  readonly referrers: { copied: number; skipped: number };
+  readonly tags: readonly string[];
+  readonly durationMs: number;
+  /** Dry run only: what would happen to each blob. */
+  readonly plan?: readonly {
+    digest: Digest;
+    size: number;
+    mediaType: string;
+    action: 'copy' | 'mount' | 'skip';
+  }[];
+}
+
+/** Copies `reference` (tag or digest) from `source` to `destination`. */
+export async function copyImage(
+  source: ReadTarget,
+  reference: string,
+  destination: WriteTarget,
+  options: CopyImageOptions = {},
+): Promise<CopyResult> {
+  const now = options.now ?? Date.now;
+  const started = now();
+  const tags = [...(options.tags ?? [])];
+  const image = `${destination.name}${tags[0] ? `:${tags[0]}` : ''}`;
+  const withReferrers = options.referrers !== false;
+
+  const fast = options.dryRun ? undefined : await alreadyThere(source, reference, destination, tags, options);
+  if (fast) {
+    return { ...emptyResult(source, destination, fast, tags, options), durationMs: now() - started };
+  }
+
+  const graph = await resolveGraph(source, reference, {
+    ...(options.platforms && { platforms: options.platforms }),
+    referrers: withReferrers,
+    ...(options.sourceTags && { sourceTags: options.sourceTags }),
+  });
+  const plan = planCopy(graph, { includeForeign: options.includeForeign === true });
+  options.onEvent?.({ type: 'plan', image, blobs: plan.blobs.length, bytes: plan.totalBytes });
+  const base = {
+    source: source.name,
+    destination: destination.name,
+    digest: plan.root.digest,
+    mediaType: plan.root.mediaType,
+    sourceDigest: graph.sourceDigest,
+    platformNarrowed: graph.narrowed,
+    alreadyComplete: false,
+    bytesPlanned: plan.totalBytes,
+    tags,
+  };
+
+  if (options.dryRun) {
+    const steps = await dryRunBlobs(source, destination, plan);
+    const blobs: BlobCounts = { copied: 0, mounted: 0, skipped: 0, foreign: plan.foreign.length };
+    for (const s of steps) {
+      if (s.action === 'copy') blobs.copied++;
+      else if (s.action === 'mount') blobs.mounted++;
+      else blobs.skipped++;
+    }
+    return {
+      ...base,
+      dryRun: true,
+      bytesTransferred: 0,
+      bytesPlanned: steps.filter((s) => s.action === 'copy').reduce((n, s) => n + s.size, 0),
+      blobs,
+      manifests: { copied: 0, skipped: 0 },
+      referrers: { copied: 0, skipped: 0 },
+      plan: steps,
+      durationMs: now() - started,
+    };
+  }
+
+  const ctx: TransferContext = {
+    source,
+    destination,
+    scheduler: options.scheduler ?? new Scheduler(),
+    image,
+    attempts: options.blobAttempts ?? 3,
+    ...(options.onEvent && { onEvent: options.onEvent }),
+  };
+  const blobs: BlobCounts = { copied: 0, mounted: 0, skipped: 0, foreign: plan.foreign.length };
+  let bytesTransferred = 0;
+  const count = (action: BlobAction, size: number): void => {
+    blobs[action]++;
+    if (action === 'copied') bytesTransferred += size;
+  };
+  await Promise.all(plan.blobs.map(async (b) => count(await transferBlob(ctx, b), b.size)));
+
+  const manifests = { copied: 0, skipped: 0 };
+  const put = async (m: Manifest, reference: string): Promise<void> => {
+    const object = `manifest ${destination.name}${reference.includes(':') ? '@' : ':'}${reference}`;
+    await onSide('destination', object, () => destination.pushManifest(m.bytes, m.mediaType, reference));
+    options.onEvent?.({ type: 'manifest-done', image, digest: m.digest, reference });
+  };
+  const putIfMissing = async (m: Manifest): Promise<void> => {
+    const have = await onSide('destination', `manifest ${destination.name}@${m.digest}`, () =>
+      destination.resolve(m.digest),
+    );
+    if (have?.digest === m.digest) {
+      manifests.skipped++;
+      return;
+    }
+    await put(m, m.digest);
+    manifests.copied++;
+  };
+  for (const child of plan.children) await putIfMissing(child);
+  await putIfMissing(plan.root);
+
+  const referrers = withReferrers
+    ? await copyAttached(destination, plan.attached, putIfMissing, put)
+    : { copied: 0, skipped: 0 };
+
+  for (const tag of tags) await put(plan.root, tag);
+  const verified = tags[0] ? await destination.resolve(tags[0]) : await destination.resolve(plan.root.digest);
+  if (verified?.digest !== plan.root.digest) {
+    throw new GantryError(
+      'REGISTRY_DIGEST_MISMATCH',
+      `destination ${destination.name} resolves to ${verified?.digest ?? 'nothing'} after the copy, expected ${plan.root.digest}`,
+      { details: { side: 'destination', expected: plan.root.digest, actual: verified?.digest ?? '' } },
+    );
+  }
+  options.onEvent?.({ type: 'image-done', image, digest: plan.root.digest });
+  return {
+    ...base,
+    dryRun: false,
+    bytesTransferred,
+    blobs,
+    manifests,
+    referrers,
+    durationMs: now() - started,
+  };
+}
+
+async function copyAttached(
+  destination: WriteTarget,
+  attached: readonly Attached[],
+  putIfMissing: (m: Manifest) => Promise<void>,
+  put: (m: Manifest, reference: string) => Promise<void>,
+): Promise<{ copied: number; skipped: number }> {
+  const counts = { copied: 0, skipped: 0 };
+  const present = new Map<Digest, Set<string>>();
+  for (const a of attached) {
+    for (const child of a.tree.children) await putIfMissing(child);
+    const m = a.tree.manifest;
+    if (a.subject) {
+      let have = present.get(a.subject);
+      if (!have) {
+        const list = await onSide('destination', `referrers of ${a.subject}`, () =>
+          destination.referrers(a.subject as Digest),
+        );
+        have = new Set(list.map((d) => d.digest));
+        present.set(a.subject, have);
+      }
+      if (have.has(m.digest)) {
+        counts.skipped++;
+        continue;
+      }
+      await onSide('destination', `referrer ${m.digest}`, () =>
+        destination.pushReferrer(m.bytes, m.mediaType),
+      );
+      have.add(m.digest);
+      counts.copied++;
+    } else if (a.tag) {
+      const current = await onSide('destination', `tag ${a.tag}`, () => destination.resolve(a.tag as string));
+      if (current?.digest === m.digest) {
+        counts.skipped++;
+        continue;
+      }
+      await put(m, a.tag);
+      counts.copied++;
+    }
+  }
+  return counts;
+}
+
+/** The no-op fast path: the destination already has the root (under the tag) and its referrers. */
+async function alreadyThere(
+  source: ReadTarget,
+  reference: string,
+  destination: WriteTarget,
+  tags: readonly string[],
+  options: CopyImageOptions,
+): Promise<Manifest | undefined> {
+  if (options.platforms && options.platforms.length > 0) return undefined;
+  const root = await onSide('source', `manifest ${source.name}:${reference}`, () =>
+    source.fetchManifest(reference),
+  );
+  const checks = await Promise.all(
+    (tags.length > 0 ? tags : [root.digest]).map((t) =>
+      onSide('destination', `manifest ${destination.name}:${t}`, () => destination.resolve(t)),
+    ),
+  );
+  if (!checks.every((c) => c?.digest === root.digest)) return undefined;
+  if (options.referrers === false) return root;
+  const [want, have] = await Promise.all([
+    onSide('source', `referrers of ${root.digest}`, () => source.referrers(root.digest)),
+    onSide('destination', `referrers of ${root.digest}`, () => destination.referrers(root.digest)),
+  ]);
+  const present = new Set(have.map((d) => d.digest));
+  return want.every((d) => present.has(d.digest)) ? root : undefined;
+}
+
+function emptyResult(
+  source: ReadTarget,
+  destination: WriteTarget,
+  root: Manifest,
+  tags: string[],
+  options: CopyImageOptions,
+) {
+  void options;
+  return {
+    source: source.name,
+    destination: destination.name,
+    digest: root.digest,
+    mediaType: root.mediaType,
+    sourceDigest: root.digest,
+    platformNarrowed: false,
+    alreadyComplete: true,
+    dryRun: false,
+    bytesTransferred: 0,
+    bytesPlanned: 0,
+    blobs: { copied: 0, mounted: 0, skipped: 0, foreign: 0 },
+    manifests: { copied: 0, skipped: 0 },
+    referrers: { copied: 0, skipped: 0 },
+    tags,
+  };
+}
+
+async function dryRunBlobs(source: ReadTarget, destination: WriteTarget, plan: CopyPlan) {
+  const sameRegistry =
+    source.repository !== undefined &&
+    destination.repository !== undefined &&
+    source.repository.registry === destination.repository.registry;
+  return Promise.all(
+    plan.blobs.map(async (b) => {
+      const exists = await onSide('destination', `blob ${b.digest}`, () => destination.hasBlob(b));
+      const action: 'copy' | 'mount' | 'skip' = exists ? 'skip' : sameRegistry ? 'mount' : 'copy';
+      return { digest: b.digest, size: b.size, mediaType: b.mediaType, action };
+    }),
+  );
+}

@@ -1,0 +1,86 @@
+/**
+ * Copying every tag of a repository (`gantry copy --all-tags`): many images in parallel under one
+ * shared {@link Scheduler}, skipping what the destination already has, and with `keepGoing`
+ * finishing what it can and reporting what failed.
+ */
+import { toGantryError } from '../core/index.js';
+import { copyImage, type CopyImageOptions, type CopyResult } from './copy-image.js';
+import { Scheduler } from './scheduler.js';
+import type { ReadTarget, WriteTarget } from './target.js';
+
+/** Options for {@link copyRepository}. */
+export interface CopyRepositoryOptions extends Omit<CopyImageOptions, 'tags' | 'sourceTags'> {
+  /** Images copied at the same time. Default 4. */
+  readonly imageConcurrency?: number;
+  /** Go on after a failed tag and report it. Default false (stop at the first failure). */
+  readonly keepGoing?: boolean;
+}
+
+/** One failed tag. */
+export interface TagFailure {
+  readonly tag: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** The outcome of a repository copy (stable `--json` contract). */
+export interface CopyRepositoryResult {
+  readonly source: string;
+  readonly destination: string;
+  readonly tags: number;
+  readonly copied: readonly CopyResult[];
+  readonly failed: readonly TagFailure[];
+  readonly bytesTransferred: number;
+  readonly durationMs: number;
+}
+
+/** Tags that are referrers indexes of the tag schema: they travel with their subjects. */
+const REFERRERS_TAG = /^sha(256|512)-[0-9a-f]{64,128}$/;
+
+/** Copies every tag of `source` to `destination`. */
+export async function copyRepository(
+  source: ReadTarget,
+  destination: WriteTarget,
+  options: CopyRepositoryOptions = {},
+): Promise<CopyRepositoryResult> {
+  const now = options.now ?? Date.now;
+  const started = now();
+  const all = await source.tags();
+  const tags = all.filter((t) => !REFERRERS_TAG.test(t)).sort();
+  const scheduler = options.scheduler ?? new Scheduler();
+  const sourceTags = new Set(all);
+  const copied: CopyResult[] = [];
+  const failed: TagFailure[] = [];
+  let next = 0;
+  let stop = false;
+  const worker = async (): Promise<void> => {
+    while (!stop && next < tags.length) {
+      const tag = tags[next++] as string;
+      try {
+        copied.push(
+          await copyImage(source, tag, destination, { ...options, tags: [tag], scheduler, sourceTags }),
+        );
+      } catch (err) {
+        const e = toGantryError(err);
+        failed.push({ tag, code: e.code, message: e.message });
+        if (!options.keepGoing) {
+          stop = true;
+          throw e;
+        }
+      }
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, options.imageConcurrency ?? 4) }, () => worker());
+  const settled = await Promise.allSettled(workers);
+  const firstError = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (firstError) throw firstError.reason;
+  return {
+    source: source.name,
+    destination: destination.name,
+    tags: tags.length,
+    copied: copied.sort((a, b) => (a.tags[0] ?? '').localeCompare(b.tags[0] ?? '')),
+    failed,
+    bytesTransferred: copied.reduce((n, r) => n + r.bytesTransferred, 0),
+    durationMs: now() - started,
+  };
+}

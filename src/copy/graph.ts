@@ -1,0 +1,157 @@
+/**
+ * Resolving what a copy involves: the root manifest (narrowed to platforms when asked), every
+ * child manifest and blob under it, and the artifacts that refer to it (referrers API or tag
+ * schema, and cosign's `sha256-<hex>.sig|.att|.sbom` tags), recursively. This is the only part of
+ * planning that reads from the source.
+ */
+import { GantryError, MediaTypes, digestHex, digestOf, isGantryError, type Digest } from '../core/index.js';
+import { manifestChildren, parseManifest, type Descriptor, type Manifest } from '../registry/index.js';
+import { onSide } from './copy-error.js';
+import { formatPlatform, platformMatches, type PlatformSelector } from './platform.js';
+import type { ReadTarget } from './target.js';
+
+/** A manifest with the manifests beneath it (children of an index), children first. */
+export interface ManifestTree {
+  readonly manifest: Manifest;
+  /** Child manifests in the order they must be written (deepest first). */
+  readonly children: readonly Manifest[];
+  /** Blobs of this manifest and its children. */
+  readonly blobs: readonly Descriptor[];
+}
+
+/** An artifact that travels with the image: a referrer, or a cosign-style tag. */
+export interface Attached {
+  readonly tree: ManifestTree;
+  /** The subject digest when it is a referrer (`subject` field). */
+  readonly subject?: Digest;
+  /** The tag it lives under when it is a cosign-style tagged artifact. */
+  readonly tag?: string;
+}
+
+/** Everything a copy involves. */
+export interface CopyGraph {
+  readonly root: ManifestTree;
+  /** The source manifest digest before any platform narrowing. */
+  readonly sourceDigest: Digest;
+  /** True when `--platform` produced a manifest other than the source's. */
+  readonly narrowed: boolean;
+  /** Referrers and tagged artifacts, subjects before the artifacts that refer to them. */
+  readonly attached: readonly Attached[];
+}
+
+/** Options for {@link resolveGraph}. */
+export interface ResolveOptions {
+  /** Keep only these platforms of an index. Default: all. */
+  readonly platforms?: readonly PlatformSelector[];
+  /** Follow referrers and cosign tags. Default true. */
+  readonly referrers?: boolean;
+  /** Tags present in the source, when already known (saves lookups for cosign tags). */
+  readonly sourceTags?: ReadonlySet<string>;
+}
+
+/** Cosign's tag suffixes for signatures, attestations and SBOMs. */
+export const COSIGN_SUFFIXES: readonly string[] = Object.freeze(['sig', 'att', 'sbom']);
+
+/** Resolves the copy graph of `reference` in `source`. */
+export async function resolveGraph(
+  source: ReadTarget,
+  reference: string,
+  options: ResolveOptions = {},
+): Promise<CopyGraph> {
+  const fetched = new Map<string, Promise<Manifest>>();
+  const fetchManifest = (ref: string): Promise<Manifest> => {
+    let p = fetched.get(ref);
+    if (!p) {
+      p = onSide('source', `manifest ${source.name}${ref.includes(':') ? '@' : ':'}${ref}`, () =>
+        source.fetchManifest(ref),
+      );
+      fetched.set(ref, p);
+    }
+    return p;
+  };
+
+  const original = await fetchManifest(reference);
+  let root = original;
+  let narrowed = false;
+  if (options.platforms && options.platforms.length > 0 && original.kind === 'index') {
+    root = await narrow(original, options.platforms, fetchManifest);
+    narrowed = root.digest !== original.digest;
+  }
+  const tree = await walk(root, fetchManifest);
+  const attached: Attached[] = [];
+  if (options.referrers !== false) {
+    const seen = new Set<string>([root.digest, ...tree.children.map((m) => m.digest)]);
+    const queue: Digest[] = [...seen] as Digest[];
+    while (queue.length > 0) {
+      const subject = queue.shift() as Digest;
+      const found = await onSide('source', `referrers of ${subject}`, () => source.referrers(subject));
+      for (const d of found) {
+        if (seen.has(d.digest)) continue;
+        seen.add(d.digest);
+        const t = await walk(await fetchManifest(d.digest), fetchManifest);
+        attached.push({ tree: t, subject });
+        queue.push(d.digest);
+      }
+      const tags = subject === root.digest ? cosignTags(subject, options.sourceTags) : [];
+      for (const tag of tags) {
+        const m = await fetchManifest(tag).catch((err: unknown) => {
+          if (isGantryError(err, 'REGISTRY_MANIFEST_UNKNOWN', 'REGISTRY_NOT_FOUND')) return undefined;
+          throw err;
+        });
+        if (!m || seen.has(`${tag}@${m.digest}`)) continue;
+        seen.add(`${tag}@${m.digest}`);
+        attached.push({ tree: await walk(m, fetchManifest), tag });
+      }
+    }
+  }
+  return { root: tree, sourceDigest: original.digest, narrowed, attached };
+}
+
+function cosignTags(subject: Digest, known: ReadonlySet<string> | undefined): string[] {
+  const base = `sha256-${digestHex(subject)}`;
+  const candidates = COSIGN_SUFFIXES.map((s) => `${base}.${s}`);
+  if (known) return candidates.filter((t) => known.has(t));
+  return candidates;
+}
+
+async function walk(
+  manifest: Manifest,
+  fetchManifest: (ref: string) => Promise<Manifest>,
+): Promise<ManifestTree> {
+  const children: Manifest[] = [];
+  const blobs: Descriptor[] = [];
+  const visit = async (m: Manifest): Promise<void> => {
+    if (m.kind === 'index') {
+      const subs = await Promise.all(m.body.manifests.map((d) => fetchManifest(d.digest)));
+      for (const sub of subs) {
+        await visit(sub);
+        children.push(sub);
+      }
+    } else {
+      blobs.push(...manifestChildren(m));
+    }
+  };
+  await visit(manifest);
+  return { manifest, children, blobs };
+}
+
+async function narrow(
+  index: Manifest & { kind: 'index' },
+  platforms: readonly PlatformSelector[],
+  fetchManifest: (ref: string) => Promise<Manifest>,
+): Promise<Manifest> {
+  const kept = index.body.manifests.filter((d) => platforms.some((p) => platformMatches(p, d.platform)));
+  if (kept.length === 0) {
+    const available = index.body.manifests.map((d) => formatPlatform(d.platform)).join(', ');
+    throw new GantryError(
+      'USAGE_INVALID',
+      `no manifest for ${platforms.map(formatPlatform).join(', ')} in ${index.digest} (available: ${available})`,
+    );
+  }
+  const only = kept[0];
+  if (kept.length === 1 && platforms.length === 1 && only) return fetchManifest(only.digest);
+  if (kept.length === index.body.manifests.length) return index;
+  const raw = JSON.parse(index.bytes.toString('utf8')) as Record<string, unknown>;
+  const bytes = Buffer.from(JSON.stringify({ ...raw, manifests: kept }));
+  return parseManifest(bytes, digestOf(bytes), index.mediaType || MediaTypes.ociIndex);
+}

@@ -1,0 +1,101 @@
+/** A repository of an OCI Distribution registry as a copy source and destination. */
+import { Transform, pipeline, type Readable } from 'node:stream';
+import type { Digest } from '../core/index.js';
+import {
+  apiHost,
+  type Descriptor,
+  type Manifest,
+  type RegistryClient,
+  type Repository,
+} from '../registry/index.js';
+import type { BlobOutcome, PushBlobOptions, ReadTarget, ResolvedManifest, WriteTarget } from './target.js';
+
+/** Reads from and writes to one repository through a {@link RegistryClient}. */
+export class RegistryTarget implements ReadTarget, WriteTarget {
+  readonly name: string;
+  readonly repository: Repository;
+  readonly #client: RegistryClient;
+
+  constructor(client: RegistryClient, repository: Repository) {
+    this.#client = client;
+    this.repository = Object.freeze({ registry: repository.registry, repository: repository.repository });
+    this.name = `${repository.registry}/${repository.repository}`;
+  }
+
+  fetchManifest(reference: string): Promise<Manifest> {
+    return this.#client.manifestGet(this.#ref(reference));
+  }
+
+  fetchBlob(descriptor: Descriptor): Readable {
+    return this.#client.blobGet(this.repository, descriptor.digest, { size: descriptor.size });
+  }
+
+  async referrers(digest: Digest): Promise<readonly Descriptor[]> {
+    return (await this.#client.referrersList(this.repository, digest)).descriptors;
+  }
+
+  tags(): Promise<string[]> {
+    return this.#client.tagList(this.repository);
+  }
+
+  resolve(reference: string): Promise<ResolvedManifest | undefined> {
+    return this.#client.manifestHead(this.#ref(reference));
+  }
+
+  async hasBlob(descriptor: Descriptor): Promise<boolean> {
+    return (await this.#client.blobHead(this.repository, descriptor.digest)) !== undefined;
+  }
+
+  async pushBlob(
+    descriptor: Descriptor,
+    open: () => Readable,
+    options: PushBlobOptions = {},
+  ): Promise<BlobOutcome> {
+    let location: string | undefined;
+    const from = options.mountFrom;
+    if (
+      from &&
+      apiHost(from.registry) === apiHost(this.repository.registry) &&
+      from.repository !== this.repository.repository
+    ) {
+      const mount = await this.#client.blobMount(this.repository, descriptor.digest, from);
+      if (mount.mounted) return 'mounted';
+      location = mount.location;
+    }
+    const onBytes = options.onBytes;
+    await this.#client.blobUpload(
+      this.repository,
+      descriptor.digest,
+      descriptor.size,
+      () => (onBytes ? counted(open(), onBytes) : open()),
+      location !== undefined ? { location } : {},
+    );
+    return 'copied';
+  }
+
+  async pushManifest(bytes: Buffer, mediaType: string, reference: string): Promise<void> {
+    await this.#client.manifestPut(this.repository, reference, bytes, mediaType);
+  }
+
+  async pushReferrer(bytes: Buffer, mediaType: string): Promise<void> {
+    await this.#client.referrerPush(this.repository, bytes, mediaType);
+  }
+
+  #ref(reference: string) {
+    return reference.includes(':')
+      ? { ...this.repository, digest: reference as Digest }
+      : { ...this.repository, tag: reference };
+  }
+}
+
+/** Passes a stream through, reporting each chunk's size; errors travel both ways. */
+export function counted(source: Readable, onBytes: (n: number) => void): Readable {
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      onBytes(chunk.byteLength);
+      callback(null, chunk);
+    },
+  });
+  pipeline(source, counter, () => undefined);
+  return counter;
+}

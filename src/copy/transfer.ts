@@ -1,0 +1,121 @@
+/**
+ * Moving one blob: skip it when the destination has it, mount it when source and destination
+ * share a registry, otherwise stream it GET → PUT with its digest verified on the way. A failed
+ * transfer that can succeed on a second try (dropped connection, corrupted byte, 5xx) restarts the
+ * blob; anything else fails at once, saying which side failed.
+ */
+import { Readable } from 'node:stream';
+import { isGantryError, toGantryError, type ErrorCode } from '../core/index.js';
+import { apiHost, type Descriptor } from '../registry/index.js';
+import { copyError } from './copy-error.js';
+import type { BlobAction, CopyListener } from './events.js';
+import type { Scheduler } from './scheduler.js';
+import type { ReadTarget, WriteTarget } from './target.js';
+
+/** Errors worth restarting a blob for. */
+const RESTARTABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'REGISTRY_DIGEST_MISMATCH',
+  'REGISTRY_SIZE_MISMATCH',
+  'REGISTRY_UNREACHABLE',
+  'REGISTRY_TIMEOUT',
+  'REGISTRY_SERVER_ERROR',
+  'REGISTRY_TOO_MANY_REQUESTS',
+  'REGISTRY_PROTOCOL',
+  'INTERNAL',
+]);
+
+/** What a transfer needs. */
+export interface TransferContext {
+  readonly source: ReadTarget;
+  readonly destination: WriteTarget;
+  readonly scheduler: Scheduler;
+  /** Label of the image being copied, for events. */
+  readonly image: string;
+  /** Attempts per blob. */
+  readonly attempts: number;
+  readonly onEvent?: CopyListener;
+}
+
+/** The hosts a transfer holds concurrency slots on. */
+export function hostsOf(ctx: Pick<TransferContext, 'source' | 'destination'>): string[] {
+  const hosts: string[] = [];
+  if (ctx.source.repository) hosts.push(apiHost(ctx.source.repository.registry));
+  if (ctx.destination.repository) hosts.push(apiHost(ctx.destination.repository.registry));
+  return hosts;
+}
+
+/** Makes one blob present at the destination. */
+export function transferBlob(ctx: TransferContext, blob: Descriptor): Promise<BlobAction> {
+  const key = `${ctx.destination.name}|${blob.digest}`;
+  return ctx.scheduler.dedupe(key, () => ctx.scheduler.run(hostsOf(ctx), () => attemptTransfer(ctx, blob)));
+}
+
+async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<BlobAction> {
+  const object = `blob ${blob.digest}`;
+  const exists = await ctx.destination.hasBlob(blob).catch((err: unknown) => {
+    throw copyError('destination', `${object} in ${ctx.destination.name}`, err);
+  });
+  if (exists) {
+    ctx.onEvent?.({
+      type: 'blob-done',
+      image: ctx.image,
+      digest: blob.digest,
+      size: blob.size,
+      action: 'skipped',
+    });
+    return 'skipped';
+  }
+  ctx.onEvent?.({ type: 'blob-start', image: ctx.image, digest: blob.digest, size: blob.size });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const action = await ctx.destination.pushBlob(blob, () => fromSource(ctx, blob), {
+        ...(ctx.source.repository && { mountFrom: ctx.source.repository }),
+        ...(ctx.onEvent && {
+          onBytes: (bytes: number) =>
+            ctx.onEvent?.({ type: 'blob-bytes', image: ctx.image, digest: blob.digest, bytes }),
+        }),
+      });
+      ctx.onEvent?.({ type: 'blob-done', image: ctx.image, digest: blob.digest, size: blob.size, action });
+      return action;
+    } catch (raw) {
+      const err =
+        isGantryError(raw) && raw.details.side !== undefined
+          ? raw
+          : copyError('destination', `${object} in ${ctx.destination.name}`, raw);
+      const root = rootCode(err);
+      if (attempt >= ctx.attempts || !RESTARTABLE.has(root)) throw err;
+      ctx.onEvent?.({
+        type: 'blob-retry',
+        image: ctx.image,
+        digest: blob.digest,
+        attempt,
+        reason: err.message,
+      });
+    }
+  }
+}
+
+/** The source stream, with its errors attributed to the source side. */
+function fromSource(ctx: TransferContext, blob: Descriptor): Readable {
+  const stream = ctx.source.fetchBlob(blob);
+  const object = `blob ${blob.digest} in ${ctx.source.name}`;
+  async function* tagged(): AsyncGenerator<Buffer> {
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) yield chunk;
+    } catch (err) {
+      throw copyError('source', object, err);
+    }
+  }
+  return Readable.from(tagged(), { objectMode: false });
+}
+
+function rootCode(err: unknown): ErrorCode {
+  let e = toGantryError(err);
+  // Undici wraps a failed request body in its own error; look through causes for ours.
+  for (let i = 0; i < 5; i++) {
+    const cause = (e as { cause?: unknown }).cause;
+    if (e.code !== 'INTERNAL' || cause === undefined) break;
+    e = toGantryError(cause);
+  }
+  return e.code;
+}
