@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   Digester,
@@ -239,7 +239,11 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
    * `REGISTRY_SIZE_MISMATCH` otherwise, and the temporary file is removed). An existing blob is
    * written again (callers check {@link hasBlob} first). `mountFrom` does not apply.
    */
-  async pushBlob(descriptor: Descriptor, open: () => Readable, options: PushBlobOptions = {}): Promise<BlobOutcome> {
+  async pushBlob(
+    descriptor: Descriptor,
+    open: () => Readable,
+    options: PushBlobOptions = {},
+  ): Promise<BlobOutcome> {
     const digest = parseDigest(descriptor.digest);
     await this.#ensureLayout();
     await this.#writeBlob(digest, descriptor.size, open(), options.onBytes);
@@ -256,9 +260,7 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
     if (!isDigestRef && reference !== '' && !isOciLayoutTag(reference)) {
       throw new GantryError('USAGE_INVALID', `invalid tag "${reference}" for ${this.name}`);
     }
-    const digest = isDigestRef
-      ? parseDigest(reference)
-      : digestOf(bytes, 'sha256');
+    const digest = isDigestRef ? parseDigest(reference) : digestOf(bytes, 'sha256');
     const actual = digestOf(bytes, digestAlgorithm(digest));
     if (actual !== digest) {
       throw new GantryError(
@@ -402,7 +404,7 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
     })();
     this.#facts.set(entry.digest, pending);
     // Only settled facts of present blobs stay cached (content never changes under its digest).
-    pending.then(
+    void pending.then(
       (facts) => facts === undefined && this.#facts.delete(entry.digest),
       () => this.#facts.delete(entry.digest),
     );
@@ -426,7 +428,7 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
     return parseManifest(bytes, digest, mediaType);
   }
 
-  /** Checks `oci-layout` once per instance; `false` when the layout has no `index.json`. */
+  /** Reads `index.json` (checking `oci-layout` once per instance); `undefined` when there is none. */
   async #readIndex(): Promise<LayoutIndex | undefined> {
     const file = join(this.path, 'index.json');
     let bytes: Buffer;
@@ -534,7 +536,9 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
    * Read-modify-write of `index.json`, one at a time. `change` returns the new entry list, or
    * `undefined` to leave it as is (a missing `index.json` is still created, empty).
    */
-  #updateIndex(change: (manifests: readonly Descriptor[]) => readonly Descriptor[] | undefined): Promise<void> {
+  #updateIndex(
+    change: (manifests: readonly Descriptor[]) => readonly Descriptor[] | undefined,
+  ): Promise<void> {
     const run = this.#indexQueue.then(async () => {
       const file = join(this.path, 'index.json');
       let current: LayoutIndex | undefined;
@@ -546,7 +550,10 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
       const manifests = change(current?.manifests ?? []);
       if (current && manifests === undefined) return;
       const body = current?.body ?? { schemaVersion: 2, mediaType: MediaTypes.ociIndex };
-      await writeFileAtomic(file, JSON.stringify({ ...body, manifests: manifests ?? current?.manifests ?? [] }));
+      await writeFileAtomic(
+        file,
+        JSON.stringify({ ...body, manifests: manifests ?? current?.manifests ?? [] }),
+      );
     });
     this.#indexQueue = run.catch(() => undefined);
     return run;
@@ -580,20 +587,28 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
           const chunk = typeof raw === 'string' ? Buffer.from(raw) : raw;
           digester.update(chunk);
           if (digester.size > size) {
-            throw new GantryError('REGISTRY_SIZE_MISMATCH', `${what} is larger than its declared ${size} bytes`, {
-              details: { digest, expected: size },
-            });
+            throw new GantryError(
+              'REGISTRY_SIZE_MISMATCH',
+              `${what} is larger than its declared ${size} bytes`,
+              {
+                details: { digest, expected: size },
+              },
+            );
           }
-          for (let offset = 0; offset < chunk.byteLength; ) {
+          for (let offset = 0; offset < chunk.byteLength;) {
             const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
             offset += bytesWritten;
           }
           onBytes?.(chunk.byteLength);
         }
         if (digester.size !== size) {
-          throw new GantryError('REGISTRY_SIZE_MISMATCH', `${what} has ${digester.size} bytes, expected ${size}`, {
-            details: { digest, expected: size, actual: digester.size },
-          });
+          throw new GantryError(
+            'REGISTRY_SIZE_MISMATCH',
+            `${what} has ${digester.size} bytes, expected ${size}`,
+            {
+              details: { digest, expected: size, actual: digester.size },
+            },
+          );
         }
         const actual = digester.digest();
         if (actual !== digest) {
@@ -630,7 +645,8 @@ function factsOf(m: Manifest): ManifestFacts {
     digest: m.digest,
     size: m.bytes.byteLength,
     ...(artifactType !== undefined && { artifactType }),
-    ...(annotations !== undefined && Object.keys(annotations).length > 0 && { annotations: withoutRefName(annotations) }),
+    ...(annotations !== undefined &&
+      Object.keys(annotations).length > 0 && { annotations: withoutRefName(annotations) }),
   });
   return m.body.subject ? { subject: m.body.subject.digest, descriptor } : { descriptor };
 }
@@ -667,7 +683,7 @@ function declaredMediaType(bytes: Buffer): string | undefined {
 
 /** Writes a file through a flushed temporary file in the same directory, renamed over the target. */
 async function writeFileAtomic(file: string, content: string): Promise<void> {
-  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
     const handle = await open(temp, 'wx');
     try {
@@ -692,7 +708,8 @@ function errno(err: unknown): string | undefined {
 function ioError(err: unknown, action: string, file: string): GantryError {
   if (isGantryError(err)) return err;
   const code = errno(err) ?? 'unknown';
-  return new GantryError('INTERNAL', `cannot ${action} ${file}: ${code}`, {
+  const why = err instanceof Error ? err.message : String(err);
+  return new GantryError('INTERNAL', `cannot ${action} ${file}: ${why}`, {
     cause: err,
     details: { path: file, errno: code },
   });
