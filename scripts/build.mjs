@@ -12,7 +12,11 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
+  minify: true,
+  // Bundled dependencies keep start-up lean (one file per command, no module resolution at run time).
+  banner: {
+    js: "import { createRequire as __gantryRequire } from 'node:module'; const require = __gantryRequire(import.meta.url);",
+  },
   sourcemap: 'linked',
   define: { __GANTRY_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',

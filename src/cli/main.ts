@@ -2,13 +2,17 @@
  * The `gantry` command line. Commands are loaded lazily so start-up stays cheap; every error is
  * one line on stderr with an exit code from the table in exit-codes.ts (docs/errors.md).
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { ExitCode } from './exit-codes.js';
 import { reportError } from './output.js';
-import { addRegistryOptions } from './registry-options.js';
+import { addRegistryOptions, parseBool } from './cli-options.js';
 import { VERSION } from './version.js';
 
 type Action = (...args: unknown[]) => Promise<number>;
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
 
 function run(load: () => Promise<Action>): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
@@ -41,6 +45,41 @@ export function buildProgram(): Command {
       .option('--no-referrers', 'do not look up referrers')
       .option('--json', 'print JSON'),
   ).action(run(async () => (await import('./commands/inspect.js')).inspect as Action));
+
+  program
+    .command('copy')
+    .description('copy an image (or with --all-tags a repository) byte-exact, with its referrers')
+    .argument('<source>', 'host/repo:tag, host/repo@sha256:…, or oci:PATH:TAG')
+    .argument('<destination>', 'host/repo[:tag] or oci:PATH[:TAG] (the tag defaults to the source tag)')
+    .addOption(
+      new Option('--src-tls-verify [bool]', 'verify the source TLS certificate').argParser(parseBool),
+    )
+    .addOption(
+      new Option('--dest-tls-verify [bool]', 'verify the destination TLS certificate').argParser(parseBool),
+    )
+    .addOption(new Option('--tls-verify [bool]', 'both of the above').argParser(parseBool))
+    .option('--src-creds <user:password>', 'source credentials')
+    .option('--dest-creds <user:password>', 'destination credentials')
+    .option('--src-cert-dir <dir>', 'extra CA certificates for the source')
+    .option('--dest-cert-dir <dir>', 'extra CA certificates for the destination')
+    .option('--authfile <path>', 'docker config / auth.json with credentials')
+    .option('--all-tags', 'copy every tag of SOURCE repository to DESTINATION repository')
+    .option('--keep-going', 'with --all-tags: copy what can be copied and report failures')
+    .option(
+      '--platform <os/arch[/variant]>',
+      'copy only this platform of an index (repeatable); the result is a new digest',
+      collect,
+      [],
+    )
+    .option('--include-foreign', 'also copy non-distributable (foreign) layers')
+    .option('--no-referrers', 'do not copy signatures, SBOMs and other referrers')
+    .option('--dry-run', 'print what would be copied, mounted and skipped; change nothing')
+    .option('--concurrency <n>', 'blob transfers in flight overall (default 8)')
+    .option('--per-host <n>', 'blob transfers in flight per registry host (default 6)')
+    .option('--image-concurrency <n>', 'with --all-tags: images copied at once (default 4)')
+    .option('-q, --quiet', 'no progress output')
+    .option('--json', 'print a JSON summary')
+    .action(run(async () => (await import('./commands/copy.js')).copy as Action));
 
   addRegistryOptions(
     program

@@ -6,9 +6,9 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Option, type Command } from 'commander';
 import { GantryError } from '../core/index.js';
 import { VERSION } from './version.js';
+export { parseBool } from './cli-options.js';
 import {
   DockerConfigCredentials,
   RegistryClient,
@@ -29,28 +29,6 @@ export interface RegistryFlags {
 /** Parsed global-ish registry options. */
 export interface RegistryOptionValues extends RegistryFlags {
   readonly authfile?: string;
-}
-
-/** Parses a boolean flag value the way skopeo's Go flags do (`--tls-verify=false`). */
-export function parseBool(value: string | undefined): boolean {
-  if (value === undefined) return true;
-  const v = value.toLowerCase();
-  if (['true', '1', 't', 'yes'].includes(v)) return true;
-  if (['false', '0', 'f', 'no'].includes(v)) return false;
-  throw new GantryError('USAGE_INVALID', `invalid boolean "${value}" (use true or false)`);
-}
-
-/** Adds `--tls-verify`, `--creds`, `--cert-dir` and `--authfile` to a command. */
-export function addRegistryOptions(cmd: Command): Command {
-  return cmd
-    .addOption(
-      new Option('--tls-verify [bool]', 'verify TLS certificates; false also allows plain HTTP').argParser(
-        parseBool,
-      ),
-    )
-    .option('--creds <user:password>', 'credentials for the registry (instead of the auth file)')
-    .option('--cert-dir <dir>', 'directory of extra CA certificates (*.crt, *.pem) to trust')
-    .option('--authfile <path>', 'docker config / auth.json to read credentials from');
 }
 
 /** The auth file in effect: `--authfile`, `$REGISTRY_AUTH_FILE`, `$DOCKER_CONFIG/config.json`, `~/.docker/config.json`. */

@@ -13,3 +13,9 @@ export { parsePlatform, formatPlatform, type PlatformSelector } from './platform
 export type { CopyEvent, CopyListener, BlobAction } from './events.js';
 export { resolveGraph, type CopyGraph } from './graph.js';
 export { planCopy, type CopyPlan } from './plan.js';
+export { OciLayoutTarget } from './oci-layout-target.js';
+export {
+  isOciLayoutReference,
+  parseOciLayoutReference,
+  type OciLayoutReference,
+} from './oci-layout-reference.js';

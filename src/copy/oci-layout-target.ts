@@ -234,19 +234,19 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
   }
 
   /**
-   * Streams `open()` into a temporary file next to the blob, hashing as it writes, and renames it
+   * Streams `openStream()` into a temporary file next to the blob, hashing as it writes, and renames it
    * into place once digest and size are right (`REGISTRY_DIGEST_MISMATCH` /
    * `REGISTRY_SIZE_MISMATCH` otherwise, and the temporary file is removed). An existing blob is
    * written again (callers check {@link hasBlob} first). `mountFrom` does not apply.
    */
   async pushBlob(
     descriptor: Descriptor,
-    open: () => Readable,
+    openStream: () => Readable,
     options: PushBlobOptions = {},
   ): Promise<BlobOutcome> {
     const digest = parseDigest(descriptor.digest);
     await this.#ensureLayout();
-    await this.#writeBlob(digest, descriptor.size, open(), options.onBytes);
+    await this.#writeBlob(digest, descriptor.size, openStream(), options.onBytes);
     return 'copied';
   }
 

@@ -3,7 +3,7 @@
  * their shape. Bytes are kept exactly as received: the digest is always of the raw bytes.
  * https://github.com/opencontainers/image-spec/blob/main/manifest.md
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import {
   GantryError,
   MediaTypes,
@@ -71,40 +71,40 @@ export type Manifest =
       readonly body: ImageManifest;
     };
 
-const digestSchema = z.string().refine(isDigest, { message: 'invalid digest' });
+const digestSchema = z.string().check(z.refine(isDigest, { message: 'invalid digest' }));
 const annotationsSchema = z.record(z.string(), z.string());
 const platformSchema = z.looseObject({
   architecture: z.string(),
   os: z.string(),
-  variant: z.string().optional(),
-  'os.version': z.string().optional(),
-  'os.features': z.array(z.string()).optional(),
+  variant: z.optional(z.string()),
+  'os.version': z.optional(z.string()),
+  'os.features': z.optional(z.array(z.string())),
 });
 const descriptorSchema = z.looseObject({
-  mediaType: z.string().min(1),
+  mediaType: z.string().check(z.minLength(1)),
   digest: digestSchema,
-  size: z.number().int().nonnegative(),
-  urls: z.array(z.string()).optional(),
-  annotations: annotationsSchema.optional(),
-  platform: platformSchema.optional(),
-  artifactType: z.string().optional(),
+  size: z.int().check(z.nonnegative()),
+  urls: z.optional(z.array(z.string())),
+  annotations: z.optional(annotationsSchema),
+  platform: z.optional(platformSchema),
+  artifactType: z.optional(z.string()),
 });
 const imageSchema = z.looseObject({
   schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
-  artifactType: z.string().optional(),
+  mediaType: z.optional(z.string()),
+  artifactType: z.optional(z.string()),
   config: descriptorSchema,
   layers: z.array(descriptorSchema),
-  subject: descriptorSchema.optional(),
-  annotations: annotationsSchema.optional(),
+  subject: z.optional(descriptorSchema),
+  annotations: z.optional(annotationsSchema),
 });
 const indexSchema = z.looseObject({
   schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
-  artifactType: z.string().optional(),
+  mediaType: z.optional(z.string()),
+  artifactType: z.optional(z.string()),
   manifests: z.array(descriptorSchema),
-  subject: descriptorSchema.optional(),
-  annotations: annotationsSchema.optional(),
+  subject: z.optional(descriptorSchema),
+  annotations: z.optional(annotationsSchema),
 });
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Tag listing with `Link` pagination (distribution-spec "Listing Tags"; RFC 8288 links).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { GantryError } from '../core/index.js';
 import { repositoryScope } from './auth/challenge.js';
 import type { Repository } from './reference.js';
@@ -14,8 +14,8 @@ export const TAG_PAGE_SIZE = 1000;
 export const MAX_TAG_PAGES = 10_000;
 
 const tagListSchema = z.object({
-  name: z.string().optional(),
-  tags: z.array(z.string()).nullable().optional(),
+  name: z.optional(z.string()),
+  tags: z.optional(z.nullable(z.array(z.string()))),
 });
 
 /** Extracts the `rel="next"` target of a `Link` header. */

@@ -5,7 +5,7 @@
  * another origin, and errors that only ever show redacted URLs.
  */
 import { Readable } from 'node:stream';
-import { Agent } from 'undici';
+import { Agent } from './undici-agent.js';
 import { GantryError, silentLogger, systemClock, type Clock, type Logger } from '../../core/index.js';
 import { redactUrl } from './redact.js';
 import { discardBody } from './read-body.js';
@@ -101,7 +101,7 @@ const NOT_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'EPROTO', 'ERR_SS
 export class HttpTransport {
   readonly #options: Required<Omit<TransportOptions, 'retry'>>;
   readonly #retry: RetryPolicy;
-  readonly #agents = new Map<string, Agent>();
+  readonly #agents = new Map<string, InstanceType<typeof Agent>>();
   readonly #hosts = new Map<string, HostState>();
 
   constructor(options: TransportOptions = {}) {
@@ -262,7 +262,7 @@ export class HttpTransport {
     }
   }
 
-  #agent(host: string): Agent {
+  #agent(host: string): InstanceType<typeof Agent> {
     const settings = this.#options.hostSettings(host);
     const key = `${host}|${settings.tlsVerify === false ? 'insecure' : 'verify'}|${settings.ca ?? ''}`;
     let agent = this.#agents.get(key);
