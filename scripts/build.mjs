@@ -1,23 +1,39 @@
-// Bundles the CLI with esbuild: one entry, code-split so each command loads only when used.
+// Bundles the CLI with esbuild: dependencies included, code-split so each command loads only
+// what it uses. Builds into a temporary directory and swaps it in, so a concurrent `gantry` run
+// never sees a half-written dist/.
 import { build } from 'esbuild';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+const root = new URL('..', import.meta.url);
+const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
+const stamp = process.argv.find((a) => a.startsWith('--stamp='))?.slice('--stamp='.length);
+const tmp = new URL(`dist.tmp-${process.pid}/`, root);
+const dist = new URL('dist', root);
+const old = new URL(`dist.old-${process.pid}`, root);
+
 await build({
   entryPoints: { cli: 'src/cli/index.ts' },
-  outdir: 'dist',
+  outdir: tmp.pathname,
   bundle: true,
   splitting: true,
   format: 'esm',
   platform: 'node',
   target: 'node20',
   minify: true,
-  // Bundled dependencies keep start-up lean (one file per command, no module resolution at run time).
+  sourcemap: 'linked',
+  // Bundled dependencies keep start-up lean (no module resolution at run time); CommonJS
+  // dependencies need a `require` inside ESM chunks.
   banner: {
     js: "import { createRequire as __gantryRequire } from 'node:module'; const require = __gantryRequire(import.meta.url);",
   },
-  sourcemap: 'linked',
   define: { __GANTRY_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
 });
+if (stamp) writeFileSync(new URL('.built-from', tmp), stamp);
+try {
+  renameSync(dist, old);
+} catch {
+  // no previous build
+}
+renameSync(tmp, dist);
+rmSync(old, { recursive: true, force: true });

@@ -89,12 +89,15 @@ export async function copyImage(
   const image = `${destination.name}${tags[0] ? `:${tags[0]}` : ''}`;
   const withReferrers = options.referrers !== false;
 
-  const fast = options.dryRun ? undefined : await alreadyThere(source, reference, destination, tags, options);
-  if (fast) {
-    return { ...emptyResult(source, destination, fast, tags, options), durationMs: now() - started };
+  const check = options.dryRun
+    ? undefined
+    : await alreadyThere(source, reference, destination, tags, options);
+  if (check?.complete) {
+    return { ...emptyResult(source, destination, check.root, tags), durationMs: now() - started };
   }
 
   const graph = await resolveGraph(source, reference, {
+    ...(check && { root: check.root }),
     ...(options.platforms && { platforms: options.platforms }),
     referrers: withReferrers,
     ...(options.sourceTags && { sourceTags: options.sourceTags }),
@@ -244,34 +247,27 @@ async function alreadyThere(
   destination: WriteTarget,
   tags: readonly string[],
   options: CopyImageOptions,
-): Promise<Manifest | undefined> {
+): Promise<{ root: Manifest; complete: boolean } | undefined> {
   if (options.platforms && options.platforms.length > 0) return undefined;
-  const root = await onSide('source', `manifest ${source.name}:${reference}`, () =>
-    source.fetchManifest(reference),
-  );
-  const checks = await Promise.all(
-    (tags.length > 0 ? tags : [root.digest]).map((t) =>
-      onSide('destination', `manifest ${destination.name}:${t}`, () => destination.resolve(t)),
-    ),
-  );
-  if (!checks.every((c) => c?.digest === root.digest)) return undefined;
-  if (options.referrers === false) return root;
+  const lookup = (t: string) =>
+    onSide('destination', `manifest ${destination.name}:${t}`, () => destination.resolve(t));
+  // Tags can be looked up while the source manifest is fetched; a digest-only copy needs it first.
+  const [root, tagged] = await Promise.all([
+    onSide('source', `manifest ${source.name}:${reference}`, () => source.fetchManifest(reference)),
+    Promise.all(tags.map(lookup)),
+  ]);
+  const checks = tags.length > 0 ? tagged : [await lookup(root.digest)];
+  if (!checks.every((c) => c?.digest === root.digest)) return { root, complete: false };
+  if (options.referrers === false) return { root, complete: true };
   const [want, have] = await Promise.all([
     onSide('source', `referrers of ${root.digest}`, () => source.referrers(root.digest)),
     onSide('destination', `referrers of ${root.digest}`, () => destination.referrers(root.digest)),
   ]);
   const present = new Set(have.map((d) => d.digest));
-  return want.every((d) => present.has(d.digest)) ? root : undefined;
+  return { root, complete: want.every((d) => present.has(d.digest)) };
 }
 
-function emptyResult(
-  source: ReadTarget,
-  destination: WriteTarget,
-  root: Manifest,
-  tags: string[],
-  options: CopyImageOptions,
-) {
-  void options;
+function emptyResult(source: ReadTarget, destination: WriteTarget, root: Manifest, tags: string[]) {
   return {
     source: source.name,
     destination: destination.name,

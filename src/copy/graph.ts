@@ -47,6 +47,8 @@ export interface ResolveOptions {
   readonly referrers?: boolean;
   /** Tags present in the source, when already known (saves lookups for cosign tags). */
   readonly sourceTags?: ReadonlySet<string>;
+  /** The manifest `reference` names, when the caller already fetched it. */
+  readonly root?: Manifest;
 }
 
 /** Cosign's tag suffixes for signatures, attestations and SBOMs. */
@@ -70,6 +72,7 @@ export async function resolveGraph(
     return p;
   };
 
+  if (options.root) fetched.set(reference, Promise.resolve(options.root));
   const original = await fetchManifest(reference);
   let root = original;
   let narrowed = false;

@@ -704,12 +704,12 @@ function errno(err: unknown): string | undefined {
   return typeof code === 'string' && !isGantryError(err) ? code : undefined;
 }
 
-/** A file system failure as a GantryError (no dedicated code exists yet: `INTERNAL`). */
+/** A file system failure as a GantryError (`LOCAL_IO`, naming the path and errno). */
 function ioError(err: unknown, action: string, file: string): GantryError {
   if (isGantryError(err)) return err;
   const code = errno(err) ?? 'unknown';
   const why = err instanceof Error ? err.message : String(err);
-  return new GantryError('INTERNAL', `cannot ${action} ${file}: ${why}`, {
+  return new GantryError('LOCAL_IO', `cannot ${action} ${file}: ${why}`, {
     cause: err,
     details: { path: file, errno: code },
   });

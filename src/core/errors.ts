@@ -34,6 +34,8 @@ export const ErrorCodes = [
   // local auth configuration
   'AUTH_CONFIG_INVALID',
   'AUTH_HELPER_FAILED',
+  // local files (OCI layouts, auth files)
+  'LOCAL_IO',
   // generic
   'INTERNAL',
 ] as const;
