@@ -23,6 +23,8 @@ const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   REFERENCE_INVALID: ExitCode.usage,
   DIGEST_INVALID: ExitCode.usage,
   CREDENTIALS_INVALID: ExitCode.usage,
+  CONFIG_NOT_FOUND: ExitCode.usage,
+  CONFIG_INVALID: ExitCode.usage,
   REGISTRY_NOT_FOUND: ExitCode.notFound,
   REGISTRY_MANIFEST_UNKNOWN: ExitCode.notFound,
   REGISTRY_BLOB_UNKNOWN: ExitCode.notFound,

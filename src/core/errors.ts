@@ -34,6 +34,9 @@ export const ErrorCodes = [
   // local auth configuration
   'AUTH_CONFIG_INVALID',
   'AUTH_HELPER_FAILED',
+  // configuration
+  'CONFIG_NOT_FOUND',
+  'CONFIG_INVALID',
   // local files (OCI layouts, auth files)
   'LOCAL_IO',
   // generic

@@ -1,0 +1,75 @@
+/** The normalised, frozen configuration every other layer works with. */
+
+/** Where a registry's credentials come from. */
+export type CredentialSource =
+  | { readonly kind: 'helper'; readonly helper: string }
+  | { readonly kind: 'env'; readonly env: string }
+  | { readonly kind: 'env-pair'; readonly usernameEnv: string; readonly passwordEnv: string }
+  | { readonly kind: 'docker-config'; readonly path: string };
+
+/** A registry endpoint. */
+export interface RegistryConfig {
+  readonly name: string;
+  /** Host with port, as used in references (`registry.example.com:5000`). */
+  readonly host: string;
+  readonly scheme: 'https' | 'http';
+  readonly tlsVerify: boolean;
+  /** Path of an extra CA bundle. */
+  readonly caFile?: string;
+  readonly credentials?: CredentialSource;
+}
+
+/** A stage of the pipeline. */
+export interface EnvironmentConfig {
+  readonly name: string;
+  readonly registry: RegistryConfig;
+  /** Repository prefix ('' for none). */
+  readonly prefix: string;
+  readonly mode: 'copy' | 'tag';
+  /** The environment tag moved by promotions in `tag` mode. */
+  readonly tag?: string;
+  /** Environments this one may be promoted from. */
+  readonly from: readonly string[];
+  /** Tags that never move to another digest. */
+  readonly immutable: readonly RegExp[];
+  /** Tags moved to the promoted digest at the end of a promotion. */
+  readonly floating: readonly string[];
+  /** Gate definitions, each `{ <gate>: options }`. */
+  readonly gates: readonly Readonly<Record<string, unknown>>[];
+  readonly auto: boolean;
+}
+
+/** A tracked application. */
+export interface ApplicationConfig {
+  readonly name: string;
+  /** Repository path under each environment's prefix. */
+  readonly repository: string;
+}
+
+/** Attestation signing settings. */
+export interface AttestationConfig {
+  readonly keyFile?: string;
+  readonly keyEnv?: string;
+}
+
+/** The validated configuration. */
+export interface Config {
+  /** The file it was read from. */
+  readonly file: string;
+  readonly registries: ReadonlyMap<string, RegistryConfig>;
+  /** Environments in file order. */
+  readonly environments: ReadonlyMap<string, EnvironmentConfig>;
+  readonly applications: ReadonlyMap<string, ApplicationConfig>;
+  readonly attestation?: AttestationConfig;
+}
+
+/** The repository of `app` in `env`. */
+export function repositoryOf(
+  env: EnvironmentConfig,
+  app: ApplicationConfig,
+): { registry: string; repository: string } {
+  return {
+    registry: env.registry.host,
+    repository: env.prefix ? `${env.prefix.replace(/\/+$/, '')}/${app.repository}` : app.repository,
+  };
+}

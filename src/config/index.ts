@@ -1,0 +1,14 @@
+/** Public surface of the configuration layer. */
+export type {
+  Config,
+  EnvironmentConfig,
+  RegistryConfig,
+  ApplicationConfig,
+  CredentialSource,
+  AttestationConfig,
+} from './config.js';
+export { repositoryOf } from './config.js';
+export { parseConfig, loadConfig, loadConfigOrThrow, type LoadResult } from './load.js';
+export { findConfigFile, CONFIG_NAMES } from './find.js';
+export { formatProblem, type ConfigProblem } from './problems.js';
+export { configJsonSchema } from './schema.js';

@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { formatProblem, parseConfig } from './index.js';
+
+const GOOD = `# a pipeline
+registries:
+  dev:  { url: https://dev.registry.example.com, credentials: { helper: ecr-login } }
+  prod: { url: "https://prod.registry.example.com:5000", credentials: { env: PROD_REG } }
+  local: { url: "http://127.0.0.1:5000", tls: { verify: false } }
+environments:
+  dev:     { registry: dev,  prefix: team-a }
+  staging: { registry: dev,  prefix: team-a, mode: tag, tag: staging, from: [dev], auto: true }
+  prod:
+    registry: prod
+    prefix: team-a/apps
+    from: [staging]
+    tags: { immutable: ['^v?\\d+\\.\\d+\\.\\d+$', '^[0-9a-f]{40}$'], floating: [latest] }
+    gates:
+      - approval: { count: 2, groups: [product-owner, operations] }
+applications: [web, api, { name: worker, repository: jobs/worker }]
+`;
+
+describe('parseConfig', () => {
+  it('normalises a valid file', () => {
+    const { config, problems } = parseConfig('gantry.yaml', GOOD);
+    expect(problems).toEqual([]);
+    const prod = config!.environments.get('prod')!;
+    expect(prod.registry.host).toBe('prod.registry.example.com:5000');
+    expect(prod.prefix).toBe('team-a/apps');
+    expect(prod.immutable.map((r) => r.test('1.4.2'))).toEqual([true, false]);
+    expect(prod.floating).toEqual(['latest']);
+    expect(config!.environments.get('staging')).toMatchObject({
+      mode: 'tag',
+      tag: 'staging',
+      floating: ['staging'],
+      auto: true,
+    });
+    expect(config!.registries.get('local')).toMatchObject({
+      scheme: 'http',
+      tlsVerify: false,
+      host: '127.0.0.1:5000',
+    });
+    expect(config!.registries.get('dev')?.credentials).toEqual({ kind: 'helper', helper: 'ecr-login' });
+    expect(config!.applications.get('worker')).toEqual({ name: 'worker', repository: 'jobs/worker' });
+    expect([...config!.environments.keys()]).toEqual(['dev', 'staging', 'prod']);
+  });
+
+  it.each([
+    [
+      'misspelt key',
+      GOOD.replace('    from: [staging]', '    form: [staging]'),
+      12,
+      'environments.prod.form: unknown key "form" (did you mean "from"?)',
+    ],
+    [
+      'unknown top-level key',
+      `${GOOD}extra: 1\n`,
+      17,
+      'extra: unknown key "extra" (expected one of: registries, environments, applications, attestation)',
+    ],
+    [
+      'wrong type',
+      GOOD.replace('auto: true', 'auto: sometimes'),
+      8,
+      'environments.staging.auto: expected boolean, got string "sometimes"',
+    ],
+    [
+      'bad enum',
+      GOOD.replace('mode: tag', 'mode: retag'),
+      8,
+      'environments.staging.mode: must be one of "copy", "tag"',
+    ],
+    [
+      'unknown registry',
+      GOOD.replace('registry: prod\n', 'registry: prd\n'),
+      10,
+      'unknown registry "prd" (did you mean "prod"?)',
+    ],
+    [
+      'unknown from',
+      GOOD.replace('from: [staging]', 'from: [stagin]'),
+      12,
+      'unknown environment "stagin" (did you mean "staging"?)',
+    ],
+    [
+      'bad regex',
+      GOOD.replace("'^[0-9a-f]{40}$'", () => "'^[0-9a-f{40}$'"),
+      13,
+      'environments.prod.tags.immutable[1]: invalid regex',
+    ],
+    [
+      'tag mode without tag',
+      GOOD.replace('mode: tag, tag: staging,', 'mode: tag,'),
+      8,
+      'mode: tag needs the environment tag',
+    ],
+    [
+      'bad url',
+      GOOD.replace('https://dev.registry.example.com', 'dev.registry.example.com'),
+      3,
+      'registries.dev.url: "dev.registry.example.com" is not a URL',
+    ],
+    [
+      'floating tag that is immutable',
+      GOOD.replace('floating: [latest]', 'floating: [latest, 1.0.0]'),
+      13,
+      'also matched by an immutable pattern',
+    ],
+    [
+      'duplicate key',
+      GOOD.replace('  prod:\n    registry: prod', '  prod:\n    registry: prod\n    registry: dev'),
+      11,
+      'Map keys must be unique',
+    ],
+    ['bad yaml', 'registries: [\n', 2, ''],
+    ['empty file', '', 1, 'the file is empty'],
+    ['missing applications', GOOD.replace(/applications:.*\n/, ''), 2, 'applications: required'],
+  ])('%s', (_name, text, line, message) => {
+    const { config, problems } = parseConfig('gantry.yaml', text);
+    expect(config).toBeUndefined();
+    expect(problems.length).toBeGreaterThan(0);
+    const first = problems[0]!;
+    expect(first.line).toBe(line);
+    expect(formatProblem(first)).toContain(message);
+    expect(formatProblem(first)).toMatch(/^gantry\.yaml(:\d+:\d+)?: /);
+  });
+
+  it('detects a promotion cycle', () => {
+    const text = GOOD.replace(
+      '  dev:     { registry: dev,  prefix: team-a }',
+      '  dev:     { registry: dev,  prefix: team-a, from: [prod] }',
+    );
+    const { problems } = parseConfig('gantry.yaml', text);
+    expect(problems.map(formatProblem).join('\n')).toMatch(/promotion cycle: .*→/);
+  });
+
+  it('refuses tag mode across repositories', () => {
+    const text = GOOD.replace(
+      'staging: { registry: dev,  prefix: team-a,',
+      'staging: { registry: prod,  prefix: team-a,',
+    );
+    const { problems } = parseConfig('gantry.yaml', text);
+    expect(problems.map(formatProblem).join('\n')).toContain('mode: tag shares the repository of its source');
+  });
+});

@@ -1,0 +1,187 @@
+/**
+ * Reading `gantry.yaml`: YAML with positions, schema validation, semantic checks. Every problem
+ * names the file, line, column and key, with a suggestion when a key looks misspelt. Returns
+ * `{config, problems}`; {@link loadConfigOrThrow} turns problems into one `CONFIG_INVALID` error.
+ */
+import { readFile } from 'node:fs/promises';
+import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { z } from 'zod';
+import { GantryError } from '../core/index.js';
+import type { Config } from './config.js';
+import { normalizeConfig } from './normalize.js';
+import { formatPath, formatProblem, suggest, type ConfigProblem } from './problems.js';
+import { configSchema } from './schema.js';
+
+/** The outcome of reading a configuration. */
+export interface LoadResult {
+  readonly config?: Config;
+  readonly problems: readonly ConfigProblem[];
+}
+
+/** Parses and validates configuration text. `file` is used in messages. */
+export function parseConfig(file: string, text: string): LoadResult {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const at = (offset: number | undefined): { line: number; column: number } => {
+    const pos = offset === undefined ? undefined : lines.linePos(offset);
+    return pos ? { line: pos.line, column: pos.col } : { line: 0, column: 0 };
+  };
+  if (doc.errors.length > 0) {
+    return {
+      problems: doc.errors.map((e) => ({
+        file,
+        ...at(e.pos[0]),
+        path: '',
+        message: e.message.split('\n')[0] ?? 'invalid YAML',
+      })),
+    };
+  }
+  const data: unknown = doc.toJS();
+  if (data === null || data === undefined) {
+    return { problems: [{ file, line: 1, column: 1, path: '', message: 'the file is empty' }] };
+  }
+  const parsed = configSchema.safeParse(data, { reportInput: true });
+  if (!parsed.success) {
+    const problems: ConfigProblem[] = [];
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        const known = knownKeys(issue.path);
+        for (const key of issue.keys) {
+          const hint = suggest(key, known);
+          problems.push({
+            file,
+            ...at(keyOffset(doc, issue.path, key)),
+            path: formatPath([...issue.path, key]),
+            message: `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : known.length ? ` (expected one of: ${known.join(', ')})` : ''}`,
+          });
+        }
+      } else {
+        problems.push({
+          file,
+          ...at(valueOffset(doc, issue.path)),
+          path: formatPath(issue.path),
+          message: describe(issue),
+        });
+      }
+    }
+    return { problems: sortProblems(problems) };
+  }
+  const { config, problems } = normalizeConfig(file, parsed.data);
+  return {
+    ...(config && { config }),
+    problems: sortProblems(
+      problems.map((p) => ({
+        file,
+        ...at(valueOffset(doc, p.path)),
+        path: formatPath(p.path),
+        message: p.message,
+      })),
+    ),
+  };
+}
+
+/** Reads and validates a configuration file. */
+export async function loadConfig(file: string): Promise<LoadResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    throw new GantryError(
+      'CONFIG_NOT_FOUND',
+      code === 'ENOENT'
+        ? `configuration file ${file} not found`
+        : `cannot read configuration file ${file} (${code ?? 'error'})`,
+      { details: { file } },
+    );
+  }
+  return parseConfig(file, text);
+}
+
+/** Reads a configuration file, failing with `CONFIG_INVALID` (first problem in the message, all in details). */
+export async function loadConfigOrThrow(file: string): Promise<Config> {
+  const result = await loadConfig(file);
+  if (result.config) return result.config;
+  const [first, ...rest] = result.problems;
+  throw new GantryError(
+    'CONFIG_INVALID',
+    `${first ? formatProblem(first) : `${file}: invalid`}${rest.length ? ` (and ${rest.length} more problem${rest.length > 1 ? 's' : ''})` : ''}`,
+    { details: { file, problems: result.problems.map(formatProblem) } },
+  );
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type') {
+    const got = (issue as { input?: unknown }).input;
+    return got === undefined
+      ? `required (${issue.expected})`
+      : `expected ${issue.expected}, got ${typeName(got)}`;
+  }
+  if (issue.code === 'invalid_value')
+    return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  return issue.message;
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function sortProblems(list: ConfigProblem[]): ConfigProblem[] {
+  return list.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+function nodeAt(doc: Document, path: readonly PropertyKey[]): Node | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n) as (string | number)[], true) as Node | undefined;
+    if (node && typeof node === 'object' && 'range' in node) return node;
+  }
+  return undefined;
+}
+
+function valueOffset(doc: Document, path: readonly PropertyKey[]): number | undefined {
+  return nodeAt(doc, path)?.range?.[0];
+}
+
+function keyOffset(doc: Document, path: readonly PropertyKey[], key: string): number | undefined {
+  const parent = nodeAt(doc, path);
+  if (parent && isMap(parent)) {
+    for (const pair of parent.items) {
+      if (isScalar(pair.key) && pair.key.value === key) return pair.key.range?.[0];
+    }
+  }
+  return parent?.range?.[0];
+}
+
+/** The keys the schema allows at `path`, for suggestions. */
+function knownKeys(path: readonly PropertyKey[]): string[] {
+  let schema: z.ZodType | undefined = configSchema;
+  for (const seg of path) {
+    schema = schema && unwrap(schema);
+    if (!schema) return [];
+    if (schema instanceof z.ZodObject) schema = (schema.shape as Record<string, z.ZodType>)[String(seg)];
+    else if (schema instanceof z.ZodRecord) schema = schema.valueType as z.ZodType;
+    else if (schema instanceof z.ZodArray) schema = schema.element as z.ZodType;
+    else return [];
+  }
+  const last = schema && unwrap(schema);
+  if (last instanceof z.ZodObject) return Object.keys(last.shape);
+  if (last instanceof z.ZodUnion) {
+    return (last.options as z.ZodType[]).flatMap((o) =>
+      unwrap(o) instanceof z.ZodObject ? Object.keys((unwrap(o) as z.ZodObject).shape) : [],
+    );
+  }
+  return [];
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s = schema;
+  for (let i = 0; i < 10; i++) {
+    if (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodNullable)
+      s = s.unwrap() as z.ZodType;
+    else break;
+  }
+  return s;
+}

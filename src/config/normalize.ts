@@ -1,0 +1,236 @@
+/**
+ * Semantic checks and normalisation of a schema-valid configuration: references between sections,
+ * regexes, tag names, cycles in `from`, and tag-mode environments sharing their source's
+ * repository. Problems are returned as values with their key paths.
+ */
+import type {
+  ApplicationConfig,
+  Config,
+  CredentialSource,
+  EnvironmentConfig,
+  RegistryConfig,
+} from './config.js';
+import type { RawConfig } from './schema.js';
+import { suggest } from './problems.js';
+
+/** A problem before positions are attached. */
+export interface PathProblem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+const TAG_RE = /^[\w][\w.-]{0,127}$/;
+const PATH_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+
+/** Normalises `raw`; returns the config, or the problems found. */
+export function normalizeConfig(file: string, raw: RawConfig): { config?: Config; problems: PathProblem[] } {
+  const problems: PathProblem[] = [];
+  const registries = new Map<string, RegistryConfig>();
+  for (const [name, r] of Object.entries(raw.registries)) {
+    let url: URL | undefined;
+    try {
+      url = new URL(r.url);
+    } catch {
+      problems.push({
+        path: ['registries', name, 'url'],
+        message: `"${r.url}" is not a URL (expected https://host[:port])`,
+      });
+      continue;
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      problems.push({
+        path: ['registries', name, 'url'],
+        message: `scheme must be https or http, got ${url.protocol}`,
+      });
+      continue;
+    }
+    if (url.pathname !== '/' && url.pathname !== '') {
+      problems.push({
+        path: ['registries', name, 'url'],
+        message: 'a registry URL has no path (put repository paths in environment prefixes)',
+      });
+    }
+    const credentials = credentialSource(r.credentials);
+    registries.set(
+      name,
+      Object.freeze({
+        name,
+        host: url.host,
+        scheme: url.protocol === 'http:' ? 'http' : 'https',
+        tlsVerify: r.tls?.verify ?? true,
+        ...(r.tls?.ca !== undefined && { caFile: r.tls.ca }),
+        ...(credentials && { credentials }),
+      }),
+    );
+  }
+
+  const envNames = Object.keys(raw.environments);
+  const environments = new Map<string, EnvironmentConfig>();
+  for (const [name, e] of Object.entries(raw.environments)) {
+    const at = (...rest: (string | number)[]) => ['environments', name, ...rest];
+    const registry = registries.get(e.registry);
+    if (!registry) {
+      const hint = suggest(e.registry, [...registries.keys()]);
+      problems.push({
+        path: at('registry'),
+        message: `unknown registry "${e.registry}"${hint ? ` (did you mean "${hint}"?)` : ''}`,
+      });
+      continue;
+    }
+    const prefix = e.prefix.replace(/^\/+|\/+$/g, '');
+    if (prefix && !PATH_RE.test(prefix)) {
+      problems.push({
+        path: at('prefix'),
+        message: `"${e.prefix}" is not a valid repository path (lowercase, "/"-separated)`,
+      });
+    }
+    e.from.forEach((f, i) => {
+      if (!raw.environments[f]) {
+        const hint = suggest(f, envNames);
+        problems.push({
+          path: at('from', i),
+          message: `unknown environment "${f}"${hint ? ` (did you mean "${hint}"?)` : ''}`,
+        });
+      } else if (f === name) {
+        problems.push({ path: at('from', i), message: 'an environment cannot be promoted from itself' });
+      }
+    });
+    const immutable: RegExp[] = [];
+    (e.tags?.immutable ?? []).forEach((pattern, i) => {
+      try {
+        immutable.push(new RegExp(pattern));
+      } catch (err) {
+        problems.push({
+          path: at('tags', 'immutable', i),
+          message: `invalid regex: ${(err as Error).message}`,
+        });
+      }
+    });
+    (e.tags?.floating ?? []).forEach((tag, i) => {
+      if (!TAG_RE.test(tag))
+        problems.push({ path: at('tags', 'floating', i), message: `"${tag}" is not a valid tag` });
+      else if (immutable.some((re) => re.test(tag))) {
+        problems.push({
+          path: at('tags', 'floating', i),
+          message: `"${tag}" is also matched by an immutable pattern`,
+        });
+      }
+    });
+    if (e.mode === 'tag') {
+      if (!e.tag)
+        problems.push({
+          path: at('tag'),
+          message: 'mode: tag needs the environment tag to move, e.g. tag: staging',
+        });
+      else if (!TAG_RE.test(e.tag))
+        problems.push({ path: at('tag'), message: `"${e.tag}" is not a valid tag` });
+      if (e.from.length === 0)
+        problems.push({
+          path: at('from'),
+          message: 'mode: tag needs a from: environment whose repository it shares',
+        });
+    } else if (e.tag !== undefined) {
+      problems.push({ path: at('tag'), message: 'tag: is only used with mode: tag' });
+    }
+    environments.set(
+      name,
+      Object.freeze({
+        name,
+        registry,
+        prefix,
+        mode: e.mode,
+        ...(e.tag !== undefined && { tag: e.tag }),
+        from: Object.freeze([...e.from]),
+        immutable: Object.freeze(immutable),
+        floating: Object.freeze([...(e.tags?.floating ?? []), ...(e.mode === 'tag' && e.tag ? [e.tag] : [])]),
+        gates: Object.freeze(e.gates.map((g) => Object.freeze({ ...g }))),
+        auto: e.auto,
+      }),
+    );
+  }
+
+  for (const env of environments.values()) {
+    if (env.mode !== 'tag') continue;
+    env.from.forEach((f, i) => {
+      const src = environments.get(f);
+      if (src && (src.registry.host !== env.registry.host || src.prefix !== env.prefix)) {
+        problems.push({
+          path: ['environments', env.name, 'from', i],
+          message: `mode: tag shares the repository of its source, but "${f}" is ${src.registry.host}/${src.prefix || '(no prefix)'} and this is ${env.registry.host}/${env.prefix || '(no prefix)'}`,
+        });
+      }
+    });
+  }
+  const cycle = findCycle(raw);
+  if (cycle)
+    problems.push({
+      path: ['environments', cycle[0] ?? '', 'from'],
+      message: `promotion cycle: ${cycle.join(' → ')}`,
+    });
+
+  const applications = new Map<string, ApplicationConfig>();
+  raw.applications.forEach((a, i) => {
+    const app =
+      typeof a === 'string'
+        ? { name: a, repository: a }
+        : { name: a.name, repository: a.repository ?? a.name };
+    if (applications.has(app.name))
+      problems.push({ path: ['applications', i], message: `application "${app.name}" is listed twice` });
+    if (!PATH_RE.test(app.repository))
+      problems.push({
+        path: ['applications', i],
+        message: `"${app.repository}" is not a valid repository path`,
+      });
+    applications.set(app.name, Object.freeze(app));
+  });
+
+  if (problems.length > 0) return { problems };
+  const attestation = raw.attestation
+    ? Object.freeze({
+        ...(raw.attestation.key !== undefined && { keyFile: raw.attestation.key }),
+        ...(raw.attestation.keyEnv !== undefined && { keyEnv: raw.attestation.keyEnv }),
+      })
+    : undefined;
+  return {
+    problems,
+    config: Object.freeze({
+      file,
+      registries,
+      environments,
+      applications,
+      ...(attestation && { attestation }),
+    }),
+  };
+}
+
+function credentialSource(c: RawConfig['registries'][string]['credentials']): CredentialSource | undefined {
+  if (!c) return undefined;
+  if ('helper' in c) return { kind: 'helper', helper: c.helper };
+  if ('env' in c) return { kind: 'env', env: c.env };
+  if ('usernameEnv' in c) return { kind: 'env-pair', usernameEnv: c.usernameEnv, passwordEnv: c.passwordEnv };
+  return { kind: 'docker-config', path: c.dockerConfig };
+}
+
+function findCycle(raw: RawConfig): string[] | undefined {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (name: string): string[] | undefined => {
+    if (state.get(name) === 'done') return undefined;
+    if (state.get(name) === 'visiting') return [...stack.slice(stack.indexOf(name)), name];
+    state.set(name, 'visiting');
+    stack.push(name);
+    for (const f of raw.environments[name]?.from ?? []) {
+      if (!raw.environments[f]) continue;
+      const c = visit(f);
+      if (c) return c;
+    }
+    stack.pop();
+    state.set(name, 'done');
+    return undefined;
+  };
+  for (const name of Object.keys(raw.environments)) {
+    const c = visit(name);
+    if (c) return c;
+  }
+  return undefined;
+}

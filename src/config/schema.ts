@@ -1,0 +1,106 @@
+/**
+ * The schema of `gantry.yaml` (see ../shared/DESIGN.md "Configuration"). Unknown keys are errors.
+ * Semantic checks (references between sections, regexes, cycles) live in normalize.ts.
+ */
+import { z } from 'zod';
+
+const name = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9_-]{0,62}$/,
+    'must be lowercase letters, digits, "-" or "_", starting with a letter or digit',
+  );
+
+/** Where a registry's credentials come from. */
+export const credentialsSchema = z.union([
+  z.strictObject({ helper: z.string().min(1).describe('docker-credential-<helper> program') }),
+  z.strictObject({ env: z.string().min(1).describe('environment variable holding USER:PASSWORD') }),
+  z.strictObject({
+    usernameEnv: z.string().min(1).describe('environment variable holding the user name'),
+    passwordEnv: z.string().min(1).describe('environment variable holding the password or token'),
+  }),
+  z.strictObject({ dockerConfig: z.string().min(1).describe('path of a docker config.json / auth.json') }),
+]);
+
+/** One registry. */
+export const registrySchema = z.strictObject({
+  url: z.string().describe('https://host[:port] (http:// means plain HTTP)'),
+  credentials: credentialsSchema.optional(),
+  tls: z
+    .strictObject({
+      verify: z.boolean().default(true).describe('verify the certificate (false also allows plain HTTP)'),
+      ca: z.string().optional().describe('path of a PEM CA bundle to trust for this registry'),
+    })
+    .optional(),
+});
+
+/** Tag policy of an environment. */
+export const tagPolicySchema = z.strictObject({
+  immutable: z
+    .array(z.string())
+    .default([])
+    .describe('regexes of tags that may never move to another digest'),
+  floating: z
+    .array(z.string())
+    .default([])
+    .describe('tags moved to the promoted digest at the end of a promotion'),
+});
+
+/** One gate: a single-key object naming the gate. Gate options are validated by the gates themselves. */
+export const gateSchema = z.record(z.string(), z.unknown()).refine((g) => Object.keys(g).length === 1, {
+  message: 'a gate is an object with exactly one key, e.g. { approval: { count: 2 } }',
+});
+
+/** One environment. */
+export const environmentSchema = z.strictObject({
+  registry: name.describe('a key of registries'),
+  prefix: z.string().default('').describe('repository prefix, e.g. team-a'),
+  mode: z
+    .enum(['copy', 'tag'])
+    .default('copy')
+    .describe('copy: own registry or repository; tag: same repository, an environment tag moves'),
+  tag: z.string().optional().describe('the environment tag (mode: tag)'),
+  from: z.array(name).default([]).describe('environments this one may be promoted from'),
+  tags: tagPolicySchema.optional(),
+  gates: z.array(gateSchema).default([]),
+  auto: z.boolean().default(false).describe('promote automatically when a new candidate arrives (server)'),
+});
+
+/** One application: a name, or a name with its repository path under each environment prefix. */
+export const applicationSchema = z.union([
+  name,
+  z.strictObject({
+    name,
+    repository: z.string().optional().describe('repository path under the prefix; default: the name'),
+  }),
+]);
+
+/** Promotion attestation signing. */
+export const attestationSchema = z.strictObject({
+  key: z
+    .string()
+    .optional()
+    .describe('path of a PEM private key (ECDSA P-256 or Ed25519) to sign attestations'),
+  keyEnv: z.string().optional().describe('environment variable holding the PEM private key'),
+});
+
+/** The whole file. */
+export const configSchema = z.strictObject({
+  registries: z.record(name, registrySchema),
+  environments: z.record(name, environmentSchema),
+  applications: z.array(applicationSchema).min(1),
+  attestation: attestationSchema.optional(),
+});
+
+/** `gantry.yaml` as parsed, before semantic checks. */
+export type RawConfig = z.infer<typeof configSchema>;
+
+/** The published JSON Schema of `gantry.yaml`. */
+export function configJsonSchema(): Record<string, unknown> {
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: 'https://gantry.dev/schema/gantry.schema.json',
+    title: 'gantry.yaml',
+    ...z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }),
+  };
+}
