@@ -15,7 +15,7 @@ module.exports = {
     layer('core', ['registry', 'copy', 'promotion', 'store', 'config', 'server', 'cli']),
     layer('registry', ['copy', 'promotion', 'store', 'config', 'server', 'cli']),
     layer('copy', ['promotion', 'store', 'config', 'server', 'cli']),
-    layer('promotion', ['copy', 'store', 'config', 'server', 'cli']),
+    layer('promotion', ['copy', 'store', 'server', 'cli']),
     layer('store', ['server', 'cli', 'copy']),
     layer('config', ['server', 'cli', 'copy', 'promotion', 'store']),
     layer('server', ['cli']),

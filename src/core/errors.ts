@@ -37,6 +37,14 @@ export const ErrorCodes = [
   // configuration
   'CONFIG_NOT_FOUND',
   'CONFIG_INVALID',
+  // promotion
+  'PROMOTION_NOT_ALLOWED',
+  'PROMOTION_IMMUTABLE_TAG',
+  'PROMOTION_GATES_FAILED',
+  'PROMOTION_ROLLBACK_REFUSED',
+  'PROMOTION_UNKNOWN',
+  'ATTESTATION_INVALID',
+  'ATTESTATION_MISSING',
   // local files (OCI layouts, auth files)
   'LOCAL_IO',
   // generic

@@ -25,3 +25,4 @@ export {
   type LoginStorage,
   type SaveLoginOptions,
 } from './docker-config-writer.js';
+export { helperCredentials, type HelperCredentialsOptions } from './helper-credentials.js';

@@ -1,0 +1,75 @@
+/**
+ * What Gantry knows about an image it is asked to promote: its digest, manifest, and the OCI
+ * labels that name its version and source revision (read from the image config; for an index,
+ * from its first platform).
+ */
+import { MediaTypes, type Digest } from '../core/index.js';
+import type { Manifest, Repository } from '../registry/index.js';
+import type { RegistryPort } from './ports.js';
+
+/** Label keys with meaning to Gantry. */
+export const Labels = Object.freeze({
+  version: 'org.opencontainers.image.version',
+  revision: 'org.opencontainers.image.revision',
+  source: 'org.opencontainers.image.source',
+  created: 'org.opencontainers.image.created',
+});
+
+/** An image in a repository with its metadata. */
+export interface Candidate {
+  readonly repository: Repository;
+  readonly digest: Digest;
+  readonly manifest: Manifest;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** Image configs larger than this are not read for labels. */
+const MAX_CONFIG = 1024 * 1024;
+
+/** Reads the candidate `reference` (tag or digest) of `repository`. */
+export async function readCandidate(
+  registry: RegistryPort,
+  repository: Repository,
+  reference: string,
+): Promise<Candidate> {
+  const manifest = await registry.manifest(repository, reference);
+  return {
+    repository,
+    digest: manifest.digest,
+    manifest,
+    labels: await readLabels(registry, repository, manifest),
+  };
+}
+
+async function readLabels(
+  registry: RegistryPort,
+  repository: Repository,
+  manifest: Manifest,
+): Promise<Record<string, string>> {
+  let image = manifest;
+  if (image.kind === 'index') {
+    const first = image.body.manifests[0];
+    if (!first) return {};
+    image = await registry.manifest(repository, first.digest);
+    if (image.kind !== 'image') return {};
+  }
+  const labels: Record<string, string> = { ...(image.body.annotations ?? {}) };
+  const config = image.body.config;
+  if (
+    (config.mediaType === MediaTypes.ociConfig || config.mediaType === MediaTypes.dockerConfig) &&
+    config.size <= MAX_CONFIG
+  ) {
+    try {
+      const json = JSON.parse((await registry.blob(repository, config)).toString('utf8')) as {
+        config?: { Labels?: unknown };
+      };
+      const raw = json.config?.Labels;
+      if (raw && typeof raw === 'object') {
+        for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') labels[k] = v;
+      }
+    } catch {
+      // an unreadable config has no labels; gates that need them say so
+    }
+  }
+  return labels;
+}

@@ -1,0 +1,13 @@
+/** Public surface of the promotion layer. */
+export type { RegistryPort, ContentCopy } from './ports.js';
+export {
+  PromotionService,
+  type PromotionServiceOptions,
+  type PromoteRequest,
+  type PromotionOutcome,
+  type GateEvaluator,
+  type Place,
+} from './service.js';
+export { planTags, tagsFor, type TagPlan, type TagChange, type TagConflict } from './plan.js';
+export { readCandidate, Labels, type Candidate } from './candidate.js';
+export * from './attestation.js';

@@ -1,0 +1,43 @@
+/**
+ * What the promotion service needs from the outside world, as a port: registries (read, write,
+ * copy) and time. The composition root (src/app.ts) implements it with the registry client and
+ * the copy engine; tests can implement it in memory.
+ */
+import type { Digest } from '../core/index.js';
+import type { Descriptor, Manifest, Repository } from '../registry/index.js';
+
+/** The outcome of copying content for a promotion. */
+export interface ContentCopy {
+  readonly bytesTransferred: number;
+  readonly blobsCopied: number;
+  readonly blobsMounted: number;
+  readonly blobsSkipped: number;
+}
+
+/** Registry access as the promotion service needs it. */
+export interface RegistryPort {
+  /** Fetches a manifest by tag or digest; `REGISTRY_MANIFEST_UNKNOWN` when absent. */
+  manifest(repo: Repository, reference: string): Promise<Manifest>;
+  /** The digest a tag or digest resolves to, or `undefined`. */
+  resolve(repo: Repository, reference: string): Promise<Digest | undefined>;
+  /** Reads a small blob (image config, attestation envelope) fully. */
+  blob(repo: Repository, descriptor: Descriptor): Promise<Buffer>;
+  /** Every tag of a repository ([] when the repository does not exist). */
+  tags(repo: Repository): Promise<string[]>;
+  /** Referrers of a digest, optionally of one artifact type. */
+  referrers(repo: Repository, digest: Digest, artifactType?: string): Promise<readonly Descriptor[]>;
+  /** Copies `digest` with everything under it and its referrers from `source` to `target`, writing no tag. */
+  copy(
+    source: Repository,
+    target: Repository,
+    digest: Digest,
+    options?: { dryRun?: boolean },
+  ): Promise<ContentCopy>;
+  /** Points `tag` at an existing manifest (the exact bytes). */
+  tag(repo: Repository, tag: string, manifest: Manifest): Promise<void>;
+  /** Pushes an artifact (its blobs, then its manifest as a referrer of its subject). */
+  attach(
+    repo: Repository,
+    artifact: { manifest: Buffer; mediaType: string; blobs: ReadonlyMap<Digest, Buffer> },
+  ): Promise<void>;
+}
