@@ -27,6 +27,15 @@ function run(load: () => Promise<Action>): (...args: unknown[]) => Promise<void>
   };
 }
 
+/** Adds the options of commands that read gantry.yaml. */
+function appOptions(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'gantry.yaml to use (default: $GANTRY_CONFIG, then ./gantry.yaml)')
+    .option('--authfile <path>', 'docker config / auth.json for registries without configured credentials')
+    .option('--actor <name>', 'who is acting (default: $GANTRY_ACTOR, the CI user, or $USER)')
+    .option('--json', 'print JSON');
+}
+
 /** Builds the command tree. */
 export function buildProgram(): Command {
   const program = new Command('gantry')
@@ -80,6 +89,21 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'no progress output')
     .option('--json', 'print a JSON summary')
     .action(run(async () => (await import('./commands/copy.js')).copy as Action));
+
+  for (const [name, description] of [
+    ['promote', 'promote APP VERSION|DIGEST to an environment: copy or re-tag, verify, tag, attest'],
+    ['plan', 'show what `gantry promote` would do (copy sizes, tags, gates) and change nothing'],
+  ] as const) {
+    appOptions(
+      program
+        .command(name)
+        .description(description)
+        .argument('<app>', 'application name from gantry.yaml')
+        .argument('<version>', 'version tag or sha256 digest in the source environment')
+        .requiredOption('--to <env>', 'target environment')
+        .option('--from <env>', 'source environment (default: the only one the target allows)'),
+    ).action(run(async () => (await import('./commands/promote.js'))[name] as Action));
+  }
 
   addRegistryOptions(
     program

@@ -1,0 +1,45 @@
+/**
+ * Loading `gantry.yaml` and wiring the application for pipeline commands (promote, plan, status,
+ * …). Reads the environment: GANTRY_CONFIG, credentials and keys named in the configuration, and
+ * who is acting (GANTRY_ACTOR, or the CI system's user variable, or USER).
+ */
+import { createApp, type App } from '../app.js';
+import { findConfigFile, loadConfigOrThrow } from '../config/index.js';
+import { authFilePath } from './registry-options.js';
+
+/** Options every pipeline command accepts. */
+export interface AppCommandOptions {
+  readonly config?: string;
+  readonly authfile?: string;
+  readonly actor?: string;
+  readonly json?: boolean;
+}
+
+/** Who is acting, from the flag or the CI environment. */
+export function actorOf(flag: string | undefined): string {
+  const e = process.env;
+  return (
+    flag ?? e.GANTRY_ACTOR ?? e.GITHUB_ACTOR ?? e.GITLAB_USER_LOGIN ?? e.BUILD_USER_ID ?? e.USER ?? 'unknown'
+  );
+}
+
+/** Loads the configuration and wires the app; the caller must `close()` it. */
+export async function openApp(options: AppCommandOptions): Promise<App> {
+  const config = await loadConfigOrThrow(findConfigFile(options.config));
+  return createApp({
+    config,
+    env: process.env,
+    authFile: authFilePath(options.authfile),
+    actor: actorOf(options.actor),
+  });
+}
+
+/** Runs `fn` with a wired app and closes it afterwards. */
+export async function withApp<T>(options: AppCommandOptions, fn: (app: App) => Promise<T>): Promise<T> {
+  const app = await openApp(options);
+  try {
+    return await fn(app);
+  } finally {
+    await app.close();
+  }
+}
