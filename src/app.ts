@@ -11,10 +11,8 @@ import { PromotionService, loadSigner, type RegistryPort, type Signer } from './
 import {
   DockerConfigCredentials,
   RegistryClient,
-  chainCredentials,
   helperCredentials,
   parseCredsFlag,
-  staticCredentials,
   type Credential,
   type CredentialProvider,
   type HostSettings,

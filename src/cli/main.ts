@@ -105,6 +105,55 @@ export function buildProgram(): Command {
     ).action(run(async () => (await import('./commands/promote.js'))[name] as Action));
   }
 
+  appOptions(
+    program
+      .command('status')
+      .description('the environment × application matrix: versions, digests, who promoted when'),
+  ).action(run(async () => (await import('./commands/environments.js')).status as Action));
+  appOptions(
+    program
+      .command('history')
+      .description('promotions and rollbacks of an application in an environment, newest first')
+      .argument('<app>', 'application name')
+      .requiredOption('--env <env>', 'environment'),
+  ).action(run(async () => (await import('./commands/environments.js')).history as Action));
+  appOptions(
+    program
+      .command('diff')
+      .description('which applications differ between two environments')
+      .argument('<env>', 'environment')
+      .argument('<other>', 'environment to compare with'),
+  ).action(run(async () => (await import('./commands/environments.js')).diff as Action));
+  appOptions(
+    program
+      .command('ref')
+      .description('print the digest-pinned reference of what an environment runs (for deploy tooling)')
+      .argument('<app>', 'application name')
+      .requiredOption('--env <env>', 'environment'),
+  ).action(run(async () => (await import('./commands/environments.js')).ref as Action));
+  appOptions(
+    program
+      .command('rollback')
+      .description('move an environment back to a digest promoted there before; copies nothing')
+      .argument('<app>', 'application name')
+      .requiredOption('--env <env>', 'environment')
+      .option('--to <version|digest>', 'target (default: the previous promotion)'),
+  ).action(run(async () => (await import('./commands/rollback.js')).rollback as Action));
+  addRegistryOptions(
+    program
+      .command('verify')
+      .description("check an image's promotion attestation for an environment")
+      .argument('<ref>', 'image reference')
+      .requiredOption('--env <env>', 'environment the image must have been promoted to')
+      .option(
+        '--key <public.pem>',
+        'trusted public key (repeatable); without one, unsigned attestations are accepted',
+        collect,
+        [],
+      )
+      .option('--json', 'print JSON'),
+  ).action(run(async () => (await import('./commands/verify.js')).verify as Action));
+
   addRegistryOptions(
     program
       .command('ls')

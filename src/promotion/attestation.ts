@@ -22,6 +22,7 @@ export const Annotations = Object.freeze({
   version: 'dev.gantry.promotion.version',
   kind: 'dev.gantry.promotion.kind',
   actor: 'dev.gantry.promotion.actor',
+  revision: 'dev.gantry.promotion.revision',
   created: 'org.opencontainers.image.created',
 });
 
@@ -161,7 +162,14 @@ export function openEnvelope(bytes: Buffer, publicKeys: readonly string[] = []):
       `promotion attestation is malformed (${(err as Error).message})`,
     );
   }
-  const sigs = Array.isArray(env.signatures) ? env.signatures : [];
+  const raw: unknown = env.signatures;
+  const sigs = (Array.isArray(raw) ? (raw as unknown[]) : []).filter(
+    (x): x is { keyid: string; sig: string } =>
+      typeof x === 'object' &&
+      x !== null &&
+      typeof (x as { sig?: unknown }).sig === 'string' &&
+      typeof (x as { keyid?: unknown }).keyid === 'string',
+  );
   if (sigs.length === 0) return { statement, signature: 'unsigned' };
   const payload = pae(env.payloadType, Buffer.from(env.payload, 'base64'));
   const keys = publicKeys.map((pem) => createPublicKey(pem));
@@ -211,6 +219,7 @@ export function attestationArtifact(
         [Annotations.actor]: predicate.actor,
         [Annotations.created]: predicate.time,
         ...(predicate.version !== undefined && { [Annotations.version]: predicate.version }),
+        ...(predicate.revision !== undefined && { [Annotations.revision]: predicate.revision }),
       },
     }),
   );

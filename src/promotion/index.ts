@@ -11,3 +11,14 @@ export {
 export { planTags, tagsFor, type TagPlan, type TagChange, type TagConflict } from './plan.js';
 export { readCandidate, Labels, type Candidate } from './candidate.js';
 export * from './attestation.js';
+export { historyOf, digestsOf, type HistoryEntry } from './history.js';
+export {
+  stateOf,
+  statusMatrix,
+  diffEnvironments,
+  currentTag,
+  type EnvironmentState,
+  type DiffRow,
+} from './environment-state.js';
+export { rollback, type RollbackOutcome, type RollbackContext } from './rollback.js';
+export { verifyPromotion, type VerifyOutcome, type AttestationVerdict } from './verify.js';

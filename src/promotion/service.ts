@@ -24,6 +24,15 @@ import {
 import { Labels, readCandidate, type Candidate } from './candidate.js';
 import { planTags, type TagChange, type TagConflict } from './plan.js';
 import type { ContentCopy, RegistryPort } from './ports.js';
+import {
+  diffEnvironments,
+  stateOf,
+  statusMatrix,
+  type DiffRow,
+  type EnvironmentState,
+} from './environment-state.js';
+import { historyOf, type HistoryEntry } from './history.js';
+import { rollback, type RollbackOutcome } from './rollback.js';
 
 /** Evaluates an environment's gates for a candidate (issue 5 provides the real one). */
 export type GateEvaluator = (
@@ -144,6 +153,48 @@ export class PromotionService {
       );
     }
     return env;
+  }
+
+  /** The history of `app` in `env`, newest first. */
+  history(app: string, env: string): Promise<HistoryEntry[]> {
+    const a = this.application(app);
+    const e = this.environment(env);
+    return historyOf(this.#o.registry, repositoryOf(e, a), e.name, a.name);
+  }
+
+  /** What `env` runs of `app`. */
+  state(app: string, env: string): Promise<EnvironmentState> {
+    return stateOf(this.#o.registry, this.environment(env), this.application(app));
+  }
+
+  /** The environment × application matrix. */
+  status(): Promise<EnvironmentState[]> {
+    return statusMatrix(this.#o.registry, this.#o.config);
+  }
+
+  /** Applications compared between two environments. */
+  diff(left: string, right: string): Promise<DiffRow[]> {
+    return diffEnvironments(
+      this.#o.registry,
+      this.#o.config,
+      this.environment(left),
+      this.environment(right),
+    );
+  }
+
+  /** Rolls `app` in `env` back to a digest promoted there before (default: the previous one). */
+  rollback(app: string, env: string, to?: string): Promise<RollbackOutcome> {
+    return rollback(
+      {
+        registry: this.#o.registry,
+        actor: this.#o.actor,
+        now: this.#o.now,
+        ...(this.#o.signer && { signer: this.#o.signer }),
+      },
+      this.environment(env),
+      this.application(app),
+      to,
+    );
   }
 
   /** Promotes (or with `dryRun`, plans) `app` `reference` into `to`. */
