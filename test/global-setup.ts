@@ -31,5 +31,8 @@ export default function setup(): void {
     built = 0;
   }
   if (built === sources) return;
-  execFileSync(process.execPath, ['scripts/build.mjs', `--stamp=${sources}`], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, ['scripts/build.mjs', `--stamp=${sources}`], {
+    cwd: root,
+    stdio: 'inherit',
+  });
 }

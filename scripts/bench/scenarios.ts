@@ -6,7 +6,13 @@
 import { join } from 'node:path';
 import type { RegistryProcess } from '../../test/helpers/index.js';
 import type { Meter, Measurement } from './measure.js';
-import { expectDigest, manifestDigest, withBlobTraffic, type BlobTraffic, type RegistryPool } from './registries.js';
+import {
+  expectDigest,
+  manifestDigest,
+  withBlobTraffic,
+  type BlobTraffic,
+  type RegistryPool,
+} from './registries.js';
 import { Samples, rssMB, type ScenarioResult } from './report.js';
 
 /** An image pushed to the source registry. */
@@ -108,7 +114,9 @@ export async function scenarioB(ctx: BenchContext): Promise<ScenarioResult> {
   const big = need(ctx.big, 'the 8 × 50 MiB image');
   const src = `${ctx.src.host}/${big.repository}:${big.tag}`;
   const samples = {
-    gantry: new Samples(`gantry copy SRC/${big.repository}:${big.tag} SRC/b-gantry-N:… --tls-verify=false -q --json`),
+    gantry: new Samples(
+      `gantry copy SRC/${big.repository}:${big.tag} SRC/b-gantry-N:… --tls-verify=false -q --json`,
+    ),
     skopeo: new Samples(`skopeo copy ${NO_VERIFY.join(' ')} docker://SRC/… docker://SRC/b-skopeo-N:…`),
   };
   const traffic: Record<Tool, BlobTraffic[]> = { gantry: [], skopeo: [] };
@@ -140,7 +148,9 @@ export async function scenarioB(ctx: BenchContext): Promise<ScenarioResult> {
   const ratio = g.medianMs / s.medianMs;
   const noBytes = gantryBytes.every((b) => b === 0);
   const describe = (tool: Tool) =>
-    traffic[tool].map((t) => `${t.mounted}m/${t.uploaded}u${t.mountsRefused ? `/${t.mountsRefused}r` : ''}`).join(', ');
+    traffic[tool]
+      .map((t) => `${t.mounted}m/${t.uploaded}u${t.mountsRefused ? `/${t.mountsRefused}r` : ''}`)
+      .join(', ');
   return {
     id: 'b',
     title: 'same image, another repository of the same registry',
@@ -168,7 +178,8 @@ export async function scenarioC(ctx: BenchContext): Promise<ScenarioResult> {
   await expectDigest(dst, big.repository, big.tag, big.digest, '(c) setup');
   const check = await gantry(ctx, ['copy', src, target, '--tls-verify=false', '--json']);
   const summary = JSON.parse(check.stdout) as { alreadyComplete?: unknown };
-  if (summary.alreadyComplete !== true) throw new Error(`(c) gantry did not see a complete copy: ${check.stdout}`);
+  if (summary.alreadyComplete !== true)
+    throw new Error(`(c) gantry did not see a complete copy: ${check.stdout}`);
   const samples = {
     node: new Samples(`node -e 0`),
     gantry: new Samples(`gantry copy SRC/${big.repository}:${big.tag} DST/… --tls-verify=false -q`),
@@ -184,7 +195,9 @@ export async function scenarioC(ctx: BenchContext): Promise<ScenarioResult> {
           : await skopeo(ctx, ['copy', ...NO_VERIFY, `docker://${src}`, `docker://${target}`]);
       await expectDigest(dst, big.repository, big.tag, big.digest, `(c) ${tool} run ${i}`);
       samples[tool].add(m);
-      ctx.log(`(c) run ${i}/${ctx.runs} node -e 0: ${n.wallMs.toFixed(0)} ms, ${tool}: ${m.wallMs.toFixed(0)} ms`);
+      ctx.log(
+        `(c) run ${i}/${ctx.runs} node -e 0: ${n.wallMs.toFixed(0)} ms, ${tool}: ${m.wallMs.toFixed(0)} ms`,
+      );
     }
   }
   const g = samples.gantry.stats();
@@ -210,7 +223,11 @@ export async function scenarioC(ctx: BenchContext): Promise<ScenarioResult> {
   };
 }
 
-async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < items.length) await fn(items[next++] as T);
@@ -256,7 +273,9 @@ export async function scenarioD(ctx: BenchContext): Promise<ScenarioResult> {
         await forEachLimit([...many.digests], 8, async ([tag, digest]) => {
           const actual = await manifestDigest(dst, repository, tag);
           if (actual !== digest)
-            throw new Error(`(d) ${tool} run ${i}: ${repository}:${tag} is ${actual ?? 'missing'}, expected ${digest}`);
+            throw new Error(
+              `(d) ${tool} run ${i}: ${repository}:${tag} is ${actual ?? 'missing'}, expected ${digest}`,
+            );
         });
         samples[tool].add(m);
         ctx.log(`(d) run ${i}/${ctx.runs} ${tool}: ${seconds(m)}`);

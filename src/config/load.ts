@@ -129,8 +129,10 @@ function typeName(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
+/** By position; on one line a misspelt key comes first, since it usually causes the rest. */
 function sortProblems(list: ConfigProblem[]): ConfigProblem[] {
-  return list.sort((a, b) => a.line - b.line || a.column - b.column);
+  const rank = (p: ConfigProblem): number => (p.message.startsWith('unknown key') ? 0 : 1);
+  return list.sort((a, b) => a.line - b.line || rank(a) - rank(b) || a.column - b.column);
 }
 
 function nodeAt(doc: Document, path: readonly PropertyKey[]): Node | undefined {

@@ -174,7 +174,10 @@ export function openEnvelope(bytes: Buffer, publicKeys: readonly string[] = []):
   const payload = pae(env.payloadType, Buffer.from(env.payload, 'base64'));
   const keys = publicKeys.map((pem) => createPublicKey(pem));
   for (const s of sigs) {
-    const key = keys.find((k) => keyId(k) === s.keyid) ?? (keys.length === 1 ? keys[0] : undefined);
+    // keyid is a hint: an empty one means "try every trusted key".
+    const key = s.keyid
+      ? keys.find((k) => keyId(k) === s.keyid)
+      : keys.find((k) => verifies(k, payload, s.sig));
     if (!key) continue;
     const ok = verify(
       key.asymmetricKeyType === 'ed25519' ? null : 'sha256',
@@ -185,6 +188,15 @@ export function openEnvelope(bytes: Buffer, publicKeys: readonly string[] = []):
     return { statement, signature: ok ? 'verified' : 'invalid', keyid: s.keyid };
   }
   return { statement, signature: 'unknown-key', ...(sigs[0] && { keyid: sigs[0].keyid }) };
+}
+
+function verifies(key: KeyObject, payload: Buffer, sig: string): boolean {
+  return verify(
+    key.asymmetricKeyType === 'ed25519' ? null : 'sha256',
+    payload,
+    key,
+    Buffer.from(sig, 'base64'),
+  );
 }
 
 /** An OCI artifact ready to push: its manifest and blobs. */

@@ -42,13 +42,18 @@ export interface TagPlan {
 
 const TAG_RE = /^[\w][\w.-]{0,127}$/;
 
-/** The tags a promotion writes: the version and revision (immutable), then the floating tags. */
+/** The tags a promotion writes: the version and revision (immutable; not in tag mode), then the floating tags. */
 export function tagsFor(
   target: EnvironmentConfig,
   version?: string,
   revision?: string,
 ): { immutable: string[]; floating: string[] } {
-  const immutable = [version, revision].filter((t): t is string => t !== undefined && TAG_RE.test(t));
+  // A tag-mode environment shares its source's repository, whose version tags CI owns: only the
+  // environment tag moves there.
+  const immutable =
+    target.mode === 'tag'
+      ? []
+      : [version, revision].filter((t): t is string => t !== undefined && TAG_RE.test(t));
   const floating = target.floating.filter((t) => !immutable.includes(t));
   return { immutable: [...new Set(immutable)], floating };
 }

@@ -190,13 +190,12 @@ describe('copy through a FAULT-INJECTING proxy in front of the SOURCE', () => {
 
   it('resumes a blob download reset mid-body with Range and finishes byte-exact', async () => {
     const ranges: string[] = [];
-    let image: TestImage | undefined;
+    const big = bigLayer(imageFor('src-reset-mid'));
     const s = await setup('src-reset-mid', 'source', (req) => {
-      if (image === undefined || !isBlobGetOf(bigLayer(image))(req)) return 'pass';
+      if (!isBlobGetOf(big)(req)) return 'pass';
       if (typeof req.headers.range === 'string') ranges.push(req.headers.range);
       return faulted(s.proxy, 'reset-mid-body').length === 0 ? 'reset-mid-body' : 'pass';
     });
-    image = s.image;
     const r = await s.copy();
     expect(r.digest).toBe(s.image.digest);
     expect(faulted(s.proxy, 'reset-mid-body')).toHaveLength(1);
@@ -218,15 +217,10 @@ describe('copy through a FAULT-INJECTING proxy in front of the SOURCE', () => {
   });
 
   it('catches a corrupted byte by digest verification and restarts the blob', async () => {
-    let image: TestImage | undefined;
+    const big = bigLayer(imageFor('src-corrupt'));
     const s = await setup('src-corrupt', 'source', (req) =>
-      image !== undefined &&
-      isBlobGetOf(bigLayer(image))(req) &&
-      faulted(s.proxy, 'corrupt-byte').length === 0
-        ? 'corrupt-byte'
-        : 'pass',
+      isBlobGetOf(big)(req) && faulted(s.proxy, 'corrupt-byte').length === 0 ? 'corrupt-byte' : 'pass',
     );
-    image = s.image;
     const r = await s.copy();
     expect(r.digest).toBe(s.image.digest);
     expect(faulted(s.proxy, 'corrupt-byte')).toHaveLength(1);
@@ -239,11 +233,10 @@ describe('copy through a FAULT-INJECTING proxy in front of the SOURCE', () => {
   });
 
   it('fails with REGISTRY_DIGEST_MISMATCH naming the source and the blob when every download is corrupt, leaving no tag', async () => {
-    let image: TestImage | undefined;
+    const big = bigLayer(imageFor('src-corrupt-always'));
     const s = await setup('src-corrupt-always', 'source', (req) =>
-      image !== undefined && isBlobGetOf(bigLayer(image))(req) ? 'corrupt-byte' : 'pass',
+      isBlobGetOf(big)(req) ? 'corrupt-byte' : 'pass',
     );
-    image = s.image;
     const err = await failure(s.copy());
     expect(err.code).toBe('REGISTRY_DIGEST_MISMATCH');
     expect(err.message).toMatch(/^source /);
@@ -265,11 +258,10 @@ describe('copy through a FAULT-INJECTING proxy in front of the SOURCE', () => {
   });
 
   it('gantry copy exits 8 with one line naming the source and the blob when every download is corrupt', async () => {
-    let image: TestImage | undefined;
+    const big = bigLayer(imageFor('src-corrupt-cli'));
     const s = await setup('src-corrupt-cli', 'source', (req) =>
-      image !== undefined && isBlobGetOf(bigLayer(image))(req) ? 'corrupt-byte' : 'pass',
+      isBlobGetOf(big)(req) ? 'corrupt-byte' : 'pass',
     );
-    image = s.image;
     const human = await runCli([
       'copy',
       `${s.proxy.host}/${s.repo}:v1`,

@@ -130,7 +130,7 @@ export async function copy(srcText: string, dstText: string, options: CopyComman
       result,
       options,
       platforms.length > 0 ? platforms.map(formatPlatform).join(', ') : undefined,
-      formatEndpoint(dst),
+      formatEndpoint(tag !== undefined ? { ...dst, tag } : dst),
     );
     return 0;
   } finally {
