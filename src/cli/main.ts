@@ -98,10 +98,14 @@ export function buildProgram(): Command {
       program
         .command(name)
         .description(description)
-        .argument('<app>', 'application name from gantry.yaml')
-        .argument('<version>', 'version tag or sha256 digest in the source environment')
+        .argument('[app]', 'application name from gantry.yaml')
+        .argument('[version]', 'version tag or sha256 digest in the source environment')
         .requiredOption('--to <env>', 'target environment')
-        .option('--from <env>', 'source environment (default: the only one the target allows)'),
+        .option('--from <env>', 'source environment (default: the only one the target allows)')
+        .option(
+          '--release <file>',
+          'promote the applications of a release file together (tags last, all or nothing)',
+        ),
     ).action(run(async () => (await import('./commands/promote.js'))[name] as Action));
   }
 

@@ -12,3 +12,4 @@ export { parseConfig, loadConfig, loadConfigOrThrow, type LoadResult } from './l
 export { findConfigFile, CONFIG_NAMES } from './find.js';
 export { formatProblem, type ConfigProblem } from './problems.js';
 export { configJsonSchema } from './schema.js';
+export { loadReleaseFile, type ReleaseFile } from './release.js';

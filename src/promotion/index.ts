@@ -5,6 +5,8 @@ export {
   type PromotionServiceOptions,
   type PromoteRequest,
   type PromotionOutcome,
+  type ReleaseRequest,
+  type ReleaseOutcome,
   type GateEvaluator,
   type Place,
 } from './service.js';

@@ -3,7 +3,7 @@
  * once to a digest, check the pipeline and the target's tags, copy (mode `copy`) or re-tag (mode
  * `tag`), verify, write immutable tags then floating tags, and attach a promotion attestation.
  */
-import { GantryError, isDigest, type Digest } from '../core/index.js';
+import { GantryError, isDigest, type Digest, type ErrorCode } from '../core/index.js';
 import {
   repositoryOf,
   type ApplicationConfig,
@@ -22,7 +22,7 @@ import {
   type Signer,
 } from './attestation.js';
 import { Labels, readCandidate, type Candidate } from './candidate.js';
-import { planTags, type TagChange, type TagConflict } from './plan.js';
+import { planTags, type TagChange, type TagConflict, type TagPlan } from './plan.js';
 import type { ContentCopy, RegistryPort } from './ports.js';
 import {
   diffEnvironments,
@@ -63,6 +63,21 @@ export interface PromoteRequest {
   readonly to: string;
   readonly from?: string;
   readonly dryRun?: boolean;
+}
+
+/** Several applications promoted together. */
+export interface ReleaseRequest {
+  readonly applications: readonly { readonly app: string; readonly reference: string }[];
+  readonly to: string;
+  readonly from?: string;
+  readonly dryRun?: boolean;
+}
+
+/** The outcome of a release (stable `--json` contract). */
+export interface ReleaseOutcome {
+  readonly status: 'completed' | 'planned';
+  readonly environment: string;
+  readonly applications: readonly PromotionOutcome[];
 }
 
 /** Where an environment keeps an application. */
@@ -199,22 +214,127 @@ export class PromotionService {
 
   /** Promotes (or with `dryRun`, plans) `app` `reference` into `to`. */
   async promote(req: PromoteRequest): Promise<PromotionOutcome> {
+    const p = await this.#prepare(req);
+    const registry = this.#o.registry;
+    if (req.dryRun) {
+      const copy =
+        p.to.mode === 'copy'
+          ? await registry.copy(p.src, p.dst, p.candidate.digest, { dryRun: true })
+          : undefined;
+      return { ...p.base, status: 'planned', ...(copy && { copy }) };
+    }
+    refuseFailedGates([p]);
+    const present = (await registry.resolve(p.dst, p.candidate.digest)) === p.candidate.digest;
+    const attested = present && (await this.#attested(p.dst, p.candidate.digest, p.to.name));
+    if (present && attested && p.plan.changes.length === 0) return { ...p.base, status: 'unchanged' };
+    const copy = await this.#content(p);
+    for (const change of p.plan.changes) await registry.tag(p.dst, change.tag, p.candidate.manifest);
+    const attestation = await this.#attest(p);
+    return { ...p.base, status: 'completed', ...(copy && { copy }), attestation };
+  }
+
+  /**
+   * Promotes several applications together: every check first, then all content, then the
+   * immutable tags, then the floating tags; if a floating tag cannot be written, the floating tags
+   * already moved are put back, so the environment never shows half a release.
+   */
+  async promoteRelease(req: ReleaseRequest): Promise<ReleaseOutcome> {
+    if (req.applications.length === 0)
+      throw new GantryError('USAGE_INVALID', 'the release lists no applications');
+    const prepared: Prepared[] = [];
+    for (const item of req.applications) {
+      prepared.push(
+        await this.#prepare({
+          app: item.app,
+          reference: item.reference,
+          to: req.to,
+          ...(req.from !== undefined && { from: req.from }),
+        }),
+      );
+    }
+    const registry = this.#o.registry;
+    if (req.dryRun) {
+      return {
+        status: 'planned',
+        environment: req.to,
+        applications: prepared.map((p) => ({ ...p.base, status: 'planned' as const })),
+      };
+    }
+    refuseFailedGates(prepared);
+    const copies = new Map<Prepared, ContentCopy | undefined>();
+    for (const p of prepared) copies.set(p, await this.#content(p));
+    for (const p of prepared) {
+      for (const change of p.plan.changes)
+        if (p.plan.immutable.includes(change.tag))
+          await registry.tag(p.dst, change.tag, p.candidate.manifest);
+    }
+    const moved: { p: Prepared; tag: string; previous?: Digest }[] = [];
+    try {
+      for (const p of prepared) {
+        for (const change of p.plan.changes) {
+          if (p.plan.immutable.includes(change.tag)) continue;
+          await registry.tag(p.dst, change.tag, p.candidate.manifest);
+          moved.push({
+            p,
+            tag: change.tag,
+            ...(change.current !== undefined && { previous: change.current }),
+          });
+        }
+      }
+    } catch (err) {
+      const unrestored = await this.#restore(moved);
+      throw new GantryError(
+        toCode(err),
+        `release to ${req.to} failed while moving tags; ${moved.length === 0 ? 'no floating tag had moved' : unrestored.length === 0 ? `the ${moved.length} floating tag${moved.length === 1 ? '' : 's'} already moved were restored` : `could not restore ${unrestored.join(', ')}`}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err, details: { restored: moved.length - unrestored.length, unrestored } },
+      );
+    }
+    const applications: PromotionOutcome[] = [];
+    for (const p of prepared) {
+      const copy = copies.get(p);
+      applications.push({
+        ...p.base,
+        status: 'completed',
+        ...(copy && { copy }),
+        attestation: await this.#attest(p),
+      });
+    }
+    return { status: 'completed', environment: req.to, applications };
+  }
+
+  /** Puts moved tags back; returns the tags that could not be restored. */
+  async #restore(moved: readonly { p: Prepared; tag: string; previous?: Digest }[]): Promise<string[]> {
+    const failed: string[] = [];
+    for (const m of [...moved].reverse()) {
+      const where = `${m.p.base.to.repository}:${m.tag}`;
+      if (m.previous === undefined) {
+        // A tag that did not exist before cannot be deleted through the distribution API without
+        // deleting the image: it stays, pointing at verified content.
+        failed.push(`${where} (new tag, cannot be removed)`);
+        continue;
+      }
+      try {
+        await this.#o.registry.tag(m.p.dst, m.tag, await this.#o.registry.manifest(m.p.dst, m.previous));
+      } catch {
+        failed.push(where);
+      }
+    }
+    return failed;
+  }
+
+  async #prepare(req: PromoteRequest): Promise<Prepared> {
     const app = this.application(req.app);
     const to = this.environment(req.to);
     const from = this.sourceOf(to, req.from);
     const src = repositoryOf(from, app);
     const dst = repositoryOf(to, app);
-    const registry = this.#o.registry;
-
-    const candidate = await readCandidate(registry, src, req.reference);
+    const candidate = await readCandidate(this.#o.registry, src, req.reference);
     await this.#assertInEnvironment(from, src, candidate, req.reference);
     const version = isDigest(req.reference) ? candidate.labels[Labels.version] : req.reference;
     const revision = candidate.labels[Labels.revision];
     const plan = await this.#planTags(to, dst, candidate.digest, version, revision);
     if (plan.conflicts.length > 0) throw immutableConflict(to, plan.conflicts);
-
     const gates = await this.#gates(to, candidate, from, app);
-    const failed = gates.filter((g) => g.status === 'fail' || g.status === 'pending');
     const base = {
       application: app.name,
       ...(version !== undefined && { version }),
@@ -226,57 +346,46 @@ export class PromotionService {
       tags: { immutable: plan.immutable, floating: plan.floating, changes: plan.changes },
       gates,
     };
-    if (req.dryRun) {
-      const copy =
-        to.mode === 'copy' ? await registry.copy(src, dst, candidate.digest, { dryRun: true }) : undefined;
-      return { ...base, status: 'planned', ...(copy && { copy }) };
-    }
-    if (failed.length > 0) {
-      throw new GantryError(
-        'PROMOTION_GATES_FAILED',
-        `promotion of ${app.name} ${version ?? candidate.digest} to ${to.name} refused by ${failed.length === 1 ? 'gate' : 'gates'} ${failed.map((g) => `${g.gate} (${g.reasons.join('; ') || g.status})`).join(', ')}`,
-        { details: { gates: failed.map((g) => g.gate) } },
-      );
-    }
+    return { app, from, to, src, dst, candidate, plan, base };
+  }
 
-    const present = (await registry.resolve(dst, candidate.digest)) === candidate.digest;
-    const attested = present && (await this.#attested(dst, candidate.digest, to.name));
-    if (present && attested && plan.changes.length === 0) return { ...base, status: 'unchanged' };
-
-    const copy = to.mode === 'copy' ? await registry.copy(src, dst, candidate.digest) : undefined;
-    if ((await registry.resolve(dst, candidate.digest)) !== candidate.digest) {
+  /** Copies the content (mode copy) and checks the target resolves the digest. */
+  async #content(p: Prepared): Promise<ContentCopy | undefined> {
+    const registry = this.#o.registry;
+    const copy = p.to.mode === 'copy' ? await registry.copy(p.src, p.dst, p.candidate.digest) : undefined;
+    if ((await registry.resolve(p.dst, p.candidate.digest)) !== p.candidate.digest) {
       throw new GantryError(
         'REGISTRY_DIGEST_MISMATCH',
-        `${dst.registry}/${dst.repository} does not resolve ${candidate.digest} after the copy`,
+        `${p.base.to.repository} does not resolve ${p.candidate.digest} after the copy`,
       );
     }
-    for (const change of plan.changes) await registry.tag(dst, change.tag, candidate.manifest);
+    return copy;
+  }
 
+  /** Attaches the promotion attestation; returns its digest. */
+  async #attest(p: Prepared): Promise<Digest> {
     const predicate: PromotionPredicate = {
       kind: 'promotion',
-      application: app.name,
-      ...(version !== undefined && { version }),
-      ...(revision !== undefined && { revision }),
-      digest: candidate.digest,
-      from: { environment: from.name, repository: base.from.repository },
-      to: { environment: to.name, repository: base.to.repository },
-      tags: [...plan.immutable, ...plan.floating],
+      application: p.app.name,
+      ...(p.base.version !== undefined && { version: p.base.version }),
+      ...(p.base.revision !== undefined && { revision: p.base.revision }),
+      digest: p.candidate.digest,
+      from: { environment: p.from.name, repository: p.base.from.repository },
+      to: { environment: p.to.name, repository: p.base.to.repository },
+      tags: [...p.plan.immutable, ...p.plan.floating],
       time: this.#o.now().toISOString(),
       actor: this.#o.actor,
-      gates,
+      gates: p.base.gates,
       approvals: [],
     };
+    const manifest = p.candidate.manifest;
     const artifact = attestationArtifact(
-      envelope(statementFor(base.to.repository, predicate), this.#o.signer),
-      {
-        mediaType: candidate.manifest.mediaType,
-        digest: candidate.digest,
-        size: candidate.manifest.bytes.byteLength,
-      },
+      envelope(statementFor(p.base.to.repository, predicate), this.#o.signer),
+      { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.bytes.byteLength },
       predicate,
     );
-    await registry.attach(dst, artifact);
-    return { ...base, status: 'completed', ...(copy && { copy }), attestation: artifact.digest };
+    await this.#o.registry.attach(p.dst, artifact);
+    return artifact.digest;
   }
 
   async #planTags(
@@ -340,6 +449,34 @@ export class PromotionService {
       `${reference} (${candidate.digest}) was never promoted to ${from.name}${current ? ` (${from.name} is at ${current})` : ''}`,
     );
   }
+}
+
+/** Everything known about one promotion before anything is written. */
+interface Prepared {
+  readonly app: ApplicationConfig;
+  readonly from: EnvironmentConfig;
+  readonly to: EnvironmentConfig;
+  readonly src: Repository;
+  readonly dst: Repository;
+  readonly candidate: Candidate;
+  readonly plan: TagPlan;
+  readonly base: Omit<PromotionOutcome, 'status' | 'copy' | 'attestation'>;
+}
+
+function refuseFailedGates(list: readonly Prepared[]): void {
+  const failed = list.flatMap((p) =>
+    p.base.gates.filter((g) => g.status === 'fail' || g.status === 'pending').map((g) => ({ p, g })),
+  );
+  if (failed.length === 0) return;
+  throw new GantryError(
+    'PROMOTION_GATES_FAILED',
+    `promotion to ${failed[0]?.p.to.name ?? ''} refused: ${failed.map(({ p, g }) => `${p.app.name} ${p.base.version ?? p.candidate.digest}: ${g.gate} (${g.reasons.join('; ') || g.status})`).join(', ')}`,
+    { details: { gates: failed.map(({ g }) => g.gate) } },
+  );
+}
+
+function toCode(err: unknown): ErrorCode {
+  return err instanceof GantryError ? err.code : 'INTERNAL';
 }
 
 function immutableConflict(to: EnvironmentConfig, conflicts: readonly TagConflict[]): GantryError {

@@ -1,4 +1,6 @@
 /** `gantry promote APP VERSION|DIGEST --to ENV` and `gantry plan …` (the same, changing nothing). */
+import { loadReleaseFile } from '../../config/index.js';
+import { GantryError } from '../../core/index.js';
 import type { PromotionOutcome } from '../../promotion/index.js';
 import { withApp, type AppCommandOptions } from '../app-context.js';
 import { printJson, printLines } from '../output.js';
@@ -9,10 +11,23 @@ export interface PromoteOptions extends AppCommandOptions {
   readonly to: string;
   readonly from?: string;
   readonly dryRun?: boolean;
+  readonly release?: string;
 }
 
-/** Runs `gantry promote`. */
-export async function promote(app: string, reference: string, options: PromoteOptions): Promise<number> {
+/** Runs `gantry promote` (one application, or a release file). */
+export async function promote(
+  app: string | undefined,
+  reference: string | undefined,
+  options: PromoteOptions,
+): Promise<number> {
+  if (options.release) {
+    if (app !== undefined)
+      throw new GantryError('USAGE_INVALID', 'pass either APP VERSION or --release FILE, not both');
+    return promoteRelease(options.release, options);
+  }
+  if (app === undefined || reference === undefined) {
+    throw new GantryError('USAGE_INVALID', 'missing APP and VERSION (or --release FILE)');
+  }
   const outcome = await withApp(options, (a) =>
     a.promotions.promote({
       app,
@@ -29,8 +44,35 @@ export async function promote(app: string, reference: string, options: PromoteOp
     : 0;
 }
 
+async function promoteRelease(file: string, options: PromoteOptions): Promise<number> {
+  const release = await loadReleaseFile(file);
+  const outcome = await withApp(options, (a) =>
+    a.promotions.promoteRelease({
+      applications: release.applications,
+      to: options.to,
+      ...(options.from && { from: options.from }),
+      ...(options.dryRun && { dryRun: true }),
+    }),
+  );
+  if (options.json) printJson({ release: release.name ?? file, ...outcome });
+  else {
+    printLines(
+      `${outcome.status === 'planned' ? 'Plan for' : 'Promoted'} release ${release.name ?? file} to ${outcome.environment}:`,
+    );
+    for (const o of outcome.applications) report(o, false);
+  }
+  const blocked = outcome.applications.some((o) =>
+    o.gates.some((g) => g.status === 'fail' || g.status === 'pending'),
+  );
+  return outcome.status === 'planned' && blocked ? 3 : 0;
+}
+
 /** Runs `gantry plan` (a promotion dry run). */
-export function plan(app: string, reference: string, options: PromoteOptions): Promise<number> {
+export function plan(
+  app: string | undefined,
+  reference: string | undefined,
+  options: PromoteOptions,
+): Promise<number> {
   return promote(app, reference, { ...options, dryRun: true });
 }
 

@@ -1,0 +1,64 @@
+/**
+ * Release files: several applications promoted together.
+ *
+ *   name: 2026.11.1            # optional, recorded for people
+ *   applications:
+ *     web: 1.4.2               # a version tag…
+ *     api: sha256:…            # …or a digest in the source environment
+ */
+import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { GantryError } from '../core/index.js';
+import { formatPath } from './problems.js';
+
+const releaseSchema = z.strictObject({
+  name: z.string().optional(),
+  applications: z
+    .record(z.string(), z.string().min(1))
+    .refine((a) => Object.keys(a).length > 0, 'lists no applications'),
+});
+
+/** A parsed release file. */
+export interface ReleaseFile {
+  readonly file: string;
+  readonly name?: string;
+  readonly applications: readonly { readonly app: string; readonly reference: string }[];
+}
+
+/** Reads a release file; throws `CONFIG_INVALID` naming file, line and key, or `CONFIG_NOT_FOUND`. */
+export async function loadReleaseFile(file: string): Promise<ReleaseFile> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    throw new GantryError('CONFIG_NOT_FOUND', `release file ${file} not found`);
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  const first = doc.errors[0];
+  if (first) {
+    const pos = lines.linePos(first.pos[0]);
+    throw new GantryError(
+      'CONFIG_INVALID',
+      `${file}:${pos.line}:${pos.col}: ${first.message.split('\n')[0] ?? 'invalid YAML'}`,
+    );
+  }
+  const parsed = releaseSchema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const node = issue
+      ? (doc.getIn(issue.path as (string | number)[], true) as { range?: [number] } | undefined)
+      : undefined;
+    const pos = node?.range ? lines.linePos(node.range[0]) : undefined;
+    throw new GantryError(
+      'CONFIG_INVALID',
+      `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: ${issue ? `${formatPath(issue.path)}: ${issue.message}` : 'invalid release file'}`,
+    );
+  }
+  return {
+    file,
+    ...(parsed.data.name !== undefined && { name: parsed.data.name }),
+    applications: Object.entries(parsed.data.applications).map(([app, reference]) => ({ app, reference })),
+  };
+}
