@@ -1,15 +1,14 @@
 /** Public surface of the promotion layer. */
 export type { RegistryPort, ContentCopy } from './ports.js';
-export {
-  PromotionService,
-  type PromotionServiceOptions,
-  type PromoteRequest,
-  type PromotionOutcome,
-  type ReleaseRequest,
-  type ReleaseOutcome,
-  type GateEvaluator,
-  type Place,
-} from './service.js';
+export { PromotionService, type PromotionServiceOptions } from './service.js';
+export type {
+  PromoteRequest,
+  PromotionOutcome,
+  ReleaseRequest,
+  ReleaseOutcome,
+  GateEvaluator,
+  Place,
+} from './model.js';
 export { planTags, tagsFor, type TagPlan, type TagChange, type TagConflict } from './plan.js';
 export { readCandidate, Labels, type Candidate } from './candidate.js';
 export * from './attestation.js';

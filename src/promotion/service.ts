@@ -22,7 +22,15 @@ import {
   type Signer,
 } from './attestation.js';
 import { Labels, readCandidate, type Candidate } from './candidate.js';
-import { planTags, type TagChange, type TagConflict, type TagPlan } from './plan.js';
+import { planTags, type TagConflict, type TagPlan } from './plan.js';
+import type {
+  GateEvaluator,
+  Place,
+  PromoteRequest,
+  PromotionOutcome,
+  ReleaseOutcome,
+  ReleaseRequest,
+} from './model.js';
 import type { ContentCopy, RegistryPort } from './ports.js';
 import {
   diffEnvironments,
@@ -33,13 +41,6 @@ import {
 } from './environment-state.js';
 import { historyOf, type HistoryEntry } from './history.js';
 import { rollback, type RollbackOutcome } from './rollback.js';
-
-/** Evaluates an environment's gates for a candidate (issue 5 provides the real one). */
-export type GateEvaluator = (
-  env: EnvironmentConfig,
-  candidate: Candidate,
-  context: { from: EnvironmentConfig; app: ApplicationConfig },
-) => Promise<readonly RecordedGate[]>;
 
 /** Options for {@link PromotionService}. */
 export interface PromotionServiceOptions {
@@ -53,57 +54,6 @@ export interface PromotionServiceOptions {
   readonly gates?: GateEvaluator;
   /** Clock. Default `() => new Date()`. */
   readonly now?: () => Date;
-}
-
-/** A promotion request. */
-export interface PromoteRequest {
-  readonly app: string;
-  /** A version tag or a digest in the source environment. */
-  readonly reference: string;
-  readonly to: string;
-  readonly from?: string;
-  readonly dryRun?: boolean;
-}
-
-/** Several applications promoted together. */
-export interface ReleaseRequest {
-  readonly applications: readonly { readonly app: string; readonly reference: string }[];
-  readonly to: string;
-  readonly from?: string;
-  readonly dryRun?: boolean;
-}
-
-/** The outcome of a release (stable `--json` contract). */
-export interface ReleaseOutcome {
-  readonly status: 'completed' | 'planned';
-  readonly environment: string;
-  readonly applications: readonly PromotionOutcome[];
-}
-
-/** Where an environment keeps an application. */
-export interface Place {
-  readonly environment: string;
-  readonly repository: string;
-}
-
-/** The outcome of a promotion (stable `--json` contract). */
-export interface PromotionOutcome {
-  readonly status: 'completed' | 'unchanged' | 'planned';
-  readonly application: string;
-  readonly version?: string;
-  readonly revision?: string;
-  readonly digest: Digest;
-  readonly from: Place;
-  readonly to: Place;
-  readonly mode: 'copy' | 'tag';
-  readonly copy?: ContentCopy;
-  readonly tags: {
-    readonly immutable: readonly string[];
-    readonly floating: readonly string[];
-    readonly changes: readonly TagChange[];
-  };
-  readonly gates: readonly RecordedGate[];
-  readonly attestation?: Digest;
 }
 
 const place = (env: EnvironmentConfig, repo: Repository): Place => ({

@@ -1,0 +1,65 @@
+/** The promotion model: requests, outcomes and the gate evaluation port. */
+import type { Digest } from '../core/index.js';
+import type { ApplicationConfig, EnvironmentConfig } from '../config/index.js';
+import type { RecordedGate } from './attestation.js';
+import type { Candidate } from './candidate.js';
+import type { TagChange } from './plan.js';
+import type { ContentCopy } from './ports.js';
+
+/** Evaluates an environment's gates for a candidate (issue 5 provides the real one). */
+export type GateEvaluator = (
+  env: EnvironmentConfig,
+  candidate: Candidate,
+  context: { from: EnvironmentConfig; app: ApplicationConfig },
+) => Promise<readonly RecordedGate[]>;
+
+/** A promotion request. */
+export interface PromoteRequest {
+  readonly app: string;
+  /** A version tag or a digest in the source environment. */
+  readonly reference: string;
+  readonly to: string;
+  readonly from?: string;
+  readonly dryRun?: boolean;
+}
+
+/** Several applications promoted together. */
+export interface ReleaseRequest {
+  readonly applications: readonly { readonly app: string; readonly reference: string }[];
+  readonly to: string;
+  readonly from?: string;
+  readonly dryRun?: boolean;
+}
+
+/** The outcome of a release (stable `--json` contract). */
+export interface ReleaseOutcome {
+  readonly status: 'completed' | 'planned';
+  readonly environment: string;
+  readonly applications: readonly PromotionOutcome[];
+}
+
+/** Where an environment keeps an application. */
+export interface Place {
+  readonly environment: string;
+  readonly repository: string;
+}
+
+/** The outcome of a promotion (stable `--json` contract). */
+export interface PromotionOutcome {
+  readonly status: 'completed' | 'unchanged' | 'planned';
+  readonly application: string;
+  readonly version?: string;
+  readonly revision?: string;
+  readonly digest: Digest;
+  readonly from: Place;
+  readonly to: Place;
+  readonly mode: 'copy' | 'tag';
+  readonly copy?: ContentCopy;
+  readonly tags: {
+    readonly immutable: readonly string[];
+    readonly floating: readonly string[];
+    readonly changes: readonly TagChange[];
+  };
+  readonly gates: readonly RecordedGate[];
+  readonly attestation?: Digest;
+}
