@@ -1,4 +1,5 @@
 /** The normalised, frozen configuration every other layer works with. */
+import type { GateConfig } from './gates-schema.js';
 
 /** Where a registry's credentials come from. */
 export type CredentialSource =
@@ -34,9 +35,11 @@ export interface EnvironmentConfig {
   readonly immutable: readonly RegExp[];
   /** Tags moved to the promoted digest at the end of a promotion. */
   readonly floating: readonly string[];
-  /** Gate definitions, each `{ <gate>: options }`. */
-  readonly gates: readonly Readonly<Record<string, unknown>>[];
+  /** Gates checked before anything is copied, in order. */
+  readonly gates: readonly GateConfig[];
   readonly auto: boolean;
+  /** `promote --override --reason` may pass failing gates. */
+  readonly allowOverride: boolean;
 }
 
 /** A tracked application. */

@@ -13,3 +13,5 @@ export { findConfigFile, CONFIG_NAMES } from './find.js';
 export { formatProblem, type ConfigProblem } from './problems.js';
 export { configJsonSchema } from './schema.js';
 export { loadReleaseFile, type ReleaseFile } from './release.js';
+export * from './gates-schema.js';
+export { parseDuration, formatDuration } from './duration.js';

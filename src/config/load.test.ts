@@ -142,3 +142,50 @@ describe('parseConfig', () => {
     expect(problems.map(formatProblem).join('\n')).toContain('mode: tag shares the repository of its source');
   });
 });
+
+describe('gate options', () => {
+  const withGates = (gates: string) =>
+    GOOD.replace('      - approval: { count: 2, groups: [product-owner, operations] }\n', gates);
+  it.each([
+    [
+      'unknown gate',
+      '      - aproval: { count: 2 }\n',
+      'environments.prod.gates[0].aproval: unknown gate "aproval" (did you mean "approval"?)',
+    ],
+    [
+      'unknown option',
+      '      - soak: { env: staging, duration: 24h, lenght: 1 }\n',
+      'environments.prod.gates[0].soak.lenght: unknown key "lenght"',
+    ],
+    [
+      'bad duration',
+      '      - soak: { env: staging, duration: soon }\n',
+      'environments.prod.gates[0].soak.duration: expected a duration',
+    ],
+    [
+      'bad regex',
+      "      - labels: { required: { a: '[' } }\n",
+      'environments.prod.gates[0].labels.required.a: invalid regular expression',
+    ],
+    [
+      'two keys',
+      '      - { soak: { env: staging, duration: 1h }, approval: {} }\n',
+      'a gate is an object with exactly one key',
+    ],
+  ])('%s', (_name, gates, message) => {
+    const { problems } = parseConfig('gantry.yaml', withGates(gates));
+    expect(problems.map(formatProblem).join('\n')).toContain(message);
+    expect(problems[0]!.line).toBe(15);
+  });
+
+  it('types valid gates with their defaults', () => {
+    const { config } = parseConfig(
+      'gantry.yaml',
+      withGates('      - soak: { env: staging, duration: 24h }\n      - approval: { count: 2 }\n'),
+    );
+    expect(config!.environments.get('prod')!.gates).toEqual([
+      { name: 'soak', options: { env: 'staging', duration: '24h' } },
+      { name: 'approval', options: { count: 2, groups: [], expires: '72h' } },
+    ]);
+  });
+});

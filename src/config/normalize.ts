@@ -12,6 +12,7 @@ import type {
 } from './config.js';
 import type { RawConfig } from './schema.js';
 import { suggest } from './problems.js';
+import { toGateConfig } from './gates-schema.js';
 
 /** A problem before positions are attached. */
 export interface PathProblem {
@@ -143,8 +144,9 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
         from: Object.freeze([...e.from]),
         immutable: Object.freeze(immutable),
         floating: Object.freeze([...(e.tags?.floating ?? []), ...(e.mode === 'tag' && e.tag ? [e.tag] : [])]),
-        gates: Object.freeze(e.gates.map((g) => Object.freeze({ ...g }))),
+        gates: Object.freeze(e.gates.map((g) => Object.freeze(toGateConfig(g)))),
         auto: e.auto,
+        allowOverride: e.allowOverride,
       }),
     );
   }

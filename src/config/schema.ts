@@ -3,6 +3,7 @@
  * Semantic checks (references between sections, regexes, cycles) live in normalize.ts.
  */
 import { z } from 'zod';
+import { gateSchema, gateSchemas } from './gates-schema.js';
 
 const name = z
   .string()
@@ -46,11 +47,6 @@ export const tagPolicySchema = z.strictObject({
     .describe('tags moved to the promoted digest at the end of a promotion'),
 });
 
-/** One gate: a single-key object naming the gate. Gate options are validated by the gates themselves. */
-export const gateSchema = z.record(z.string(), z.unknown()).refine((g) => Object.keys(g).length === 1, {
-  message: 'a gate is an object with exactly one key, e.g. { approval: { count: 2 } }',
-});
-
 /** One environment. */
 export const environmentSchema = z.strictObject({
   registry: name.describe('a key of registries'),
@@ -64,6 +60,10 @@ export const environmentSchema = z.strictObject({
   tags: tagPolicySchema.optional(),
   gates: z.array(gateSchema).default([]),
   auto: z.boolean().default(false).describe('promote automatically when a new candidate arrives (server)'),
+  allowOverride: z
+    .boolean()
+    .default(false)
+    .describe('allow `promote --override --reason` past failing gates (recorded in the attestation)'),
 });
 
 /** One application: a name, or a name with its repository path under each environment prefix. */
@@ -97,10 +97,38 @@ export type RawConfig = z.infer<typeof configSchema>;
 
 /** The published JSON Schema of `gantry.yaml`. */
 export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
+  // Gates are validated by name in code; give editors the precise shape of each one.
+  const env = (
+    schema.properties as Record<string, { additionalProperties: { properties: Record<string, unknown> } }>
+  ).environments;
+  if (env) {
+    env.additionalProperties.properties.gates = {
+      type: 'array',
+      items: {
+        oneOf: Object.entries(gateSchemas).map(([name, gate]) => ({
+          type: 'object',
+          properties: {
+            [name]: withoutDialect(z.toJSONSchema(gate, { io: 'input', unrepresentable: 'any' })),
+          },
+          required: [name],
+          additionalProperties: false,
+        })),
+      },
+    };
+  }
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     $id: 'https://gantry.dev/schema/gantry.schema.json',
     title: 'gantry.yaml',
-    ...z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' }),
+    ...schema,
   };
+}
+
+function withoutDialect(schema: Record<string, unknown>): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = schema;
+  return rest;
 }

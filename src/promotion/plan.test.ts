@@ -15,6 +15,7 @@ const env = (over: Partial<EnvironmentConfig> = {}): EnvironmentConfig => ({
   floating: ['latest', 'prod'],
   gates: [],
   auto: false,
+  allowOverride: false,
   ...over,
 });
 

@@ -369,7 +369,7 @@ export class PromotionService {
     if (!this.#o.gates) {
       // Fail closed: configured gates that cannot be evaluated block the promotion.
       return to.gates.map((g) => ({
-        gate: Object.keys(g)[0] ?? 'unknown',
+        gate: g.name,
         status: 'fail' as const,
         reasons: ['gate evaluation is not available'],
       }));

@@ -1,0 +1,158 @@
+/**
+ * Options of the built-in gates, validated with the rest of gantry.yaml so a typo in a gate is a
+ * configuration error with file, line and key, not a surprise at promotion time.
+ */
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { suggest } from './problems.js';
+
+/** A duration such as `24h`, `30m`, `1h30m`. */
+export const durationSchema = z
+  .string()
+  .refine((s) => parseDuration(s) !== undefined, { message: 'expected a duration such as 30m, 24h, 7d' });
+
+const regexSchema = z.string().refine(
+  (s) => {
+    try {
+      new RegExp(s);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'invalid regular expression' },
+);
+
+/** `approval`: N distinct approvers, one from each group, never the requester, expiring. */
+export const approvalGateSchema = z.strictObject({
+  count: z.number().int().min(1).default(1),
+  groups: z.array(z.string().min(1)).default([]).describe('at least one approver from each of these groups'),
+  expires: durationSchema.default('72h').describe('approvals older than this no longer count'),
+});
+
+/** `labels`: required labels (image config labels or manifest annotations) matching patterns. */
+export const labelsGateSchema = z.strictObject({ required: z.record(z.string(), regexSchema) });
+
+/** `previous-env`: the digest was promoted to this environment before. */
+export const previousEnvGateSchema = z.strictObject({ env: z.string().min(1) });
+
+/** `soak`: the digest has been in `env` for at least `duration`. */
+export const soakGateSchema = z.strictObject({ env: z.string().min(1), duration: durationSchema });
+
+/** `vulnerabilities`: scanner report thresholds. */
+export const vulnerabilitiesGateSchema = z.strictObject({
+  max: z
+    .strictObject({
+      critical: z.number().int().min(0).optional(),
+      high: z.number().int().min(0).optional(),
+      medium: z.number().int().min(0).optional(),
+      low: z.number().int().min(0).optional(),
+      unknown: z.number().int().min(0).optional(),
+    })
+    .default({}),
+  fixable: z.boolean().default(false).describe('count only findings that have a fix'),
+  ignore: z
+    .array(
+      z.strictObject({ id: z.string().min(1), reason: z.string().min(1), expires: z.string().optional() }),
+    )
+    .default([]),
+});
+
+/** `signature`: a cosign signature by one of these public keys. */
+export const signatureGateSchema = z.strictObject({
+  keys: z
+    .array(
+      z
+        .strictObject({
+          name: z.string().optional(),
+          key: z.string().optional(),
+          path: z.string().optional(),
+        })
+        .refine((k) => (k.key === undefined) !== (k.path === undefined), {
+          message: 'give exactly one of key (PEM) or path',
+        }),
+    )
+    .min(1),
+});
+
+/** `evidence`: required attachments and annotations. */
+export const evidenceGateSchema = z.strictObject({
+  artifacts: z
+    .array(
+      z.strictObject({
+        type: z.string().min(1).describe('artifactType of a referrer'),
+        description: z.string().optional(),
+      }),
+    )
+    .default([]),
+  annotations: z
+    .record(z.string(), regexSchema)
+    .default({})
+    .describe('annotations (on the image or a referrer) matching patterns'),
+});
+
+/** `policy`: an external HTTP policy service (e.g. OPA) answering allow/deny. */
+export const policyGateSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }),
+  timeout: durationSchema.default('5s'),
+});
+
+/** Every built-in gate by name. */
+export const gateSchemas = {
+  approval: approvalGateSchema,
+  labels: labelsGateSchema,
+  'previous-env': previousEnvGateSchema,
+  soak: soakGateSchema,
+  vulnerabilities: vulnerabilitiesGateSchema,
+  signature: signatureGateSchema,
+  evidence: evidenceGateSchema,
+  policy: policyGateSchema,
+} as const;
+
+/** A gate name. */
+export type GateName = keyof typeof gateSchemas;
+
+/** A validated gate definition. */
+export type GateConfig = {
+  [K in GateName]: { readonly name: K; readonly options: z.output<(typeof gateSchemas)[K]> };
+}[GateName];
+
+/** One gate as written in YAML: `{ <name>: options }`, checked against that gate's own schema. */
+export const gateSchema = z.record(z.string(), z.unknown()).superRefine((gate, ctx) => {
+  const keys = Object.keys(gate);
+  const names = Object.keys(gateSchemas);
+  if (keys.length !== 1) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `a gate is an object with exactly one key, one of: ${names.join(', ')}`,
+    });
+    return;
+  }
+  const name = keys[0] as string;
+  if (!(name in gateSchemas)) {
+    const hint = suggest(name, names);
+    ctx.addIssue({
+      code: 'custom',
+      path: [name],
+      message: `unknown gate "${name}"${hint ? ` (did you mean "${hint}"?)` : ` (known: ${names.join(', ')})`}`,
+    });
+    return;
+  }
+  const result = gateSchemas[name as GateName].safeParse(gate[name] ?? {});
+  if (result.success) return;
+  for (const issue of result.error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        ctx.addIssue({ code: 'custom', path: [name, ...issue.path, key], message: `unknown key "${key}"` });
+      }
+    } else {
+      ctx.addIssue({ code: 'custom', path: [name, ...issue.path], message: issue.message });
+    }
+  }
+});
+
+/** Validates and types a gate already accepted by {@link gateSchema}. */
+export function toGateConfig(gate: Readonly<Record<string, unknown>>): GateConfig {
+  const name = Object.keys(gate)[0] as GateName;
+  return { name, options: gateSchemas[name].parse(gate[name] ?? {}) } as GateConfig;
+}
