@@ -55,6 +55,14 @@ export interface AttestationConfig {
   readonly keyEnv?: string;
 }
 
+/** Someone whose signed approvals count. */
+export interface ApproverConfig {
+  readonly name: string;
+  readonly groups: readonly string[];
+  /** Path of the public key PEM. */
+  readonly keyFile: string;
+}
+
 /** The validated configuration. */
 export interface Config {
   /** The file it was read from. */
@@ -64,6 +72,7 @@ export interface Config {
   readonly environments: ReadonlyMap<string, EnvironmentConfig>;
   readonly applications: ReadonlyMap<string, ApplicationConfig>;
   readonly attestation?: AttestationConfig;
+  readonly approvers: ReadonlyMap<string, ApproverConfig>;
 }
 
 /** The repository of `app` in `env`. */

@@ -21,6 +21,7 @@ describe('published JSON Schema', () => {
       'environments',
       'applications',
       'attestation',
+      'approvers',
     ]);
     expect(schema.required).toEqual(['registries', 'environments', 'applications']);
     expect(schema.additionalProperties).toBe(false);

@@ -17,6 +17,9 @@ environments:
     gates:
       - approval: { count: 2, groups: [product-owner, operations] }
 applications: [web, api, { name: worker, repository: jobs/worker }]
+approvers:
+  alice: { groups: [product-owner], key: keys/alice.pub.pem }
+  bob: { groups: [operations], key: keys/bob.pub.pem }
 `;
 
 describe('parseConfig', () => {
@@ -54,8 +57,8 @@ describe('parseConfig', () => {
     [
       'unknown top-level key',
       `${GOOD}extra: 1\n`,
-      17,
-      'extra: unknown key "extra" (expected one of: registries, environments, applications, attestation)',
+      20,
+      'extra: unknown key "extra" (expected one of: registries, environments, applications, attestation, approvers)',
     ],
     [
       'wrong type',

@@ -186,6 +186,52 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
     applications.set(app.name, Object.freeze(app));
   });
 
+  const approvers = new Map(
+    Object.entries(raw.approvers).map(
+      ([n, a]) =>
+        [n, Object.freeze({ name: n, groups: Object.freeze([...a.groups]), keyFile: a.key })] as const,
+    ),
+  );
+  const groups = new Set([...approvers.values()].flatMap((a) => a.groups));
+  for (const env of environments.values()) {
+    env.gates.forEach((g, i) => {
+      if (g.name !== 'approval') return;
+      if (approvers.size === 0) {
+        problems.push({
+          path: ['environments', env.name, 'gates', i, 'approval'],
+          message: 'approval gates need approvers: with their public keys',
+        });
+      }
+      for (const group of g.options.groups) {
+        if (approvers.size > 0 && !groups.has(group)) {
+          problems.push({
+            path: ['environments', env.name, 'gates', i, 'approval', 'groups'],
+            message: `no approver is in group "${group}"`,
+          });
+        }
+      }
+      if (approvers.size > 0 && approvers.size < g.options.count) {
+        problems.push({
+          path: ['environments', env.name, 'gates', i, 'approval', 'count'],
+          message: `needs ${g.options.count} approvers but only ${approvers.size} are configured`,
+        });
+      }
+    });
+    env.gates.forEach((g, i) => {
+      if (
+        (g.name === 'previous-env' || g.name === 'soak') &&
+        !environments.has(g.options.env) &&
+        !raw.environments[g.options.env]
+      ) {
+        const hint = suggest(g.options.env, envNames);
+        problems.push({
+          path: ['environments', env.name, 'gates', i, g.name, 'env'],
+          message: `unknown environment "${g.options.env}"${hint ? ` (did you mean "${hint}"?)` : ''}`,
+        });
+      }
+    });
+  }
+
   if (problems.length > 0) return { problems };
   const attestation = raw.attestation
     ? Object.freeze({
@@ -200,6 +246,7 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
       registries,
       environments,
       applications,
+      approvers,
       ...(attestation && { attestation }),
     }),
   };

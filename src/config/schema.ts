@@ -84,12 +84,27 @@ export const attestationSchema = z.strictObject({
   keyEnv: z.string().optional().describe('environment variable holding the PEM private key'),
 });
 
+/** A person (or team key) whose signed approvals count for approval gates. */
+export const approverSchema = z.strictObject({
+  groups: z
+    .array(z.string().min(1))
+    .default([])
+    .describe('groups this approver belongs to, e.g. product-owner'),
+  key: z
+    .string()
+    .min(1)
+    .describe("path of the approver's public key (PEM); approvals are signed with its private key"),
+});
+
 /** The whole file. */
 export const configSchema = z.strictObject({
   registries: z.record(name, registrySchema),
   environments: z.record(name, environmentSchema),
   applications: z.array(applicationSchema).min(1),
   attestation: attestationSchema.optional(),
+  approvers: z
+    .record(z.string().regex(/^[\w.@+-]{1,64}$/, 'letters, digits and . @ + - _ only'), approverSchema)
+    .default({}),
 });
 
 /** `gantry.yaml` as parsed, before semantic checks. */

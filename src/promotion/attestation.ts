@@ -120,7 +120,7 @@ export function statementFor(subjectName: string, predicate: PromotionPredicate)
 }
 
 /** Wraps a statement in a DSSE envelope, signed when a signer is given. */
-export function envelope(statement: Statement, signer?: Signer): Envelope {
+export function envelope(statement: object, signer?: Signer): Envelope {
   const payload = Buffer.from(JSON.stringify(statement));
   const signatures = signer
     ? [
@@ -147,20 +147,42 @@ export interface EnvelopeCheck {
 
 /** Decodes an envelope and checks its signature against `publicKeys` (PEM). Throws `ATTESTATION_INVALID` when malformed. */
 export function openEnvelope(bytes: Buffer, publicKeys: readonly string[] = []): EnvelopeCheck {
+  const opened = openDsse(bytes, publicKeys, 'promotion attestation');
+  const statement = opened.statement as Statement;
+  if (statement.predicateType !== PROMOTION_PREDICATE || typeof statement.predicate?.digest !== 'string') {
+    throw new GantryError(
+      'ATTESTATION_INVALID',
+      'promotion attestation is malformed (not a promotion statement)',
+    );
+  }
+  return {
+    statement,
+    signature: opened.signature,
+    ...(opened.keyid !== undefined && { keyid: opened.keyid }),
+  };
+}
+
+/** A DSSE envelope opened: its in-toto statement and which trusted key (by index) signed it. */
+export interface OpenedDsse {
+  readonly statement: { readonly predicateType?: unknown; readonly predicate?: unknown };
+  readonly signature: 'verified' | 'unsigned' | 'invalid' | 'unknown-key';
+  readonly keyid?: string;
+  /** Index in `publicKeys` of the key that verified the signature. */
+  readonly keyIndex?: number;
+}
+
+/** Decodes any in-toto DSSE envelope and checks its signatures against `publicKeys` (PEM). */
+export function openDsse(bytes: Buffer, publicKeys: readonly string[], what: string): OpenedDsse {
   let env: Envelope;
-  let statement: Statement;
+  let statement: OpenedDsse['statement'];
   try {
     env = JSON.parse(bytes.toString('utf8')) as Envelope;
     if (env.payloadType !== IN_TOTO_PAYLOAD_TYPE || typeof env.payload !== 'string')
       throw new Error('not in-toto');
-    statement = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as Statement;
-    if (statement.predicateType !== PROMOTION_PREDICATE || typeof statement.predicate?.digest !== 'string')
-      throw new Error('not a promotion');
+    statement = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as OpenedDsse['statement'];
+    if (typeof statement !== 'object' || statement === null) throw new Error('no statement');
   } catch (err) {
-    throw new GantryError(
-      'ATTESTATION_INVALID',
-      `promotion attestation is malformed (${(err as Error).message})`,
-    );
+    throw new GantryError('ATTESTATION_INVALID', `${what} is malformed (${(err as Error).message})`);
   }
   const raw: unknown = env.signatures;
   const sigs = (Array.isArray(raw) ? (raw as unknown[]) : []).filter(
@@ -175,17 +197,18 @@ export function openEnvelope(bytes: Buffer, publicKeys: readonly string[] = []):
   const keys = publicKeys.map((pem) => createPublicKey(pem));
   for (const s of sigs) {
     // keyid is a hint: an empty one means "try every trusted key".
-    const key = s.keyid
-      ? keys.find((k) => keyId(k) === s.keyid)
-      : keys.find((k) => verifies(k, payload, s.sig));
+    const index = s.keyid
+      ? keys.findIndex((k) => keyId(k) === s.keyid)
+      : keys.findIndex((k) => verifies(k, payload, s.sig));
+    const key = keys[index];
     if (!key) continue;
-    const ok = verify(
-      key.asymmetricKeyType === 'ed25519' ? null : 'sha256',
-      payload,
-      key,
-      Buffer.from(s.sig, 'base64'),
-    );
-    return { statement, signature: ok ? 'verified' : 'invalid', keyid: s.keyid };
+    const ok = verifies(key, payload, s.sig);
+    return {
+      statement,
+      signature: ok ? 'verified' : 'invalid',
+      keyid: s.keyid,
+      ...(ok && { keyIndex: index }),
+    };
   }
   return { statement, signature: 'unknown-key', ...(sigs[0] && { keyid: sigs[0].keyid }) };
 }
@@ -215,24 +238,34 @@ export function attestationArtifact(
   subject: { mediaType: string; digest: Digest; size: number },
   predicate: PromotionPredicate,
 ): AttestationArtifact {
+  return attestationArtifactOf(env, subject, PROMOTION_ARTIFACT_TYPE, {
+    [Annotations.env]: predicate.to.environment,
+    [Annotations.app]: predicate.application,
+    [Annotations.kind]: predicate.kind,
+    [Annotations.actor]: predicate.actor,
+    [Annotations.created]: predicate.time,
+    ...(predicate.version !== undefined && { [Annotations.version]: predicate.version }),
+    ...(predicate.revision !== undefined && { [Annotations.revision]: predicate.revision }),
+  });
+}
+
+/** Packs any DSSE envelope as an OCI 1.1 artifact of `artifactType` referring to `subject`. */
+export function attestationArtifactOf(
+  env: Envelope,
+  subject: { mediaType: string; digest: Digest; size: number },
+  artifactType: string,
+  annotations: Readonly<Record<string, string>>,
+): AttestationArtifact {
   const layer = Buffer.from(JSON.stringify(env));
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: MediaTypes.ociManifest,
-      artifactType: PROMOTION_ARTIFACT_TYPE,
+      artifactType,
       config: { mediaType: MediaTypes.ociEmpty, digest: digestOf(EMPTY), size: EMPTY.length },
       layers: [{ mediaType: DSSE_MEDIA_TYPE, digest: digestOf(layer), size: layer.length }],
       subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-      annotations: {
-        [Annotations.env]: predicate.to.environment,
-        [Annotations.app]: predicate.application,
-        [Annotations.kind]: predicate.kind,
-        [Annotations.actor]: predicate.actor,
-        [Annotations.created]: predicate.time,
-        ...(predicate.version !== undefined && { [Annotations.version]: predicate.version }),
-        ...(predicate.revision !== undefined && { [Annotations.revision]: predicate.revision }),
-      },
+      annotations,
     }),
   );
   return {

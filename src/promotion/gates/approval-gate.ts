@@ -1,0 +1,45 @@
+/**
+ * `approval`: N distinct approvers, at least one from each listed group, never the requester,
+ * bound to this digest and environment, and not older than `expires`.
+ */
+import { parseDuration, type GateConfig } from '../../config/index.js';
+import type { RecordedGate } from '../attestation.js';
+import type { GateFacts } from './facts.js';
+
+type ApprovalOptions = Extract<GateConfig, { name: 'approval' }>['options'];
+
+/** Evaluates the approval gate; `pending` (not `fail`) while approvals are missing. */
+export function evaluateApproval(options: ApprovalOptions, facts: GateFacts): RecordedGate {
+  const maxAge = parseDuration(options.expires) ?? 0;
+  const notes: string[] = [];
+  const valid = new Map<string, { groups: readonly string[]; time: string }>();
+  for (const a of facts.approvals) {
+    if (!a.approver) {
+      notes.push(`ignored approval ${a.source}: ${a.problem ?? 'not signed by a configured approver'}`);
+      continue;
+    }
+    if (a.problem) notes.push(`ignored approval by ${a.approver}: ${a.problem}`);
+    else if (a.digest !== facts.digest)
+      notes.push(`ignored approval by ${a.approver}: it is for ${a.digest}`);
+    else if (a.environment !== facts.environment)
+      notes.push(`ignored approval by ${a.approver}: it is for ${a.environment}`);
+    else if (a.approver === facts.requester)
+      notes.push(`ignored approval by ${a.approver}: the requester cannot approve`);
+    else if (facts.now.getTime() - Date.parse(a.time) > maxAge)
+      notes.push(`ignored approval by ${a.approver}: expired (given ${a.time}, valid ${options.expires})`);
+    else valid.set(a.approver, { groups: a.groups, time: a.time });
+  }
+  const missingGroups = options.groups.filter((g) => ![...valid.values()].some((v) => v.groups.includes(g)));
+  const approvers = [...valid.keys()].sort();
+  if (approvers.length >= options.count && missingGroups.length === 0) {
+    return { gate: 'approval', status: 'pass', reasons: [`approved by ${approvers.join(', ')}`] };
+  }
+  const reasons: string[] = [];
+  if (approvers.length < options.count) {
+    reasons.push(
+      `${approvers.length} of ${options.count} approvals${approvers.length ? ` (${approvers.join(', ')})` : ''}`,
+    );
+  }
+  if (missingGroups.length) reasons.push(`needs an approver from ${missingGroups.join(', ')}`);
+  return { gate: 'approval', status: 'pending', reasons: [...reasons, ...notes.slice(0, 5)] };
+}

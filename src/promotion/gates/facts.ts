@@ -1,0 +1,68 @@
+/**
+ * The facts every gate is a pure function of, gathered once per promotion (gather.ts) before any
+ * gate runs, so `gantry plan` and `gantry promote` judge the same evidence.
+ */
+import type { Digest } from '../../core/index.js';
+import type { VulnerabilityReport } from './vulnerability-report.js';
+
+/** A referrer of the candidate (signature, SBOM, report, evidence…). */
+export interface ReferrerFact {
+  readonly digest: Digest;
+  readonly artifactType?: string;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+/** A recorded promotion of the candidate digest into some environment. */
+export interface PromotionFact {
+  readonly environment: string;
+  readonly time: string;
+  readonly kind: 'promotion' | 'rollback';
+}
+
+/** An approval whose signature was checked against the configured approvers' keys. */
+export interface ApprovalFact {
+  /** The configured approver whose key verified the signature; undefined when none did. */
+  readonly approver?: string;
+  readonly groups: readonly string[];
+  readonly environment: string;
+  readonly digest: Digest;
+  readonly time: string;
+  /** Why it does not count, when it does not (bad signature, other digest…). */
+  readonly problem?: string;
+  readonly source: string;
+}
+
+/** A cosign signature found for the candidate. */
+export interface SignatureFact {
+  readonly source: string;
+  readonly payload: Buffer;
+  readonly signatureB64: string;
+}
+
+/** What an external policy service answered. */
+export type PolicyFact =
+  { readonly allow: boolean; readonly reasons: readonly string[] } | { readonly error: string };
+
+/** Everything gates may look at. */
+export interface GateFacts {
+  readonly application: string;
+  readonly environment: string;
+  readonly from: string;
+  readonly digest: Digest;
+  readonly version?: string;
+  /** Who asked for the promotion: never counts as an approver. */
+  readonly requester: string;
+  readonly now: Date;
+  /** Image config labels merged with manifest annotations. */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly referrers: readonly ReferrerFact[];
+  /** Promotions of this digest, per environment named by previous-env / soak gates. */
+  readonly promotions: readonly PromotionFact[];
+  readonly vulnerabilityReports: readonly { readonly report: VulnerabilityReport; readonly source: string }[];
+  readonly signatures: readonly SignatureFact[];
+  /** Public keys of signature gates, in gate order. */
+  readonly signatureKeys: readonly (readonly { readonly name: string; readonly pem: string }[])[];
+  readonly approvals: readonly ApprovalFact[];
+  /** Answers of policy gates, in gate order. */
+  readonly policies: readonly PolicyFact[];
+}

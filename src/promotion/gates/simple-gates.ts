@@ -1,0 +1,87 @@
+/** The gates that only compare facts: labels, previous-env, soak, evidence, policy. */
+import { formatDuration, parseDuration, type GateConfig } from '../../config/index.js';
+import type { RecordedGate } from '../attestation.js';
+import type { GateFacts, PolicyFact } from './facts.js';
+
+type Options<N extends GateConfig['name']> = Extract<GateConfig, { name: N }>['options'];
+
+const pass = (gate: string, ...reasons: string[]): RecordedGate => ({ gate, status: 'pass', reasons });
+const fail = (gate: string, ...reasons: string[]): RecordedGate => ({ gate, status: 'fail', reasons });
+
+/** `labels`: every required label is present and matches its pattern. */
+export function evaluateLabels(options: Options<'labels'>, facts: GateFacts): RecordedGate {
+  const problems: string[] = [];
+  for (const [key, pattern] of Object.entries(options.required)) {
+    const value = facts.labels[key];
+    if (value === undefined) problems.push(`label ${key} is missing`);
+    else if (!new RegExp(pattern).test(value))
+      problems.push(`label ${key}="${value}" does not match ${pattern}`);
+  }
+  return problems.length
+    ? fail('labels', ...problems)
+    : pass('labels', `${Object.keys(options.required).length} required labels present and matching`);
+}
+
+function firstPromotion(facts: GateFacts, env: string) {
+  return facts.promotions
+    .filter((p) => p.environment === env && p.kind === 'promotion')
+    .sort((a, b) => a.time.localeCompare(b.time))[0];
+}
+
+/** `previous-env`: the digest was promoted to `env` before. */
+export function evaluatePreviousEnv(options: Options<'previous-env'>, facts: GateFacts): RecordedGate {
+  const first = firstPromotion(facts, options.env);
+  return first
+    ? pass('previous-env', `promoted to ${options.env} at ${first.time}`)
+    : fail('previous-env', `${facts.digest} was never promoted to ${options.env}`);
+}
+
+/** `soak`: the digest has been in `env` for at least `duration`. */
+export function evaluateSoak(options: Options<'soak'>, facts: GateFacts): RecordedGate {
+  const needed = parseDuration(options.duration) ?? 0;
+  const first = firstPromotion(facts, options.env);
+  if (!first) return fail('soak', `${facts.digest} was never promoted to ${options.env}`);
+  const since = facts.now.getTime() - Date.parse(first.time);
+  if (Number.isNaN(since)) return fail('soak', `the promotion to ${options.env} has no valid time`);
+  return since >= needed
+    ? pass('soak', `in ${options.env} for ${formatDuration(since)} (≥ ${options.duration})`)
+    : fail(
+        'soak',
+        `in ${options.env} for ${formatDuration(since)} only; needs ${options.duration} (${formatDuration(needed - since)} to go)`,
+      );
+}
+
+/** `evidence`: required attachments by artifact type and required annotations. */
+export function evaluateEvidence(options: Options<'evidence'>, facts: GateFacts): RecordedGate {
+  const problems: string[] = [];
+  const found: string[] = [];
+  for (const a of options.artifacts) {
+    const match = facts.referrers.find((r) => r.artifactType === a.type);
+    if (match) found.push(`${a.description ?? a.type} (${match.digest.slice(0, 19)})`);
+    else problems.push(`no ${a.description ?? a.type} attached (artifact type ${a.type})`);
+  }
+  for (const [key, pattern] of Object.entries(options.annotations)) {
+    const re = new RegExp(pattern);
+    const values = [facts.labels[key], ...facts.referrers.map((r) => r.annotations[key])].filter(
+      (v): v is string => v !== undefined,
+    );
+    if (values.some((v) => re.test(v))) found.push(`${key} matches ${pattern}`);
+    else
+      problems.push(
+        values.length
+          ? `annotation ${key}="${values[0] ?? ''}" does not match ${pattern}`
+          : `annotation ${key} is missing`,
+      );
+  }
+  return problems.length ? fail('evidence', ...problems) : pass('evidence', ...found);
+}
+
+/** `policy`: the external service allowed it; an error or timeout denies (fail closed). */
+export function evaluatePolicy(options: Options<'policy'>, answer: PolicyFact | undefined): RecordedGate {
+  if (!answer) return fail('policy', `no answer from ${options.url}`);
+  if ('error' in answer)
+    return fail('policy', `policy service ${options.url} failed: ${answer.error} (denied)`);
+  return answer.allow
+    ? pass('policy', ...(answer.reasons.length ? answer.reasons : [`allowed by ${options.url}`]))
+    : fail('policy', ...(answer.reasons.length ? answer.reasons : [`denied by ${options.url}`]));
+}
