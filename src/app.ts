@@ -7,9 +7,19 @@ import { readFileSync } from 'node:fs';
 import { GantryError, isGantryError, type Digest } from './core/index.js';
 import type { Config, CredentialSource, RegistryConfig } from './config/index.js';
 import { RegistryTarget, Scheduler, copyImage } from './copy/index.js';
-import { PromotionService, loadSigner, type RegistryPort, type Signer } from './promotion/index.js';
+import {
+  PromotionService,
+  evaluateGates,
+  gatherFacts,
+  loadSigner,
+  type GateEvaluator,
+  type PolicyFact,
+  type RegistryPort,
+  type Signer,
+} from './promotion/index.js';
 import {
   DockerConfigCredentials,
+  HttpTransport,
   RegistryClient,
   helperCredentials,
   parseCredsFlag,
@@ -86,6 +96,59 @@ export function createApp(options: AppOptions): App {
     ...(signer && { signer }),
   });
   return { config, client, registry, promotions, close: () => client.close() };
+}
+
+function readConfigured(config: Config, path: string, where: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    throw new GantryError('CONFIG_INVALID', `${config.file}: ${where}: cannot read ${path}`);
+  }
+}
+
+/** Asks a policy service (OPA style); any error, timeout or odd answer denies. */
+async function askPolicy(
+  transport: HttpTransport,
+  url: string,
+  input: unknown,
+  timeoutMs: number,
+): Promise<PolicyFact> {
+  try {
+    const res = await transport.request({
+      method: 'POST',
+      url: new URL(url),
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: Buffer.from(JSON.stringify({ input })),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const c of res.body as AsyncIterable<Buffer>) {
+      size += c.length;
+      if (size > 1024 * 1024) return { error: 'answer larger than 1 MiB' };
+      chunks.push(c);
+    }
+    if (res.status !== 200) return { error: `HTTP ${res.status}` };
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+      result?: unknown;
+      allow?: unknown;
+      reasons?: unknown;
+    };
+    const answer = (body.result !== undefined ? body.result : body) as { allow?: unknown; reasons?: unknown };
+    if (typeof answer?.allow !== 'boolean') return { error: 'the answer has no boolean "allow"' };
+    const reasons = Array.isArray(answer.reasons)
+      ? answer.reasons.filter((r): r is string => typeof r === 'string')
+      : [];
+    return { allow: answer.allow, reasons };
+  } catch (err) {
+    const e = err as { name?: string; message?: string };
+    return {
+      error:
+        e.name === 'TimeoutError' || e.name === 'AbortError'
+          ? `no answer within ${timeoutMs} ms`
+          : (e.message ?? 'request failed'),
+    };
+  }
 }
 
 function definedEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {

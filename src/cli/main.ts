@@ -105,10 +105,42 @@ export function buildProgram(): Command {
         .option(
           '--release <file>',
           'promote the applications of a release file together (tags last, all or nothing)',
-        ),
+        )
+        .option(
+          '--report <file>',
+          'a vulnerability report for the vulnerabilities gate (repeatable)',
+          collect,
+          [],
+        )
+        .option(
+          '--override',
+          'promote despite failing gates (only where the environment allows it; needs --reason)',
+        )
+        .option('--reason <text>', 'why the gates are overridden (recorded in the attestation)'),
     ).action(run(async () => (await import('./commands/promote.js'))[name] as Action));
   }
 
+  appOptions(
+    program
+      .command('approve')
+      .description('sign an approval of APP VERSION for an environment and attach it to the image')
+      .argument('<app>', 'application name')
+      .argument('<version>', 'version tag or digest in the source environment')
+      .requiredOption('--env <env>', 'environment the approval is for')
+      .requiredOption('--key <private.pem>', "the approver's private key (ECDSA P-256 or Ed25519)")
+      .option('--from <env>', 'source environment (default: the only one the target allows)')
+      .option('--comment <text>', 'a note recorded with the approval'),
+  ).action(run(async () => (await import('./commands/approve.js')).approve as Action));
+  addRegistryOptions(
+    program
+      .command('attach')
+      .description('upload a report or evidence file as a referrer of an image (like oras attach)')
+      .argument('<ref>', 'image reference')
+      .argument('<file>', 'file to attach')
+      .option('--artifact-type <type>', 'artifact type (default: detected from the content)')
+      .option('--annotation <key=value>', 'annotation on the artifact (repeatable)', collect, [])
+      .option('--json', 'print JSON'),
+  ).action(run(async () => (await import('./commands/attach.js')).attach as Action));
   appOptions(
     program
       .command('status')

@@ -23,3 +23,14 @@ export {
 } from './environment-state.js';
 export { rollback, type RollbackOutcome, type RollbackContext } from './rollback.js';
 export { verifyPromotion, type VerifyOutcome, type AttestationVerdict } from './verify.js';
+export { gatherFacts, type GatherContext, type PolicyPort } from './gates/gather.js';
+export { evaluateGates } from './gates/evaluate.js';
+export type { GateFacts, PolicyFact } from './gates/facts.js';
+export {
+  approvalArtifact,
+  checkApproval,
+  APPROVAL_ARTIFACT_TYPE,
+  type ApprovalPredicate,
+  type KnownApprover,
+} from './approval.js';
+export { parseVulnerabilityReport, type VulnerabilityReport } from './gates/vulnerability-report.js';

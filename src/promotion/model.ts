@@ -5,12 +5,22 @@ import type { RecordedGate } from './attestation.js';
 import type { Candidate } from './candidate.js';
 import type { TagChange } from './plan.js';
 import type { ContentCopy } from './ports.js';
+import type { VulnerabilityReport } from './gates/vulnerability-report.js';
 
-/** Evaluates an environment's gates for a candidate (issue 5 provides the real one). */
+/** What gate evaluation knows about the promotion besides the candidate. */
+export interface GateContext {
+  readonly from: EnvironmentConfig;
+  readonly app: ApplicationConfig;
+  readonly version?: string;
+  /** Vulnerability reports given on the command line (`--report FILE`). */
+  readonly reports: readonly { readonly report: VulnerabilityReport; readonly source: string }[];
+}
+
+/** Evaluates an environment's gates for a candidate. */
 export type GateEvaluator = (
   env: EnvironmentConfig,
   candidate: Candidate,
-  context: { from: EnvironmentConfig; app: ApplicationConfig },
+  context: GateContext,
 ) => Promise<readonly RecordedGate[]>;
 
 /** A promotion request. */
@@ -21,6 +31,10 @@ export interface PromoteRequest {
   readonly to: string;
   readonly from?: string;
   readonly dryRun?: boolean;
+  /** Vulnerability reports given on the command line. */
+  readonly reports?: readonly { readonly report: VulnerabilityReport; readonly source: string }[];
+  /** Promote despite failing gates, for this reason (only where the environment allows overrides). */
+  readonly override?: string;
 }
 
 /** Several applications promoted together. */

@@ -22,8 +22,10 @@ import {
   type Signer,
 } from './attestation.js';
 import { Labels, readCandidate, type Candidate } from './candidate.js';
+import { approvalArtifact } from './approval.js';
 import { planTags, type TagConflict, type TagPlan } from './plan.js';
 import type {
+  GateContext,
   GateEvaluator,
   Place,
   PromoteRequest,
@@ -162,6 +164,46 @@ export class PromotionService {
     );
   }
 
+  /** Signs and attaches an approval of `reference` (in the source environment of `environment`). */
+  async approve(req: {
+    app: string;
+    reference: string;
+    environment: string;
+    signer: Signer;
+    approver: string;
+    from?: string;
+    comment?: string;
+  }): Promise<{ digest: Digest; approver: string; environment: string; approval: Digest }> {
+    const app = this.application(req.app);
+    const to = this.environment(req.environment);
+    const from = this.sourceOf(to, req.from);
+    const src = repositoryOf(from, app);
+    const candidate = await readCandidate(this.#o.registry, src, req.reference);
+    const artifact = approvalArtifact(
+      {
+        application: app.name,
+        digest: candidate.digest,
+        environment: to.name,
+        approver: req.approver,
+        time: this.#o.now().toISOString(),
+        ...(req.comment !== undefined && { comment: req.comment }),
+      },
+      {
+        mediaType: candidate.manifest.mediaType,
+        digest: candidate.digest,
+        size: candidate.manifest.bytes.byteLength,
+      },
+      req.signer,
+    );
+    await this.#o.registry.attach(src, artifact);
+    return {
+      digest: candidate.digest,
+      approver: req.approver,
+      environment: to.name,
+      approval: artifact.digest,
+    };
+  }
+
   /** Promotes (or with `dryRun`, plans) `app` `reference` into `to`. */
   async promote(req: PromoteRequest): Promise<PromotionOutcome> {
     const p = await this.#prepare(req);
@@ -284,7 +326,14 @@ export class PromotionService {
     const revision = candidate.labels[Labels.revision];
     const plan = await this.#planTags(to, dst, candidate.digest, version, revision);
     if (plan.conflicts.length > 0) throw immutableConflict(to, plan.conflicts);
-    const gates = await this.#gates(to, candidate, from, app);
+    const evaluated = await this.#gates(to, candidate, {
+      from,
+      app,
+      ...(version !== undefined && { version }),
+      reports: req.reports ?? [],
+    });
+    const gates =
+      req.override !== undefined && !req.dryRun ? overridden(to, evaluated, req.override) : evaluated;
     const base = {
       application: app.name,
       ...(version !== undefined && { version }),
@@ -296,7 +345,17 @@ export class PromotionService {
       tags: { immutable: plan.immutable, floating: plan.floating, changes: plan.changes },
       gates,
     };
-    return { app, from, to, src, dst, candidate, plan, base };
+    return {
+      app,
+      from,
+      to,
+      src,
+      dst,
+      candidate,
+      plan,
+      base,
+      ...(req.override !== undefined && { override: req.override }),
+    };
   }
 
   /** Copies the content (mode copy) and checks the target resolves the digest. */
@@ -327,6 +386,7 @@ export class PromotionService {
       actor: this.#o.actor,
       gates: p.base.gates,
       approvals: [],
+      ...(p.override !== undefined && { override: { reason: p.override } }),
     };
     const manifest = p.candidate.manifest;
     const artifact = attestationArtifact(
@@ -362,8 +422,7 @@ export class PromotionService {
   async #gates(
     to: EnvironmentConfig,
     candidate: Candidate,
-    from: EnvironmentConfig,
-    app: ApplicationConfig,
+    context: GateContext,
   ): Promise<readonly RecordedGate[]> {
     if (to.gates.length === 0) return [];
     if (!this.#o.gates) {
@@ -374,7 +433,7 @@ export class PromotionService {
         reasons: ['gate evaluation is not available'],
       }));
     }
-    return this.#o.gates(to, candidate, { from, app });
+    return this.#o.gates(to, candidate, context);
   }
 
   /** True when `digest` in `repo` carries a promotion attestation for `env`. */
@@ -411,6 +470,7 @@ interface Prepared {
   readonly candidate: Candidate;
   readonly plan: TagPlan;
   readonly base: Omit<PromotionOutcome, 'status' | 'copy' | 'attestation'>;
+  readonly override?: string;
 }
 
 function refuseFailedGates(list: readonly Prepared[]): void {
@@ -422,6 +482,23 @@ function refuseFailedGates(list: readonly Prepared[]): void {
     'PROMOTION_GATES_FAILED',
     `promotion to ${failed[0]?.p.to.name ?? ''} refused: ${failed.map(({ p, g }) => `${p.app.name} ${p.base.version ?? p.candidate.digest}: ${g.gate} (${g.reasons.join('; ') || g.status})`).join(', ')}`,
     { details: { gates: failed.map(({ g }) => g.gate) } },
+  );
+}
+
+/** Marks failing gates as overridden; refuses when the environment does not allow overrides. */
+function overridden(to: EnvironmentConfig, gates: readonly RecordedGate[], reason: string): RecordedGate[] {
+  if (!to.allowOverride) {
+    throw new GantryError(
+      'PROMOTION_NOT_ALLOWED',
+      `gates of ${to.name} cannot be overridden (the environment does not set allowOverride: true)`,
+    );
+  }
+  if (reason.trim().length < 3)
+    throw new GantryError('USAGE_INVALID', '--override needs --reason TEXT saying why');
+  return gates.map((g) =>
+    g.status === 'fail' || g.status === 'pending'
+      ? { gate: g.gate, status: 'overridden' as const, reasons: [...g.reasons, `overridden: ${reason}`] }
+      : g,
   );
 }
 

@@ -1,7 +1,8 @@
 /** `gantry promote APP VERSION|DIGEST --to ENV` and `gantry plan …` (the same, changing nothing). */
 import { loadReleaseFile } from '../../config/index.js';
 import { GantryError } from '../../core/index.js';
-import type { PromotionOutcome } from '../../promotion/index.js';
+import { readFile } from 'node:fs/promises';
+import { parseVulnerabilityReport, type PromotionOutcome } from '../../promotion/index.js';
 import { withApp, type AppCommandOptions } from '../app-context.js';
 import { printJson, printLines } from '../output.js';
 import { formatBytes } from '../progress.js';
@@ -12,6 +13,23 @@ export interface PromoteOptions extends AppCommandOptions {
   readonly from?: string;
   readonly dryRun?: boolean;
   readonly release?: string;
+  readonly report?: string[];
+  readonly override?: boolean;
+  readonly reason?: string;
+}
+
+async function readReports(files: readonly string[]) {
+  return Promise.all(
+    files.map(async (file) => {
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(file);
+      } catch {
+        throw new GantryError('USAGE_INVALID', `cannot read report ${file}`);
+      }
+      return { report: parseVulnerabilityReport(bytes, file), source: `--report ${file}` };
+    }),
+  );
 }
 
 /** Runs `gantry promote` (one application, or a release file). */
@@ -28,8 +46,13 @@ export async function promote(
   if (app === undefined || reference === undefined) {
     throw new GantryError('USAGE_INVALID', 'missing APP and VERSION (or --release FILE)');
   }
+  if (options.override && !options.reason)
+    throw new GantryError('USAGE_INVALID', '--override needs --reason TEXT');
+  const reports = await readReports(options.report ?? []);
   const outcome = await withApp(options, (a) =>
     a.promotions.promote({
+      reports,
+      ...(options.override && options.reason !== undefined && { override: options.reason }),
       app,
       reference,
       to: options.to,

@@ -1,0 +1,237 @@
+/**
+ * Gathering the facts gates judge, once per promotion and before anything is copied: labels,
+ * referrers, promotions of the digest into environments named by gates, vulnerability reports
+ * (attached or given with --report), cosign signatures, signed approvals, and policy answers.
+ */
+import { type Digest } from '../../core/index.js';
+import {
+  repositoryOf,
+  type ApplicationConfig,
+  type Config,
+  type EnvironmentConfig,
+} from '../../config/index.js';
+import type { Descriptor, Repository } from '../../registry/index.js';
+import { APPROVAL_ARTIFACT_TYPE, checkApproval, type KnownApprover } from '../approval.js';
+import { Annotations, DSSE_MEDIA_TYPE, PROMOTION_ARTIFACT_TYPE } from '../attestation.js';
+import type { Candidate } from '../candidate.js';
+import type { RegistryPort } from '../ports.js';
+import { COSIGN_SIG_ARTIFACT_TYPE, cosignSignatureTag, signatureLayers } from './cosign.js';
+import type {
+  ApprovalFact,
+  GateFacts,
+  PolicyFact,
+  PromotionFact,
+  ReferrerFact,
+  SignatureFact,
+} from './facts.js';
+import { parseVulnerabilityReport, type VulnerabilityReport } from './vulnerability-report.js';
+
+/** Asks an external policy service; must resolve (never reject) and fail closed. */
+export type PolicyPort = (url: string, input: unknown, timeoutMs: number) => Promise<PolicyFact>;
+
+/** What gathering needs beyond the registry. */
+export interface GatherContext {
+  readonly registry: RegistryPort;
+  readonly config: Config;
+  readonly approvers: readonly KnownApprover[];
+  /** Reads a key file named in the configuration. */
+  readonly readKey: (path: string) => string;
+  readonly policy: PolicyPort;
+  readonly now: Date;
+  readonly requester: string;
+  /** Reports given on the command line, already parsed. */
+  readonly reports?: readonly { report: VulnerabilityReport; source: string }[];
+}
+
+/** Artifact types that look like scanner reports. */
+const REPORT_TYPE = /sarif|trivy|grype|cyclonedx|vuln|scan/i;
+/** Reports larger than this are not downloaded. */
+const MAX_REPORT = 64 * 1024 * 1024;
+
+/** Gathers the facts for `candidate` promoted from `from` to `to`. */
+export async function gatherFacts(
+  ctx: GatherContext,
+  app: ApplicationConfig,
+  from: EnvironmentConfig,
+  to: EnvironmentConfig,
+  candidate: Candidate,
+  version: string | undefined,
+): Promise<GateFacts> {
+  const names = new Set(to.gates.map((g) => g.name));
+  const src = candidate.repository;
+  const digest = candidate.digest;
+  const referrers = await ctx.registry.referrers(src, digest);
+  const referrerFacts: ReferrerFact[] = referrers.map((d) => ({
+    digest: d.digest,
+    ...(d.artifactType !== undefined && { artifactType: d.artifactType }),
+    annotations: d.annotations ?? {},
+  }));
+
+  const promotions =
+    names.has('previous-env') || names.has('soak') ? await promotionsOf(ctx, app, to, digest) : [];
+  const vulnerabilityReports = names.has('vulnerabilities')
+    ? [...(await attachedReports(ctx.registry, src, referrers)), ...(ctx.reports ?? [])]
+    : [];
+  const signatures = names.has('signature') ? await signaturesOf(ctx.registry, src, digest, referrers) : [];
+  const signatureKeys = to.gates.flatMap((g) =>
+    g.name === 'signature'
+      ? [
+          g.options.keys.map((k, i) => ({
+            name: k.name ?? k.path ?? `key ${i + 1}`,
+            pem: k.key ?? ctx.readKey(k.path ?? ''),
+          })),
+        ]
+      : [],
+  );
+  const approvals = names.has('approval') ? await approvalsOf(ctx, src, referrers) : [];
+
+  const base = {
+    application: app.name,
+    environment: to.name,
+    from: from.name,
+    digest,
+    ...(version !== undefined && { version }),
+    requester: ctx.requester,
+    now: ctx.now,
+    labels: candidate.labels,
+    referrers: referrerFacts,
+    promotions,
+    vulnerabilityReports,
+    signatures,
+    signatureKeys,
+    approvals,
+  };
+  const policies: PolicyFact[] = [];
+  for (const g of to.gates) {
+    if (g.name !== 'policy') continue;
+    const input = {
+      ...base,
+      now: ctx.now.toISOString(),
+      vulnerabilityReports: base.vulnerabilityReports.map((r) => ({ source: r.source, ...r.report })),
+      signatures: signatures.map((s) => s.source),
+      signatureKeys: undefined,
+    };
+    policies.push(await ctx.policy(g.options.url, input, durationMs(g.options.timeout)));
+  }
+  return { ...base, policies };
+}
+
+function durationMs(text: string): number {
+  const m = /^(\d+)(ms|s|m)$/.exec(text);
+  if (!m) return 5000;
+  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
+}
+
+/** Promotion attestations of `digest` in every environment that previous-env / soak gates name. */
+async function promotionsOf(
+  ctx: GatherContext,
+  app: ApplicationConfig,
+  to: EnvironmentConfig,
+  digest: Digest,
+): Promise<PromotionFact[]> {
+  const envs = new Set(
+    to.gates.flatMap((g) => (g.name === 'previous-env' || g.name === 'soak' ? [g.options.env] : [])),
+  );
+  const facts: PromotionFact[] = [];
+  for (const name of envs) {
+    const env = ctx.config.environments.get(name);
+    if (!env) continue;
+    const list = await ctx.registry
+      .referrers(repositoryOf(env, app), digest, PROMOTION_ARTIFACT_TYPE)
+      .catch(() => []);
+    for (const d of list) {
+      const a = d.annotations ?? {};
+      if (a[Annotations.env] !== name || a[Annotations.app] !== app.name) continue;
+      facts.push({
+        environment: name,
+        time: a[Annotations.created] ?? '',
+        kind: a[Annotations.kind] === 'rollback' ? 'rollback' : 'promotion',
+      });
+    }
+  }
+  return facts;
+}
+
+async function firstLayer(
+  registry: RegistryPort,
+  repo: Repository,
+  d: Descriptor,
+  mediaType?: string,
+): Promise<Buffer | undefined> {
+  const m = await registry.manifest(repo, d.digest);
+  if (m.kind !== 'image') return undefined;
+  const layer = mediaType ? m.body.layers.find((l) => l.mediaType === mediaType) : m.body.layers[0];
+  if (!layer || layer.size > MAX_REPORT) return undefined;
+  return registry.blob(repo, layer);
+}
+
+async function attachedReports(registry: RegistryPort, repo: Repository, referrers: readonly Descriptor[]) {
+  const out: { report: VulnerabilityReport; source: string }[] = [];
+  for (const d of referrers) {
+    if (!d.artifactType || !REPORT_TYPE.test(d.artifactType)) continue;
+    const bytes = await firstLayer(registry, repo, d);
+    if (!bytes) continue;
+    try {
+      out.push({
+        report: parseVulnerabilityReport(bytes, `referrer ${d.digest}`),
+        source: `referrer ${d.digest}`,
+      });
+    } catch {
+      // not a vulnerability report after all (e.g. an SBOM without vulnerabilities)
+    }
+  }
+  return out;
+}
+
+async function signaturesOf(
+  registry: RegistryPort,
+  repo: Repository,
+  digest: Digest,
+  referrers: readonly Descriptor[],
+): Promise<SignatureFact[]> {
+  const sources: { source: string; reference: string }[] = [];
+  const tag = cosignSignatureTag(digest);
+  if ((await registry.resolve(repo, tag).catch(() => undefined)) !== undefined)
+    sources.push({ source: `tag ${tag}`, reference: tag });
+  for (const d of referrers)
+    if (d.artifactType === COSIGN_SIG_ARTIFACT_TYPE)
+      sources.push({ source: `referrer ${d.digest}`, reference: d.digest });
+  const out: SignatureFact[] = [];
+  for (const s of sources) {
+    const m = await registry.manifest(repo, s.reference);
+    for (const layer of signatureLayers(m)) {
+      if (layer.descriptor.size > 1024 * 1024) continue;
+      out.push({
+        source: s.source,
+        payload: await registry.blob(repo, layer.descriptor),
+        signatureB64: layer.signature,
+      });
+    }
+  }
+  return out;
+}
+
+async function approvalsOf(
+  ctx: GatherContext,
+  repo: Repository,
+  referrers: readonly Descriptor[],
+): Promise<ApprovalFact[]> {
+  const out: ApprovalFact[] = [];
+  for (const d of referrers) {
+    if (d.artifactType !== APPROVAL_ARTIFACT_TYPE) continue;
+    const bytes = await firstLayer(ctx.registry, repo, d, DSSE_MEDIA_TYPE);
+    if (!bytes) continue;
+    const checked = checkApproval(bytes, ctx.approvers);
+    const p = checked.predicate;
+    out.push({
+      ...(checked.approver !== undefined && { approver: checked.approver }),
+      groups: checked.groups,
+      environment: p?.environment ?? '',
+      digest: (p?.digest ?? '') as Digest,
+      time: p?.time ?? '',
+      ...(checked.problem !== undefined && { problem: checked.problem }),
+      source: `referrer ${d.digest}`,
+    });
+  }
+  return out;
+}
