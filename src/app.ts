@@ -89,13 +89,49 @@ export function createApp(options: AppOptions): App {
   });
   const registry = registryPort(client);
   const signer = loadConfiguredSigner(config, env);
+  const policyTransport = new HttpTransport({ retry: { maxAttempts: 1 } });
+  const approvers = () =>
+    [...config.approvers.values()].map((a) => ({
+      name: a.name,
+      groups: a.groups,
+      publicKeyPem: readConfigured(config, a.keyFile, `approvers.${a.name}.key`),
+    }));
+  const gates: GateEvaluator = async (env, candidate, context) => {
+    const facts = await gatherFacts(
+      {
+        registry,
+        config,
+        approvers: env.gates.some((g) => g.name === 'approval') ? approvers() : [],
+        readKey: (path) => readConfigured(config, path, `environments.${env.name}.gates.signature`),
+        policy: (url, input, timeoutMs) => askPolicy(policyTransport, url, input, timeoutMs),
+        now: new Date(),
+        requester: options.actor,
+        reports: context.reports,
+      },
+      context.app,
+      context.from,
+      env,
+      candidate,
+      context.version,
+    );
+    return evaluateGates(env.gates, facts);
+  };
   const promotions = new PromotionService({
     config,
     registry,
     actor: options.actor,
+    gates,
     ...(signer && { signer }),
   });
-  return { config, client, registry, promotions, close: () => client.close() };
+  return {
+    config,
+    client,
+    registry,
+    promotions,
+    close: async () => {
+      await Promise.all([client.close(), policyTransport.close()]);
+    },
+  };
 }
 
 function readConfigured(config: Config, path: string, where: string): string {
@@ -141,13 +177,8 @@ async function askPolicy(
       : [];
     return { allow: answer.allow, reasons };
   } catch (err) {
-    const e = err as { name?: string; message?: string };
-    return {
-      error:
-        e.name === 'TimeoutError' || e.name === 'AbortError'
-          ? `no answer within ${timeoutMs} ms`
-          : (e.message ?? 'request failed'),
-    };
+    if (isGantryError(err, 'REGISTRY_TIMEOUT')) return { error: `no answer within ${timeoutMs} ms` };
+    return { error: err instanceof Error ? err.message : 'request failed' };
   }
 }
 

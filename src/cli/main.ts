@@ -169,6 +169,19 @@ export function buildProgram(): Command {
   ).action(run(async () => (await import('./commands/environments.js')).ref as Action));
   appOptions(
     program
+      .command('pin')
+      .description(
+        'pin image references in deployment files (Kubernetes, kustomize, Helm values, ECS) to the digests an environment runs',
+      )
+      .argument('<files...>', 'Kubernetes manifests, kustomization.yaml, Helm values, ECS task definitions')
+      .requiredOption('--env <env>', 'environment')
+      .option(
+        '--check',
+        "change nothing; exit 3 when a file is not pinned to the environment's current digests",
+      ),
+  ).action(run(async () => (await import('./commands/pin.js')).pin as Action));
+  appOptions(
+    program
       .command('rollback')
       .description('move an environment back to a digest promoted there before; copies nothing')
       .argument('<app>', 'application name')

@@ -45,6 +45,9 @@ export const ErrorCodes = [
   'PROMOTION_UNKNOWN',
   'ATTESTATION_INVALID',
   'ATTESTATION_MISSING',
+  // pinning deployment files
+  'PIN_CHECK_FAILED',
+  'PIN_FILE_INVALID',
   // local files (OCI layouts, auth files)
   'LOCAL_IO',
   // generic

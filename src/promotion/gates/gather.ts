@@ -16,6 +16,7 @@ import { Annotations, DSSE_MEDIA_TYPE, PROMOTION_ARTIFACT_TYPE } from '../attest
 import type { Candidate } from '../candidate.js';
 import type { RegistryPort } from '../ports.js';
 import { COSIGN_SIG_ARTIFACT_TYPE, cosignSignatureTag, signatureLayers } from './cosign.js';
+import { signatureKeyName } from './signature.js';
 import type {
   ApprovalFact,
   GateFacts,
@@ -77,7 +78,7 @@ export async function gatherFacts(
     g.name === 'signature'
       ? [
           g.options.keys.map((k, i) => ({
-            name: k.name ?? k.path ?? `key ${i + 1}`,
+            name: signatureKeyName(k, i),
             pem: k.key ?? ctx.readKey(k.path ?? ''),
           })),
         ]
@@ -191,7 +192,7 @@ async function signaturesOf(
 ): Promise<SignatureFact[]> {
   const sources: { source: string; reference: string }[] = [];
   const tag = cosignSignatureTag(digest);
-  if ((await registry.resolve(repo, tag).catch(() => undefined)) !== undefined)
+  if ((await registry.resolve(repo, tag)) !== undefined)
     sources.push({ source: `tag ${tag}`, reference: tag });
   for (const d of referrers)
     if (d.artifactType === COSIGN_SIG_ARTIFACT_TYPE)

@@ -335,8 +335,14 @@ function errorCode(err: unknown): string | undefined {
 function connectionError(method: string, url: URL, err: unknown, code: string | undefined): GantryError {
   if (err instanceof GantryError) return err;
   const name = (err as { name?: string }).name;
-  if (name === 'AbortError') {
-    return new GantryError('REGISTRY_TIMEOUT', `${method} ${redactUrl(url)}: aborted`, { cause: err });
+  if (name === 'AbortError' || name === 'TimeoutError') {
+    return new GantryError(
+      'REGISTRY_TIMEOUT',
+      `${method} ${redactUrl(url)}: ${name === 'TimeoutError' ? 'timed out' : 'aborted'}`,
+      {
+        cause: err,
+      },
+    );
   }
   const timeout = code !== undefined && /TIMEOUT/.test(code);
   const reason = code ?? (err instanceof Error ? err.message : String(err));

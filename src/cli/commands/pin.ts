@@ -1,0 +1,176 @@
+/**
+ * `gantry pin --env ENV FILE… [--check]`: rewrites image references in deployment files
+ * (Kubernetes manifests, kustomizations, Helm values, ECS task definitions) to the digests ENV
+ * runs, keeping comments and formatting. `--check` changes nothing and fails with
+ * `PIN_CHECK_FAILED` (exit 3) when a file is not pinned to the environment's current digests.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { App } from '../../app.js';
+import { GantryError } from '../../core/index.js';
+import {
+  pinFile,
+  type PinChange,
+  type PinResult,
+  type PinTarget,
+  type PinUnpinned,
+} from '../../pin/index.js';
+import { isValidTag, parseRepository } from '../../registry/index.js';
+import { withApp, type AppCommandOptions } from '../app-context.js';
+import { exitCodeFor } from '../exit-codes.js';
+import { printJson, printLines, reportError } from '../output.js';
+
+/** Options of `gantry pin`. */
+export interface PinOptions extends AppCommandOptions {
+  readonly env: string;
+  /** Change nothing; fail when a file is not pinned. */
+  readonly check?: boolean;
+}
+
+interface FileOutcome {
+  readonly file: string;
+  readonly text: string;
+  readonly result: PinResult;
+}
+
+/** Runs `gantry pin`. */
+export async function pin(files: string[], options: PinOptions): Promise<number> {
+  const inputs = await readFiles(files);
+  // A file that cannot be parsed fails the run before any registry is asked.
+  for (const f of inputs) pinFile({ text: f.text, name: f.file }, new Map());
+  const targets = await withApp(options, (a) => environmentTargets(a, options.env));
+  const outcomes: FileOutcome[] = inputs.map((f) => ({
+    ...f,
+    result: pinFile({ text: f.text, name: f.file }, targets),
+  }));
+  if (!options.check) {
+    for (const o of outcomes) if (o.result.text !== o.text) await writeAtomic(o.file, o.result.text);
+  }
+  return report(outcomes, options);
+}
+
+/** What `env` runs of every application: repository → digest and the tags that name it. */
+async function environmentTargets(a: App, env: string): Promise<Map<string, PinTarget>> {
+  const states = await Promise.all(
+    [...a.config.applications.keys()].map((app) => a.promotions.state(app, env)),
+  );
+  const config = a.config.environments.get(env);
+  const envTags = config ? [...config.floating, ...(config.tag ? [config.tag] : [])] : [];
+  const targets = new Map<string, PinTarget>();
+  for (const s of states) {
+    let digest = s.digest;
+    // The state hides why a tag did not resolve; ask again so that an unreachable registry or
+    // refused credentials are an error rather than "the environment runs nothing".
+    if (!digest && s.tag) digest = await a.registry.resolve(parseRepository(s.repository), s.tag);
+    const tags = [...new Set([...(s.version ? [s.version] : []), ...envTags])].filter(isValidTag);
+    targets.set(s.repository, { ...(digest && { digest }), tags, application: s.application });
+  }
+  return targets;
+}
+
+async function readFiles(files: readonly string[]): Promise<{ file: string; text: string }[]> {
+  if (files.length === 0) throw new GantryError('USAGE_INVALID', 'name at least one file to pin');
+  const seen = new Set<string>();
+  const out: { file: string; text: string }[] = [];
+  for (const file of files) {
+    if (seen.has(resolve(file))) continue;
+    seen.add(resolve(file));
+    try {
+      out.push({ file, text: await readFile(file, 'utf8') });
+    } catch (err) {
+      throw new GantryError('LOCAL_IO', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return out;
+}
+
+/**
+ * Replaces a file through a temporary file in its directory, renamed over it, so a reader never
+ * sees half a file. Keeps the file's mode; a symbolic link keeps pointing at the new content.
+ */
+async function writeAtomic(file: string, text: string): Promise<void> {
+  let temp: string | undefined;
+  try {
+    const target = await realpath(file);
+    const { mode } = await stat(target);
+    temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+    const handle = await open(temp, 'wx', mode & 0o777);
+    try {
+      await handle.chmod(mode & 0o7777);
+      await handle.writeFile(text, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+  } catch (err) {
+    if (temp) await unlink(temp).catch(() => undefined);
+    throw new GantryError('LOCAL_IO', `cannot write ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function report(outcomes: readonly FileOutcome[], options: PinOptions): number {
+  const { env } = options;
+  const changes = outcomes.flatMap((o) => o.result.changes.map((c) => ({ file: o.file, ...c })));
+  const unpinned = outcomes.flatMap((o) => o.result.unpinned.map((u) => ({ file: o.file, ...u })));
+  const references = outcomes.reduce((n, o) => n + o.result.references, 0);
+  const changedFiles = outcomes.filter((o) => o.result.text !== o.text).length;
+  const failing = new Set([...changes, ...unpinned].map((x) => x.file)).size;
+  const failed = options.check === true && changes.length + unpinned.length > 0;
+  const error = failed
+    ? new GantryError(
+        'PIN_CHECK_FAILED',
+        `${plural(changes.length + unpinned.length, 'reference')} in ${plural(failing, 'file')} ` +
+          `${changes.length + unpinned.length === 1 ? 'is' : 'are'} not pinned to ${env}'s current digests`,
+      )
+    : undefined;
+
+  if (options.json) {
+    printJson({
+      environment: env,
+      check: options.check === true,
+      references,
+      changes,
+      unpinned,
+      files: outcomes.map((o) => ({
+        file: o.file,
+        references: o.result.references,
+        changed: o.result.text !== o.text,
+      })),
+      ...(error && { error: { code: error.code, message: error.message } }),
+    });
+    return error ? exitCodeFor(error.code) : 0;
+  }
+
+  const lines: string[] = [];
+  if (options.check) {
+    for (const c of changes) lines.push(`${where(c)}: ${c.from} is not pinned to ${env} (${c.to})`);
+    for (const u of unpinned) lines.push(`${where(u)}: ${u.reference}: ${name(u)} does not run in ${env}`);
+    if (!failed)
+      lines.push(
+        references === 0
+          ? `No references to the applications of ${env} in ${plural(outcomes.length, 'file')}.`
+          : `All ${plural(references, 'reference')} in ${plural(outcomes.length, 'file')} are pinned to ${env}'s current digests.`,
+      );
+  } else {
+    for (const c of changes) lines.push(`${where(c)}: ${c.from} → ${c.to}`);
+    lines.push(
+      changes.length > 0
+        ? `Pinned ${plural(changes.length, 'reference')} in ${plural(changedFiles, 'file')} to ${env}.`
+        : references - unpinned.length > 0
+          ? `All ${plural(references - unpinned.length, 'reference')} already pinned to ${env}; nothing to change.`
+          : `No references to the applications of ${env} in ${plural(outcomes.length, 'file')}.`,
+    );
+    for (const u of unpinned)
+      process.stderr.write(
+        `gantry: warning: ${where(u)}: ${name(u)} does not run in ${env}; ${u.reference} left as it is\n`,
+      );
+  }
+  if (lines.length > 0) printLines(...lines);
+  return error ? reportError(error, false) : 0;
+}
+
+const where = (x: { file: string; line: number }): string => `${x.file}:${x.line}`;
+const name = (x: PinChange | PinUnpinned): string => x.application ?? x.repository;
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
