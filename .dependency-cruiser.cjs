@@ -19,6 +19,8 @@ module.exports = {
     layer('store', ['server', 'cli', 'copy']),
     layer('config', ['server', 'cli', 'copy', 'promotion', 'store']),
     layer('server', ['cli']),
+    // pin: pure rewriting of deployment files; only the CLI uses it.
+    layer('pin', ['copy', 'promotion', 'store', 'config', 'server', 'cli']),
     {
       name: 'no-deep-cross-layer-imports',
       severity: 'error',

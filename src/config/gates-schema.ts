@@ -39,21 +39,35 @@ export const previousEnvGateSchema = z.strictObject({ env: z.string().min(1) });
 /** `soak`: the digest has been in `env` for at least `duration`. */
 export const soakGateSchema = z.strictObject({ env: z.string().min(1), duration: durationSchema });
 
-/** `vulnerabilities`: scanner report thresholds. */
+/** `vulnerabilities`: scanner report thresholds (see promotion/gates/vulnerabilities.ts). */
+const limit = z.number().int().min(0);
+const isoDateOrDateTime = z
+  .string()
+  .refine((s) => z.iso.date().safeParse(s).success || z.iso.datetime({ offset: true }).safeParse(s).success, {
+    message: 'expected an ISO date (2026-01-31) or date-time with a zone (2026-01-31T12:00:00Z)',
+  });
+
 export const vulnerabilitiesGateSchema = z.strictObject({
   max: z
     .strictObject({
-      critical: z.number().int().min(0).optional(),
-      high: z.number().int().min(0).optional(),
-      medium: z.number().int().min(0).optional(),
-      low: z.number().int().min(0).optional(),
-      unknown: z.number().int().min(0).optional(),
+      critical: limit.optional(),
+      high: limit.optional(),
+      medium: limit.optional(),
+      low: limit.optional(),
+      unknown: limit.optional(),
     })
-    .default({}),
+    .default({})
+    .describe('most findings allowed per severity; a severity not listed has no limit'),
   fixable: z.boolean().default(false).describe('count only findings that have a fix'),
   ignore: z
     .array(
-      z.strictObject({ id: z.string().min(1), reason: z.string().min(1), expires: z.string().optional() }),
+      z.strictObject({
+        id: z.string().min(1).describe('vulnerability id, e.g. CVE-2024-3094 (any package)'),
+        reason: z.string().min(1).describe('why it is accepted; recorded with the gate result'),
+        expires: isoDateOrDateTime
+          .optional()
+          .describe('stops applying at this instant (a date means 00:00 UTC of that day)'),
+      }),
     )
     .default([]),
 });

@@ -291,8 +291,10 @@ function keyText(pair: Pair): string | undefined {
 /** A scalar's string; a plain number (`tag: 1.10`) as written, not as parsed. */
 function scalarText(node: unknown): string | undefined {
   if (!isScalar(node) || node.value === null || node.value === undefined) return undefined;
-  if (typeof node.value === 'string') return node.value;
-  return node.source ?? String(node.value as string | number | boolean);
+  const value: unknown = node.value;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return node.source ?? String(value);
+  return undefined;
 }
 
 function formatPath(path: readonly Segment[]): string {

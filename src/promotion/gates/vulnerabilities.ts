@@ -3,7 +3,8 @@
  * allow-list with expiry, and compares them with per-severity limits. Pure: reports and time in,
  * a {@link RecordedGate} out.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
+import { vulnerabilitiesGateSchema } from '../../config/index.js';
 import type { RecordedGate } from '../attestation.js';
 import {
   collapseFindings,
@@ -17,38 +18,7 @@ import {
 /** The gate's name in `gantry.yaml` and in recorded results. */
 export const VULNERABILITIES_GATE = 'vulnerabilities';
 
-const limit = z.number().int().min(0);
-const isoDateOrDateTime = z
-  .string()
-  .refine((s) => z.iso.date().safeParse(s).success || z.iso.datetime({ offset: true }).safeParse(s).success, {
-    message: 'expected an ISO date (2026-01-31) or date-time with a zone (2026-01-31T12:00:00Z)',
-  });
-
-/** Options of the `vulnerabilities` gate. */
-export const vulnerabilitiesGateSchema = z.strictObject({
-  max: z
-    .strictObject({
-      critical: limit.optional(),
-      high: limit.optional(),
-      medium: limit.optional(),
-      low: limit.optional(),
-      unknown: limit.optional(),
-    })
-    .default({})
-    .describe('most findings allowed per severity; a severity not listed has no limit'),
-  fixable: z.boolean().default(false).describe('count only findings that have a fix'),
-  ignore: z
-    .array(
-      z.strictObject({
-        id: z.string().min(1).describe('vulnerability id, e.g. CVE-2024-3094 (any package)'),
-        reason: z.string().min(1).describe('why it is accepted; recorded with the gate result'),
-        expires: isoDateOrDateTime
-          .optional()
-          .describe('stops applying at this instant (a date means 00:00 UTC of that day)'),
-      }),
-    )
-    .default([]),
-});
+export { vulnerabilitiesGateSchema };
 
 /** Gate options as written (defaults not yet applied); validated options fit too. */
 export type VulnerabilitiesGateOptions = z.input<typeof vulnerabilitiesGateSchema>;
