@@ -77,10 +77,11 @@ beforeAll(async () => {
 environments:
   dev: { registry: dev, prefix: team }
   staging: { registry: dev, prefix: team, mode: tag, tag: staging, from: [dev] }
-${env('labels', "labels: { required: { org.opencontainers.image.revision: '^[0-9a-f]{40}$' } }")}${env('soak', 'soak: { env: staging, duration: 3s }')}${env(
-      'vulns',
-      'vulnerabilities: { max: { critical: 0, high: 1 }, ignore: [{ id: CVE-2024-0002, reason: not reachable, expires: 2999-01-01 }] }',
-    )}${env('signed', `signature: { keys: [{ name: release-key, path: ${join(dir, 'cosign.pub')} }] }`)}${env(
+${env('labels', "labels: { required: { org.opencontainers.image.revision: '^[0-9a-f]{40}$' } }")}${env('soak', 'soak: { env: staging, duration: 3s }')}${env('chained', 'previous-env: { env: qa }')}  qa: { registry: prod, prefix: qa, from: [staging] }
+${env(
+  'vulns',
+  'vulnerabilities: { max: { critical: 0, high: 1 }, ignore: [{ id: CVE-2024-0002, reason: not reachable, expires: 2999-01-01 }] }',
+)}${env('signed', `signature: { keys: [{ name: release-key, path: ${join(dir, 'cosign.pub')} }] }`)}${env(
       'evidence',
       "evidence: { artifacts: [{ type: application/vnd.dev.gantry.junit+xml, description: test report }], annotations: { change-ticket: '^CHG[0-9]+$' } }",
     )}${env('approved', 'approval: { count: 2, groups: [product-owner, operations], expires: 1h }')}${env('policy', `policy: { url: "http://127.0.0.1:${policyPort}/v1/data/gantry/allow", timeout: 500ms }`)}  override:
@@ -141,6 +142,12 @@ describe('gates', () => {
     ) as { gates: { gate: string; status: string }[] };
     expect(plan.gates).toEqual([expect.objectContaining({ gate: 'labels', status: 'fail' })]);
     await expectAllowed('labels', '1.0.0');
+  });
+
+  it('previous-env: blocks until the digest went through qa', async () => {
+    await expectBlocked('chained', '1.0.0', /previous-env \(sha256:\w+ was never promoted to qa\)/);
+    expect((await gantry('ci', 'promote', 'web', '1.0.0', '--to', 'qa')).code).toBe(0);
+    await expectAllowed('chained', '1.0.0');
   });
 
   it('soak: blocks until the digest has been in staging long enough', async () => {
