@@ -256,14 +256,35 @@ export function attestationArtifactOf(
   artifactType: string,
   annotations: Readonly<Record<string, string>>,
 ): AttestationArtifact {
-  const layer = Buffer.from(JSON.stringify(env));
+  return artifactOf(Buffer.from(JSON.stringify(env)), DSSE_MEDIA_TYPE, subject, artifactType, annotations);
+}
+
+/**
+ * An OCI 1.1 artifact manifest (empty config, one layer holding `content`) referring to
+ * `subject`, with its blobs: what `gantry attach` and attestations push.
+ */
+export function artifactOf(
+  content: Buffer,
+  contentMediaType: string,
+  subject: { mediaType: string; digest: Digest; size: number },
+  artifactType: string,
+  annotations: Readonly<Record<string, string>>,
+  layerAnnotations?: Readonly<Record<string, string>>,
+): AttestationArtifact {
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: MediaTypes.ociManifest,
       artifactType,
       config: { mediaType: MediaTypes.ociEmpty, digest: digestOf(EMPTY), size: EMPTY.length },
-      layers: [{ mediaType: DSSE_MEDIA_TYPE, digest: digestOf(layer), size: layer.length }],
+      layers: [
+        {
+          mediaType: contentMediaType,
+          digest: digestOf(content),
+          size: content.length,
+          ...(layerAnnotations && { annotations: layerAnnotations }),
+        },
+      ],
       subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
       annotations,
     }),
@@ -274,7 +295,7 @@ export function attestationArtifactOf(
     digest: digestOf(manifest),
     blobs: new Map([
       [digestOf(EMPTY), EMPTY],
-      [digestOf(layer), layer],
+      [digestOf(content), content],
     ]),
   };
 }

@@ -5,9 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { GantryError, MediaTypes, digestOf, isGantryError } from '../../core/index.js';
-import { parseVulnerabilityReport } from '../../promotion/index.js';
-import { parseReference, type Descriptor } from '../../registry/index.js';
+import { GantryError, isGantryError } from '../../core/index.js';
+import { artifactOf, parseVulnerabilityReport } from '../../promotion/index.js';
+import { parseReference } from '../../registry/index.js';
 import { printJson, printLines } from '../output.js';
 import { createClient, type RegistryOptionValues } from '../registry-options.js';
 
@@ -70,32 +70,19 @@ export async function attach(refText: string, file: string, options: AttachOptio
   try {
     const subject = await client.manifestGet(ref);
     const repo = { registry: ref.registry, repository: ref.repository };
-    const empty = Buffer.from('{}');
-    const layer: Descriptor = {
-      mediaType: artifactType,
-      digest: digestOf(bytes),
-      size: bytes.length,
-      annotations: { 'org.opencontainers.image.title': basename(file) },
-    };
-    const manifest = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: MediaTypes.ociManifest,
-        artifactType,
-        config: { mediaType: MediaTypes.ociEmpty, digest: digestOf(empty), size: empty.length },
-        layers: [layer],
-        subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.bytes.length },
-        annotations,
-      }),
+    const artifact = artifactOf(
+      bytes,
+      artifactType,
+      { mediaType: subject.mediaType, digest: subject.digest, size: subject.bytes.length },
+      artifactType,
+      annotations,
+      { 'org.opencontainers.image.title': basename(file) },
     );
-    for (const [digest, data] of [
-      [digestOf(empty), empty],
-      [layer.digest, bytes],
-    ] as const) {
+    for (const [digest, data] of artifact.blobs) {
       if ((await client.blobHead(repo, digest)) === undefined)
         await client.blobUpload(repo, digest, data.length, data);
     }
-    const pushed = await client.referrerPush(repo, manifest, MediaTypes.ociManifest);
+    const pushed = await client.referrerPush(repo, artifact.manifest, artifact.mediaType);
     const result = {
       subject: `${ref.registry}/${ref.repository}@${subject.digest}`,
       digest: pushed.digest,
