@@ -55,7 +55,6 @@ interface Context {
   /** Offsets of scalars already handled (an anchored image used through aliases). */
   readonly done: Set<number>;
   references: number;
-  doc: Document.Parsed;
 }
 
 /** Options of {@link pinYaml}. */
@@ -89,12 +88,9 @@ export function pinYaml(text: string, options: PinYamlOptions): PinResult {
     unpinned: [],
     done: new Set(),
     references: 0,
-    doc: undefined as unknown as Document.Parsed,
   };
-  for (const doc of docs) {
-    ctx.doc = doc;
-    walk(ctx, doc.contents, [], isKustomization(doc.contents) ? 'kustomization' : 'none');
-  }
+  for (const doc of docs)
+    walk(ctx, doc, doc.contents, [], isKustomization(doc.contents) ? 'kustomization' : 'none');
   return {
     text: ctx.edits.length > 0 ? applyEdits(text, ctx.edits) : text,
     references: ctx.references,
@@ -103,21 +99,22 @@ export function pinYaml(text: string, options: PinYamlOptions): PinResult {
   };
 }
 
-function walk(ctx: Context, node: unknown, path: readonly Segment[], role: Role): void {
+function walk(ctx: Context, doc: Document, node: unknown, path: readonly Segment[], role: Role): void {
   if (isMap(node)) {
     if (!ctx.json) pinImageMap(ctx, node, path, role);
     for (const pair of node.items) {
       const key = keyText(pair);
       if (key === undefined) continue;
       const at = [...path, key];
-      if (role === 'container' && key === 'image') pinImageString(ctx, pair.value, at);
-      else if (role === 'kustomization' && key === 'images') walk(ctx, pair.value, at, 'kustomize-images');
-      else walk(ctx, pair.value, at, CONTAINER_LISTS.has(key) ? 'container-list' : 'none');
+      if (role === 'container' && key === 'image') pinImageString(ctx, doc, pair.value, at);
+      else if (role === 'kustomization' && key === 'images')
+        walk(ctx, doc, pair.value, at, 'kustomize-images');
+      else walk(ctx, doc, pair.value, at, CONTAINER_LISTS.has(key) ? 'container-list' : 'none');
     }
   } else if (isSeq(node)) {
     const itemRole: Role =
       role === 'container-list' ? 'container' : role === 'kustomize-images' ? 'kustomize-image' : 'none';
-    node.items.forEach((item, i) => walk(ctx, item, [...path, i], itemRole));
+    node.items.forEach((item, i) => walk(ctx, doc, item, [...path, i], itemRole));
   }
 }
 
@@ -131,8 +128,8 @@ function isKustomization(root: unknown): boolean {
 }
 
 /** An `image:` string: `host/prefix/app:1.4.2` → `host/prefix/app:1.4.2@sha256:…`. */
-function pinImageString(ctx: Context, value: unknown, path: readonly Segment[]): void {
-  const node = isAlias(value) ? value.resolve(ctx.doc) : value;
+function pinImageString(ctx: Context, doc: Document, value: unknown, path: readonly Segment[]): void {
+  const node = isAlias(value) ? value.resolve(doc) : value;
   if (!isScalar(node) || typeof node.value !== 'string' || !node.range) return;
   if (ctx.done.has(node.range[0])) return;
   const written = node.value;
@@ -216,8 +213,12 @@ function helmImage(map: YAMLMap): ImageMap | undefined {
   return { name: registry ? `${registry}/${repository}` : repository, namePair, tagPair, digestPair };
 }
 
-function locate(ctx: Context, offset: number, path: readonly Segment[], d: PinDecision): PinLocation {
-  if (d.kind === 'other') throw new Error('no location for a reference to another image');
+function locate(
+  ctx: Context,
+  offset: number,
+  path: readonly Segment[],
+  d: Exclude<PinDecision, { kind: 'other' }>,
+): PinLocation {
   return {
     ...positionOf(ctx.text, offset),
     path: formatPath(path),
