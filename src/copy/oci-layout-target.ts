@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   Digester,
@@ -31,6 +31,7 @@ import {
   isIndexMediaType,
   parseDigest,
   toGantryError,
+  writeFileAtomic as writeAtomic,
   type Digest,
 } from '../core/index.js';
 import { parseManifest, type Descriptor, type ImageIndex, type Manifest } from '../registry/index.js';
@@ -681,20 +682,11 @@ function declaredMediaType(bytes: Buffer): string | undefined {
   }
 }
 
-/** Writes a file through a flushed temporary file in the same directory, renamed over the target. */
+/** Writes a file atomically, as a `LOCAL_IO` error when it cannot. */
 async function writeFileAtomic(file: string, content: string): Promise<void> {
-  const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    const handle = await open(temp, 'wx');
-    try {
-      await handle.writeFile(content, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
+    await writeAtomic(file, content);
   } catch (err) {
-    await unlink(temp).catch(() => undefined);
     throw ioError(err, 'write', file);
   }
 }

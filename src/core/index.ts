@@ -4,3 +4,4 @@ export * from './digest.js';
 export * from './media-types.js';
 export * from './logger.js';
 export * from './clock.js';
+export * from './atomic-write.js';

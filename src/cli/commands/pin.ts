@@ -4,11 +4,10 @@
  * runs, keeping comments and formatting. `--check` changes nothing and fails with
  * `PIN_CHECK_FAILED` (exit 3) when a file is not pinned to the environment's current digests.
  */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { App } from '../../app.js';
-import { GantryError } from '../../core/index.js';
+import { GantryError, writeFileAtomic } from '../../core/index.js';
 import {
   pinFile,
   type PinChange,
@@ -90,22 +89,9 @@ async function readFiles(files: readonly string[]): Promise<{ file: string; text
  * sees half a file. Keeps the file's mode; a symbolic link keeps pointing at the new content.
  */
 async function writeAtomic(file: string, text: string): Promise<void> {
-  let temp: string | undefined;
   try {
-    const target = await realpath(file);
-    const { mode } = await stat(target);
-    temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
-    const handle = await open(temp, 'wx', mode & 0o777);
-    try {
-      await handle.chmod(mode & 0o7777);
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, target);
+    await writeFileAtomic(file, text);
   } catch (err) {
-    if (temp) await unlink(temp).catch(() => undefined);
     throw new GantryError('LOCAL_IO', `cannot write ${file}: ${(err as Error).message}`, { cause: err });
   }
 }
