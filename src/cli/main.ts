@@ -85,7 +85,7 @@ export function buildProgram(): Command {
     .option('--dry-run', 'print what would be copied, mounted and skipped; change nothing')
     .option('--concurrency <n>', 'blob transfers in flight overall (default 8)')
     .option('--per-host <n>', 'blob transfers in flight per registry host (default 6)')
-    .option('--image-concurrency <n>', 'with --all-tags: images copied at once (default 4)')
+    .option('--image-concurrency <n>', 'with --all-tags: images copied at once (default 8)')
     .option('-q, --quiet', 'no progress output')
     .option('--json', 'print a JSON summary')
     .action(run(async () => (await import('./commands/copy.js')).copy as Action));

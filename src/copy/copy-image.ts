@@ -171,13 +171,18 @@ export async function copyImage(
     manifests.copied++;
   };
   for (const child of plan.children) await putIfMissing(child);
-  await putIfMissing(plan.root);
+  // With nothing to attach, the first tag can carry the root itself: content is all present, and
+  // one PUT by tag makes manifest and tag appear together. Otherwise the root goes in by digest
+  // first so that its referrers can follow before any tag.
+  const direct = plan.attached.length === 0 && tags.length > 0;
+  if (!direct) await putIfMissing(plan.root);
 
   const referrers = withReferrers
     ? await copyAttached(destination, plan.attached, putIfMissing, put)
     : { copied: 0, skipped: 0 };
 
   for (const tag of tags) await put(plan.root, tag);
+  if (direct) manifests.copied++;
   const verified = tags[0] ? await destination.resolve(tags[0]) : await destination.resolve(plan.root.digest);
   if (verified?.digest !== plan.root.digest) {
     throw new GantryError(

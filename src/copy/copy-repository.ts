@@ -10,7 +10,7 @@ import type { ReadTarget, WriteTarget } from './target.js';
 
 /** Options for {@link copyRepository}. */
 export interface CopyRepositoryOptions extends Omit<CopyImageOptions, 'tags' | 'sourceTags'> {
-  /** Images copied at the same time. Default 4. */
+  /** Images copied at the same time. Default 8. */
   readonly imageConcurrency?: number;
   /** Go on after a failed tag and report it. Default false (stop at the first failure). */
   readonly keepGoing?: boolean;
@@ -70,7 +70,7 @@ export async function copyRepository(
       }
     }
   };
-  const workers = Array.from({ length: Math.max(1, options.imageConcurrency ?? 4) }, () => worker());
+  const workers = Array.from({ length: Math.max(1, options.imageConcurrency ?? 8) }, () => worker());
   const settled = await Promise.allSettled(workers);
   const firstError = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (firstError) throw firstError.reason;

@@ -42,6 +42,9 @@ export async function referrersList(
   artifactType?: string,
 ): Promise<ReferrersResult> {
   const descriptors: Descriptor[] = [];
+  if (session.lacksReferrersApi.has(repo.registry)) {
+    return { descriptors: await fallbackList(session, repo, digest, artifactType), source: 'tag-schema' };
+  }
   const query = artifactType ? `?${new URLSearchParams({ artifactType }).toString()}` : '';
   let path: string | undefined = `${Session.repoPath(repo)}/referrers/${digest}${query}`;
   for (let page = 0; path !== undefined && page < 1000; page++) {
@@ -57,6 +60,8 @@ export async function referrersList(
     if (res.status === 404) {
       await discardBody(res.body);
       if (page > 0) break;
+      // A registry with the API answers 200 even for unknown subjects; remember that this one has none.
+      session.lacksReferrersApi.add(repo.registry);
       return { descriptors: await fallbackList(session, repo, digest, artifactType), source: 'tag-schema' };
     }
     const bytes = await readBody(res.body, MAX_MANIFEST_BYTES, { what: 'referrers index' });

@@ -36,6 +36,8 @@ export class Session {
   readonly transport: HttpTransport;
   readonly auth: Authenticator;
   readonly logger: Logger;
+  /** Registries that answered 404 on the referrers API: the tag schema is used directly. */
+  readonly lacksReferrersApi = new Set<string>();
 
   constructor(transport: HttpTransport, auth: Authenticator, logger: Logger = silentLogger) {
     this.transport = transport;

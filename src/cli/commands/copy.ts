@@ -98,7 +98,7 @@ export async function copy(srcText: string, dstText: string, options: CopyComman
       const result = await copyRepository(endpointTarget(src, client), endpointTarget(dst, client), {
         ...common,
         keepGoing: options.keepGoing === true,
-        imageConcurrency: positive('image-concurrency', options.imageConcurrency, 4),
+        imageConcurrency: positive('image-concurrency', options.imageConcurrency, 8),
       });
       progress.stop();
       reportRepository(result, options);
