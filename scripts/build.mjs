@@ -11,7 +11,21 @@ const tmp = new URL(`dist.tmp-${process.pid}/`, root);
 const dist = new URL('dist', root);
 const old = new URL(`dist.old-${process.pid}`, root);
 
+// zod re-exports every translation of its error messages as `z.locales`; Gantry never uses it
+// (English messages come from locales/en.js directly), and the bundle would otherwise parse all of
+// them on every start.
+const dropZodLocales = {
+  name: 'drop-zod-locales',
+  setup(b) {
+    b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+      args.importer.includes(`${'/'}node_modules${'/'}zod${'/'}`) ? { path: 'zod-locales', namespace: 'gantry-empty' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'gantry-empty' }, () => ({ contents: 'export {};', loader: 'js' }));
+  },
+};
+
 await build({
+  plugins: [dropZodLocales],
   entryPoints: { cli: 'src/cli/index.ts' },
   outdir: tmp.pathname,
   bundle: true,
