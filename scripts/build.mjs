@@ -18,7 +18,9 @@ const dropZodLocales = {
   name: 'drop-zod-locales',
   setup(b) {
     b.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
-      args.importer.includes(`${'/'}node_modules${'/'}zod${'/'}`) ? { path: 'zod-locales', namespace: 'gantry-empty' } : undefined,
+      args.importer.includes(`${'/'}node_modules${'/'}zod${'/'}`)
+        ? { path: 'zod-locales', namespace: 'gantry-empty' }
+        : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'gantry-empty' }, () => ({ contents: 'export {};', loader: 'js' }));
   },
