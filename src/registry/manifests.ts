@@ -41,31 +41,45 @@ function pullScope(repo: Repository): string[] {
   return [repositoryScope(repo.repository, 'pull')];
 }
 
-/** HEADs a manifest; `undefined` when it does not exist. Falls back to GET when no digest header is sent. */
+/**
+ * Resolves a manifest to its digest, media type and size; `undefined` when it does not exist.
+ * This GETs rather than HEADs: undici closes the connection after every HEAD (to guard against
+ * servers that send a body anyway), manifests are small, and a GET keeps the connection alive and
+ * lets the digest be computed rather than taken from a header.
+ */
 export async function manifestHead(
   session: Session,
   ref: Reference,
 ): Promise<ManifestHeadResult | undefined> {
+  const what = `manifest ${formatReference(ref)}`;
   const res = await session.call({
-    method: 'HEAD',
+    method: 'GET',
     registry: ref.registry,
     path: `${Session.repoPath(ref)}/manifests/${manifestReference(ref)}`,
     scopes: pullScope(ref),
     headers: { accept: ACCEPT },
     expect: [200, 404],
-    what: `manifest ${formatReference(ref)}`,
+    what,
   });
-  await discardBody(res.body);
-  if (res.status === 404) return undefined;
-  const header = res.headers.get('docker-content-digest');
-  const mediaType = res.headers.get('content-type')?.split(';')[0]?.trim();
-  const size = Number(res.headers.get('content-length'));
-  if (header && isDigest(header) && mediaType && Number.isFinite(size)) {
-    if (ref.digest && header !== ref.digest) throw lyingDigest(ref, ref.digest, header);
-    return { digest: header, mediaType, size };
+  if (res.status === 404) {
+    await discardBody(res.body);
+    return undefined;
   }
-  const m = await manifestGet(session, ref);
-  return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.byteLength };
+  const bytes = await readManifestBody(res, what);
+  const digest = verifyManifestDigest(ref, bytes, res.headers.get('docker-content-digest'));
+  return { digest, mediaType: mediaTypeOf(res.headers.get('content-type'), bytes), size: bytes.byteLength };
+}
+
+function mediaTypeOf(contentType: string | undefined, bytes: Buffer): string {
+  const header = contentType?.split(';')[0]?.trim();
+  if (header && header !== 'application/json' && header !== 'application/octet-stream') return header;
+  try {
+    const declared = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType;
+    if (typeof declared === 'string') return declared;
+  } catch {
+    // not JSON: the caller sees it when it reads the manifest
+  }
+  return header ?? 'application/octet-stream';
 }
 
 /** GETs a manifest byte-exact and verifies its digest. Throws `REGISTRY_MANIFEST_UNKNOWN` when absent. */
