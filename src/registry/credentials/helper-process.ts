@@ -2,7 +2,6 @@
  * The real {@link CredentialHelperRunner}: spawns `docker-credential-<name> <action>` (no shell),
  * writes the input on stdin and collects both outputs, with a timeout and an output cap.
  */
-import { spawn } from 'node:child_process';
 import { GantryError } from '../../core/index.js';
 import {
   helperProgram,
@@ -46,11 +45,13 @@ export function spawnHelperRunner(options: HelperProcessOptions = {}): Credentia
   return (request) => runHelperProcess(request, settings.env, settings.timeoutMs);
 }
 
-function runHelperProcess(
+async function runHelperProcess(
   request: CredentialHelperRequest,
   env: Readonly<Record<string, string>>,
   timeoutMs: number,
 ): Promise<CredentialHelperResult> {
+  // Loaded only when a helper actually runs: most commands never need child processes.
+  const { spawn } = await import('node:child_process');
   const program = helperProgram(request.helper);
   const fail = (reason: string): GantryError =>
     new GantryError(
