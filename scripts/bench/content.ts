@@ -8,7 +8,7 @@
  */
 import { createCipheriv, createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { TestMediaTypes, sha256Digest, type Descriptor, type TestImage } from '../../test/helpers/index.js';
+import { makeImage, sha256Digest, type TestImage } from '../../test/helpers/index.js';
 
 /** Media type of a gzip-compressed OCI layer. */
 export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
@@ -37,51 +37,17 @@ export function gzipLayer(payloadSize: number, seed: string): { blob: Buffer; di
 
 /**
  * A linux/amd64 OCI image whose layers are gzip-framed incompressible payloads of `payloadSizes`
- * bytes, in the shape of the test helpers' {@link TestImage} so it can be pushed with `pushImage`.
+ * bytes, built by the test helpers' {@link makeImage} so it can be pushed with `pushImage`.
  */
 export function gzipImage(seed: string, payloadSizes: readonly number[]): TestImage {
-  const blobs = new Map<string, Buffer>();
-  const diffIds: string[] = [];
-  const layers: Descriptor[] = payloadSizes.map((size, i) => {
-    const { blob, diffId } = gzipLayer(size, `${seed}:layer:${i}`);
-    const descriptor = { mediaType: OCI_LAYER_GZIP, digest: sha256Digest(blob), size: blob.length };
-    blobs.set(descriptor.digest, blob);
-    diffIds.push(diffId);
-    return descriptor;
-  });
-  const platform = { os: 'linux', architecture: 'amd64' };
-  const config = Buffer.from(
-    JSON.stringify({
-      created: '2024-01-01T00:00:00Z',
-      ...platform,
-      config: { Cmd: ['/bin/true'], Labels: { 'org.gantry.bench.seed': seed } },
-      rootfs: { type: 'layers', diff_ids: diffIds },
-      history: layers.map(() => ({ created: '2024-01-01T00:00:00Z', created_by: 'gantry bench' })),
+  return makeImage({
+    seed,
+    labels: { 'org.gantry.bench.seed': seed },
+    layers: payloadSizes.map((size, i) => {
+      const { blob, diffId } = gzipLayer(size, `${seed}:layer:${i}`);
+      return { size: blob.length, seed: `${seed}:layer:${i}`, mediaType: OCI_LAYER_GZIP, data: blob, diffId };
     }),
-  );
-  const configDescriptor = {
-    mediaType: TestMediaTypes.ociConfig,
-    digest: sha256Digest(config),
-    size: config.length,
-  };
-  blobs.set(configDescriptor.digest, config);
-  const mediaType = TestMediaTypes.ociManifest;
-  const manifest = Buffer.from(
-    JSON.stringify({ schemaVersion: 2, mediaType, config: configDescriptor, layers }),
-  );
-  const digest = sha256Digest(manifest);
-  return {
-    manifest,
-    mediaType,
-    digest,
-    size: manifest.length,
-    config,
-    configDigest: configDescriptor.digest,
-    layers,
-    blobs,
-    platform,
-    descriptor: { mediaType, digest, size: manifest.length, platform },
-  };
+  });
 }
 
 /** Total size of an image's blobs in bytes. */

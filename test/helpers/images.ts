@@ -59,6 +59,10 @@ export interface LayerSpec {
   mediaType?: string;
   /** `urls` of the descriptor (foreign / non-distributable layers). */
   urls?: string[];
+  /** The layer's bytes, instead of generating `size` bytes from `seed` (e.g. a gzip stream). */
+  data?: Buffer;
+  /** Its diff ID (digest of the uncompressed content); default: the layer digest. */
+  diffId?: string;
 }
 
 /** Manifest formats the generators produce. */
@@ -183,7 +187,7 @@ export function makeImage(options: MakeImageOptions = {}): TestImage {
   const defaultLayerType = format === 'oci' ? TestMediaTypes.ociLayer : TestMediaTypes.dockerLayer;
   const blobs = new Map<string, Buffer>();
   const layers = specs.map((spec) => {
-    const data = makeBlob(spec.size, spec.seed);
+    const data = spec.data ?? makeBlob(spec.size, spec.seed);
     const plain = descriptorOf(spec.mediaType ?? defaultLayerType, data);
     const descriptor = spec.urls ? { ...plain, urls: spec.urls } : plain;
     blobs.set(descriptor.digest, data);
@@ -199,7 +203,7 @@ export function makeImage(options: MakeImageOptions = {}): TestImage {
       Cmd: ['/bin/true'],
       Labels: { 'org.gantry.test.seed': seed, ...options.labels },
     },
-    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+    rootfs: { type: 'layers', diff_ids: layers.map((l, i) => specs[i]?.diffId ?? l.digest) },
     history: layers.map(() => ({ created: '2024-01-01T00:00:00Z', created_by: 'gantry test helper' })),
   });
   const configDescriptor = descriptorOf(
