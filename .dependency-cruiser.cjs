@@ -21,6 +21,8 @@ module.exports = {
     layer('server', ['cli']),
     // pin: pure rewriting of deployment files; only the CLI uses it.
     layer('pin', ['copy', 'promotion', 'store', 'config', 'server', 'cli']),
+    // launch: loads the bundle with a code cache before anything else; Node built-ins only.
+    layer('launch', ['core', 'registry', 'copy', 'promotion', 'store', 'config', 'server', 'cli', 'pin']),
     {
       name: 'no-deep-cross-layer-imports',
       severity: 'error',

@@ -136,8 +136,8 @@ async function releaseMemory(): Promise<number> {
 
 async function main(): Promise<number> {
   const { runs, only, check } = parseOptions();
-  if (!existsSync(join(root, 'dist/cli.js')))
-    throw new Error('dist/cli.js is missing: run `npm run build` first');
+  if (!existsSync(join(root, 'dist/cli.cjs')))
+    throw new Error('dist/cli.cjs is missing: run `npm run build` first');
   const env = environment();
   const started = new Date();
   const meter = new Meter();

@@ -1,7 +1,8 @@
-// Bundles the CLI with esbuild: dependencies included, code-split so each command loads only
-// what it uses. Builds into a temporary directory and swaps it in, so a concurrent `gantry` run
+// Bundles the CLI with esbuild, dependencies included, plus the small loader that runs it with a
+// V8 code cache. Builds into a temporary directory and swaps it in, so a concurrent `gantry` run
 // never sees a half-written dist/.
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url);
@@ -26,24 +27,65 @@ const dropZodLocales = {
   },
 };
 
-await build({
-  plugins: [dropZodLocales],
-  entryPoints: { cli: 'src/cli/index.ts' },
-  outdir: tmp.pathname,
+// Node built-ins that bundled dependencies load eagerly but Gantry never uses. undici requires
+// `node:http2` at load time for HTTP/2, which Gantry does not negotiate; undici falls back to
+// exactly this when http2 is unavailable. commander requires `node:child_process` for external
+// subcommands, which Gantry does not have; it is loaded on first use instead.
+const leanBuiltins = {
+  name: 'lean-builtins',
+  setup(b) {
+    const from = (args, pkg) => args.importer.includes(`${'/'}node_modules${'/'}${pkg}${'/'}`);
+    b.onResolve({ filter: /^node:http2$/ }, (args) =>
+      from(args, 'undici') ? { path: 'http2', namespace: 'gantry-lean' } : undefined,
+    );
+    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      from(args, 'commander') ? { path: 'child_process', namespace: 'gantry-lean' } : undefined,
+    );
+    b.onLoad({ filter: /^http2$/, namespace: 'gantry-lean' }, () => ({
+      contents: 'module.exports = { constants: {} };',
+      loader: 'js',
+    }));
+    b.onLoad({ filter: /^child_process$/, namespace: 'gantry-lean' }, () => ({
+      contents:
+        "let m; module.exports = new Proxy({}, { get: (_, k) => (m ??= require('node:child_process'))[k] });",
+      loader: 'js',
+    }));
+  },
+};
+
+const common = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
   minify: true,
   sourcemap: 'linked',
-  // Bundled dependencies keep start-up lean (no module resolution at run time); CommonJS
-  // dependencies need a `require` inside ESM chunks.
-  banner: {
-    js: "import { createRequire as __gantryRequire } from 'node:module'; const require = __gantryRequire(import.meta.url);",
-  },
-  define: { __GANTRY_VERSION__: JSON.stringify(pkg.version) },
   logLevel: 'warning',
+};
+
+// The CLI: one CommonJS file, because only scripts (not ES modules) can use a V8 code cache on
+// Node 20 (src/launch/code-cache.ts). Commands stay lazy: esbuild turns each `import()` of a
+// command into a module that is initialised on first use.
+await build({
+  ...common,
+  plugins: [dropZodLocales, leanBuiltins],
+  entryPoints: { cli: 'src/cli/index.ts' },
+  outExtension: { '.js': '.cjs' },
+  outdir: tmp.pathname,
+  format: 'cjs',
+  define: { __GANTRY_VERSION__: JSON.stringify(pkg.version) },
+});
+// The loader bin/gantry.js uses: Node built-ins only. It names the code cache after the bundle's
+// hash, computed here once instead of on every start.
+const bundle = readFileSync(new URL('cli.cjs', tmp), 'utf8');
+await build({
+  ...common,
+  entryPoints: { launch: 'src/launch/code-cache.ts' },
+  outdir: tmp.pathname,
+  format: 'esm',
+  define: {
+    __GANTRY_BUNDLE_SHA256__: JSON.stringify(createHash('sha256').update(bundle).digest('hex')),
+    __GANTRY_BUNDLE_LENGTH__: String(bundle.length),
+  },
 });
 if (stamp) writeFileSync(new URL('.built-from', tmp), stamp);
 try {

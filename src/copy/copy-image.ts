@@ -264,10 +264,12 @@ async function alreadyThere(
   const checks = tags.length > 0 ? tagged : [await lookup(root.digest)];
   if (!checks.every((c) => c?.digest === root.digest)) return { root, complete: false };
   if (options.referrers === false) return { root, complete: true };
-  const [want, have] = await Promise.all([
-    onSide('source', `referrers of ${root.digest}`, () => source.referrers(root.digest)),
-    onSide('destination', `referrers of ${root.digest}`, () => destination.referrers(root.digest)),
-  ]);
+  // The destination is asked only when there is something to find: most images have no referrers.
+  const want = await onSide('source', `referrers of ${root.digest}`, () => source.referrers(root.digest));
+  if (want.length === 0) return { root, complete: true };
+  const have = await onSide('destination', `referrers of ${root.digest}`, () =>
+    destination.referrers(root.digest),
+  );
   const present = new Set(have.map((d) => d.digest));
   return { root, complete: want.every((d) => present.has(d.digest)) };
 }

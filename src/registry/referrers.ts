@@ -45,25 +45,37 @@ export async function referrersList(
   if (session.lacksReferrersApi.has(repo.registry)) {
     return { descriptors: await fallbackList(session, repo, digest, artifactType), source: 'tag-schema' };
   }
+  // Until the registry has answered once, the fallback tag is fetched alongside the API call, so a
+  // registry without the API costs no extra round trip.
+  const probe = session.hasReferrersApi.has(repo.registry)
+    ? undefined
+    : settle(fallbackIndex(session, repo, digest));
   const query = artifactType ? `?${new URLSearchParams({ artifactType }).toString()}` : '';
   let path: string | undefined = `${Session.repoPath(repo)}/referrers/${digest}${query}`;
   for (let page = 0; path !== undefined && page < 1000; page++) {
-    const res = await session.call({
-      method: 'GET',
-      registry: repo.registry,
-      path,
-      scopes: [repositoryScope(repo.repository, 'pull')],
-      headers: { accept: MediaTypes.ociIndex },
-      expect: [200, 404],
-      what: `referrers of ${repo.registry}/${repo.repository}@${digest}`,
-    });
+    const res = await session
+      .call({
+        method: 'GET',
+        registry: repo.registry,
+        path,
+        scopes: [repositoryScope(repo.repository, 'pull')],
+        headers: { accept: MediaTypes.ociIndex },
+        expect: [200, 404],
+        what: `referrers of ${repo.registry}/${repo.repository}@${digest}`,
+      })
+      .catch(async (err: unknown) => {
+        await probe;
+        throw err;
+      });
     if (res.status === 404) {
       await discardBody(res.body);
       if (page > 0) break;
       // A registry with the API answers 200 even for unknown subjects; remember that this one has none.
       session.lacksReferrersApi.add(repo.registry);
-      return { descriptors: await fallbackList(session, repo, digest, artifactType), source: 'tag-schema' };
+      const index = probe ? unsettle(await probe) : await fallbackIndex(session, repo, digest);
+      return { descriptors: filterType(index?.manifests ?? [], artifactType), source: 'tag-schema' };
     }
+    session.hasReferrersApi.add(repo.registry);
     const bytes = await readBody(res.body, MAX_MANIFEST_BYTES, { what: 'referrers index' });
     const index = parseManifest(bytes, digestOf(bytes), MediaTypes.ociIndex);
     if (index.kind !== 'index') {
@@ -72,7 +84,23 @@ export async function referrersList(
     descriptors.push(...index.body.manifests);
     path = nextLink(res.headers.get('link'));
   }
+  await probe;
   return { descriptors: filterType(descriptors, artifactType), source: 'api' };
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** A promise that never rejects, so a speculative lookup nobody awaits cannot go unhandled. */
+function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+
+function unsettle<T>(s: Settled<T>): T {
+  if (s.ok) return s.value;
+  throw s.error;
 }
 
 function filterType(list: readonly Descriptor[], artifactType: string | undefined): Descriptor[] {

@@ -38,6 +38,8 @@ export class Session {
   readonly logger: Logger;
   /** Registries that answered 404 on the referrers API: the tag schema is used directly. */
   readonly lacksReferrersApi = new Set<string>();
+  /** Registries that answered the referrers API: the tag schema is not asked. */
+  readonly hasReferrersApi = new Set<string>();
 
   constructor(transport: HttpTransport, auth: Authenticator, logger: Logger = silentLogger) {
     this.transport = transport;

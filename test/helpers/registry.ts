@@ -197,12 +197,21 @@ async function killChild(child: ChildProcess): Promise<void> {
   await waitForExit(child, 5_000);
 }
 
-/** Polls `GET /v2/` until it answers 200 or 401, the child exits, or the deadline passes. */
+/** The response header by which a registry tells it is this instance (see {@link waitUntilReady}). */
+const INSTANCE_HEADER = 'x-gantry-test-instance';
+
+/**
+ * Polls `GET /v2/` until this instance answers 200 or 401, the child exits, or the deadline passes.
+ * Two registries started at once can be handed the same "free" port; the loser exits with
+ * "address already in use", but until then the winner answers on that port. So only an answer
+ * carrying this instance's own header counts.
+ */
 async function waitUntilReady(
   url: string,
   child: ChildProcess,
   caPem: string | undefined,
   deadline: number,
+  instance: string,
 ): Promise<'ready' | 'exited' | 'timeout'> {
   const dispatcher = new Agent({ connect: caPem ? { ca: caPem } : {}, pipelining: 0 });
   try {
@@ -211,7 +220,8 @@ async function waitUntilReady(
       try {
         const res = await request(`${url}/v2/`, { dispatcher, headersTimeout: 2_000, bodyTimeout: 2_000 });
         await res.body.dump();
-        if (res.statusCode === 200 || res.statusCode === 401) return 'ready';
+        const ours = res.headers[INSTANCE_HEADER] === instance;
+        if (ours && (res.statusCode === 200 || res.statusCode === 401)) return 'ready';
       } catch {
         // not listening yet
       }
@@ -291,7 +301,8 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       const port = await getFreePort();
       const host = `127.0.0.1:${port}`;
       const url = `${scheme}://${host}`;
-      config = mergeConfig(config, { http: { addr: host } });
+      const instance = randomBytes(8).toString('hex');
+      config = mergeConfig(config, { http: { addr: host, headers: { [INSTANCE_HEADER]: [instance] } } });
       // JSON is YAML, and distribution's YAML parser reads it.
       await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
 
@@ -308,7 +319,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       const pid = child.pid!;
       const unregisterChild = onProcessExit(() => killProcessGroup(pid, 'SIGKILL'));
 
-      const state = await waitUntilReady(url, child, caPem, deadline);
+      const state = await waitUntilReady(url, child, caPem, deadline, instance);
       if (state === 'ready') {
         let stopped = false;
         const registry: RegistryProcess = {
