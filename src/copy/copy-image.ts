@@ -12,7 +12,7 @@ import { planCopy, type CopyPlan } from './plan.js';
 import type { PlatformSelector } from './platform.js';
 import { Scheduler } from './scheduler.js';
 import type { ReadTarget, WriteTarget } from './target.js';
-import { transferBlob, type TransferContext } from './transfer.js';
+import { mountable, transferBlob, type TransferContext } from './transfer.js';
 
 /** Options for {@link copyImage}. */
 export interface CopyImageOptions {
@@ -32,6 +32,11 @@ export interface CopyImageOptions {
   readonly dryRun?: boolean;
   /** Tags known to exist in the source (saves lookups in bulk copies). */
   readonly sourceTags?: ReadonlySet<string>;
+  /**
+   * Tags the destination had when a bulk copy began: a tag not among them is not looked up, and
+   * when there are none the destination counts as new (see `needsExistenceCheck`).
+   */
+  readonly destinationTags?: ReadonlySet<string>;
   readonly onEvent?: CopyListener;
   /** Clock for the duration. Default `Date.now`. */
   readonly now?: () => number;
@@ -143,6 +148,7 @@ export async function copyImage(
     scheduler: options.scheduler ?? new Scheduler(),
     image,
     attempts: options.blobAttempts ?? 3,
+    newDestination: options.destinationTags?.size === 0,
     ...(options.onEvent && { onEvent: options.onEvent }),
   };
   const blobs: BlobCounts = { copied: 0, mounted: 0, skipped: 0, foreign: plan.foreign.length };
@@ -154,10 +160,13 @@ export async function copyImage(
   await Promise.all(plan.blobs.map(async (b) => count(await transferBlob(ctx, b), b.size)));
 
   const manifests = { copied: 0, skipped: 0 };
-  const put = async (m: Manifest, reference: string): Promise<void> => {
+  const put = async (m: Manifest, reference: string): Promise<boolean> => {
     const object = `manifest ${destination.name}${reference.includes(':') ? '@' : ':'}${reference}`;
-    await onSide('destination', object, () => destination.pushManifest(m.bytes, m.mediaType, reference));
+    const confirmed = await onSide('destination', object, () =>
+      destination.pushManifest(m.bytes, m.mediaType, reference),
+    );
     options.onEvent?.({ type: 'manifest-done', image, digest: m.digest, reference });
+    return confirmed;
   };
   const putIfMissing = async (m: Manifest): Promise<void> => {
     const have = await onSide('destination', `manifest ${destination.name}@${m.digest}`, () =>
@@ -178,12 +187,17 @@ export async function copyImage(
   if (!direct) await putIfMissing(plan.root);
 
   const referrers = withReferrers
-    ? await copyAttached(destination, plan.attached, putIfMissing, put)
+    ? await copyAttached(destination, plan.attached, putIfMissing, put, options.destinationTags)
     : { copied: 0, skipped: 0 };
 
-  for (const tag of tags) await put(plan.root, tag);
+  const confirmed: boolean[] = [];
+  for (const tag of tags) confirmed.push(await put(plan.root, tag));
   if (direct) manifests.copied++;
-  const verified = tags[0] ? await destination.resolve(tags[0]) : await destination.resolve(plan.root.digest);
+  // The first tag is read back unless the registry already answered its PUT with the digest.
+  const verified =
+    tags[0] && confirmed[0] === true
+      ? { digest: plan.root.digest }
+      : await destination.resolve(tags[0] ?? plan.root.digest);
   if (verified?.digest !== plan.root.digest) {
     throw new GantryError(
       'REGISTRY_DIGEST_MISMATCH',
@@ -207,7 +221,8 @@ async function copyAttached(
   destination: WriteTarget,
   attached: readonly Attached[],
   putIfMissing: (m: Manifest) => Promise<void>,
-  put: (m: Manifest, reference: string) => Promise<void>,
+  put: (m: Manifest, reference: string) => Promise<boolean>,
+  destinationTags: ReadonlySet<string> | undefined,
 ): Promise<{ copied: number; skipped: number }> {
   const counts = { copied: 0, skipped: 0 };
   const present = new Map<Digest, Set<string>>();
@@ -218,7 +233,7 @@ async function copyAttached(
       let have = present.get(a.subject);
       if (!have) {
         const list = await onSide('destination', `referrers of ${a.subject}`, () =>
-          destination.referrers(a.subject as Digest),
+          destination.referrers(a.subject as Digest, destinationTags),
         );
         have = new Set(list.map((d) => d.digest));
         present.set(a.subject, have);
@@ -254,8 +269,11 @@ async function alreadyThere(
   options: CopyImageOptions,
 ): Promise<{ root: Manifest; complete: boolean } | undefined> {
   if (options.platforms && options.platforms.length > 0) return undefined;
+  const known = options.destinationTags;
   const lookup = (t: string) =>
-    onSide('destination', `manifest ${destination.name}:${t}`, () => destination.resolve(t));
+    known !== undefined && !t.includes(':') && !known.has(t)
+      ? Promise.resolve(undefined)
+      : onSide('destination', `manifest ${destination.name}:${t}`, () => destination.resolve(t));
   // Tags can be looked up while the source manifest is fetched; a digest-only copy needs it first.
   const [root, tagged] = await Promise.all([
     onSide('source', `manifest ${source.name}:${reference}`, () => source.fetchManifest(reference)),
@@ -265,10 +283,12 @@ async function alreadyThere(
   if (!checks.every((c) => c?.digest === root.digest)) return { root, complete: false };
   if (options.referrers === false) return { root, complete: true };
   // The destination is asked only when there is something to find: most images have no referrers.
-  const want = await onSide('source', `referrers of ${root.digest}`, () => source.referrers(root.digest));
+  const want = await onSide('source', `referrers of ${root.digest}`, () =>
+    source.referrers(root.digest, options.sourceTags),
+  );
   if (want.length === 0) return { root, complete: true };
   const have = await onSide('destination', `referrers of ${root.digest}`, () =>
-    destination.referrers(root.digest),
+    destination.referrers(root.digest, options.destinationTags),
   );
   const present = new Set(have.map((d) => d.digest));
   return { root, complete: want.every((d) => present.has(d.digest)) };
@@ -294,10 +314,7 @@ function emptyResult(source: ReadTarget, destination: WriteTarget, root: Manifes
 }
 
 async function dryRunBlobs(source: ReadTarget, destination: WriteTarget, plan: CopyPlan) {
-  const sameRegistry =
-    source.repository !== undefined &&
-    destination.repository !== undefined &&
-    source.repository.registry === destination.repository.registry;
+  const sameRegistry = mountable({ source, destination });
   return Promise.all(
     plan.blobs.map(async (b) => {
       const exists = await onSide('destination', `blob ${b.digest}`, () => destination.hasBlob(b));

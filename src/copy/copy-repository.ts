@@ -9,7 +9,10 @@ import { Scheduler } from './scheduler.js';
 import type { ReadTarget, WriteTarget } from './target.js';
 
 /** Options for {@link copyRepository}. */
-export interface CopyRepositoryOptions extends Omit<CopyImageOptions, 'tags' | 'sourceTags'> {
+export interface CopyRepositoryOptions extends Omit<
+  CopyImageOptions,
+  'tags' | 'sourceTags' | 'destinationTags'
+> {
   /** Images copied at the same time. Default 8. */
   readonly imageConcurrency?: number;
   /** Go on after a failed tag and report it. Default false (stop at the first failure). */
@@ -45,7 +48,8 @@ export async function copyRepository(
 ): Promise<CopyRepositoryResult> {
   const now = options.now ?? Date.now;
   const started = now();
-  const all = await source.tags();
+  // One tag list per side instead of a lookup per tag (and per referrers fallback tag).
+  const [all, destinationTags] = await Promise.all([source.tags(), destination.existingTags()]);
   const tags = all.filter((t) => !REFERRERS_TAG.test(t)).sort();
   const scheduler = options.scheduler ?? new Scheduler();
   const sourceTags = new Set(all);
@@ -58,7 +62,13 @@ export async function copyRepository(
       const tag = tags[next++] as string;
       try {
         copied.push(
-          await copyImage(source, tag, destination, { ...options, tags: [tag], scheduler, sourceTags }),
+          await copyImage(source, tag, destination, {
+            ...options,
+            tags: [tag],
+            scheduler,
+            sourceTags,
+            destinationTags,
+          }),
         );
       } catch (err) {
         const e = toGantryError(err);

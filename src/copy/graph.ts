@@ -87,7 +87,9 @@ export async function resolveGraph(
     const queue: Digest[] = [...seen] as Digest[];
     while (queue.length > 0) {
       const subject = queue.shift() as Digest;
-      const found = await onSide('source', `referrers of ${subject}`, () => source.referrers(subject));
+      const found = await onSide('source', `referrers of ${subject}`, () =>
+        source.referrers(subject, options.sourceTags),
+      );
       for (const d of found) {
         if (seen.has(d.digest)) continue;
         seen.add(d.digest);

@@ -180,15 +180,14 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
     return facts.filter((f) => f?.subject === digest).map((f) => (f as ManifestFacts).descriptor);
   }
 
+  /** The tags of `index.json`; empty when there is no layout yet. */
+  async existingTags(): Promise<ReadonlySet<string>> {
+    return tagNames((await this.#readIndex())?.manifests ?? []);
+  }
+
   /** The `ref.name` of every `index.json` entry, in index order, without duplicates. */
   async tags(): Promise<string[]> {
-    const index = await this.#requireIndex();
-    const tags = new Set<string>();
-    for (const d of index.manifests) {
-      const name = refName(d);
-      if (name !== undefined) tags.add(name);
-    }
-    return [...tags];
+    return [...tagNames((await this.#requireIndex()).manifests)];
   }
 
   // ---------------------------------------------------------------- write side
@@ -256,7 +255,7 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
    * Under a tag, the `index.json` entry with that `ref.name` is replaced (or added); under a digest
    * only the blob is written; under `''` an entry without `ref.name` is added unless one exists.
    */
-  async pushManifest(bytes: Buffer, mediaType: string, reference: string): Promise<void> {
+  async pushManifest(bytes: Buffer, mediaType: string, reference: string): Promise<boolean> {
     const isDigestRef = reference.includes(':');
     if (!isDigestRef && reference !== '' && !isOciLayoutTag(reference)) {
       throw new GantryError('USAGE_INVALID', `invalid tag "${reference}" for ${this.name}`);
@@ -274,7 +273,8 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
     await this.#ensureLayout();
     await this.#writeBlob(digest, bytes.byteLength, Readable.from([bytes]));
     this.#remember(manifest);
-    if (isDigestRef) return;
+    // Nobody but this process vouches for the write: callers read it back.
+    if (isDigestRef) return false;
     const entry = entryFor(manifest, mediaType, reference === '' ? undefined : reference);
     await this.#updateIndex((manifests) => {
       if (reference === '') {
@@ -287,6 +287,7 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
       // Replace in place (as skopeo does) and drop any later duplicates of the tag.
       return manifests.flatMap((d, i) => (i === at ? [entry] : refName(d) === reference ? [] : [d]));
     });
+    return false;
   }
 
   /**
@@ -633,6 +634,16 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
 }
 
 /** The `ref.name` annotation of an entry. */
+/** The `ref.name`s of index entries, in order, without duplicates. */
+function tagNames(manifests: readonly Descriptor[]): Set<string> {
+  const tags = new Set<string>();
+  for (const d of manifests) {
+    const name = refName(d);
+    if (name !== undefined) tags.add(name);
+  }
+  return tags;
+}
+
 function refName(d: Descriptor): string | undefined {
   return d.annotations?.[OCI_REF_NAME_ANNOTATION];
 }

@@ -1,6 +1,6 @@
 /** A repository of an OCI Distribution registry as a copy source and destination. */
 import { Transform, pipeline, type Readable } from 'node:stream';
-import type { Digest } from '../core/index.js';
+import { isGantryError, type Digest } from '../core/index.js';
 import {
   apiHost,
   type Descriptor,
@@ -30,12 +30,21 @@ export class RegistryTarget implements ReadTarget, WriteTarget {
     return this.#client.blobGet(this.repository, descriptor.digest, { size: descriptor.size });
   }
 
-  async referrers(digest: Digest): Promise<readonly Descriptor[]> {
-    return (await this.#client.referrersList(this.repository, digest)).descriptors;
+  async referrers(digest: Digest, knownTags?: ReadonlySet<string>): Promise<readonly Descriptor[]> {
+    return (await this.#client.referrersList(this.repository, digest, undefined, knownTags)).descriptors;
   }
 
   tags(): Promise<string[]> {
     return this.#client.tagList(this.repository);
+  }
+
+  async existingTags(): Promise<ReadonlySet<string>> {
+    try {
+      return new Set(await this.#client.tagList(this.repository));
+    } catch (err) {
+      if (isGantryError(err, 'REGISTRY_NAME_UNKNOWN', 'REGISTRY_NOT_FOUND')) return new Set();
+      throw err;
+    }
   }
 
   resolve(reference: string): Promise<ResolvedManifest | undefined> {
@@ -73,8 +82,8 @@ export class RegistryTarget implements ReadTarget, WriteTarget {
     return 'copied';
   }
 
-  async pushManifest(bytes: Buffer, mediaType: string, reference: string): Promise<void> {
-    await this.#client.manifestPut(this.repository, reference, bytes, mediaType);
+  async pushManifest(bytes: Buffer, mediaType: string, reference: string): Promise<boolean> {
+    return (await this.#client.manifestPut(this.repository, reference, bytes, mediaType)).confirmed;
   }
 
   async pushReferrer(bytes: Buffer, mediaType: string): Promise<void> {

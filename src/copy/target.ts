@@ -24,8 +24,11 @@ export interface ReadTarget {
   fetchManifest(reference: string): Promise<Manifest>;
   /** Streams a blob, verified against its digest and size while it streams. */
   fetchBlob(descriptor: Descriptor): Readable;
-  /** Manifests whose `subject` is `digest`. */
-  referrers(digest: Digest): Promise<readonly Descriptor[]>;
+  /**
+   * Manifests whose `subject` is `digest`. `knownTags`, the target's tags when the caller has
+   * just listed them, lets it skip looking for a referrers fallback tag that is not there.
+   */
+  referrers(digest: Digest, knownTags?: ReadonlySet<string>): Promise<readonly Descriptor[]>;
   /** Every tag (referrers fallback tags included; callers filter them). */
   tags(): Promise<string[]>;
 }
@@ -51,10 +54,15 @@ export interface WriteTarget {
   hasBlob(descriptor: Descriptor): Promise<boolean>;
   /** Writes a blob, mounting it when `mountFrom` allows; `open` is called once per attempt. */
   pushBlob(descriptor: Descriptor, open: () => Readable, options?: PushBlobOptions): Promise<BlobOutcome>;
-  /** Writes manifest bytes under a digest or tag. */
-  pushManifest(bytes: Buffer, mediaType: string, reference: string): Promise<void>;
+  /**
+   * Writes manifest bytes under a digest or tag. Resolves true when the destination itself
+   * answered with the digest of what it stored (so no read-back is needed), false otherwise.
+   */
+  pushManifest(bytes: Buffer, mediaType: string, reference: string): Promise<boolean>;
   /** Writes a manifest that has a `subject`, keeping the referrers index of the subject up to date. */
   pushReferrer(bytes: Buffer, mediaType: string): Promise<void>;
   /** Referrers already present for `digest`. */
-  referrers(digest: Digest): Promise<readonly Descriptor[]>;
+  referrers(digest: Digest, knownTags?: ReadonlySet<string>): Promise<readonly Descriptor[]>;
+  /** The tags present now; empty when the repository or layout does not exist yet. */
+  existingTags(): Promise<ReadonlySet<string>>;
 }

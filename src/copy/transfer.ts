@@ -33,6 +33,11 @@ export interface TransferContext {
   readonly image: string;
   /** Attempts per blob. */
   readonly attempts: number;
+  /**
+   * The destination repository had no tags when the copy began, so small blobs are uploaded
+   * without asking whether it has them (see {@link needsExistenceCheck}).
+   */
+  readonly newDestination?: boolean;
   readonly onEvent?: CopyListener;
 }
 
@@ -44,6 +49,36 @@ export function hostsOf(ctx: Pick<TransferContext, 'source' | 'destination'>): s
   return hosts;
 }
 
+/** Blobs up to this size go to a new destination repository without a HEAD first. */
+export const SMALL_BLOB_BYTES = 256 * 1024;
+
+/**
+ * Whether to ask the destination for a blob before sending it. Not when the blob will be mounted
+ * (a mount is one request either way, and answers 201 when the blob is already there), nor for a
+ * small blob in a repository that had no tags when the copy began: it is almost never there, and
+ * uploading it costs about what the question does. Anything else is asked first, so a re-run after
+ * a failed copy of big layers transfers only what is missing.
+ */
+export function needsExistenceCheck(
+  ctx: Pick<TransferContext, 'source' | 'destination' | 'newDestination'>,
+  blob: Descriptor,
+): boolean {
+  if (mountable(ctx)) return false;
+  return !(ctx.newDestination === true && blob.size <= SMALL_BLOB_BYTES);
+}
+
+/** True when source and destination are different repositories of one registry. */
+export function mountable(ctx: Pick<TransferContext, 'source' | 'destination'>): boolean {
+  const from = ctx.source.repository;
+  const to = ctx.destination.repository;
+  return (
+    from !== undefined &&
+    to !== undefined &&
+    apiHost(from.registry) === apiHost(to.registry) &&
+    from.repository !== to.repository
+  );
+}
+
 /** Makes one blob present at the destination. */
 export function transferBlob(ctx: TransferContext, blob: Descriptor): Promise<BlobAction> {
   const key = `${ctx.destination.name}|${blob.digest}`;
@@ -52,9 +87,11 @@ export function transferBlob(ctx: TransferContext, blob: Descriptor): Promise<Bl
 
 async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<BlobAction> {
   const object = `blob ${blob.digest}`;
-  const exists = await ctx.destination.hasBlob(blob).catch((err: unknown) => {
-    throw copyError('destination', `${object} in ${ctx.destination.name}`, err);
-  });
+  const exists =
+    needsExistenceCheck(ctx, blob) &&
+    (await ctx.destination.hasBlob(blob).catch((err: unknown) => {
+      throw copyError('destination', `${object} in ${ctx.destination.name}`, err);
+    }));
   if (exists) {
     ctx.onEvent?.({
       type: 'blob-done',

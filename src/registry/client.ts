@@ -141,8 +141,13 @@ export class RegistryClient {
   }
 
   /** Lists the referrers of a digest (referrers API, or the tag schema fallback). */
-  referrersList(repo: Repository, digest: Digest, artifactType?: string): Promise<ReferrersResult> {
-    return referrersList(this.#session, repo, digest, artifactType);
+  referrersList(
+    repo: Repository,
+    digest: Digest,
+    artifactType?: string,
+    knownTags?: ReadonlySet<string>,
+  ): Promise<ReferrersResult> {
+    return referrersList(this.#session, repo, digest, artifactType, knownTags);
   }
 
   /** Pushes a manifest with a `subject`, maintaining the fallback tag where the registry needs it. */

@@ -33,6 +33,8 @@ export interface ManifestPutResult {
   readonly digest: Digest;
   /** True when the registry says it indexed the manifest's `subject` (`OCI-Subject` header). */
   readonly subjectIndexed: boolean;
+  /** True when the registry answered with this digest (`Docker-Content-Digest`) for what it stored. */
+  readonly confirmed: boolean;
 }
 
 const ACCEPT = MANIFEST_ACCEPT.join(', ');
@@ -195,7 +197,11 @@ export async function manifestPut(
       { details: { expected: digest, actual: header } },
     );
   }
-  return { digest, subjectIndexed: res.headers.get('oci-subject') !== undefined };
+  return {
+    digest,
+    subjectIndexed: res.headers.get('oci-subject') !== undefined,
+    confirmed: header === digest,
+  };
 }
 
 /** DELETEs a manifest by digest. Throws `REGISTRY_MANIFEST_UNKNOWN` when it is absent. */

@@ -34,22 +34,29 @@ export function referrersTag(digest: Digest): string {
   return `${digestAlgorithm(digest)}-${digestHex(digest)}`;
 }
 
-/** Lists referrers of `digest`, optionally only those of one artifact type. */
+/**
+ * Lists referrers of `digest`, optionally only those of one artifact type. `knownTags`, when the
+ * caller has just listed the repository's tags, saves asking for a fallback tag that is not there.
+ */
 export async function referrersList(
   session: Session,
   repo: Repository,
   digest: Digest,
   artifactType?: string,
+  knownTags?: ReadonlySet<string>,
 ): Promise<ReferrersResult> {
   const descriptors: Descriptor[] = [];
+  const noFallbackTag = knownTags !== undefined && !knownTags.has(referrersTag(digest));
   if (session.lacksReferrersApi.has(repo.registry)) {
-    return { descriptors: await fallbackList(session, repo, digest, artifactType), source: 'tag-schema' };
+    const list = noFallbackTag ? [] : await fallbackList(session, repo, digest, artifactType);
+    return { descriptors: list, source: 'tag-schema' };
   }
   // Until the registry has answered once, the fallback tag is fetched alongside the API call, so a
   // registry without the API costs no extra round trip.
-  const probe = session.hasReferrersApi.has(repo.registry)
-    ? undefined
-    : settle(fallbackIndex(session, repo, digest));
+  const probe =
+    session.hasReferrersApi.has(repo.registry) || noFallbackTag
+      ? undefined
+      : settle(fallbackIndex(session, repo, digest));
   const query = artifactType ? `?${new URLSearchParams({ artifactType }).toString()}` : '';
   let path: string | undefined = `${Session.repoPath(repo)}/referrers/${digest}${query}`;
   for (let page = 0; path !== undefined && page < 1000; page++) {
@@ -72,7 +79,11 @@ export async function referrersList(
       if (page > 0) break;
       // A registry with the API answers 200 even for unknown subjects; remember that this one has none.
       session.lacksReferrersApi.add(repo.registry);
-      const index = probe ? unsettle(await probe) : await fallbackIndex(session, repo, digest);
+      const index = noFallbackTag
+        ? undefined
+        : probe
+          ? unsettle(await probe)
+          : await fallbackIndex(session, repo, digest);
       return { descriptors: filterType(index?.manifests ?? [], artifactType), source: 'tag-schema' };
     }
     session.hasReferrersApi.add(repo.registry);
