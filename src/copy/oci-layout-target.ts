@@ -36,7 +36,7 @@ import {
 } from '../core/index.js';
 import { parseManifest, type Descriptor, type ImageIndex, type Manifest } from '../registry/index.js';
 import { isOciLayoutTag } from './oci-layout-reference.js';
-import type { BlobOutcome, PushBlobOptions, ReadTarget, ResolvedManifest, WriteTarget } from './target.js';
+import type { BlobOutcome, ReadTarget, ResolvedManifest, WriteTarget } from './target.js';
 
 /** The annotation naming an `index.json` entry (the `TAG` of `oci:PATH:TAG`). */
 export const OCI_REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
@@ -239,14 +239,10 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
    * `REGISTRY_SIZE_MISMATCH` otherwise, and the temporary file is removed). An existing blob is
    * written again (callers check {@link hasBlob} first). `mountFrom` does not apply.
    */
-  async pushBlob(
-    descriptor: Descriptor,
-    openStream: () => Readable,
-    options: PushBlobOptions = {},
-  ): Promise<BlobOutcome> {
+  async pushBlob(descriptor: Descriptor, openStream: () => Readable): Promise<BlobOutcome> {
     const digest = parseDigest(descriptor.digest);
     await this.#ensureLayout();
-    await this.#writeBlob(digest, descriptor.size, openStream(), options.onBytes);
+    await this.#writeBlob(digest, descriptor.size, openStream());
     return 'copied';
   }
 
@@ -562,12 +558,7 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
   }
 
   /** Streams `source` to `blobs/<alg>/<hex>` through a temporary file, verifying size and digest. */
-  async #writeBlob(
-    digest: Digest,
-    size: number,
-    source: Readable,
-    onBytes?: (n: number) => void,
-  ): Promise<void> {
+  async #writeBlob(digest: Digest, size: number, source: Readable): Promise<void> {
     const algorithm = digestAlgorithm(digest);
     const dir = join(this.path, 'blobs', algorithm);
     const final = join(dir, digestHex(digest));
@@ -601,7 +592,6 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
             const { bytesWritten } = await handle.write(chunk, offset, chunk.byteLength - offset);
             offset += bytesWritten;
           }
-          onBytes?.(chunk.byteLength);
         }
         if (digester.size !== size) {
           throw new GantryError(

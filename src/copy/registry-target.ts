@@ -1,5 +1,5 @@
 /** A repository of an OCI Distribution registry as a copy source and destination. */
-import { Transform, pipeline, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { isGantryError, type Digest } from '../core/index.js';
 import {
   apiHost,
@@ -71,12 +71,11 @@ export class RegistryTarget implements ReadTarget, WriteTarget {
       if (mount.mounted) return 'mounted';
       location = mount.location;
     }
-    const onBytes = options.onBytes;
     await this.#client.blobUpload(
       this.repository,
       descriptor.digest,
       descriptor.size,
-      () => (onBytes ? counted(open(), onBytes) : open()),
+      open,
       location !== undefined ? { location } : {},
     );
     return 'copied';
@@ -95,16 +94,4 @@ export class RegistryTarget implements ReadTarget, WriteTarget {
       ? { ...this.repository, digest: reference as Digest }
       : { ...this.repository, tag: reference };
   }
-}
-
-/** Passes a stream through, reporting each chunk's size; errors travel both ways. */
-export function counted(source: Readable, onBytes: (n: number) => void): Readable {
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      onBytes(chunk.byteLength);
-      callback(null, chunk);
-    },
-  });
-  pipeline(source, counter, () => undefined);
-  return counter;
 }

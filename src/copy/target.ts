@@ -37,8 +37,6 @@ export interface ReadTarget {
 export interface PushBlobOptions {
   /** A repository of the same registry the blob may be mounted from instead of uploaded. */
   readonly mountFrom?: Repository;
-  /** Called with the number of bytes each time some are sent. */
-  readonly onBytes?: (n: number) => void;
 }
 
 /** How a blob reached the destination. */

@@ -4,7 +4,7 @@
  * transfer that can succeed on a second try (dropped connection, corrupted byte, 5xx) restarts the
  * blob; anything else fails at once, saying which side failed.
  */
-import { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { isGantryError, toGantryError, type ErrorCode } from '../core/index.js';
 import { apiHost, type Descriptor } from '../registry/index.js';
 import { copyError } from './copy-error.js';
@@ -107,10 +107,6 @@ async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<
     try {
       const action = await ctx.destination.pushBlob(blob, () => fromSource(ctx, blob), {
         ...(ctx.source.repository && { mountFrom: ctx.source.repository }),
-        ...(ctx.onEvent && {
-          onBytes: (bytes: number) =>
-            ctx.onEvent?.({ type: 'blob-bytes', image: ctx.image, digest: blob.digest, bytes }),
-        }),
       });
       ctx.onEvent?.({ type: 'blob-done', image: ctx.image, digest: blob.digest, size: blob.size, action });
       return action;
@@ -132,18 +128,27 @@ async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<
   }
 }
 
-/** The source stream, with its errors attributed to the source side. */
+/**
+ * The source stream as the destination reads it: the source's own errors attributed to the source
+ * side, progress reported per chunk, and the source closed when the destination stops reading.
+ */
 function fromSource(ctx: TransferContext, blob: Descriptor): Readable {
-  const stream = ctx.source.fetchBlob(blob);
+  const source = ctx.source.fetchBlob(blob);
   const object = `blob ${blob.digest} in ${ctx.source.name}`;
-  async function* tagged(): AsyncGenerator<Buffer> {
-    try {
-      for await (const chunk of stream as AsyncIterable<Buffer>) yield chunk;
-    } catch (err) {
-      throw copyError('source', object, err);
-    }
-  }
-  return Readable.from(tagged(), { objectMode: false });
+  const onEvent = ctx.onEvent;
+  const out = new Transform({
+    highWaterMark: 256 * 1024,
+    transform(chunk: Buffer, _encoding, callback) {
+      onEvent?.({ type: 'blob-bytes', image: ctx.image, digest: blob.digest, bytes: chunk.byteLength });
+      callback(null, chunk);
+    },
+  });
+  source.once('error', (err) => out.destroy(copyError('source', object, err)));
+  out.once('close', () => {
+    if (!source.destroyed) source.destroy();
+  });
+  source.pipe(out);
+  return out;
 }
 
 function rootCode(err: unknown): ErrorCode {

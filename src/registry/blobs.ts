@@ -81,67 +81,151 @@ export function blobGet(
   digest: Digest,
   options: BlobGetOptions = {},
 ): Readable {
-  const resumes = options.resumes ?? 3;
-  async function* generate(): AsyncGenerator<Buffer> {
-    const digester = new Digester(digestAlgorithm(digest));
-    let received = 0;
-    for (let attempt = 0; ; attempt++) {
-      const res = await session.call({
+  return new BlobDownload(session, repo, digest, options);
+}
+
+/**
+ * The stream {@link blobGet} returns: the response body's chunks, passed on as they arrive (paused
+ * while the consumer is full), hashed on the way. A plain `Readable` rather than an async
+ * generator, because every hop costs a promise per chunk, and a layer is thousands of chunks.
+ */
+class BlobDownload extends Readable {
+  readonly #session: Session;
+  readonly #repo: Repository;
+  readonly #digest: Digest;
+  readonly #options: BlobGetOptions;
+  readonly #digester: Digester;
+  #received = 0;
+  #attempts = 0;
+  #body: Readable | undefined;
+  #started = false;
+
+  constructor(session: Session, repo: Repository, digest: Digest, options: BlobGetOptions) {
+    super({ highWaterMark: 256 * 1024 });
+    this.#session = session;
+    this.#repo = repo;
+    this.#digest = digest;
+    this.#options = options;
+    this.#digester = new Digester(digestAlgorithm(digest));
+  }
+
+  override _read(): void {
+    if (!this.#started) {
+      this.#started = true;
+      void this.#request();
+    } else {
+      this.#body?.resume();
+    }
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#drop();
+    callback(err);
+  }
+
+  async #request(): Promise<void> {
+    const { repo, digest } = { repo: this.#repo, digest: this.#digest };
+    let res;
+    try {
+      res = await this.#session.call({
         method: 'GET',
         registry: repo.registry,
         path: `${Session.repoPath(repo)}/blobs/${digest}`,
         scopes: [repositoryScope(repo.repository, 'pull')],
-        headers: received > 0 ? { range: `bytes=${received}-` } : {},
+        headers: this.#received > 0 ? { range: `bytes=${this.#received}-` } : {},
         expect: [200, 206],
         what: what(repo, digest),
-        ...(options.signal !== undefined && { signal: options.signal }),
+        ...(this.#options.signal !== undefined && { signal: this.#options.signal }),
       });
-      // A server that ignores Range sends everything again: skip what was already received.
-      let skip = received > 0 && res.status === 200 ? received : 0;
-      try {
-        for await (const raw of res.body as AsyncIterable<Buffer>) {
-          let chunk = raw;
-          if (skip > 0) {
-            const drop = Math.min(skip, chunk.byteLength);
-            skip -= drop;
-            chunk = chunk.subarray(drop);
-            if (chunk.byteLength === 0) continue;
-          }
-          digester.update(chunk);
-          received += chunk.byteLength;
-          if (options.size !== undefined && received > options.size) {
-            throw new GantryError(
-              'REGISTRY_SIZE_MISMATCH',
-              `${what(repo, digest)} is larger than its declared ${options.size} bytes`,
-            );
-          }
-          yield chunk;
-        }
-        break;
-      } catch (err) {
-        res.body.destroy();
-        if (isGantryError(err) || attempt >= resumes || !isTransient(err)) throw err;
-        session.logger.warn(
-          { digest, received, attempt: attempt + 1 },
-          'blob download interrupted, resuming with Range',
-        );
+    } catch (err) {
+      this.destroy(err as Error);
+      return;
+    }
+    if (this.destroyed) {
+      res.body.destroy();
+      return;
+    }
+    // A server that ignores Range sends everything again: skip what was already received.
+    let skip = this.#received > 0 && res.status === 200 ? this.#received : 0;
+    const body = res.body;
+    this.#body = body;
+    body.on('data', (raw: Buffer) => {
+      let chunk = raw;
+      if (skip > 0) {
+        const drop = Math.min(skip, chunk.byteLength);
+        skip -= drop;
+        chunk = chunk.subarray(drop);
+        if (chunk.byteLength === 0) return;
       }
-    }
-    if (options.size !== undefined && received !== options.size) {
-      throw new GantryError(
-        'REGISTRY_SIZE_MISMATCH',
-        `${what(repo, digest)} has ${received} bytes, expected ${options.size}`,
-        { details: { expected: options.size, actual: received } },
+      this.#digester.update(chunk);
+      this.#received += chunk.byteLength;
+      const size = this.#options.size;
+      if (size !== undefined && this.#received > size) {
+        this.destroy(
+          new GantryError(
+            'REGISTRY_SIZE_MISMATCH',
+            `${what(repo, digest)} is larger than its declared ${size} bytes`,
+          ),
+        );
+        return;
+      }
+      if (!this.push(chunk)) body.pause();
+    });
+    body.once('end', () => this.#finish());
+    body.once('error', (err: Error) => {
+      this.#drop();
+      if (this.destroyed) return;
+      if (this.#attempts >= (this.#options.resumes ?? 3) || !isTransient(err)) {
+        this.destroy(err);
+        return;
+      }
+      this.#attempts++;
+      this.#session.logger.warn(
+        { digest, received: this.#received, attempt: this.#attempts },
+        'blob download interrupted, resuming with Range',
       );
-    }
-    const actual = digester.digest();
-    if (actual !== digest) {
-      throw new GantryError('REGISTRY_DIGEST_MISMATCH', `${what(repo, digest)} content hashes to ${actual}`, {
-        details: { expected: digest, actual },
-      });
-    }
+      void this.#request();
+    });
   }
-  return Readable.from(generate(), { objectMode: false });
+
+  /** Lets go of the current response body (its late events no longer matter). */
+  #drop(): void {
+    const body = this.#body;
+    this.#body = undefined;
+    if (!body) return;
+    body.removeAllListeners('data');
+    body.removeAllListeners('end');
+    body.on('error', () => undefined);
+    body.destroy();
+  }
+
+  #finish(): void {
+    this.#body = undefined;
+    const { repo, digest } = { repo: this.#repo, digest: this.#digest };
+    const size = this.#options.size;
+    if (size !== undefined && this.#received !== size) {
+      this.destroy(
+        new GantryError(
+          'REGISTRY_SIZE_MISMATCH',
+          `${what(repo, digest)} has ${this.#received} bytes, expected ${size}`,
+          {
+            details: { expected: size, actual: this.#received },
+          },
+        ),
+      );
+      return;
+    }
+    const actual = this.#digester.digest();
+    if (actual !== digest) {
+      this.destroy(
+        new GantryError('REGISTRY_DIGEST_MISMATCH', `${what(repo, digest)} content hashes to ${actual}`, {
+          details: { expected: digest, actual },
+        }),
+      );
+      return;
+    }
+    this.push(null);
+  }
 }
 
 function isTransient(err: unknown): boolean {

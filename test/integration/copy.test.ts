@@ -78,6 +78,13 @@ describe('copyImage between registries', () => {
     const sizes = events.filter((e) => e.type === 'blob-start').map((e) => (e as { size: number }).size);
     expect(sizes).toEqual([...sizes].sort((x, y) => y - x));
     expect(sizes[0]).toBe(300_000);
+    // Progress: the bytes reported per blob add up to each blob's size.
+    for (const [digest, bytes] of image.blobs) {
+      const sent = events
+        .filter((e) => e.type === 'blob-bytes' && e.digest === digest)
+        .reduce((n, e) => n + (e as { bytes: number }).bytes, 0);
+      expect(sent).toBe(bytes.length);
+    }
   });
 
   it.each(['oci', 'docker'] as const)('copies every platform of a %s index', async (format) => {
