@@ -3,7 +3,7 @@
  * shared {@link Scheduler}, skipping what the destination already has, and with `keepGoing`
  * finishing what it can and reporting what failed.
  */
-import { toGantryError } from '../core/index.js';
+import { compareStrings, toGantryError } from '../core/index.js';
 import { copyImage, type CopyImageOptions, type CopyResult } from './copy-image.js';
 import { Scheduler } from './scheduler.js';
 import type { ReadTarget, WriteTarget } from './target.js';
@@ -88,7 +88,7 @@ export async function copyRepository(
     source: source.name,
     destination: destination.name,
     tags: tags.length,
-    copied: copied.sort((a, b) => (a.tags[0] ?? '').localeCompare(b.tags[0] ?? '')),
+    copied: copied.sort((a, b) => compareStrings(a.tags[0] ?? '', b.tags[0] ?? '')),
     failed,
     bytesTransferred: copied.reduce((n, r) => n + r.bytesTransferred, 0),
     durationMs: now() - started,

@@ -85,31 +85,51 @@ export async function resolveGraph(
   if (options.referrers !== false) {
     const seen = new Set<string>([root.digest, ...tree.children.map((m) => m.digest)]);
     const queue: Digest[] = [...seen] as Digest[];
+    // Breadth first, one wave at a time: the referrers of every subject in a wave (and cosign's
+    // tags of the root) are looked up together, so an index with many platforms costs one round
+    // trip per level, not one per platform. Results are taken in queue order.
     while (queue.length > 0) {
-      const subject = queue.shift() as Digest;
-      const found = await onSide('source', `referrers of ${subject}`, () =>
-        source.referrers(subject, options.sourceTags),
+      const wave = queue.splice(0);
+      const lookups = await Promise.all(
+        wave.map(async (subject) => {
+          const tags = subject === root.digest ? cosignTags(subject, options.sourceTags) : [];
+          const [found, tagged] = await Promise.all([
+            onSide('source', `referrers of ${subject}`, () => source.referrers(subject, options.sourceTags)),
+            Promise.all(tags.map((tag) => fetchIfPresent(fetchManifest, tag))),
+          ]);
+          return { subject, found, tagged: tagged.map((m, i) => ({ tag: tags[i] as string, m })) };
+        }),
       );
-      for (const d of found) {
-        if (seen.has(d.digest)) continue;
-        seen.add(d.digest);
-        const t = await walk(await fetchManifest(d.digest), fetchManifest);
-        attached.push({ tree: t, subject });
-        queue.push(d.digest);
-      }
-      const tags = subject === root.digest ? cosignTags(subject, options.sourceTags) : [];
-      for (const tag of tags) {
-        const m = await fetchManifest(tag).catch((err: unknown) => {
-          if (isGantryError(err, 'REGISTRY_MANIFEST_UNKNOWN', 'REGISTRY_NOT_FOUND')) return undefined;
-          throw err;
-        });
-        if (!m || seen.has(`${tag}@${m.digest}`)) continue;
-        seen.add(`${tag}@${m.digest}`);
-        attached.push({ tree: await walk(m, fetchManifest), tag });
+      for (const { subject, found, tagged } of lookups) {
+        for (const d of found) {
+          if (seen.has(d.digest)) continue;
+          seen.add(d.digest);
+          const t = await walk(await fetchManifest(d.digest), fetchManifest);
+          attached.push({ tree: t, subject });
+          queue.push(d.digest);
+        }
+        for (const { tag, m } of tagged) {
+          if (!m || seen.has(`${tag}@${m.digest}`)) continue;
+          seen.add(`${tag}@${m.digest}`);
+          attached.push({ tree: await walk(m, fetchManifest), tag });
+        }
       }
     }
   }
   return { root: tree, sourceDigest: original.digest, narrowed, attached };
+}
+
+/** The manifest under `tag`, or undefined when there is none. */
+async function fetchIfPresent(
+  fetchManifest: (ref: string) => Promise<Manifest>,
+  tag: string,
+): Promise<Manifest | undefined> {
+  try {
+    return await fetchManifest(tag);
+  } catch (err) {
+    if (isGantryError(err, 'REGISTRY_MANIFEST_UNKNOWN', 'REGISTRY_NOT_FOUND')) return undefined;
+    throw err;
+  }
 }
 
 function cosignTags(subject: Digest, known: ReadonlySet<string> | undefined): string[] {

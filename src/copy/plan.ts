@@ -3,7 +3,7 @@
  * first, foreign layers left out unless asked), which manifests are written in which order, and
  * what the destination already has.
  */
-import { isForeignLayerMediaType, type Digest } from '../core/index.js';
+import { compareStrings, isForeignLayerMediaType, type Digest } from '../core/index.js';
 import type { Descriptor, Manifest } from '../registry/index.js';
 import type { Attached, CopyGraph } from './graph.js';
 
@@ -40,7 +40,7 @@ export function planCopy(graph: CopyGraph, options: PlanOptions = {}): CopyPlan 
     }
     if (!byDigest.has(d.digest)) byDigest.set(d.digest, d);
   }
-  const blobs = [...byDigest.values()].sort((a, b) => b.size - a.size || a.digest.localeCompare(b.digest));
+  const blobs = [...byDigest.values()].sort((a, b) => b.size - a.size || compareStrings(a.digest, b.digest));
   return Object.freeze({
     blobs,
     foreign: [...foreign.values()],

@@ -5,3 +5,4 @@ export * from './media-types.js';
 export * from './logger.js';
 export * from './clock.js';
 export * from './atomic-write.js';
+export * from './compare.js';

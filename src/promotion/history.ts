@@ -3,7 +3,7 @@
  * repository that carries promotion attestations, found through its tags and the referrers
  * tag-schema index tags, read from the attestation annotations (no envelope downloads).
  */
-import { isDigest, type Digest } from '../core/index.js';
+import { compareStrings, isDigest, type Digest } from '../core/index.js';
 import type { Repository } from '../registry/index.js';
 import { Annotations, PROMOTION_ARTIFACT_TYPE } from './attestation.js';
 import type { RegistryPort } from './ports.js';
@@ -77,7 +77,7 @@ export async function entriesOf(
       attestation: d.digest,
     });
   }
-  return entries.sort((x, y) => y.time.localeCompare(x.time));
+  return entries.sort((x, y) => compareStrings(y.time, x.time));
 }
 
 /** The whole history of `application` in `environment`, newest first. */
@@ -95,5 +95,5 @@ export async function historyOf(
     );
     all.push(...batch.flat());
   }
-  return all.sort((x, y) => y.time.localeCompare(x.time));
+  return all.sort((x, y) => compareStrings(y.time, x.time));
 }

@@ -1,4 +1,5 @@
 /** The gates that only compare facts: labels, previous-env, soak, evidence, policy. */
+import { compareStrings } from '../../core/index.js';
 import { formatDuration, parseDuration, type GateConfig } from '../../config/index.js';
 import type { RecordedGate } from '../attestation.js';
 import type { GateFacts, PolicyFact } from './facts.js';
@@ -25,7 +26,7 @@ export function evaluateLabels(options: Options<'labels'>, facts: GateFacts): Re
 function firstPromotion(facts: GateFacts, env: string) {
   return facts.promotions
     .filter((p) => p.environment === env && p.kind === 'promotion')
-    .sort((a, b) => a.time.localeCompare(b.time))[0];
+    .sort((a, b) => compareStrings(a.time, b.time))[0];
 }
 
 /** `previous-env`: the digest was promoted to `env` before. */
