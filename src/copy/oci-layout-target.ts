@@ -234,15 +234,16 @@ export class OciLayoutTarget implements ReadTarget, WriteTarget {
   }
 
   /**
-   * Streams `openStream()` into a temporary file next to the blob, hashing as it writes, and renames it
+   * Streams `content` (a buffer, or the stream it opens) into a temporary file next to the blob, hashing as it writes, and renames it
    * into place once digest and size are right (`REGISTRY_DIGEST_MISMATCH` /
    * `REGISTRY_SIZE_MISMATCH` otherwise, and the temporary file is removed). An existing blob is
    * written again (callers check {@link hasBlob} first). `mountFrom` does not apply.
    */
-  async pushBlob(descriptor: Descriptor, openStream: () => Readable): Promise<BlobOutcome> {
+  async pushBlob(descriptor: Descriptor, content: Buffer | (() => Readable)): Promise<BlobOutcome> {
     const digest = parseDigest(descriptor.digest);
     await this.#ensureLayout();
-    await this.#writeBlob(digest, descriptor.size, openStream());
+    const source = Buffer.isBuffer(content) ? Readable.from([content]) : content();
+    await this.#writeBlob(digest, descriptor.size, source);
     return 'copied';
   }
 

@@ -30,6 +30,10 @@ export class RegistryTarget implements ReadTarget, WriteTarget {
     return this.#client.blobGet(this.repository, descriptor.digest, { size: descriptor.size });
   }
 
+  fetchBlobBytes(descriptor: Descriptor): Promise<Buffer> {
+    return this.#client.blobBytes(this.repository, descriptor.digest, descriptor.size);
+  }
+
   async referrers(digest: Digest, knownTags?: ReadonlySet<string>): Promise<readonly Descriptor[]> {
     return (await this.#client.referrersList(this.repository, digest, undefined, knownTags)).descriptors;
   }
@@ -57,7 +61,7 @@ export class RegistryTarget implements ReadTarget, WriteTarget {
 
   async pushBlob(
     descriptor: Descriptor,
-    open: () => Readable,
+    content: Buffer | (() => Readable),
     options: PushBlobOptions = {},
   ): Promise<BlobOutcome> {
     let location: string | undefined;
@@ -75,7 +79,7 @@ export class RegistryTarget implements ReadTarget, WriteTarget {
       this.repository,
       descriptor.digest,
       descriptor.size,
-      open,
+      content,
       location !== undefined ? { location } : {},
     );
     return 'copied';

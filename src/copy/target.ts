@@ -24,6 +24,8 @@ export interface ReadTarget {
   fetchManifest(reference: string): Promise<Manifest>;
   /** Streams a blob, verified against its digest and size while it streams. */
   fetchBlob(descriptor: Descriptor): Readable;
+  /** Reads a small blob whole, verified (optional: targets without it are streamed). */
+  fetchBlobBytes?(descriptor: Descriptor): Promise<Buffer>;
   /**
    * Manifests whose `subject` is `digest`. `knownTags`, the target's tags when the caller has
    * just listed them, lets it skip looking for a referrers fallback tag that is not there.
@@ -50,8 +52,15 @@ export interface WriteTarget {
   resolve(reference: string): Promise<ResolvedManifest | undefined>;
   /** True when the blob is already present. */
   hasBlob(descriptor: Descriptor): Promise<boolean>;
-  /** Writes a blob, mounting it when `mountFrom` allows; `open` is called once per attempt. */
-  pushBlob(descriptor: Descriptor, open: () => Readable, options?: PushBlobOptions): Promise<BlobOutcome>;
+  /**
+   * Writes a blob, mounting it when `mountFrom` allows. `content` is the whole blob, or opens a
+   * stream of it (called once per attempt).
+   */
+  pushBlob(
+    descriptor: Descriptor,
+    content: Buffer | (() => Readable),
+    options?: PushBlobOptions,
+  ): Promise<BlobOutcome>;
   /**
    * Writes manifest bytes under a digest or tag. Resolves true when the destination itself
    * answered with the digest of what it stored (so no read-back is needed), false otherwise.

@@ -105,9 +105,13 @@ async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<
   ctx.onEvent?.({ type: 'blob-start', image: ctx.image, digest: blob.digest, size: blob.size });
   for (let attempt = 1; ; attempt++) {
     try {
-      const action = await ctx.destination.pushBlob(blob, () => fromSource(ctx, blob), {
+      const whole = await smallBlob(ctx, blob);
+      const action = await ctx.destination.pushBlob(blob, whole ?? (() => fromSource(ctx, blob)), {
         ...(ctx.source.repository && { mountFrom: ctx.source.repository }),
       });
+      if (whole !== undefined) {
+        ctx.onEvent?.({ type: 'blob-bytes', image: ctx.image, digest: blob.digest, bytes: whole.byteLength });
+      }
       ctx.onEvent?.({ type: 'blob-done', image: ctx.image, digest: blob.digest, size: blob.size, action });
       return action;
     } catch (raw) {
@@ -125,6 +129,22 @@ async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<
         reason: err.message,
       });
     }
+  }
+}
+
+/**
+ * A small blob read whole from the source (verified), so it goes up as one buffer: one write for
+ * headers and body, no stream plumbing, and a retry needs no new download. Undefined for big blobs,
+ * blobs that will be mounted, and sources that only stream.
+ */
+async function smallBlob(ctx: TransferContext, blob: Descriptor): Promise<Buffer | undefined> {
+  if (blob.size > SMALL_BLOB_BYTES || mountable(ctx) || ctx.source.fetchBlobBytes === undefined) {
+    return undefined;
+  }
+  try {
+    return await ctx.source.fetchBlobBytes(blob);
+  } catch (err) {
+    throw copyError('source', `blob ${blob.digest} in ${ctx.source.name}`, err);
   }
 }
 

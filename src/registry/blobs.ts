@@ -10,6 +10,7 @@ import {
   Digester,
   GantryError,
   digestAlgorithm,
+  digestOf,
   isDigest,
   isGantryError,
   type Digest,
@@ -17,7 +18,7 @@ import {
 import { repositoryScope } from './auth/challenge.js';
 import { apiHost, type Repository } from './reference.js';
 import { Session } from './session.js';
-import { discardBody } from './transport/read-body.js';
+import { discardBody, readBody } from './transport/read-body.js';
 import { RETRYABLE_ERROR_CODES } from './transport/retry-policy.js';
 
 /** Where upload bytes come from: a buffer, or a function that opens a fresh stream each time it is called. */
@@ -228,6 +229,52 @@ class BlobDownload extends Readable {
   }
 }
 
+/**
+ * Reads a small blob whole (at most `size` bytes, which it must have), verified against its
+ * digest: one buffer instead of a stream, for blobs that fit comfortably in memory.
+ */
+export async function blobBytes(
+  session: Session,
+  repo: Repository,
+  digest: Digest,
+  size: number,
+): Promise<Buffer> {
+  const res = await session.call({
+    method: 'GET',
+    registry: repo.registry,
+    path: `${Session.repoPath(repo)}/blobs/${digest}`,
+    scopes: [repositoryScope(repo.repository, 'pull')],
+    expect: [200],
+    what: what(repo, digest),
+  });
+  let bytes: Buffer;
+  try {
+    bytes = await readBody(res.body, size, { what: what(repo, digest) });
+  } catch (err) {
+    if (!isGantryError(err, 'REGISTRY_TOO_LARGE')) throw err;
+    throw new GantryError(
+      'REGISTRY_SIZE_MISMATCH',
+      `${what(repo, digest)} is larger than its declared ${size} bytes`,
+    );
+  }
+  if (bytes.byteLength !== size) {
+    throw new GantryError(
+      'REGISTRY_SIZE_MISMATCH',
+      `${what(repo, digest)} has ${bytes.byteLength} bytes, expected ${size}`,
+      {
+        details: { expected: size, actual: bytes.byteLength },
+      },
+    );
+  }
+  const actual = digestOf(bytes, digestAlgorithm(digest));
+  if (actual !== digest) {
+    throw new GantryError('REGISTRY_DIGEST_MISMATCH', `${what(repo, digest)} content hashes to ${actual}`, {
+      details: { expected: digest, actual },
+    });
+  }
+  return bytes;
+}
+
 function isTransient(err: unknown): boolean {
   let e: unknown = err;
   for (let i = 0; i < 4 && e; i++) {
@@ -365,6 +412,9 @@ async function putMonolithic(
     scopes: [repositoryScope(repo.repository, 'pull', 'push')],
     headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
     body: await open(source),
+    // An upload session that failed is not retried in place (the registry may have dropped it):
+    // the caller starts the blob again with a fresh session.
+    retry: false,
     expect: [201, 204],
     what: `upload ${what(repo, digest)}`,
   });

@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { silentLogger, systemClock, type Clock, type Digest, type Logger } from '../core/index.js';
 import { Authenticator } from './auth/authenticator.js';
 import {
+  blobBytes,
   blobGet,
   blobHead,
   blobMount,
@@ -117,6 +118,11 @@ export class RegistryClient {
   /** Streams a blob, verified while it streams, resuming with `Range` after a dropped connection. */
   blobGet(repo: Repository, digest: Digest, options?: BlobGetOptions): Readable {
     return blobGet(this.#session, repo, digest, options);
+  }
+
+  /** A small blob, whole and verified ({@link blobBytes}). */
+  blobBytes(repo: Repository, digest: Digest, size: number): Promise<Buffer> {
+    return blobBytes(this.#session, repo, digest, size);
   }
 
   /** Mounts a blob from another repository of the same registry. */

@@ -28,6 +28,8 @@ export interface CallOptions {
   /** What is being done, for error messages (`manifest team/web:1.0`). */
   readonly what: string;
   readonly followRedirects?: boolean;
+  /** Set false where a retry of the same request cannot help (default: the transport decides). */
+  readonly retry?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -65,6 +67,7 @@ export class Session {
         headers: { ...options.headers, ...(authorization !== undefined && { authorization }) },
         ...(options.body !== undefined && { body: options.body }),
         ...(options.followRedirects !== undefined && { followRedirects: options.followRedirects }),
+        ...(options.retry !== undefined && { retry: options.retry }),
         ...(options.signal !== undefined && { signal: options.signal }),
       });
 

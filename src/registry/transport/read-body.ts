@@ -39,7 +39,14 @@ export async function readBody(
 
 /** Drains and discards a body so the connection can be reused. */
 export async function discardBody(body: Readable): Promise<void> {
+  // undici's bodies can dump themselves (and close the connection instead when the rest is
+  // large), without an async iterator per response.
+  const dump = (body as { dump?: () => Promise<void> }).dump;
   try {
+    if (typeof dump === 'function') {
+      await dump.call(body);
+      return;
+    }
     for await (const _ of body as AsyncIterable<Buffer>) {
       // discard
     }
