@@ -29,8 +29,11 @@ const dropZodLocales = {
 
 // Node built-ins that bundled dependencies load eagerly but Gantry never uses. undici requires
 // `node:http2` at load time for HTTP/2, which Gantry does not negotiate; undici falls back to
-// exactly this when http2 is unavailable. commander requires `node:child_process` for external
-// subcommands, which Gantry does not have; it is loaded on first use instead.
+// exactly this when http2 is unavailable. undici requires `node:http` (ten modules) only to
+// recognise an `http.IncomingMessage` passed as a request body, which Gantry never does, and for
+// the default `maxHeaderSize`, which the transport sets itself. commander requires
+// `node:child_process` for external subcommands, which Gantry does not have; it is loaded on
+// first use instead.
 const leanBuiltins = {
   name: 'lean-builtins',
   setup(b) {
@@ -38,11 +41,18 @@ const leanBuiltins = {
     b.onResolve({ filter: /^node:http2$/ }, (args) =>
       from(args, 'undici') ? { path: 'http2', namespace: 'gantry-lean' } : undefined,
     );
+    b.onResolve({ filter: /^node:http$/ }, (args) =>
+      from(args, 'undici') ? { path: 'http', namespace: 'gantry-lean' } : undefined,
+    );
     b.onResolve({ filter: /^node:child_process$/ }, (args) =>
       from(args, 'commander') ? { path: 'child_process', namespace: 'gantry-lean' } : undefined,
     );
     b.onLoad({ filter: /^http2$/, namespace: 'gantry-lean' }, () => ({
       contents: 'module.exports = { constants: {} };',
+      loader: 'js',
+    }));
+    b.onLoad({ filter: /^http$/, namespace: 'gantry-lean' }, () => ({
+      contents: 'module.exports = { IncomingMessage: class IncomingMessage {}, maxHeaderSize: 16384 };',
       loader: 'js',
     }));
     b.onLoad({ filter: /^child_process$/, namespace: 'gantry-lean' }, () => ({

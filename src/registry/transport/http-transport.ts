@@ -269,6 +269,8 @@ export class HttpTransport {
     if (!agent) {
       agent = new Agent({
         connections: this.#options.connectionsPerHost,
+        // Node's default, set here because the bundle does not load node:http (scripts/build.mjs).
+        maxHeaderSize: 16 * 1024,
         keepAliveTimeout: 30_000,
         headersTimeout: this.#options.headersTimeoutMs,
         bodyTimeout: this.#options.bodyTimeoutMs,
