@@ -82,7 +82,10 @@ export function mountable(ctx: Pick<TransferContext, 'source' | 'destination'>):
 /** Makes one blob present at the destination. */
 export function transferBlob(ctx: TransferContext, blob: Descriptor): Promise<BlobAction> {
   const key = `${ctx.destination.name}|${blob.digest}`;
-  return ctx.scheduler.dedupe(key, () => ctx.scheduler.run(hostsOf(ctx), () => attemptTransfer(ctx, blob)));
+  const light = blob.size <= SMALL_BLOB_BYTES || mountable(ctx);
+  return ctx.scheduler.dedupe(key, () =>
+    ctx.scheduler.run(hostsOf(ctx), () => attemptTransfer(ctx, blob), light),
+  );
 }
 
 async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<BlobAction> {
