@@ -3,6 +3,7 @@
  * helpers), reading back what a copy produced, and counting blob uploads and mounts in a
  * registry's access log.
  */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -24,10 +25,15 @@ export class RegistryPool {
     return registry;
   }
 
-  /** Stops one registry and removes its storage. */
+  /**
+   * Stops one registry, removes its storage, and flushes the file system (untimed), so the
+   * write-back of one run's hundreds of megabytes does not land on the next run, which is the
+   * other tool's.
+   */
   async stop(registry: RegistryProcess): Promise<void> {
     this.#live.delete(registry);
     await registry.stop();
+    execFileSync('sync');
   }
 
   /** Starts a throw-away registry, runs `fn` with it, and stops it. */
