@@ -15,7 +15,6 @@ import {
   type FaultProxy,
   type FaultProxyRecord,
   type RegistryProcess,
-  type TestImage,
 } from '../helpers/index.js';
 import { target } from './copy-helpers.js';
 
@@ -24,17 +23,14 @@ let dst: RegistryProcess;
 let srcProxy: FaultProxy;
 let dstProxy: FaultProxy;
 const clients: RegistryClient[] = [];
-const images: TestImage[] = [];
 
 beforeAll(async () => {
   [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
   for (let i = 0; i < 5; i++) {
     const image = makeImage({ seed: `requests-${i}`, layers: [{ size: 2048, seed: `requests-layer-${i}` }] });
-    images.push(image);
     await pushImage(src, 'bulk/app', image, `v${i}`);
   }
   const big = makeImage({ seed: 'requests-big', layers: [{ size: 300 * 1024, seed: 'requests-big-layer' }] });
-  images.push(big);
   await pushImage(src, 'bulk/big', big, 'v1');
   await pushImage(src, 'bulk/app', big, 'big');
   [srcProxy, dstProxy] = await Promise.all([
