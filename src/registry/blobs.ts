@@ -311,7 +311,11 @@ export async function blobMount(
   return { mounted: false, location: requireLocation(res.headers.get('location'), repo, digest) };
 }
 
-/** Uploads a blob of known digest and size. Returns after the registry acknowledged it. */
+/**
+ * Uploads a blob of known digest and size. Returns after the registry acknowledged it. An upload
+ * that fails is cancelled (`DELETE` of its session, best effort), so no half-written upload is
+ * left for the registry's purge to find days later.
+ */
 export async function blobUpload(
   session: Session,
   repo: Repository,
@@ -323,38 +327,65 @@ export async function blobUpload(
   const start = await (options.location !== undefined
     ? Promise.resolve({ location: options.location, minChunk: 0 })
     : startUpload(session, repo, digest));
-  if (!options.chunked) {
-    try {
-      await putMonolithic(session, repo, digest, size, source, start.location);
+  let location = start.location;
+  try {
+    if (!options.chunked) {
+      try {
+        await putMonolithic(session, repo, digest, size, source, location);
+        return;
+      } catch (err) {
+        // Registries that refuse a single streamed PUT (413, 400/405/416 on an unexpected body) get chunks instead.
+        const status = isGantryError(err) ? err.details.status : undefined;
+        const replayable = Buffer.isBuffer(source) || typeof source === 'function';
+        if (!replayable || typeof status !== 'number' || ![400, 405, 413, 416].includes(status)) throw err;
+        session.logger.warn({ digest, status }, 'monolithic upload refused, retrying in chunks');
+      }
+      await cancelUpload(session, repo, location);
+      const again = await startUpload(session, repo, digest);
+      location = again.location;
+      await putChunked(
+        session,
+        repo,
+        digest,
+        size,
+        source,
+        location,
+        Math.max(options.chunkSize ?? DEFAULT_CHUNK, again.minChunk),
+      );
       return;
-    } catch (err) {
-      // Registries that refuse a single streamed PUT (413, 400/405/416 on an unexpected body) get chunks instead.
-      const status = isGantryError(err) ? err.details.status : undefined;
-      const replayable = Buffer.isBuffer(source) || typeof source === 'function';
-      if (!replayable || typeof status !== 'number' || ![400, 405, 413, 416].includes(status)) throw err;
-      session.logger.warn({ digest, status }, 'monolithic upload refused, retrying in chunks');
     }
-    const again = await startUpload(session, repo, digest);
     await putChunked(
       session,
       repo,
       digest,
       size,
       source,
-      again.location,
-      Math.max(options.chunkSize ?? DEFAULT_CHUNK, again.minChunk),
+      location,
+      Math.max(options.chunkSize ?? DEFAULT_CHUNK, start.minChunk),
     );
-    return;
+  } catch (err) {
+    await cancelUpload(session, repo, location);
+    throw err;
   }
-  await putChunked(
-    session,
-    repo,
-    digest,
-    size,
-    source,
-    start.location,
-    Math.max(options.chunkSize ?? DEFAULT_CHUNK, start.minChunk),
-  );
+}
+
+/** DELETEs an upload session; failures are ignored (the registry purges stale uploads itself). */
+async function cancelUpload(session: Session, repo: Repository, location: string): Promise<void> {
+  try {
+    const origin = session.transport.origin(apiHost(repo.registry));
+    const res = await session.call({
+      method: 'DELETE',
+      registry: repo.registry,
+      path: new URL(location, origin).toString(),
+      scopes: [repositoryScope(repo.repository, 'pull', 'push')],
+      expect: [200, 202, 204, 404],
+      retry: false,
+      what: `cancel upload to ${repo.registry}/${repo.repository}`,
+    });
+    await discardBody(res.body);
+  } catch {
+    // best effort
+  }
 }
 
 async function startUpload(

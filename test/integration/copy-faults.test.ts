@@ -296,6 +296,11 @@ describe('copy through a FAULT-INJECTING proxy in front of the DESTINATION', () 
     expect(r.blobs.copied).toBe(3);
     expect(faulted(s.proxy, 'canned')).toHaveLength(1);
     expect(retries(s.events)).toHaveLength(1);
+    // The failed upload's session is cancelled, not left behind; the restart opened a new one.
+    const cancels = s.proxy.requests.filter(
+      (r) => r.method === 'DELETE' && r.url.includes('/blobs/uploads/'),
+    );
+    expect(cancels.map((r) => r.status)).toEqual([204]);
     await expectByteExact(s.repo, 'v1', s.image);
   });
 
