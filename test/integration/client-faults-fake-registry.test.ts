@@ -226,6 +226,28 @@ describe('blobs from a flaky registry (fake)', () => {
     });
   });
 
+  it('reads a small blob whole, and refuses one of the wrong size or content', async () => {
+    const small = data.subarray(0, 4096);
+    const smallDigest = digestOf(small);
+    const bad = Buffer.from(small);
+    bad[100] = (bad[100]! + 1) % 256;
+    const answers = [small, Buffer.concat([small, Buffer.from('extra')]), small.subarray(0, 4000), bad];
+    let n = 0;
+    const f = await fake((_req, res) => sendBytes(res, 200, answers[n++]!));
+    const c = client();
+    const at = { registry: f.host, repository: 'app' };
+    expect((await c.blobBytes(at, smallDigest, small.length)).equals(small)).toBe(true);
+    await expect(c.blobBytes(at, smallDigest, small.length)).rejects.toMatchObject({
+      code: 'REGISTRY_SIZE_MISMATCH',
+    });
+    await expect(c.blobBytes(at, smallDigest, small.length)).rejects.toMatchObject({
+      code: 'REGISTRY_SIZE_MISMATCH',
+    });
+    await expect(c.blobBytes(at, smallDigest, small.length)).rejects.toMatchObject({
+      code: 'REGISTRY_DIGEST_MISMATCH',
+    });
+  });
+
   it('never sends credentials to the host a blob redirects to', async () => {
     const storage = await fake((_req, res) => sendBytes(res, 200, data));
     const f = await fake((req, res) => {

@@ -97,6 +97,8 @@ function imageFor(seed: string): TestImage {
 }
 
 const bigLayer = (image: TestImage): string => image.layers[0]!.digest;
+/** The small layer: read whole and uploaded as one buffer, not streamed. */
+const smallLayer = (image: TestImage): string => image.layers[1]!.digest;
 
 interface Setup {
   readonly image: TestImage;
@@ -229,6 +231,21 @@ describe('copy through a FAULT-INJECTING proxy in front of the SOURCE', () => {
     const retry = retries(s.events);
     expect(retry).toHaveLength(1);
     expect(retry[0]).toMatchObject({ digest: bigLayer(s.image), attempt: 1 });
+    await expectByteExact(s.repo, 'v1', s.image);
+  });
+
+  it('catches a corrupted byte in a small blob read whole, and restarts it', async () => {
+    const small = smallLayer(imageFor('src-corrupt-small'));
+    const s = await setup('src-corrupt-small', 'source', (req) =>
+      isBlobGetOf(small)(req) && faulted(s.proxy, 'corrupt-byte').length === 0 ? 'corrupt-byte' : 'pass',
+    );
+    const r = await s.copy();
+    expect(r.digest).toBe(s.image.digest);
+    expect(faulted(s.proxy, 'corrupt-byte')).toHaveLength(1);
+    const retry = retries(s.events);
+    expect(retry).toHaveLength(1);
+    expect(retry[0]).toMatchObject({ digest: small, attempt: 1 });
+    expect((retry[0] as { reason: string }).reason).toMatch(/source.*hashes to/);
     await expectByteExact(s.repo, 'v1', s.image);
   });
 
