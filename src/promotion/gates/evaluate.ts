@@ -32,7 +32,12 @@ export function evaluateGates(gates: readonly GateConfig[], facts: GateFacts): R
       case 'policy':
         return evaluatePolicy(g.options, facts.policies[policyIndex++]);
       case 'vulnerabilities':
-        return evaluateVulnerabilities(g.options, facts.vulnerabilityReports, facts.now);
+        return evaluateVulnerabilities(
+          g.options,
+          facts.vulnerabilityReports,
+          facts.now,
+          facts.unreadableReports,
+        );
       case 'signature':
         return evaluateSignature({
           digest: facts.digest,

@@ -59,6 +59,8 @@ export interface GateFacts {
   /** Promotions of this digest, per environment named by previous-env / soak gates. */
   readonly promotions: readonly PromotionFact[];
   readonly vulnerabilityReports: readonly { readonly report: VulnerabilityReport; readonly source: string }[];
+  /** Attached artifacts that looked like scan results but could not be read as one, and why. */
+  readonly unreadableReports?: readonly { readonly source: string; readonly reason: string }[];
   readonly signatures: readonly SignatureFact[];
   /** Public keys of signature gates, in gate order. */
   readonly signatureKeys: readonly (readonly { readonly name: string; readonly pem: string }[])[];

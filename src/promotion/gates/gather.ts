@@ -70,8 +70,11 @@ export async function gatherFacts(
 
   const promotions =
     names.has('previous-env') || names.has('soak') ? await promotionsOf(ctx, app, to, digest) : [];
+  const attached = names.has('vulnerabilities')
+    ? await attachedReports(ctx.registry, src, referrers)
+    : { reports: [], unreadable: [] };
   const vulnerabilityReports = names.has('vulnerabilities')
-    ? [...(await attachedReports(ctx.registry, src, referrers)), ...(ctx.reports ?? [])]
+    ? [...attached.reports, ...(ctx.reports ?? [])]
     : [];
   const signatures = names.has('signature') ? await signaturesOf(ctx.registry, src, digest, referrers) : [];
   const signatureKeys = to.gates.flatMap((g) =>
@@ -98,6 +101,7 @@ export async function gatherFacts(
     referrers: referrerFacts,
     promotions,
     vulnerabilityReports,
+    unreadableReports: attached.unreadable,
     signatures,
     signatureKeys,
     approvals,
@@ -166,22 +170,32 @@ async function firstLayer(
   return registry.blob(repo, layer);
 }
 
+/**
+ * Attached scan results. Artifacts whose type looks like one but whose content is not (an SBOM
+ * without vulnerabilities, a format or version Gantry cannot read) are listed with the reason, so
+ * a gate that finds no report can say why.
+ */
 async function attachedReports(registry: RegistryPort, repo: Repository, referrers: readonly Descriptor[]) {
-  const out: { report: VulnerabilityReport; source: string }[] = [];
+  const reports: { report: VulnerabilityReport; source: string }[] = [];
+  const unreadable: { source: string; reason: string }[] = [];
   for (const d of referrers) {
     if (!d.artifactType || !REPORT_TYPE.test(d.artifactType)) continue;
+    const source = `referrer ${d.digest}`;
     const bytes = await firstLayer(registry, repo, d);
-    if (!bytes) continue;
-    try {
-      out.push({
-        report: parseVulnerabilityReport(bytes, `referrer ${d.digest}`),
-        source: `referrer ${d.digest}`,
+    if (!bytes) {
+      unreadable.push({
+        source,
+        reason: `${source} has no report Gantry can read (no image layer of at most 64 MiB)`,
       });
-    } catch {
-      // not a vulnerability report after all (e.g. an SBOM without vulnerabilities)
+      continue;
+    }
+    try {
+      reports.push({ report: parseVulnerabilityReport(bytes, source), source });
+    } catch (err) {
+      unreadable.push({ source, reason: err instanceof Error ? err.message : String(err) });
     }
   }
-  return out;
+  return { reports, unreadable };
 }
 
 async function signaturesOf(

@@ -145,6 +145,20 @@ describe('vulnerabilities gate over several reports', () => {
   const counts = (c: number, h: number, m: number, l: number, n: number, u: number): string =>
     `findings: ${c} critical, ${h} high, ${m} medium, ${l} low, ${n} negligible, ${u} unknown`;
 
+  it('says why attached artifacts that look like scan results did not count', () => {
+    const unreadable = [
+      {
+        reason:
+          'referrer sha256:aa is a CycloneDX BOM without "vulnerabilities" (an SBOM, not a scan result)',
+      },
+    ];
+    expect(evaluateVulnerabilities({ max: { critical: 0 } }, [], new Date(), unreadable)).toEqual({
+      gate: 'vulnerabilities',
+      status: 'fail',
+      reasons: ['no vulnerability report', unreadable[0]?.reason],
+    });
+  });
+
   it.each<[string, SourcedReport[], VulnerabilitiesGateOptions, 'pass' | 'fail', string[]]>([
     ['no report', [], { max: { critical: 0 } }, 'fail', ['no vulnerability report']],
     ['no report, no limits', [], {}, 'fail', ['no vulnerability report']],

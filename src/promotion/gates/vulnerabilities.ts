@@ -41,7 +41,8 @@ const FORMAT_NAMES: Readonly<Record<ReportFormat, string>> = {
 
 /**
  * Evaluates the gate at `now`.
- * - No report: fail ("no vulnerability report").
+ * - No report: fail ("no vulnerability report"), with the reason each attached artifact that
+ *   looked like a scan result could not be read (`unreadable`).
  * - Per scanner only the newest report counts: by `createdAt` when every report of that scanner has
  *   one (a tie goes to the later one), else the last one given.
  * - Findings of the chosen reports are combined by id + package (worst severity, fixable if any).
@@ -54,9 +55,14 @@ export function evaluateVulnerabilities(
   options: VulnerabilitiesGateOptions,
   reports: readonly SourcedReport[],
   now: Date,
+  unreadable: readonly { readonly reason: string }[] = [],
 ): RecordedGate {
   if (reports.length === 0) {
-    return { gate: VULNERABILITIES_GATE, status: 'fail', reasons: ['no vulnerability report'] };
+    return {
+      gate: VULNERABILITIES_GATE,
+      status: 'fail',
+      reasons: ['no vulnerability report', ...unreadable.map((u) => u.reason)],
+    };
   }
   const used = newestPerScanner(reports);
   const reasons: string[] = [];
