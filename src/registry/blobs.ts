@@ -324,10 +324,10 @@ export async function blobUpload(
   source: BlobSource,
   options: BlobUploadOptions = {},
 ): Promise<void> {
-  const start = await (options.location !== undefined
-    ? Promise.resolve({ location: options.location, minChunk: 0 })
-    : startUpload(session, repo, digest));
-  let location = start.location;
+  let { location, minChunk } =
+    options.location !== undefined
+      ? { location: options.location, minChunk: 0 }
+      : await startUpload(session, repo, digest);
   try {
     if (!options.chunked) {
       try {
@@ -341,28 +341,10 @@ export async function blobUpload(
         session.logger.warn({ digest, status }, 'monolithic upload refused, retrying in chunks');
       }
       await cancelUpload(session, repo, location);
-      const again = await startUpload(session, repo, digest);
-      location = again.location;
-      await putChunked(
-        session,
-        repo,
-        digest,
-        size,
-        source,
-        location,
-        Math.max(options.chunkSize ?? DEFAULT_CHUNK, again.minChunk),
-      );
-      return;
+      ({ location, minChunk } = await startUpload(session, repo, digest));
     }
-    await putChunked(
-      session,
-      repo,
-      digest,
-      size,
-      source,
-      location,
-      Math.max(options.chunkSize ?? DEFAULT_CHUNK, start.minChunk),
-    );
+    const chunk = Math.max(options.chunkSize ?? DEFAULT_CHUNK, minChunk);
+    await putChunked(session, repo, digest, size, source, location, chunk);
   } catch (err) {
     await cancelUpload(session, repo, location);
     throw err;
