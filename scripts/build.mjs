@@ -90,8 +90,9 @@ const bundle = readFileSync(new URL('cli.cjs', tmp), 'utf8');
 await build({
   ...common,
   entryPoints: { launch: 'src/launch/code-cache.ts' },
+  outExtension: { '.js': '.cjs' },
   outdir: tmp.pathname,
-  format: 'esm',
+  format: 'cjs',
   define: {
     __GANTRY_BUNDLE_SHA256__: JSON.stringify(createHash('sha256').update(bundle).digest('hex')),
     __GANTRY_BUNDLE_LENGTH__: String(bundle.length),

@@ -13,8 +13,8 @@
  * Set `GANTRY_NO_CODE_CACHE=1` to switch it off. Nothing here may make the CLI fail: every cache
  * error means "run without the cache".
  *
- * Only Node built-ins may be imported here: this module is built on its own and runs before the
- * bundle is loaded.
+ * Only Node built-ins may be imported here: this module is built on its own (as CommonJS, like
+ * `bin/gantry.js`) and runs before the bundle is loaded.
  */
 import {
   mkdirSync,
@@ -25,7 +25,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import type { createHash as CreateHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import Module, { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
@@ -76,10 +76,9 @@ export function bundleKey(source: string): string {
   return `${hash.slice(0, 32)}-${process.version}-${process.arch}`;
 }
 
-/** Hex SHA-256 of `text`; `node:crypto` is loaded only on this rare path. */
+/** Hex SHA-256 of `text` (the bundle loads `node:crypto` at once anyway). */
 function sha256(text: string): string {
-  const crypto = createRequire(import.meta.url)('node:crypto') as { createHash: typeof CreateHash };
-  return crypto.createHash('sha256').update(text).digest('hex');
+  return createHash('sha256').update(text).digest('hex');
 }
 
 /** True when `dir` exists, belongs to this user and only this user may write to it. */
