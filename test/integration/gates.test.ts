@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   fetchManifest,
+  getFreePort,
   makeImage,
   pushImage,
   startRegistry,
@@ -157,6 +158,32 @@ describe('gates', () => {
     await expectBlocked('soak', '1.0.1', /soak \(in staging for \d+m?s only; needs 3s/);
     await new Promise((r) => setTimeout(r, 3100));
     await expectAllowed('soak', '1.0.1');
+  });
+
+  it('previous-env: a registry it cannot reach is an error, not "never promoted"', async () => {
+    const closed = await getFreePort();
+    const other = join(dir, 'unreachable.yaml');
+    await writeFile(
+      other,
+      `registries:
+  dev: { url: "http://${dev.host}" }
+  prod: { url: "http://${prod.host}" }
+  gone: { url: "http://127.0.0.1:${closed}" }
+environments:
+  dev: { registry: dev, prefix: team }
+  staging: { registry: dev, prefix: team, mode: tag, tag: staging, from: [dev] }
+  elsewhere: { registry: gone, prefix: elsewhere, from: [staging] }
+  guarded: { registry: prod, prefix: guarded, from: [staging], gates: [ previous-env: { env: elsewhere } ] }
+applications: [web]
+`,
+    );
+    const r = await runCli(['promote', 'web', '1.0.0', '--to', 'guarded', '--config', other], {
+      env: { GANTRY_ACTOR: 'ci' },
+    });
+    expect(r.code).toBe(9);
+    expect(r.stderr).toMatch(new RegExp(`127\\.0\\.0\\.1:${closed}.*cannot connect`));
+    expect(r.stderr).not.toMatch(/never promoted/);
+    expect(await inProd('guarded', '1.0.0')).toBe(false);
   });
 
   it('vulnerabilities: no report, then too many findings, then a clean report', async () => {

@@ -141,9 +141,9 @@ async function promotionsOf(
   for (const name of envs) {
     const env = ctx.config.environments.get(name);
     if (!env) continue;
-    const list = await ctx.registry
-      .referrers(repositoryOf(env, app), digest, PROMOTION_ARTIFACT_TYPE)
-      .catch(() => []);
+    // A repository that does not exist yet has no referrers (an empty list, not an error); any
+    // other failure (auth, TLS, unreachable) is the promotion's error, not a "not promoted" fact.
+    const list = await ctx.registry.referrers(repositoryOf(env, app), digest, PROMOTION_ARTIFACT_TYPE);
     for (const d of list) {
       const a = d.annotations ?? {};
       if (a[Annotations.env] !== name || a[Annotations.app] !== app.name) continue;
