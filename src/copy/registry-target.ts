@@ -2,7 +2,7 @@
 import type { Readable } from 'node:stream';
 import { isGantryError, type Digest } from '../core/index.js';
 import {
-  apiHost,
+  canMount,
   type Descriptor,
   type Manifest,
   type RegistryClient,
@@ -66,11 +66,7 @@ export class RegistryTarget implements ReadTarget, WriteTarget {
   ): Promise<BlobOutcome> {
     let location: string | undefined;
     const from = options.mountFrom;
-    if (
-      from &&
-      apiHost(from.registry) === apiHost(this.repository.registry) &&
-      from.repository !== this.repository.repository
-    ) {
+    if (from && canMount(from, this.repository)) {
       const mount = await this.#client.blobMount(this.repository, descriptor.digest, from);
       if (mount.mounted) return 'mounted';
       location = mount.location;

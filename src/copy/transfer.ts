@@ -6,7 +6,7 @@
  */
 import { Transform, type Readable } from 'node:stream';
 import { isGantryError, toGantryError, type ErrorCode } from '../core/index.js';
-import { apiHost, type Descriptor } from '../registry/index.js';
+import { apiHost, canMount, type Descriptor } from '../registry/index.js';
 import { copyError } from './copy-error.js';
 import type { BlobAction, CopyListener } from './events.js';
 import type { Scheduler } from './scheduler.js';
@@ -69,14 +69,7 @@ export function needsExistenceCheck(
 
 /** True when source and destination are different repositories of one registry. */
 export function mountable(ctx: Pick<TransferContext, 'source' | 'destination'>): boolean {
-  const from = ctx.source.repository;
-  const to = ctx.destination.repository;
-  return (
-    from !== undefined &&
-    to !== undefined &&
-    apiHost(from.registry) === apiHost(to.registry) &&
-    from.repository !== to.repository
-  );
+  return canMount(ctx.source.repository, ctx.destination.repository);
 }
 
 /** Makes one blob present at the destination. */

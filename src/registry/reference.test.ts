@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatReference, parseReference, parseRepository } from './reference.js';
+import { canMount, formatReference, parseReference, parseRepository } from './reference.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 
@@ -67,5 +67,18 @@ describe('parseRepository', () => {
   });
   it.each(['reg.example.com/web:1', `reg.example.com/web@${D}`])('rejects %s', (input) => {
     expect(() => parseRepository(input)).toThrowError(expect.objectContaining({ code: 'REFERENCE_INVALID' }));
+  });
+});
+
+describe('canMount', () => {
+  const repo = (registry: string, repository: string) => ({ registry, repository });
+  it('is true for two repositories of one registry, Docker Hub under either name', () => {
+    expect(canMount(repo('r.example', 'a'), repo('r.example', 'b'))).toBe(true);
+    expect(canMount(repo('docker.io', 'a'), repo('registry-1.docker.io', 'b'))).toBe(true);
+  });
+  it('is false for the same repository, another registry, or a missing side', () => {
+    expect(canMount(repo('r.example', 'a'), repo('r.example', 'a'))).toBe(false);
+    expect(canMount(repo('r.example', 'a'), repo('s.example', 'a'))).toBe(false);
+    expect(canMount(undefined, repo('r.example', 'a'))).toBe(false);
   });
 });

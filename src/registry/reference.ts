@@ -168,6 +168,19 @@ export function apiHost(registry: string): string {
   return registry === DOCKER_HUB ? DOCKER_HUB_API_HOST : registry;
 }
 
+/**
+ * True when a blob of `from` can be mounted into `to`: two different repositories of one
+ * registry (cross-repository mount, distribution-spec "Mounting a blob from another repository").
+ */
+export function canMount(from: Repository | undefined, to: Repository | undefined): boolean {
+  return (
+    from !== undefined &&
+    to !== undefined &&
+    apiHost(from.registry) === apiHost(to.registry) &&
+    from.repository !== to.repository
+  );
+}
+
 /** True when `tag` is a valid tag. */
 export function isValidTag(tag: string): boolean {
   return TAG_RE.test(tag);
