@@ -218,36 +218,28 @@ describe('copy through a FAULT-INJECTING proxy in front of the SOURCE', () => {
     await expectByteExact(s.repo, 'v1', s.image);
   });
 
-  it('catches a corrupted byte by digest verification and restarts the blob', async () => {
-    const big = bigLayer(imageFor('src-corrupt'));
-    const s = await setup('src-corrupt', 'source', (req) =>
-      isBlobGetOf(big)(req) && faulted(s.proxy, 'corrupt-byte').length === 0 ? 'corrupt-byte' : 'pass',
-    );
-    const r = await s.copy();
-    expect(r.digest).toBe(s.image.digest);
-    expect(faulted(s.proxy, 'corrupt-byte')).toHaveLength(1);
-    const gets = s.proxy.requests.filter((q) => q.method === 'GET' && q.url.endsWith(bigLayer(s.image)));
-    expect(gets.length).toBeGreaterThanOrEqual(2);
-    const retry = retries(s.events);
-    expect(retry).toHaveLength(1);
-    expect(retry[0]).toMatchObject({ digest: bigLayer(s.image), attempt: 1 });
-    await expectByteExact(s.repo, 'v1', s.image);
-  });
-
-  it('catches a corrupted byte in a small blob read whole, and restarts it', async () => {
-    const small = smallLayer(imageFor('src-corrupt-small'));
-    const s = await setup('src-corrupt-small', 'source', (req) =>
-      isBlobGetOf(small)(req) && faulted(s.proxy, 'corrupt-byte').length === 0 ? 'corrupt-byte' : 'pass',
-    );
-    const r = await s.copy();
-    expect(r.digest).toBe(s.image.digest);
-    expect(faulted(s.proxy, 'corrupt-byte')).toHaveLength(1);
-    const retry = retries(s.events);
-    expect(retry).toHaveLength(1);
-    expect(retry[0]).toMatchObject({ digest: small, attempt: 1 });
-    expect((retry[0] as { reason: string }).reason).toMatch(/source.*hashes to/);
-    await expectByteExact(s.repo, 'v1', s.image);
-  });
+  it.each([
+    ['streamed big layer', 'src-corrupt', bigLayer],
+    ['small layer read whole', 'src-corrupt-small', smallLayer],
+  ] as const)(
+    'catches a corrupted byte in the %s by digest verification and restarts the blob',
+    async (_what, name, layerOf) => {
+      const layer = layerOf(imageFor(name));
+      const s = await setup(name, 'source', (req) =>
+        isBlobGetOf(layer)(req) && faulted(s.proxy, 'corrupt-byte').length === 0 ? 'corrupt-byte' : 'pass',
+      );
+      const r = await s.copy();
+      expect(r.digest).toBe(s.image.digest);
+      expect(faulted(s.proxy, 'corrupt-byte')).toHaveLength(1);
+      const gets = s.proxy.requests.filter((q) => q.method === 'GET' && q.url.endsWith(layer));
+      expect(gets.length).toBeGreaterThanOrEqual(2);
+      const retry = retries(s.events);
+      expect(retry).toHaveLength(1);
+      expect(retry[0]).toMatchObject({ digest: layer, attempt: 1 });
+      expect((retry[0] as { reason: string }).reason).toMatch(/source.*hashes to/);
+      await expectByteExact(s.repo, 'v1', s.image);
+    },
+  );
 
   it('fails with REGISTRY_DIGEST_MISMATCH naming the source and the blob when every download is corrupt, leaving no tag', async () => {
     const big = bigLayer(imageFor('src-corrupt-always'));
