@@ -38,8 +38,10 @@ export class RegistryTarget implements ReadTarget, WriteTarget {
     return (await this.#client.referrersList(this.repository, digest, undefined, knownTags)).descriptors;
   }
 
-  tags(): Promise<string[]> {
-    return this.#client.tagList(this.repository);
+  /** Every entry of the tag list, invalid names included: the caller validates (and reports) them. */
+  async tags(): Promise<string[]> {
+    const { tags, invalid } = await this.#client.tagListChecked(this.repository);
+    return [...tags, ...invalid];
   }
 
   async existingTags(): Promise<ReadonlySet<string>> {
