@@ -69,9 +69,15 @@ export class RegistryTarget implements ReadTarget, WriteTarget {
     let location: string | undefined;
     const from = options.mountFrom;
     if (from && canMount(from, this.repository)) {
-      const mount = await this.#client.blobMount(this.repository, descriptor.digest, from);
-      if (mount.mounted) return 'mounted';
-      location = mount.location;
+      try {
+        const mount = await this.#client.blobMount(this.repository, descriptor.digest, from);
+        if (mount.mounted) return 'mounted';
+        location = mount.location;
+      } catch (err) {
+        // The destination's credentials may not read the source repository (each side of a copy
+        // has its own): a refused mount is only a missed shortcut, so upload instead.
+        if (!isGantryError(err, 'REGISTRY_UNAUTHORIZED', 'REGISTRY_DENIED')) throw err;
+      }
     }
     await this.#client.blobUpload(
       this.repository,
