@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { MediaTypes, digestOf, type Digest } from '../core/index.js';
+import { MediaTypes, digestOf } from '../core/index.js';
 import { parseManifest, type Descriptor, type Manifest } from '../registry/index.js';
 import { MAX_INDEX_DEPTH, MAX_MANIFESTS_PER_COPY, resolveGraph } from './graph.js';
 import type { ReadTarget } from './target.js';
@@ -118,7 +118,7 @@ describe('resolveGraph bounds', () => {
       { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: children },
       MediaTypes.ociIndex,
     );
-    await expect(resolveGraph(source, root.digest as Digest, { referrers: false })).rejects.toMatchObject({
+    await expect(resolveGraph(source, root.digest, { referrers: false })).rejects.toMatchObject({
       code: 'COPY_LIMIT_EXCEEDED',
       message: expect.stringContaining(`more than ${MAX_MANIFESTS_PER_COPY} manifests`),
     });
