@@ -5,7 +5,9 @@
  * `../../../prod/web/manifests/latest`) is answered with `fallback`, so a client that requests a
  * hostile name gets an image to copy: exactly what a malicious registry would do.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import {
   sendBytes,
   sendJson,
@@ -95,4 +97,29 @@ export async function startHostileSource(
         .filter((r): r is string => r !== undefined)
         .map(decode),
   });
+}
+
+/** Writes an OCI image layout holding `images` under the given `ref.name`s. */
+export async function writeLayout(
+  path: string,
+  entries: readonly (readonly [string, TestImage])[],
+): Promise<void> {
+  await mkdir(join(path, 'blobs', 'sha256'), { recursive: true });
+  await writeFile(join(path, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  for (const [, image] of entries) {
+    for (const [digest, data] of image.blobs)
+      await writeFile(join(path, 'blobs', 'sha256', digest.slice(7)), data);
+    await writeFile(join(path, 'blobs', 'sha256', image.digest.slice(7)), image.manifest);
+  }
+  const index = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: entries.map(([name, image]) => ({
+      mediaType: image.mediaType,
+      digest: image.digest,
+      size: image.size,
+      annotations: { 'org.opencontainers.image.ref.name': name },
+    })),
+  };
+  await writeFile(join(path, 'index.json'), JSON.stringify(index));
 }

@@ -6,7 +6,7 @@
  *   one line, no out-of-memory crash;
  * - registry error messages and tag names reach the terminal with control characters escaped.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,10 +22,9 @@ import {
   startRegistry,
   type FakeRegistry,
   type RegistryProcess,
-  type TestImage,
   type TestIndex,
 } from '../helpers/index.js';
-import { startHostileSource, type HostileSource } from './hostile-source.js';
+import { startHostileSource, writeLayout, type HostileSource } from './hostile-source.js';
 import { runCli } from './run-cli.js';
 
 const insecure = '--tls-verify=false';
@@ -121,28 +120,6 @@ describe('copy --all-tags with a hostile source tag list', () => {
     expect(await prodLatest()).toBe(prodImage.digest);
   });
 });
-
-/** Writes an OCI image layout holding `images` under the given `ref.name`s. */
-async function writeLayout(path: string, entries: [string, TestImage][]): Promise<void> {
-  await mkdir(join(path, 'blobs', 'sha256'), { recursive: true });
-  await writeFile(join(path, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  for (const [, image] of entries) {
-    for (const [digest, data] of image.blobs)
-      await writeFile(join(path, 'blobs', 'sha256', digest.slice(7)), data);
-    await writeFile(join(path, 'blobs', 'sha256', image.digest.slice(7)), image.manifest);
-  }
-  const index = {
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.index.v1+json',
-    manifests: entries.map(([name, image]) => ({
-      mediaType: image.mediaType,
-      digest: image.digest,
-      size: image.size,
-      annotations: { 'org.opencontainers.image.ref.name': name },
-    })),
-  };
-  await writeFile(join(path, 'index.json'), JSON.stringify(index));
-}
 
 describe('copy --all-tags from an OCI layout with hostile ref.name annotations', () => {
   it('copies the valid names and never writes outside the destination', async () => {
