@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isValidRepositoryPath, isValidTag } from './reference.js';
+import { Authenticator } from './auth/authenticator.js';
 import { Session } from './session.js';
+import { HttpTransport } from './transport/http-transport.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 const repo = { registry: 'reg.example.com', repository: 'mirror/web' };
@@ -52,4 +54,24 @@ describe('request paths', () => {
       );
     },
   );
+});
+
+describe('Session.call', () => {
+  const transport = new HttpTransport({ hostSettings: () => ({ scheme: 'http' }) });
+  const session = new Session(transport, new Authenticator({ transport }));
+
+  it.each([
+    '/v2/mirror/web/manifests/../../../prod/web/manifests/latest',
+    '/v2/mirror/web/manifests/%2e%2e/x',
+    '/v2/mirror/web/manifests/a\\..\\..\\b',
+    '/v2/mirror/web/manifests/a#b',
+    '/v2/mirror/web/manifests/x\ny',
+    '/v2/mirror/./web/tags/list',
+    '//evil.example/v2/x',
+    '/other/path',
+  ])('refuses to send a path whose structure URL parsing would change: %j', async (path) => {
+    await expect(
+      session.call({ method: 'PUT', registry: '127.0.0.1:9', path, scopes: [], expect: [201], what: 'test' }),
+    ).rejects.toMatchObject({ code: 'REFERENCE_INVALID' });
+  });
 });

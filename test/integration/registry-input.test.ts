@@ -244,3 +244,30 @@ describe('registry text reaching the terminal', () => {
     });
   });
 });
+
+describe('tag list pagination', () => {
+  let elsewhere: FakeRegistry;
+  let linker: FakeRegistry;
+
+  beforeAll(async () => {
+    elsewhere = await startFakeRegistry((_req, res) => sendJson(res, 200, { tags: ['x'] }));
+    linker = await startFakeRegistry((req, res) => {
+      if (req.url === '/v2/') return sendJson(res, 200, {});
+      return sendJson(
+        res,
+        200,
+        { name: 'app', tags: ['a'] },
+        { link: `<http://${elsewhere.host}/v2/app/tags/list?n=1&last=a>; rel="next"` },
+      );
+    });
+  });
+  afterAll(async () => Promise.all([elsewhere?.stop(), linker?.stop()]));
+
+  it('never follows a next-page link to another origin', async () => {
+    const r = await runCli(['ls', insecure, '--creds', 'user:secret-password', `${linker.host}/app`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/links its next page elsewhere.*\[REGISTRY_PROTOCOL\]\n$/);
+    expect(r.stderr).not.toContain('secret-password');
+    expect(elsewhere.requests).toEqual([]);
+  });
+});
