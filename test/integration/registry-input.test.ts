@@ -6,7 +6,7 @@
  *   one line, no out-of-memory crash;
  * - registry error messages and tag names reach the terminal with control characters escaped.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -189,6 +189,33 @@ describe('unbounded graphs', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^gantry: .*nests indexes more than 8 levels deep.*\[COPY_LIMIT_EXCEEDED\]\n$/);
     expect(r.stdout).toBe('');
+  });
+
+  it('refuses the same graph from an OCI layout, and writes no destination', async () => {
+    const { root, all } = doubledIndex(40);
+    const layout = join(dir, 'deep-layout');
+    const blobs = join(layout, 'blobs', 'sha256');
+    await mkdir(blobs, { recursive: true });
+    await writeFile(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    for (const index of all) {
+      await writeFile(join(blobs, index.digest.slice(7)), index.manifest);
+      for (const image of index.images) {
+        await writeFile(join(blobs, image.digest.slice(7)), image.manifest);
+        for (const [digest, data] of image.blobs) await writeFile(join(blobs, digest.slice(7)), data);
+      }
+    }
+    await writeFile(
+      join(layout, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ ...root.descriptor, annotations: { 'org.opencontainers.image.ref.name': 'deep' } }],
+      }),
+    );
+    const out = join(dir, 'deep-layout-out');
+    const r = await runCli(['copy', `oci:${layout}:deep`, `oci:${out}:deep`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^gantry: .*nests indexes more than 8 levels deep.*\[COPY_LIMIT_EXCEEDED\]\n$/);
+    await expect(stat(join(out, 'index.json'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
 
