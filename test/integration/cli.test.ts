@@ -238,6 +238,53 @@ describe('bad input', () => {
     expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
   });
 
+  it.each([
+    [['plan', 'web', '1.0.0'], /required option '--to <env>' not specified/],
+    [['inspect', '--no-such-flag', 'x'], /unknown option '--no-such-flag'/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['ls'], /missing required argument 'repository'/],
+  ])('parser error %j is one USAGE_INVALID line, and JSON with --json', async (args, message) => {
+    const human = await runCli(args);
+    expect(human.code).toBe(2);
+    expect(human.stderr).toMatch(/^gantry: .* \[USAGE_INVALID\]\n$/);
+    expect(human.stderr).toMatch(message);
+    expect(human.stderr).not.toMatch(/^error:/m);
+    const json = await runCli([...args, '--json']);
+    expect(json.code).toBe(2);
+    expect(json.stderr).toBe('');
+    const parsed = JSON.parse(json.stdout) as { error: { code: string; message: string } };
+    expect(parsed.error.code).toBe('USAGE_INVALID');
+    expect(parsed.error.message).toMatch(message);
+  });
+
+  it.each([
+    [
+      ['inspect', 'localhost:99999/team/web:1'],
+      'REFERENCE_INVALID',
+      /invalid registry host "localhost:99999"/,
+    ],
+    [['inspect', '300.1.2.3:5000/team/web:1'], 'REFERENCE_INVALID', /invalid registry host "300.1.2.3:5000"/],
+    [['ls', '10.0.0.256/team/web'], 'REFERENCE_INVALID', /invalid registry host/],
+    [['login', '', '-u', 'alice'], 'USAGE_INVALID', /registry host is empty/],
+    [['login', 'localhost:0', '-u', 'alice'], 'USAGE_INVALID', /invalid registry host/],
+    [['logout', 'https://user:s3cret@reg.example.com'], 'USAGE_INVALID', /contains credentials/],
+  ])('bad input %j is %s, never INTERNAL', async (args, code, message) => {
+    const r = await runCli(args, { stdin: 'pw\n' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toContain(`[${code}]`);
+    expect(r.stderr).not.toContain('s3cret');
+    expect(r.stderr).not.toContain('user:s3cret');
+    expect(r.stdout).not.toContain('s3cret');
+  });
+
+  it('shows the plain-HTTP URL it used after falling back from https', async () => {
+    const r = await runCli(['ls', `${plain.host}/team/nope`, insecure]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain(`GET http://${plain.host}/v2/team/nope/tags/list`);
+    expect(r.stderr).not.toContain('https://');
+  });
+
   it('reports an unknown manifest with exit 5, also as JSON', async () => {
     const human = await runCli(['inspect', `${plain.host}/team/web:nope`, insecure]);
     expect(human.code).toBe(5);
