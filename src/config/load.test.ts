@@ -116,6 +116,12 @@ describe('parseConfig', () => {
     ],
     ['bad yaml', 'registries: [\n', 2, ''],
     ['empty file', '', 1, 'the file is empty'],
+    [
+      'billion laughs',
+      `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n`,
+      2,
+      'aliases expand to more than 100 nodes',
+    ],
     ['missing applications', GOOD.replace(/applications:.*\n/, ''), 2, 'applications: required'],
   ])('%s', (_name, text, line, message) => {
     const { config, problems } = parseConfig('gantry.yaml', text);
@@ -181,14 +187,41 @@ describe('gate options', () => {
     expect(problems[0]!.line).toBe(15);
   });
 
+  it.each([
+    ['1m30s', 90_000],
+    ['2h', 7_200_000],
+    ['1h30m', 5_400_000],
+    ['250ms', 250],
+  ])('converts policy timeout %s to %i ms when the configuration loads', (timeout, ms) => {
+    const { config, problems } = parseConfig(
+      'gantry.yaml',
+      withGates(`      - policy: { url: "https://opa.example.com/v1/data/gantry", timeout: ${timeout} }\n`),
+    );
+    expect(problems).toEqual([]);
+    expect(config!.environments.get('prod')!.gates[0]).toEqual({
+      name: 'policy',
+      options: { url: 'https://opa.example.com/v1/data/gantry', timeout: ms },
+    });
+  });
+
+  it('refuses a label pattern with nested repetition', () => {
+    const { problems } = parseConfig(
+      'gantry.yaml',
+      withGates("      - labels: { required: { a: '^(\\w+\\s?)*!' } }\n"),
+    );
+    expect(problems.map(formatProblem).join('\n')).toContain(
+      'environments.prod.gates[0].labels.required.a: regex may take exponential time',
+    );
+  });
+
   it('types valid gates with their defaults', () => {
     const { config } = parseConfig(
       'gantry.yaml',
       withGates('      - soak: { env: staging, duration: 24h }\n      - approval: { count: 2 }\n'),
     );
     expect(config!.environments.get('prod')!.gates).toEqual([
-      { name: 'soak', options: { env: 'staging', duration: '24h' } },
-      { name: 'approval', options: { count: 2, groups: [], expires: '72h' } },
+      { name: 'soak', options: { env: 'staging', duration: 86_400_000 } },
+      { name: 'approval', options: { count: 2, groups: [], expires: 72 * 3_600_000 } },
     ]);
   });
 });
