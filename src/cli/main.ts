@@ -54,6 +54,10 @@ export function buildProgram(): Command {
       .argument('<ref>', 'image reference, e.g. registry.example.com/team/web:1.4.2')
       .option('--raw', 'print the manifest bytes exactly as stored')
       .option('--no-referrers', 'do not look up referrers')
+      .option(
+        '--config <file>',
+        'gantry.yaml whose registry TLS and credential settings apply (default: $GANTRY_CONFIG, then ./gantry.yaml)',
+      )
       .option('--json', 'print JSON'),
   ).action(run(async () => (await import('./commands/inspect.js')).inspect as Action));
 
@@ -141,6 +145,10 @@ export function buildProgram(): Command {
       .argument('<file>', 'file to attach')
       .option('--artifact-type <type>', 'artifact type (default: detected from the content)')
       .option('--annotation <key=value>', 'annotation on the artifact (repeatable)', collect, [])
+      .option(
+        '--config <file>',
+        'gantry.yaml whose registry TLS and credential settings apply (default: $GANTRY_CONFIG, then ./gantry.yaml)',
+      )
       .option('--json', 'print JSON'),
   ).action(run(async () => (await import('./commands/attach.js')).attach as Action));
   appOptions(

@@ -3,7 +3,7 @@
  * skopeo interop, and bad input answered with one line and a documented exit code.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -217,6 +217,47 @@ describe('gantry login / logout', () => {
       join(dir, 'none.json'),
     ]);
     expect(creds.code).toBe(0);
+  });
+});
+
+describe('registry settings from gantry.yaml', () => {
+  it('inspect and attach use the TLS and credential settings of a configured registry', async () => {
+    const config = join(dir, 'gantry.yaml');
+    await writeFile(
+      config,
+      `registries:
+  locked: { url: "http://${basic.host}", credentials: { env: LOCKED_CREDS } }
+environments:
+  dev: { registry: locked, prefix: team }
+applications: [private]
+`,
+    );
+    const env = {
+      GANTRY_CONFIG: config,
+      LOCKED_CREDS: `${DEFAULT_TEST_USER.username}:${DEFAULT_TEST_USER.password}`,
+    };
+    const ref = `${basic.host}/team/private:v1`;
+    const none = join(dir, 'no-auth.json');
+    const inspected = await runCli(['inspect', ref, '--authfile', none, '--json'], { env });
+    expect(inspected.stderr).toBe('');
+    expect(inspected.code).toBe(0);
+    const report = join(dir, 'report.json');
+    await writeFile(report, '{"passed": 1}');
+    const attached = await runCli(
+      ['attach', ref, report, '--authfile', none, '--artifact-type', 'application/vnd.example+json'],
+      { env },
+    );
+    expect(attached.stderr).toBe('');
+    expect(attached.code).toBe(0);
+    // --config names the file explicitly; a flag on the command line wins over the file.
+    const explicit = await runCli(['inspect', ref, '--authfile', none, '--config', config], {
+      env: { LOCKED_CREDS: env.LOCKED_CREDS },
+    });
+    expect(explicit.code).toBe(0);
+    const flagged = await runCli(['inspect', ref, insecure, '--authfile', none], { env });
+    expect(flagged.code).toBe(6);
+    // Without a configuration, nothing changes: plain HTTP needs --tls-verify=false.
+    expect((await runCli(['inspect', ref, '--authfile', none])).code).toBe(7);
   });
 });
 
