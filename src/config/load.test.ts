@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { formatProblem, parseConfig } from './index.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatProblem, loadConfigOrThrow, parseConfig } from './index.js';
 
 const GOOD = `# a pipeline
 registries:
@@ -223,5 +226,26 @@ describe('gate options', () => {
       { name: 'soak', options: { env: 'staging', duration: 86_400_000 } },
       { name: 'approval', options: { count: 2, groups: [], expires: 72 * 3_600_000 } },
     ]);
+  });
+});
+
+describe('loadConfigOrThrow', () => {
+  it('lists at most 50 problems in the error details, and counts the rest in the message', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gantry-load-'));
+    try {
+      const file = join(dir, 'gantry.yaml');
+      await writeFile(
+        file,
+        `registries: {}\nenvironments: {}\napplications: [${Array(200).fill('a').join(', ')}]\n`,
+      );
+      const err = await loadConfigOrThrow(file).catch((e: unknown) => e);
+      expect(err).toMatchObject({
+        code: 'CONFIG_INVALID',
+        message: expect.stringMatching(/and 198 more problems/),
+      });
+      expect((err as { details: { problems: string[] } }).details.problems).toHaveLength(50);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

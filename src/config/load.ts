@@ -12,6 +12,9 @@ import { normalizeConfig } from './normalize.js';
 import { formatPath, formatProblem, suggest, type ConfigProblem } from './problems.js';
 import { configSchema } from './schema.js';
 
+/** Problems listed in an error's details (the message counts the rest): bounded output for hostile files. */
+const MAX_PROBLEMS_IN_DETAILS = 50;
+
 /** The outcome of reading a configuration. */
 export interface LoadResult {
   readonly config?: Config;
@@ -106,7 +109,7 @@ export async function loadConfigOrThrow(file: string): Promise<Config> {
   throw new GantryError(
     'CONFIG_INVALID',
     `${first ? formatProblem(first) : `${file}: invalid`}${rest.length ? ` (and ${rest.length} more problem${rest.length > 1 ? 's' : ''})` : ''}`,
-    { details: { file, problems: result.problems.map(formatProblem) } },
+    { details: { file, problems: result.problems.slice(0, MAX_PROBLEMS_IN_DETAILS).map(formatProblem) } },
   );
 }
 
