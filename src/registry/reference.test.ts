@@ -42,6 +42,7 @@ describe('parseReference', () => {
     ['localhost:0/app', 'invalid registry host'],
     ['300.1.2.3/app', 'invalid registry host'],
     ['10.0.0.1.5:5000/app', 'invalid registry host'],
+    ['[1::2::3]:5000/app', 'invalid registry host'],
     ['reg.example.com/a--/b', 'invalid path component'],
     [`reg.example.com/${'a'.repeat(256)}`, 'longer than 255'],
     ['reg.example.com/', 'missing repository name'],

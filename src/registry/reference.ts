@@ -8,6 +8,7 @@
  * A name without a domain is normalised to Docker Hub (`docker.io`), and a single-component Hub
  * name gets the `library/` namespace, exactly as `docker pull` does.
  */
+import { isIPv6 } from 'node:net';
 import { GantryError, parseDigest, type Digest } from '../core/index.js';
 
 /** Docker Hub's canonical name in references. */
@@ -183,13 +184,14 @@ export function canMount(from: Repository | undefined, to: Repository | undefine
 
 /**
  * True when `host` is a registry host as references spell it: a domain name, an IPv4 address
- * (each part 0-255) or a bracketed IPv6 address, with an optional port from 1 to 65535.
+ * (each part 0-255) or a valid bracketed IPv6 address, with an optional port from 1 to 65535.
  */
 export function isValidRegistryHost(host: string): boolean {
   if (!DOMAIN_RE.test(host)) return false;
   const port = /:(\d+)$/.exec(host)?.[1];
   if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return false;
   const name = port !== undefined ? host.slice(0, -port.length - 1) : host;
+  if (name.startsWith('[')) return isIPv6(name.slice(1, -1));
   if (/^[\d.]+$/.test(name)) {
     const parts = name.split('.');
     return parts.length === 4 && parts.every((p) => Number(p) <= 255);
