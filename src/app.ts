@@ -74,10 +74,7 @@ export function createApp(options: AppOptions): App {
         try {
           ca = readFileSync(r.caFile, 'utf8');
         } catch {
-          throw new GantryError(
-            'CONFIG_INVALID',
-            `${config.file}: registries.${r.name}.tls.ca: cannot read ${r.caFile}`,
-          );
+          throw configError(config, ['registries', r.name, 'tls', 'ca'], `cannot read ${r.caFile}`);
         }
         cas.set(host, ca);
       }
@@ -139,7 +136,7 @@ function readConfigured(config: Config, path: string, where: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch {
-    throw new GantryError('CONFIG_INVALID', `${config.file}: ${where}: cannot read ${path}`);
+    throw configError(config, where.split('.'), `cannot read ${path}`);
   }
 }
 

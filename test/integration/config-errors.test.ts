@@ -55,6 +55,22 @@ describe('attestation key', () => {
   });
 });
 
+describe('key files named in the configuration', () => {
+  it('an unreadable approver key is CONFIG_INVALID at its line', async () => {
+    const missing = join(dir, 'missing.pub.pem');
+    const file = await configFile(
+      'approver.yaml',
+      base(registry.host).replace('from: [dev] }', 'from: [dev], gates: [ { approval: { count: 1 } } ] }') +
+        `approvers:\n  alice:\n    key: ${missing}\n`,
+    );
+    const r = await runCli(['plan', 'web', '1.0.0', '--to', 'staging', '--config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(
+      `gantry: ${file}:9:10: approvers.alice.key: cannot read ${missing} [CONFIG_INVALID]\n`,
+    );
+  });
+});
+
 describe('hostile configuration files', () => {
   it('stops a billion-laughs document with CONFIG_INVALID at the alias', async () => {
     const bomb = [
