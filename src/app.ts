@@ -140,6 +140,17 @@ function readConfigured(config: Config, path: string, where: string): string {
   }
 }
 
+/** Refuses a public key where the private key belongs, with a message that says so. */
+function publicKeyCheck(pem: string, origin: string): string {
+  if (/-----BEGIN (?:RSA )?PUBLIC KEY-----/.test(pem)) {
+    throw new GantryError(
+      'USAGE_INVALID',
+      `${origin} is a public key; attestations are signed with the private key (verifiers use the public one)`,
+    );
+  }
+  return pem;
+}
+
 /** Asks a policy service (OPA style); any error, timeout or odd answer denies. */
 async function askPolicy(
   transport: HttpTransport,
@@ -244,17 +255,6 @@ function loadConfiguredSigner(
     );
   }
   return undefined;
-}
-
-/** Refuses a public key where the private key belongs, with a message that says so. */
-function publicKeyCheck(pem: string, origin: string): string {
-  if (/-----BEGIN (?:RSA )?PUBLIC KEY-----/.test(pem)) {
-    throw new GantryError(
-      'USAGE_INVALID',
-      `${origin} is a public key; attestations are signed with the private key (verifiers use the public one)`,
-    );
-  }
-  return pem;
 }
 
 /** The promotion service's view of registries, implemented with the registry client and the copy engine. */
