@@ -8,7 +8,6 @@
  * A name without a domain is normalised to Docker Hub (`docker.io`), and a single-component Hub
  * name gets the `library/` namespace, exactly as `docker pull` does.
  */
-import { isIPv6 } from 'node:net';
 import { GantryError, parseDigest, type Digest } from '../core/index.js';
 
 /** Docker Hub's canonical name in references. */
@@ -139,6 +138,23 @@ function splitName(name: string, fail: (why: string) => never): Repository {
   return { registry, repository: path };
 }
 
+/**
+ * True when `host` is a registry host as references spell it: a domain name, an IPv4 address
+ * (each part 0-255) or a valid bracketed IPv6 address, with an optional port from 1 to 65535.
+ */
+export function isValidRegistryHost(host: string): boolean {
+  if (!DOMAIN_RE.test(host)) return false;
+  const port = /:(\d+)$/.exec(host)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return false;
+  const name = port !== undefined ? host.slice(0, -port.length - 1) : host;
+  if (name.startsWith('[')) return URL.canParse(`http://${name}/`);
+  if (/^[\d.]+$/.test(name)) {
+    const parts = name.split('.');
+    return parts.length === 4 && parts.every((p) => Number(p) <= 255);
+  }
+  return true;
+}
+
 /** Formats a reference back to its canonical string (`host/repo:tag@digest`). */
 export function formatReference(ref: Reference): string {
   let s = `${ref.registry}/${ref.repository}`;
@@ -180,23 +196,6 @@ export function canMount(from: Repository | undefined, to: Repository | undefine
     apiHost(from.registry) === apiHost(to.registry) &&
     from.repository !== to.repository
   );
-}
-
-/**
- * True when `host` is a registry host as references spell it: a domain name, an IPv4 address
- * (each part 0-255) or a valid bracketed IPv6 address, with an optional port from 1 to 65535.
- */
-export function isValidRegistryHost(host: string): boolean {
-  if (!DOMAIN_RE.test(host)) return false;
-  const port = /:(\d+)$/.exec(host)?.[1];
-  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return false;
-  const name = port !== undefined ? host.slice(0, -port.length - 1) : host;
-  if (name.startsWith('[')) return isIPv6(name.slice(1, -1));
-  if (/^[\d.]+$/.test(name)) {
-    const parts = name.split('.');
-    return parts.length === 4 && parts.every((p) => Number(p) <= 255);
-  }
-  return true;
 }
 
 /** True when `tag` is a valid tag. */
