@@ -80,6 +80,11 @@ export function documentToJs(doc: Document, lines: LineCounter): ToJsResult {
   try {
     return { ok: true, data: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown };
   } catch (err) {
+    const aliases = err instanceof ReferenceError && /alias/i.test(err.message);
+    if (!aliases) {
+      const why = err instanceof Error ? (err.message.split('\n')[0] ?? err.message) : String(err);
+      return { ok: false, line: 0, column: 0, message: `cannot read the document: ${why}` };
+    }
     let offset: number | undefined;
     visit(doc, (_key, node) => {
       if (isAlias(node)) {
@@ -88,15 +93,12 @@ export function documentToJs(doc: Document, lines: LineCounter): ToJsResult {
       }
       return undefined;
     });
-    const pos = offset === undefined ? { line: 1, col: 1 } : lines.linePos(offset);
-    const why = err instanceof ReferenceError && /alias/i.test(err.message);
+    const pos = offset === undefined ? { line: 0, col: 0 } : lines.linePos(offset);
     return {
       ok: false,
       line: pos.line,
       column: pos.col,
-      message: why
-        ? `aliases expand to more than ${MAX_ALIAS_COUNT} nodes (a "billion laughs" document); refusing to expand them`
-        : `cannot read the document: ${(err as Error).message.split('\n')[0] ?? 'invalid YAML'}`,
+      message: `aliases expand to more than ${MAX_ALIAS_COUNT} nodes (a "billion laughs" document); refusing to expand them`,
     };
   }
 }

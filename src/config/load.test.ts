@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatProblem, loadConfigOrThrow, parseConfig } from './index.js';
+import { formatProblem, loadConfigOrThrow, loadReleaseFile, parseConfig } from './index.js';
 
 const GOOD = `# a pipeline
 registries:
@@ -244,6 +244,25 @@ describe('loadConfigOrThrow', () => {
         message: expect.stringMatching(/and 198 more problems/),
       });
       expect((err as { details: { problems: string[] } }).details.problems).toHaveLength(50);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('loadReleaseFile', () => {
+  it('stops a billion-laughs release file with CONFIG_INVALID at the alias', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gantry-release-'));
+    try {
+      const file = join(dir, 'release.yaml');
+      await writeFile(
+        file,
+        'x: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\ny: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nz: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\napplications: { web: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c] }\n',
+      );
+      await expect(loadReleaseFile(file)).rejects.toMatchObject({
+        code: 'CONFIG_INVALID',
+        message: expect.stringMatching(/release\.yaml:2:8: aliases expand to more than 100 nodes/),
+      });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -43,10 +43,8 @@ export async function loadReleaseFile(file: string): Promise<ReleaseFile> {
   }
   const converted = documentToJs(doc, lines);
   if (!converted.ok) {
-    throw new GantryError(
-      'CONFIG_INVALID',
-      `${file}:${converted.line}:${converted.column}: ${converted.message}`,
-    );
+    const where = converted.line > 0 ? `:${converted.line}:${converted.column}` : '';
+    throw new GantryError('CONFIG_INVALID', `${file}${where}: ${converted.message}`);
   }
   const parsed = releaseSchema.safeParse(converted.data);
   if (!parsed.success) {
