@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { GantryError, isGantryError, type Digest } from './core/index.js';
 import type { Config, CredentialSource, RegistryConfig } from './config/index.js';
+import { atConfigKey, configError } from './config/index.js';
 import { RegistryTarget, Scheduler, copyImage } from './copy/index.js';
 import {
   PromotionService,
@@ -87,10 +88,7 @@ export function createApp(options: AppOptions): App {
         try {
           ca = readFileSync(r.caFile, 'utf8');
         } catch {
-          throw new GantryError(
-            'CONFIG_INVALID',
-            `${config.file}: registries.${r.name}.tls.ca: cannot read ${r.caFile}`,
-          );
+          throw configError(config, ['registries', r.name, 'tls', 'ca'], `cannot read ${r.caFile}`);
         }
         cas.set(host, ca);
       }
@@ -152,8 +150,19 @@ function readConfigured(config: Config, path: string, where: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch {
-    throw new GantryError('CONFIG_INVALID', `${config.file}: ${where}: cannot read ${path}`);
+    throw configError(config, where.split('.'), `cannot read ${path}`);
   }
+}
+
+/** Refuses a public key where the private key belongs, with a message that says so. */
+function publicKeyCheck(pem: string, origin: string): string {
+  if (/-----BEGIN (?:RSA )?PUBLIC KEY-----/.test(pem)) {
+    throw new GantryError(
+      'USAGE_INVALID',
+      `${origin} is a public key; attestations are signed with the private key (verifiers use the public one)`,
+    );
+  }
+  return pem;
 }
 
 /** Asks a policy service (OPA style); any error, timeout or odd answer denies. */
@@ -243,20 +252,21 @@ function loadConfiguredSigner(
   if (a.keyEnv) {
     const pem = env[a.keyEnv];
     if (!pem)
-      throw new GantryError(
-        'CONFIG_INVALID',
-        `${config.file}: attestation.keyEnv: environment variable ${a.keyEnv} is not set`,
-      );
-    return loadSigner(pem, `environment variable ${a.keyEnv}`);
+      throw configError(config, ['attestation', 'keyEnv'], `environment variable ${a.keyEnv} is not set`);
+    return atConfigKey(config, ['attestation', 'keyEnv'], () =>
+      loadSigner(publicKeyCheck(pem, `environment variable ${a.keyEnv}`), `environment variable ${a.keyEnv}`),
+    );
   }
   if (a.keyFile) {
     let pem: string;
     try {
       pem = readFileSync(a.keyFile, 'utf8');
     } catch {
-      throw new GantryError('CONFIG_INVALID', `${config.file}: attestation.key: cannot read ${a.keyFile}`);
+      throw configError(config, ['attestation', 'key'], `cannot read ${a.keyFile}`);
     }
-    return loadSigner(pem, a.keyFile);
+    return atConfigKey(config, ['attestation', 'key'], () =>
+      loadSigner(publicKeyCheck(pem, a.keyFile ?? ''), a.keyFile ?? ''),
+    );
   }
   return undefined;
 }

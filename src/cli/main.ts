@@ -3,6 +3,7 @@
  * one line on stderr with an exit code from the table in exit-codes.ts (docs/errors.md).
  */
 import { Command, CommanderError, Option } from 'commander';
+import { GantryError } from '../core/index.js';
 import { ExitCode } from './exit-codes.js';
 import { reportError } from './output.js';
 import { addRegistryOptions, parseBool } from './cli-options.js';
@@ -43,7 +44,8 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(str) });
+    // Parse errors are reported by main() in Gantry's own format (one line, USAGE_INVALID, JSON with --json).
+    .configureOutput({ outputError: () => undefined });
 
   addRegistryOptions(
     program
@@ -52,6 +54,10 @@ export function buildProgram(): Command {
       .argument('<ref>', 'image reference, e.g. registry.example.com/team/web:1.4.2')
       .option('--raw', 'print the manifest bytes exactly as stored')
       .option('--no-referrers', 'do not look up referrers')
+      .option(
+        '--config <file>',
+        'gantry.yaml whose registry TLS and credential settings apply (default: $GANTRY_CONFIG, then ./gantry.yaml)',
+      )
       .option('--json', 'print JSON'),
   ).action(run(async () => (await import('./commands/inspect.js')).inspect as Action));
 
@@ -139,6 +145,10 @@ export function buildProgram(): Command {
       .argument('<file>', 'file to attach')
       .option('--artifact-type <type>', 'artifact type (default: detected from the content)')
       .option('--annotation <key=value>', 'annotation on the artifact (repeatable)', collect, [])
+      .option(
+        '--config <file>',
+        'gantry.yaml whose registry TLS and credential settings apply (default: $GANTRY_CONFIG, then ./gantry.yaml)',
+      )
       .option('--json', 'print JSON'),
   ).action(run(async () => (await import('./commands/attach.js')).attach as Action));
   appOptions(
@@ -242,9 +252,29 @@ export async function main(argv: readonly string[]): Promise<void> {
     await program.parseAsync([...argv]);
   } catch (err) {
     if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      if (err.exitCode === 0) process.exitCode = ExitCode.ok;
+      else if (err.code === 'commander.help')
+        process.exitCode = ExitCode.usage; // help shown on stderr
+      else process.exitCode = reportError(usageError(err, helpHint(program, argv)), argv.includes('--json'));
       return;
     }
     process.exitCode = reportError(err, argv.includes('--json'));
   }
+}
+
+/** A parser error (missing option, unknown option or command, …) as a `USAGE_INVALID` error. */
+export function usageError(err: CommanderError, hint = 'gantry --help'): GantryError {
+  const message = err.message
+    .replace(/^error: /, '')
+    .replace(/\s*\n\s*/g, ' ')
+    .trim();
+  return new GantryError('USAGE_INVALID', `${message} (see ${hint})`);
+}
+
+/** `gantry <command> --help` for the command named in argv, or `gantry --help`. */
+function helpHint(program: Command, argv: readonly string[]): string {
+  const name = argv.slice(2).find((a) => !a.startsWith('-'));
+  return name !== undefined && program.commands.some((c) => c.name() === name)
+    ? `gantry ${name} --help`
+    : 'gantry --help';
 }

@@ -63,6 +63,12 @@ export interface ApproverConfig {
   readonly keyFile: string;
 }
 
+/** Where the keys of a configuration were written, for problems found after it loaded. */
+export interface ConfigSource {
+  /** 1-based line and column of the value at `path` (or its nearest written parent). */
+  position(path: readonly (string | number)[]): { line: number; column: number } | undefined;
+}
+
 /** The validated configuration. */
 export interface Config {
   /** The file it was read from. */
@@ -73,6 +79,8 @@ export interface Config {
   readonly applications: ReadonlyMap<string, ApplicationConfig>;
   readonly attestation?: AttestationConfig;
   readonly approvers: ReadonlyMap<string, ApproverConfig>;
+  /** Positions of keys in {@link file}; absent for a configuration built in code. */
+  readonly source?: ConfigSource;
 }
 
 /** The repository of `app` in `env`. */

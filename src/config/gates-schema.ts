@@ -5,29 +5,47 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { suggest } from './problems.js';
+import { unsafeRegexReason } from './safe-regex.js';
 
-/** A duration such as `24h`, `30m`, `1h30m`. */
+/**
+ * A duration such as `24h`, `30m`, `1h30m`, converted to milliseconds when the configuration
+ * loads: gates read a number and never parse the text again.
+ */
 export const durationSchema = z
   .string()
-  .refine((s) => parseDuration(s) !== undefined, { message: 'expected a duration such as 30m, 24h, 7d' });
+  .refine((s) => parseDuration(s) !== undefined, {
+    message: 'expected a duration such as 90s, 30m, 1m30s, 24h, 7d',
+  })
+  .transform((s) => parseDuration(s) ?? 0);
 
-const regexSchema = z.string().refine(
-  (s) => {
-    try {
-      new RegExp(s);
-      return true;
-    } catch {
-      return false;
+const regexSchema = z
+  .string()
+  .refine(
+    (s) => {
+      try {
+        new RegExp(s);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'invalid regular expression' },
+  )
+  .superRefine((s, ctx) => {
+    const unsafe = unsafeRegexReason(s);
+    if (unsafe) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `regex may take exponential time (${unsafe}); write it without nested repetition`,
+      });
     }
-  },
-  { message: 'invalid regular expression' },
-);
+  });
 
 /** `approval`: N distinct approvers, one from each group, never the requester, expiring. */
 export const approvalGateSchema = z.strictObject({
   count: z.number().int().min(1).default(1),
   groups: z.array(z.string().min(1)).default([]).describe('at least one approver from each of these groups'),
-  expires: durationSchema.default('72h').describe('approvals older than this no longer count'),
+  expires: durationSchema.prefault('72h').describe('approvals older than this no longer count'),
 });
 
 /** `labels`: required labels (image config labels or manifest annotations) matching patterns. */
@@ -108,7 +126,7 @@ export const evidenceGateSchema = z.strictObject({
 /** `policy`: an external HTTP policy service (e.g. OPA) answering allow/deny. */
 export const policyGateSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/ }),
-  timeout: durationSchema.default('5s'),
+  timeout: durationSchema.prefault('5s').describe('how long to wait for an answer (default 5s)'),
 });
 
 /** Every built-in gate by name. */

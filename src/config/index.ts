@@ -6,7 +6,10 @@ export type {
   ApplicationConfig,
   CredentialSource,
   AttestationConfig,
+  ConfigSource,
 } from './config.js';
+export { configError, atConfigKey } from './config-error.js';
+export { MAX_CONFIG_FILE_BYTES } from './bounded-yaml.js';
 export { repositoryOf } from './config.js';
 export { parseConfig, loadConfig, loadConfigOrThrow, type LoadResult } from './load.js';
 export { findConfigFile, CONFIG_NAMES } from './find.js';

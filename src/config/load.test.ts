@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { formatProblem, parseConfig } from './index.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatProblem, loadConfigOrThrow, loadReleaseFile, parseConfig } from './index.js';
 
 const GOOD = `# a pipeline
 registries:
@@ -116,6 +119,12 @@ describe('parseConfig', () => {
     ],
     ['bad yaml', 'registries: [\n', 2, ''],
     ['empty file', '', 1, 'the file is empty'],
+    [
+      'billion laughs',
+      `a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n`,
+      2,
+      'aliases expand to more than 100 nodes',
+    ],
     ['missing applications', GOOD.replace(/applications:.*\n/, ''), 2, 'applications: required'],
   ])('%s', (_name, text, line, message) => {
     const { config, problems } = parseConfig('gantry.yaml', text);
@@ -181,14 +190,81 @@ describe('gate options', () => {
     expect(problems[0]!.line).toBe(15);
   });
 
+  it.each([
+    ['1m30s', 90_000],
+    ['2h', 7_200_000],
+    ['1h30m', 5_400_000],
+    ['250ms', 250],
+  ])('converts policy timeout %s to %i ms when the configuration loads', (timeout, ms) => {
+    const { config, problems } = parseConfig(
+      'gantry.yaml',
+      withGates(`      - policy: { url: "https://opa.example.com/v1/data/gantry", timeout: ${timeout} }\n`),
+    );
+    expect(problems).toEqual([]);
+    expect(config!.environments.get('prod')!.gates[0]).toEqual({
+      name: 'policy',
+      options: { url: 'https://opa.example.com/v1/data/gantry', timeout: ms },
+    });
+  });
+
+  it('refuses a label pattern with nested repetition', () => {
+    const { problems } = parseConfig(
+      'gantry.yaml',
+      withGates("      - labels: { required: { a: '^(\\w+\\s?)*!' } }\n"),
+    );
+    expect(problems.map(formatProblem).join('\n')).toContain(
+      'environments.prod.gates[0].labels.required.a: regex may take exponential time',
+    );
+  });
+
   it('types valid gates with their defaults', () => {
     const { config } = parseConfig(
       'gantry.yaml',
       withGates('      - soak: { env: staging, duration: 24h }\n      - approval: { count: 2 }\n'),
     );
     expect(config!.environments.get('prod')!.gates).toEqual([
-      { name: 'soak', options: { env: 'staging', duration: '24h' } },
-      { name: 'approval', options: { count: 2, groups: [], expires: '72h' } },
+      { name: 'soak', options: { env: 'staging', duration: 86_400_000 } },
+      { name: 'approval', options: { count: 2, groups: [], expires: 72 * 3_600_000 } },
     ]);
+  });
+});
+
+describe('loadConfigOrThrow', () => {
+  it('lists at most 50 problems in the error details, and counts the rest in the message', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gantry-load-'));
+    try {
+      const file = join(dir, 'gantry.yaml');
+      await writeFile(
+        file,
+        `registries: {}\nenvironments: {}\napplications: [${Array(200).fill('a').join(', ')}]\n`,
+      );
+      const err = await loadConfigOrThrow(file).catch((e: unknown) => e);
+      expect(err).toMatchObject({
+        code: 'CONFIG_INVALID',
+        message: expect.stringMatching(/and 198 more problems/),
+      });
+      expect((err as { details: { problems: string[] } }).details.problems).toHaveLength(50);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('loadReleaseFile', () => {
+  it('stops a billion-laughs release file with CONFIG_INVALID at the alias', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gantry-release-'));
+    try {
+      const file = join(dir, 'release.yaml');
+      await writeFile(
+        file,
+        'x: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\ny: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nz: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\napplications: { web: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c] }\n',
+      );
+      await expect(loadReleaseFile(file)).rejects.toMatchObject({
+        code: 'CONFIG_INVALID',
+        message: expect.stringMatching(/release\.yaml:2:8: aliases expand to more than 100 nodes/),
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,14 +3,17 @@
  * names the file, line, column and key, with a suggestion when a key looks misspelt. Returns
  * `{config, problems}`; {@link loadConfigOrThrow} turns problems into one `CONFIG_INVALID` error.
  */
-import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
 import { GantryError } from '../core/index.js';
-import type { Config } from './config.js';
+import { documentToJs, readBoundedFile, sizeProblem } from './bounded-yaml.js';
+import type { Config, ConfigSource } from './config.js';
 import { normalizeConfig } from './normalize.js';
 import { formatPath, formatProblem, suggest, type ConfigProblem } from './problems.js';
 import { configSchema } from './schema.js';
+
+/** Problems listed in an error's details (the message counts the rest): bounded output for hostile files. */
+const MAX_PROBLEMS_IN_DETAILS = 50;
 
 /** The outcome of reading a configuration. */
 export interface LoadResult {
@@ -20,6 +23,8 @@ export interface LoadResult {
 
 /** Parses and validates configuration text. `file` is used in messages. */
 export function parseConfig(file: string, text: string): LoadResult {
+  const tooLarge = sizeProblem(text);
+  if (tooLarge) return { problems: [{ file, line: 0, column: 0, path: '', message: tooLarge }] };
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
   const at = (offset: number | undefined): { line: number; column: number } => {
@@ -36,7 +41,12 @@ export function parseConfig(file: string, text: string): LoadResult {
       })),
     };
   }
-  const data: unknown = doc.toJS();
+  const converted = documentToJs(doc, lines);
+  if (!converted.ok) {
+    const { line, column, message } = converted;
+    return { problems: [{ file, line, column, path: '', message }] };
+  }
+  const data = converted.data;
   if (data === null || data === undefined) {
     return { problems: [{ file, line: 1, column: 1, path: '', message: 'the file is empty' }] };
   }
@@ -67,8 +77,14 @@ export function parseConfig(file: string, text: string): LoadResult {
     return { problems: sortProblems(problems) };
   }
   const { config, problems } = normalizeConfig(file, parsed.data);
+  const source: ConfigSource = Object.freeze({
+    position: (path: readonly (string | number)[]) => {
+      const offset = valueOffset(doc, path);
+      return offset === undefined ? undefined : at(offset);
+    },
+  });
   return {
-    ...(config && { config }),
+    ...(config && { config: Object.freeze({ ...config, source }) }),
     problems: sortProblems(
       problems.map((p) => ({
         file,
@@ -82,20 +98,7 @@ export function parseConfig(file: string, text: string): LoadResult {
 
 /** Reads and validates a configuration file. */
 export async function loadConfig(file: string): Promise<LoadResult> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    throw new GantryError(
-      'CONFIG_NOT_FOUND',
-      code === 'ENOENT'
-        ? `configuration file ${file} not found`
-        : `cannot read configuration file ${file} (${code ?? 'error'})`,
-      { details: { file } },
-    );
-  }
-  return parseConfig(file, text);
+  return parseConfig(file, await readBoundedFile(file, 'configuration file'));
 }
 
 /** Reads a configuration file, failing with `CONFIG_INVALID` (first problem in the message, all in details). */
@@ -106,7 +109,7 @@ export async function loadConfigOrThrow(file: string): Promise<Config> {
   throw new GantryError(
     'CONFIG_INVALID',
     `${first ? formatProblem(first) : `${file}: invalid`}${rest.length ? ` (and ${rest.length} more problem${rest.length > 1 ? 's' : ''})` : ''}`,
-    { details: { file, problems: result.problems.map(formatProblem) } },
+    { details: { file, problems: result.problems.slice(0, MAX_PROBLEMS_IN_DETAILS).map(formatProblem) } },
   );
 }
 

@@ -13,6 +13,8 @@ import type {
 import type { RawConfig } from './schema.js';
 import { suggest } from './problems.js';
 import { toGateConfig } from './gates-schema.js';
+import { unsafeRegexReason } from './safe-regex.js';
+import { isValidRegistryHost } from '../registry/index.js';
 
 /** A problem before positions are attached. */
 export interface PathProblem {
@@ -27,14 +29,32 @@ const PATH_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|
 export function normalizeConfig(file: string, raw: RawConfig): { config?: Config; problems: PathProblem[] } {
   const problems: PathProblem[] = [];
   const registries = new Map<string, RegistryConfig>();
+  /** Registries already reported as broken: environments using them are not reported again. */
+  const broken = new Set<string>();
   for (const [name, r] of Object.entries(raw.registries)) {
     let url: URL | undefined;
+    const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(r.url)?.[1];
+    const why = registryUrlProblem(r.url, authority);
+    if (why) {
+      broken.add(name);
+      problems.push({ path: ['registries', name, 'url'], message: why });
+      continue;
+    }
     try {
       url = new URL(r.url);
     } catch {
+      broken.add(name);
       problems.push({
         path: ['registries', name, 'url'],
         message: `"${r.url}" is not a URL (expected https://host[:port])`,
+      });
+      continue;
+    }
+    if (authority !== undefined && url.hostname !== authority.toLowerCase().replace(/:\d+$/, '')) {
+      broken.add(name);
+      problems.push({
+        path: ['registries', name, 'url'],
+        message: `"${r.url}" has an invalid host (it would mean ${url.hostname}; write that instead)`,
       });
       continue;
     }
@@ -70,6 +90,7 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
   for (const [name, e] of Object.entries(raw.environments)) {
     const at = (...rest: (string | number)[]) => ['environments', name, ...rest];
     const registry = registries.get(e.registry);
+    if (!registry && broken.has(e.registry)) continue;
     if (!registry) {
       const hint = suggest(e.registry, [...registries.keys()]);
       problems.push({
@@ -98,6 +119,14 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
     });
     const immutable: RegExp[] = [];
     (e.tags?.immutable ?? []).forEach((pattern, i) => {
+      const unsafe = unsafeRegexReason(pattern);
+      if (unsafe) {
+        problems.push({
+          path: at('tags', 'immutable', i),
+          message: `regex may take exponential time (${unsafe}); write it without nested repetition`,
+        });
+        return;
+      }
       try {
         immutable.push(new RegExp(pattern));
       } catch (err) {
@@ -280,6 +309,21 @@ function findCycle(raw: RawConfig): string[] | undefined {
   for (const name of Object.keys(raw.environments)) {
     const c = visit(name);
     if (c) return c;
+  }
+  return undefined;
+}
+
+/**
+ * Why a registry URL cannot be used, checked on the text as written: a URL parser would quietly
+ * turn `https://1.2.3` into `1.2.0.3` and accept port 0, and credentials belong in `credentials:`.
+ */
+function registryUrlProblem(text: string, authority: string | undefined): string | undefined {
+  if (authority === undefined) return undefined; // not a URL at all: reported below
+  if (authority.includes('@')) {
+    return 'a registry URL must not contain credentials (use credentials: instead)';
+  }
+  if (authority.length > 0 && !isValidRegistryHost(authority.toLowerCase())) {
+    return `"${text}" has an invalid host or port (expected https://host[:port], port 1-65535)`;
   }
   return undefined;
 }

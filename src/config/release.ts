@@ -1,15 +1,17 @@
 /**
- * Release files: several applications promoted together.
+ * Release files: several applications promoted together (documented in docs/release-file.md).
  *
  *   name: 2026.11.1            # optional, recorded for people
  *   applications:
  *     web: 1.4.2               # a version tag…
  *     api: sha256:…            # …or a digest in the source environment
+ *
+ * Like gantry.yaml, a release file is at most 1 MiB and its aliases cannot expand without bound.
  */
-import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { GantryError } from '../core/index.js';
+import { documentToJs, readBoundedFile } from './bounded-yaml.js';
 import { formatPath } from './problems.js';
 
 const releaseSchema = z.strictObject({
@@ -28,12 +30,7 @@ export interface ReleaseFile {
 
 /** Reads a release file; throws `CONFIG_INVALID` naming file, line and key, or `CONFIG_NOT_FOUND`. */
 export async function loadReleaseFile(file: string): Promise<ReleaseFile> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    throw new GantryError('CONFIG_NOT_FOUND', `release file ${file} not found`);
-  }
+  const text = await readBoundedFile(file, 'release file');
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
   const first = doc.errors[0];
@@ -44,7 +41,12 @@ export async function loadReleaseFile(file: string): Promise<ReleaseFile> {
       `${file}:${pos.line}:${pos.col}: ${first.message.split('\n')[0] ?? 'invalid YAML'}`,
     );
   }
-  const parsed = releaseSchema.safeParse(doc.toJS());
+  const converted = documentToJs(doc, lines);
+  if (!converted.ok) {
+    const where = converted.line > 0 ? `:${converted.line}:${converted.column}` : '';
+    throw new GantryError('CONFIG_INVALID', `${file}${where}: ${converted.message}`);
+  }
+  const parsed = releaseSchema.safeParse(converted.data);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const node = issue

@@ -116,7 +116,7 @@ function splitName(name: string, fail: (why: string) => never): Repository {
       first === 'localhost' ||
       first !== first.toLowerCase()
     ) {
-      if (!DOMAIN_RE.test(first)) fail(`invalid registry host "${shorten(first)}"`);
+      if (!isValidRegistryHost(first)) fail(`invalid registry host "${shorten(first)}"`);
       registry = first;
       path = name.slice(slash + 1);
     }
@@ -136,6 +136,23 @@ function splitName(name: string, fail: (why: string) => never): Repository {
   if (registry === DOCKER_HUB && !path.includes('/')) path = `library/${path}`;
   if (registry.length + 1 + path.length > NAME_MAX) fail(`name longer than ${NAME_MAX} characters`);
   return { registry, repository: path };
+}
+
+/**
+ * True when `host` is a registry host as references spell it: a domain name, an IPv4 address
+ * (each part 0-255) or a valid bracketed IPv6 address, with an optional port from 1 to 65535.
+ */
+export function isValidRegistryHost(host: string): boolean {
+  if (!DOMAIN_RE.test(host)) return false;
+  const port = /:(\d+)$/.exec(host)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return false;
+  const name = port !== undefined ? host.slice(0, -port.length - 1) : host;
+  if (name.startsWith('[')) return URL.canParse(`http://${name}/`);
+  if (/^[\d.]+$/.test(name)) {
+    const parts = name.split('.');
+    return parts.length === 4 && parts.every((p) => Number(p) <= 255);
+  }
+  return true;
 }
 
 /** Formats a reference back to its canonical string (`host/repo:tag@digest`). */

@@ -102,7 +102,7 @@ export class Session {
     );
     const err = responseError(
       options.method,
-      url,
+      res.url, // the URL actually used: after the plain-HTTP fallback it is http://
       res.status,
       options.method === 'HEAD' ? '' : body,
       options.what,

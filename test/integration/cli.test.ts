@@ -3,7 +3,7 @@
  * skopeo interop, and bad input answered with one line and a documented exit code.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -220,6 +220,47 @@ describe('gantry login / logout', () => {
   });
 });
 
+describe('registry settings from gantry.yaml', () => {
+  it('inspect and attach use the TLS and credential settings of a configured registry', async () => {
+    const config = join(dir, 'gantry.yaml');
+    await writeFile(
+      config,
+      `registries:
+  locked: { url: "http://${basic.host}", credentials: { env: LOCKED_CREDS } }
+environments:
+  dev: { registry: locked, prefix: team }
+applications: [private]
+`,
+    );
+    const env = {
+      GANTRY_CONFIG: config,
+      LOCKED_CREDS: `${DEFAULT_TEST_USER.username}:${DEFAULT_TEST_USER.password}`,
+    };
+    const ref = `${basic.host}/team/private:v1`;
+    const none = join(dir, 'no-auth.json');
+    const inspected = await runCli(['inspect', ref, '--authfile', none, '--json'], { env });
+    expect(inspected.stderr).toBe('');
+    expect(inspected.code).toBe(0);
+    const report = join(dir, 'report.json');
+    await writeFile(report, '{"passed": 1}');
+    const attached = await runCli(
+      ['attach', ref, report, '--authfile', none, '--artifact-type', 'application/vnd.example+json'],
+      { env },
+    );
+    expect(attached.stderr).toBe('');
+    expect(attached.code).toBe(0);
+    // --config names the file explicitly; a flag on the command line wins over the file.
+    const explicit = await runCli(['inspect', ref, '--authfile', none, '--config', config], {
+      env: { LOCKED_CREDS: env.LOCKED_CREDS },
+    });
+    expect(explicit.code).toBe(0);
+    const flagged = await runCli(['inspect', ref, insecure, '--authfile', none], { env });
+    expect(flagged.code).toBe(6);
+    // Without a configuration, nothing changes: plain HTTP needs --tls-verify=false.
+    expect((await runCli(['inspect', ref, '--authfile', none])).code).toBe(7);
+  });
+});
+
 describe('bad input', () => {
   it.each([
     [['inspect', 'Bad//Ref'], 2, /invalid reference "Bad\/\/Ref"/],
@@ -236,6 +277,53 @@ describe('bad input', () => {
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(r.stderr.trim().split('\n').length).toBeLessThanOrEqual(2);
+  });
+
+  it.each([
+    [['plan', 'web', '1.0.0'], /required option '--to <env>' not specified/],
+    [['inspect', '--no-such-flag', 'x'], /unknown option '--no-such-flag'/],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+    [['ls'], /missing required argument 'repository'/],
+  ])('parser error %j is one USAGE_INVALID line, and JSON with --json', async (args, message) => {
+    const human = await runCli(args);
+    expect(human.code).toBe(2);
+    expect(human.stderr).toMatch(/^gantry: .* \[USAGE_INVALID\]\n$/);
+    expect(human.stderr).toMatch(message);
+    expect(human.stderr).not.toMatch(/^error:/m);
+    const json = await runCli([...args, '--json']);
+    expect(json.code).toBe(2);
+    expect(json.stderr).toBe('');
+    const parsed = JSON.parse(json.stdout) as { error: { code: string; message: string } };
+    expect(parsed.error.code).toBe('USAGE_INVALID');
+    expect(parsed.error.message).toMatch(message);
+  });
+
+  it.each([
+    [
+      ['inspect', 'localhost:99999/team/web:1'],
+      'REFERENCE_INVALID',
+      /invalid registry host "localhost:99999"/,
+    ],
+    [['inspect', '300.1.2.3:5000/team/web:1'], 'REFERENCE_INVALID', /invalid registry host "300.1.2.3:5000"/],
+    [['ls', '10.0.0.256/team/web'], 'REFERENCE_INVALID', /invalid registry host/],
+    [['login', '', '-u', 'alice'], 'USAGE_INVALID', /registry host is empty/],
+    [['login', 'localhost:0', '-u', 'alice'], 'USAGE_INVALID', /invalid registry host/],
+    [['logout', 'https://user:s3cret@reg.example.com'], 'USAGE_INVALID', /contains credentials/],
+  ])('bad input %j is %s, never INTERNAL', async (args, code, message) => {
+    const r = await runCli(args, { stdin: 'pw\n' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toContain(`[${code}]`);
+    expect(r.stderr).not.toContain('s3cret');
+    expect(r.stderr).not.toContain('user:s3cret');
+    expect(r.stdout).not.toContain('s3cret');
+  });
+
+  it('shows the plain-HTTP URL it used after falling back from https', async () => {
+    const r = await runCli(['ls', `${plain.host}/team/nope`, insecure]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain(`GET http://${plain.host}/v2/team/nope/tags/list`);
+    expect(r.stderr).not.toContain('https://');
   });
 
   it('reports an unknown manifest with exit 5, also as JSON', async () => {

@@ -9,10 +9,10 @@ import { GantryError, isGantryError } from '../../core/index.js';
 import { artifactOf, parseVulnerabilityReport } from '../../promotion/index.js';
 import { parseReference } from '../../registry/index.js';
 import { printJson, printLines } from '../output.js';
-import { createClient, type RegistryOptionValues } from '../registry-options.js';
+import { clientForHost, type ConfiguredRegistryOptions } from '../config-client.js';
 
 /** Options of `gantry attach`. */
-export interface AttachOptions extends RegistryOptionValues {
+export interface AttachOptions extends ConfiguredRegistryOptions {
   readonly artifactType?: string;
   readonly annotation?: string[];
   readonly json?: boolean;
@@ -66,7 +66,7 @@ export async function attach(refText: string, file: string, options: AttachOptio
     if (eq <= 0) throw new GantryError('USAGE_INVALID', `--annotation needs KEY=VALUE, got "${a}"`);
     annotations[a.slice(0, eq)] = a.slice(eq + 1);
   }
-  const client = createClient(options.authfile, [{ hosts: [ref.registry], flags: options }]);
+  const { client, close } = await clientForHost(ref.registry, options);
   try {
     const subject = await client.manifestGet(ref);
     const repo = { registry: ref.registry, repository: ref.repository };
@@ -93,6 +93,6 @@ export async function attach(refText: string, file: string, options: AttachOptio
     else printLines(`Attached ${basename(file)} (${artifactType}) to ${result.subject} as ${pushed.digest}`);
     return 0;
   } finally {
-    await client.close();
+    await close();
   }
 }

@@ -11,10 +11,10 @@ import {
   type RegistryClient,
 } from '../../registry/index.js';
 import { printJson, printLines } from '../output.js';
-import { createClient, type RegistryOptionValues } from '../registry-options.js';
+import { clientForHost, type ConfiguredRegistryOptions } from '../config-client.js';
 
 /** Options of `gantry inspect`. */
-export interface InspectOptions extends RegistryOptionValues {
+export interface InspectOptions extends ConfiguredRegistryOptions {
   readonly raw?: boolean;
   readonly json?: boolean;
   readonly referrers?: boolean;
@@ -46,7 +46,7 @@ export interface InspectResult {
 /** Runs `gantry inspect`. */
 export async function inspect(refText: string, options: InspectOptions): Promise<number> {
   const ref = parseReference(refText);
-  const client = createClient(options.authfile, [{ hosts: [ref.registry], flags: options }]);
+  const { client, close } = await clientForHost(ref.registry, options);
   try {
     const manifest = await client.manifestGet(ref);
     if (options.raw) {
@@ -58,7 +58,7 @@ export async function inspect(refText: string, options: InspectOptions): Promise
     else printHuman(result);
     return 0;
   } finally {
-    await client.close();
+    await close();
   }
 }
 

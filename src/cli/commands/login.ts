@@ -6,6 +6,7 @@
 import { GantryError } from '../../core/index.js';
 import {
   RegistryClient,
+  isValidRegistryHost,
   normalizeRegistryHost,
   removeLogin,
   saveLogin,
@@ -35,9 +36,34 @@ async function readStdin(): Promise<string> {
     .replace(/\r?\n$/, '');
 }
 
+/**
+ * The registry host named on the command line (`host[:port]`, optionally as a URL). Refuses an
+ * empty or malformed host with `USAGE_INVALID`, and an address with `user:password@` in it
+ * without repeating it: credentials on a command line end up in shell history and process lists.
+ */
+export function registryArgument(text: string): string {
+  const trimmed = text.trim();
+  if (trimmed.length === 0) throw new GantryError('USAGE_INVALID', 'the registry host is empty');
+  const authority = trimmed.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0] ?? '';
+  if (authority.includes('@')) {
+    throw new GantryError(
+      'USAGE_INVALID',
+      'the registry address contains credentials (user:password@); give the host only, and the user with --username',
+    );
+  }
+  const host = normalizeRegistryHost(trimmed);
+  if (!isValidRegistryHost(host)) {
+    throw new GantryError(
+      'USAGE_INVALID',
+      `invalid registry host "${host.slice(0, 100)}" (expected host[:port])`,
+    );
+  }
+  return host;
+}
+
 /** Runs `gantry login`. */
 export async function login(registryText: string, options: LoginOptions): Promise<number> {
-  const host = normalizeRegistryHost(registryText);
+  const host = registryArgument(registryText);
   if (!options.username)
     throw new GantryError('USAGE_INVALID', 'login needs --username USER (the password is read from stdin)');
   const password = await readStdin();
@@ -70,7 +96,7 @@ export async function login(registryText: string, options: LoginOptions): Promis
 
 /** Runs `gantry logout`. */
 export async function logout(registryText: string, options: LogoutOptions): Promise<number> {
-  const host = normalizeRegistryHost(registryText);
+  const host = registryArgument(registryText);
   const removed = await removeLogin({ path: authFilePath(options.authfile), host, helperEnv: helperEnv() });
   if (options.json) printJson({ registry: host, removed });
   else printLines(removed ? `Removed login credentials for ${host}` : `Not logged in to ${host}`);

@@ -2,7 +2,7 @@
  * `approval`: N distinct approvers, at least one from each listed group, never the requester,
  * bound to this digest and environment, and not older than `expires`.
  */
-import { parseDuration, type GateConfig } from '../../config/index.js';
+import { formatDuration, type GateConfig } from '../../config/index.js';
 import type { RecordedGate } from '../attestation.js';
 import type { GateFacts } from './facts.js';
 
@@ -10,7 +10,7 @@ type ApprovalOptions = Extract<GateConfig, { name: 'approval' }>['options'];
 
 /** Evaluates the approval gate; `pending` (not `fail`) while approvals are missing. */
 export function evaluateApproval(options: ApprovalOptions, facts: GateFacts): RecordedGate {
-  const maxAge = parseDuration(options.expires) ?? 0;
+  const maxAge = options.expires;
   const notes: string[] = [];
   const valid = new Map<string, { groups: readonly string[]; time: string }>();
   for (const a of facts.approvals) {
@@ -26,7 +26,9 @@ export function evaluateApproval(options: ApprovalOptions, facts: GateFacts): Re
     else if (a.approver === facts.requester)
       notes.push(`ignored approval by ${a.approver}: the requester cannot approve`);
     else if (facts.now.getTime() - Date.parse(a.time) > maxAge)
-      notes.push(`ignored approval by ${a.approver}: expired (given ${a.time}, valid ${options.expires})`);
+      notes.push(
+        `ignored approval by ${a.approver}: expired (given ${a.time}, valid ${formatDuration(maxAge)})`,
+      );
     else valid.set(a.approver, { groups: a.groups, time: a.time });
   }
   const missingGroups = options.groups.filter((g) => ![...valid.values()].some((v) => v.groups.includes(g)));

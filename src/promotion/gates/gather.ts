@@ -116,15 +116,9 @@ export async function gatherFacts(
       signatures: signatures.map((s) => s.source),
       signatureKeys: undefined,
     };
-    policies.push(await ctx.policy(g.options.url, input, durationMs(g.options.timeout)));
+    policies.push(await ctx.policy(g.options.url, input, g.options.timeout));
   }
   return { ...base, policies };
-}
-
-function durationMs(text: string): number {
-  const m = /^(\d+)(ms|s|m)$/.exec(text);
-  if (!m) return 5000;
-  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
 }
 
 /** Promotion attestations of `digest` in every environment that previous-env / soak gates name. */

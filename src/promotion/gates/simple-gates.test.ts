@@ -62,15 +62,15 @@ describe('previous-env and soak', () => {
     expect([r.status, r.reasons[0]]).toEqual([status, expect.stringContaining(reason)]);
   });
   it.each([
-    [[promoted('2026-05-31T11:00:00Z')], '24h', 'pass', 'in staging for 1d1h (≥ 24h)'],
-    [[promoted('2026-06-01T11:30:00Z')], '1h', 'fail', 'in staging for 30m only; needs 1h (30m to go)'],
+    [[promoted('2026-05-31T11:00:00Z')], 86_400_000, 'pass', 'in staging for 1d1h (≥ 1d)'],
+    [[promoted('2026-06-01T11:30:00Z')], 3_600_000, 'fail', 'in staging for 30m only; needs 1h (30m to go)'],
     [
       [promoted('2026-06-01T11:30:00Z'), promoted('2026-05-01T00:00:00Z')],
-      '1h',
+      3_600_000,
       'pass',
       'in staging for 31d12h',
     ],
-    [[], '1h', 'fail', 'never promoted'],
+    [[], 3_600_000, 'fail', 'never promoted'],
   ])('soak %#', (promotions, duration, status, reason) => {
     const r = evaluateSoak({ env: 'staging', duration }, facts({ promotions }));
     expect(r.status).toBe(status);
@@ -110,7 +110,7 @@ describe('evidence', () => {
 });
 
 describe('policy', () => {
-  const options = { url: 'http://opa/v1/data/x', timeout: '5s' };
+  const options = { url: 'http://opa/v1/data/x', timeout: 5000 };
   it.each([
     [{ allow: true, reasons: [] }, 'pass', 'allowed by http://opa/v1/data/x'],
     [{ allow: false, reasons: ['change freeze'] }, 'fail', 'change freeze'],
@@ -124,7 +124,7 @@ describe('policy', () => {
 });
 
 describe('approval', () => {
-  const options = { count: 2, groups: ['product-owner', 'operations'], expires: '72h' };
+  const options = { count: 2, groups: ['product-owner', 'operations'], expires: 72 * 3_600_000 };
   const ok = (approver: string, groups: string[], time = '2026-06-01T10:00:00Z'): ApprovalFact => ({
     approver,
     groups,

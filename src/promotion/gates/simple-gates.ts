@@ -1,6 +1,6 @@
 /** The gates that only compare facts: labels, previous-env, soak, evidence, policy. */
 import { compareStrings } from '../../core/index.js';
-import { formatDuration, parseDuration, type GateConfig } from '../../config/index.js';
+import { formatDuration, type GateConfig } from '../../config/index.js';
 import type { RecordedGate } from '../attestation.js';
 import type { GateFacts, PolicyFact } from './facts.js';
 
@@ -39,16 +39,16 @@ export function evaluatePreviousEnv(options: Options<'previous-env'>, facts: Gat
 
 /** `soak`: the digest has been in `env` for at least `duration`. */
 export function evaluateSoak(options: Options<'soak'>, facts: GateFacts): RecordedGate {
-  const needed = parseDuration(options.duration) ?? 0;
+  const needed = options.duration;
   const first = firstPromotion(facts, options.env);
   if (!first) return fail('soak', `${facts.digest} was never promoted to ${options.env}`);
   const since = facts.now.getTime() - Date.parse(first.time);
   if (Number.isNaN(since)) return fail('soak', `the promotion to ${options.env} has no valid time`);
   return since >= needed
-    ? pass('soak', `in ${options.env} for ${formatDuration(since)} (≥ ${options.duration})`)
+    ? pass('soak', `in ${options.env} for ${formatDuration(since)} (≥ ${formatDuration(needed)})`)
     : fail(
         'soak',
-        `in ${options.env} for ${formatDuration(since)} only; needs ${options.duration} (${formatDuration(needed - since)} to go)`,
+        `in ${options.env} for ${formatDuration(since)} only; needs ${formatDuration(needed)} (${formatDuration(needed - since)} to go)`,
       );
 }
 
