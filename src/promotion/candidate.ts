@@ -3,9 +3,10 @@
  * labels that name its version and source revision (read from the image config; for an index,
  * from its first platform).
  */
-import { MediaTypes, type Digest } from '../core/index.js';
+import { GantryError, MediaTypes, type Digest } from '../core/index.js';
 import type { Manifest, Repository } from '../registry/index.js';
 import type { RegistryPort } from './ports.js';
+import { isUnknown } from './resolve-if-present.js';
 
 /** Label keys with meaning to Gantry. */
 export const Labels = Object.freeze({
@@ -33,6 +34,35 @@ export async function readCandidate(
   reference: string,
 ): Promise<Candidate> {
   const manifest = await registry.manifest(repository, reference);
+  return {
+    repository,
+    digest: manifest.digest,
+    manifest,
+    labels: await readLabels(registry, repository, manifest),
+  };
+}
+
+/**
+ * Reads the candidate `reference` in the source environment `environment`. A reference the
+ * source's registry does not know never reached that environment: `PROMOTION_NOT_ALLOWED`.
+ */
+export async function readSourceCandidate(
+  registry: RegistryPort,
+  environment: string,
+  repository: Repository,
+  reference: string,
+): Promise<Candidate> {
+  let manifest: Manifest;
+  try {
+    manifest = await registry.manifest(repository, reference);
+  } catch (err) {
+    if (!isUnknown(err)) throw err;
+    throw new GantryError(
+      'PROMOTION_NOT_ALLOWED',
+      `${reference} is not in ${environment} (${repository.registry}/${repository.repository}): it never reached ${environment}, so it cannot be promoted from there`,
+      { cause: err, details: { reference, environment } },
+    );
+  }
   return {
     repository,
     digest: manifest.digest,

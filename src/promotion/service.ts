@@ -3,7 +3,7 @@
  * once to a digest, check the pipeline and the target's tags, copy (mode `copy`) or re-tag (mode
  * `tag`), verify, write immutable tags then floating tags, and attach a promotion attestation.
  */
-import { GantryError, isDigest, type Digest, type ErrorCode } from '../core/index.js';
+import { GantryError, type Digest, type ErrorCode } from '../core/index.js';
 import {
   repositoryOf,
   type ApplicationConfig,
@@ -12,8 +12,6 @@ import {
 } from '../config/index.js';
 import type { Repository } from '../registry/index.js';
 import {
-  Annotations,
-  PROMOTION_ARTIFACT_TYPE,
   attestationArtifact,
   envelope,
   statementFor,
@@ -21,7 +19,11 @@ import {
   type RecordedGate,
   type Signer,
 } from './attestation.js';
-import { Labels, readCandidate, type Candidate } from './candidate.js';
+import { readSourceCandidate, type Candidate } from './candidate.js';
+import { deriveTags } from './derive-tags.js';
+import { hasPromotionRecord } from './promotion-record.js';
+import { resolveIfPresent } from './resolve-if-present.js';
+import { assertCandidateReference, compareVersions } from './tag-kinds.js';
 import { approvalArtifact } from './approval.js';
 import { planTags, type TagConflict, type TagPlan } from './plan.js';
 import type {
@@ -35,6 +37,7 @@ import type {
 } from './model.js';
 import type { ContentCopy, RegistryPort } from './ports.js';
 import {
+  currentTag,
   diffEnvironments,
   stateOf,
   statusMatrix,
@@ -134,6 +137,42 @@ export class PromotionService {
     return stateOf(this.#o.registry, this.environment(env), this.application(app));
   }
 
+  /**
+   * What `env` runs of `app`, for deploy tooling (`ref`, `pin`): only a proven state. An
+   * environment without a floating tag defines nothing to run (`CONFIG_INVALID`); a digest without
+   * a promotion record for `env` is refused (`PROMOTION_UNRECORDED`) unless `allowUnrecorded`.
+   * Entry environments receive images from CI and need no record.
+   */
+  async deployable(
+    app: string,
+    env: string,
+    options: { readonly allowUnrecorded?: boolean } = {},
+  ): Promise<EnvironmentState> {
+    const a = this.application(app);
+    const e = this.environment(env);
+    if (!currentTag(e)) {
+      throw new GantryError(
+        'CONFIG_INVALID',
+        `${this.#o.config.file}: environments.${e.name}.tags.floating: ${e.name} has no floating tag, so what it runs is not defined; configure one (e.g. floating: [${e.name}]), or ask for a version or digest directly`,
+        { details: { environment: e.name } },
+      );
+    }
+    const state = await stateOf(this.#o.registry, e, a);
+    if (
+      state.digest !== undefined &&
+      e.from.length > 0 &&
+      !options.allowUnrecorded &&
+      !(await hasPromotionRecord(this.#o.registry, repositoryOf(e, a), state.digest, e.name, a.name))
+    ) {
+      throw new GantryError(
+        'PROMOTION_UNRECORDED',
+        `${a.name} in ${e.name} is ${state.digest} (tag ${state.tag ?? '?'}), which has no promotion record for ${e.name}: a promotion or release did not complete, or the tag was moved outside Gantry. Re-run the promotion to complete it, or pass --allow-unrecorded to accept the registry as it is`,
+        { details: { environment: e.name, application: a.name, digest: state.digest } },
+      );
+    }
+    return state;
+  }
+
   /** The environment × application matrix. */
   status(): Promise<EnvironmentState[]> {
     return statusMatrix(this.#o.registry, this.#o.config);
@@ -174,11 +213,12 @@ export class PromotionService {
     from?: string;
     comment?: string;
   }): Promise<{ digest: Digest; approver: string; environment: string; approval: Digest }> {
+    assertCandidateReference(req.reference);
     const app = this.application(req.app);
     const to = this.environment(req.environment);
     const from = this.sourceOf(to, req.from);
     const src = repositoryOf(from, app);
-    const candidate = await readCandidate(this.#o.registry, src, req.reference);
+    const candidate = await readSourceCandidate(this.#o.registry, from.name, src, req.reference);
     const artifact = approvalArtifact(
       {
         application: app.name,
@@ -220,19 +260,24 @@ export class PromotionService {
     const attested = present && (await this.#attested(p.dst, p.candidate.digest, p.to.name));
     if (present && attested && p.plan.changes.length === 0) return { ...p.base, status: 'unchanged' };
     const copy = await this.#content(p);
-    for (const change of p.plan.changes) await registry.tag(p.dst, change.tag, p.candidate.manifest);
+    await this.#writeTags(
+      [p],
+      `promotion of ${p.app.name} ${p.base.version ?? p.candidate.digest} to ${p.to.name}`,
+    );
     const attestation = await this.#attest(p);
     return { ...p.base, status: 'completed', ...(copy && { copy }), attestation };
   }
 
   /**
-   * Promotes several applications together: every check first, then all content, then the
-   * immutable tags, then the floating tags; if a floating tag cannot be written, the floating tags
-   * already moved are put back, so the environment never shows half a release.
+   * Promotes several applications together: every check first, then all content, then the tags
+   * of every application (see {@link PromotionService.#writeTags}), then the attestations. A
+   * failure while writing tags undoes the tags already written, so the environment never shows
+   * half a release.
    */
   async promoteRelease(req: ReleaseRequest): Promise<ReleaseOutcome> {
     if (req.applications.length === 0)
       throw new GantryError('USAGE_INVALID', 'the release lists no applications');
+    for (const item of req.applications) assertCandidateReference(item.reference);
     const prepared: Prepared[] = [];
     for (const item of req.applications) {
       prepared.push(
@@ -244,7 +289,6 @@ export class PromotionService {
         }),
       );
     }
-    const registry = this.#o.registry;
     if (req.dryRun) {
       return {
         status: 'planned',
@@ -255,32 +299,7 @@ export class PromotionService {
     refuseFailedGates(prepared);
     const copies = new Map<Prepared, ContentCopy | undefined>();
     for (const p of prepared) copies.set(p, await this.#content(p));
-    for (const p of prepared) {
-      for (const change of p.plan.changes)
-        if (p.plan.immutable.includes(change.tag))
-          await registry.tag(p.dst, change.tag, p.candidate.manifest);
-    }
-    const moved: { p: Prepared; tag: string; previous?: Digest }[] = [];
-    try {
-      for (const p of prepared) {
-        for (const change of p.plan.changes) {
-          if (p.plan.immutable.includes(change.tag)) continue;
-          await registry.tag(p.dst, change.tag, p.candidate.manifest);
-          moved.push({
-            p,
-            tag: change.tag,
-            ...(change.current !== undefined && { previous: change.current }),
-          });
-        }
-      }
-    } catch (err) {
-      const unrestored = await this.#restore(moved);
-      throw new GantryError(
-        toCode(err),
-        `release to ${req.to} failed while moving tags; ${moved.length === 0 ? 'no floating tag had moved' : unrestored.length === 0 ? `the ${moved.length} floating tag${moved.length === 1 ? '' : 's'} already moved were restored` : `could not restore ${unrestored.join(', ')}`}: ${err instanceof Error ? err.message : String(err)}`,
-        { cause: err, details: { restored: moved.length - unrestored.length, unrestored } },
-      );
-    }
+    await this.#writeTags(prepared, `release to ${req.to}`);
     const applications: PromotionOutcome[] = [];
     for (const p of prepared) {
       const copy = copies.get(p);
@@ -294,38 +313,100 @@ export class PromotionService {
     return { status: 'completed', environment: req.to, applications };
   }
 
-  /** Puts moved tags back; returns the tags that could not be restored. */
-  async #restore(moved: readonly { p: Prepared; tag: string; previous?: Digest }[]): Promise<string[]> {
-    const failed: string[] = [];
-    for (const m of [...moved].reverse()) {
-      const where = `${m.p.base.to.repository}:${m.tag}`;
-      if (m.previous === undefined) {
-        // A tag that did not exist before cannot be deleted through the distribution API without
-        // deleting the image: it stays, pointing at verified content.
-        failed.push(`${where} (new tag, cannot be removed)`);
-        continue;
+  /**
+   * Writes the tags of one or more prepared promotions so that a failure can be undone: first the
+   * moves of tags that existed before (restorable), then new immutable tags, then new floating
+   * tags. On a failure every tag written (and the one that failed) is undone: a moved tag is put
+   * back, a new tag is deleted where the registry allows it (OCI 1.1 tag deletion). A tag that
+   * cannot be undone is reported; its digest carries no promotion record (attestations come only
+   * after every tag), so `ref` and `pin` refuse it, and a re-run completes the promotion.
+   */
+  async #writeTags(prepared: readonly Prepared[], what: string): Promise<void> {
+    const writes: TagWrite[] = prepared.flatMap((p) =>
+      p.plan.changes.map((c) => ({
+        p,
+        tag: c.tag,
+        immutable: p.plan.immutable.includes(c.tag),
+        ...(c.current !== undefined && { previous: c.current }),
+      })),
+    );
+    const rank = (w: TagWrite): number => (w.previous !== undefined ? 0 : w.immutable ? 1 : 2);
+    const ordered = [...writes].sort((a, b) => rank(a) - rank(b));
+    const attempted: TagWrite[] = [];
+    try {
+      for (const w of ordered) {
+        attempted.push(w);
+        await this.#o.registry.tag(w.p.dst, w.tag, w.p.candidate.manifest);
       }
+    } catch (err) {
+      const undo = await this.#undo(attempted);
+      const done = attempted.length - 1;
+      const parts = [
+        done === 0 ? 'no tag had been written' : undefined,
+        undo.restored > 0 ? `${plural(undo.restored, 'moved tag')} restored` : undefined,
+        undo.removed > 0 ? `${plural(undo.removed, 'new tag')} removed` : undefined,
+        undo.incomplete.length > 0
+          ? `could not undo ${undo.incomplete.join(', ')}: the digest there has no promotion record, so ref and pin refuse it; re-run to complete the promotion`
+          : undefined,
+      ].filter((x): x is string => x !== undefined);
+      throw new GantryError(
+        toCode(err),
+        `${what} failed while writing tags (${err instanceof Error ? err.message : String(err)}); ${parts.join('; ')}`,
+        {
+          cause: err,
+          details: {
+            restored: undo.restored,
+            removed: undo.removed,
+            incomplete: undo.incomplete,
+          },
+        },
+      );
+    }
+  }
+
+  /**
+   * Undoes tag writes, newest first: a tag that points at the candidate goes back where it was (a
+   * moved tag) or is deleted (a new tag). A tag that does not point at the candidate was not
+   * written (the write that failed) and is left alone.
+   */
+  async #undo(
+    writes: readonly TagWrite[],
+  ): Promise<{ restored: number; removed: number; incomplete: string[] }> {
+    const registry = this.#o.registry;
+    const out = { restored: 0, removed: 0, incomplete: [] as string[] };
+    for (const w of [...writes].reverse()) {
+      const where = `${w.p.base.to.repository}:${w.tag}`;
       try {
-        await this.#o.registry.tag(m.p.dst, m.tag, await this.#o.registry.manifest(m.p.dst, m.previous));
+        if ((await resolveIfPresent(registry, w.p.dst, w.tag)) !== w.p.candidate.digest) continue;
+        if (w.previous !== undefined) {
+          await registry.tag(w.p.dst, w.tag, await registry.manifest(w.p.dst, w.previous));
+          out.restored++;
+          continue;
+        }
+        await registry.deleteTag(w.p.dst, w.tag).catch(() => false);
+        if ((await resolveIfPresent(registry, w.p.dst, w.tag)) === undefined) out.removed++;
+        else out.incomplete.push(`${where} (a new tag; the registry does not delete tags)`);
       } catch {
-        failed.push(where);
+        out.incomplete.push(where);
       }
     }
-    return failed;
+    return out;
   }
 
   async #prepare(req: PromoteRequest): Promise<Prepared> {
+    assertCandidateReference(req.reference);
     const app = this.application(req.app);
     const to = this.environment(req.to);
     const from = this.sourceOf(to, req.from);
     const src = repositoryOf(from, app);
     const dst = repositoryOf(to, app);
-    const candidate = await readCandidate(this.#o.registry, src, req.reference);
+    const candidate = await readSourceCandidate(this.#o.registry, from.name, src, req.reference);
     await this.#assertInEnvironment(from, src, candidate, req.reference);
-    const version = isDigest(req.reference) ? candidate.labels[Labels.version] : req.reference;
-    const revision = candidate.labels[Labels.revision];
+    const derived = await deriveTags(this.#o.registry, to, candidate, req.reference);
+    const { version, revision } = derived;
     const plan = await this.#planTags(to, dst, candidate.digest, version, revision);
     if (plan.conflicts.length > 0) throw immutableConflict(to, plan.conflicts);
+    const warnings = [...derived.warnings, ...(await this.#downgrade(to, app, version))];
     const evaluated = await this.#gates(to, candidate, {
       from,
       app,
@@ -344,6 +425,7 @@ export class PromotionService {
       mode: to.mode,
       tags: { immutable: plan.immutable, floating: plan.floating, changes: plan.changes },
       gates,
+      warnings,
     };
     return {
       app,
@@ -408,7 +490,7 @@ export class PromotionService {
     const names = [version, revision, ...to.floating].filter((t): t is string => t !== undefined);
     const current = new Map<string, Digest | undefined>();
     await Promise.all(
-      names.map(async (t) => current.set(t, await this.#o.registry.resolve(dst, t).catch(() => undefined))),
+      names.map(async (t) => current.set(t, await resolveIfPresent(this.#o.registry, dst, t))),
     );
     return planTags({
       target: to,
@@ -437,9 +519,18 @@ export class PromotionService {
   }
 
   /** True when `digest` in `repo` carries a promotion attestation for `env`. */
-  async #attested(repo: Repository, digest: Digest, env: string): Promise<boolean> {
-    const list = await this.#o.registry.referrers(repo, digest, PROMOTION_ARTIFACT_TYPE);
-    return list.some((d) => d.annotations?.[Annotations.env] === env);
+  #attested(repo: Repository, digest: Digest, env: string): Promise<boolean> {
+    return hasPromotionRecord(this.#o.registry, repo, digest, env);
+  }
+
+  /** A warning when promoting `version` would move `to` back to an older version than it runs. */
+  async #downgrade(to: EnvironmentConfig, app: ApplicationConfig, version?: string): Promise<string[]> {
+    if (version === undefined) return [];
+    const now = await stateOf(this.#o.registry, to, app);
+    if (now.version === undefined || (compareVersions(version, now.version) ?? 0) >= 0) return [];
+    return [
+      `${to.name} runs ${app.name} ${now.version}: promoting ${version} moves it back to an older version`,
+    ];
   }
 
   /** In a tag-mode source, the candidate must be what the environment holds or has held. */
@@ -450,7 +541,7 @@ export class PromotionService {
     reference: string,
   ): Promise<void> {
     if (from.mode !== 'tag' || !from.tag) return;
-    const current = await this.#o.registry.resolve(src, from.tag);
+    const current = await resolveIfPresent(this.#o.registry, src, from.tag);
     if (current === candidate.digest) return;
     if (await this.#attested(src, candidate.digest, from.name)) return;
     throw new GantryError(
@@ -472,6 +563,16 @@ interface Prepared {
   readonly base: Omit<PromotionOutcome, 'status' | 'copy' | 'attestation'>;
   readonly override?: string;
 }
+
+/** One tag a promotion writes, and what it pointed at before (absent: a new tag). */
+interface TagWrite {
+  readonly p: Prepared;
+  readonly tag: string;
+  readonly immutable: boolean;
+  readonly previous?: Digest;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 function refuseFailedGates(list: readonly Prepared[]): void {
   const failed = list.flatMap((p) =>

@@ -31,7 +31,7 @@ import type { Reference, Repository } from './reference.js';
 import { referrerPush, referrersList, type ReferrersResult } from './referrers.js';
 import { ping } from './ping.js';
 import { Session } from './session.js';
-import { tagList } from './tags.js';
+import { tagDelete, tagList } from './tags.js';
 import { HttpTransport, type HostSettings } from './transport/http-transport.js';
 import type { RetryOptions } from './transport/retry-policy.js';
 
@@ -144,6 +144,11 @@ export class RegistryClient {
   /** Lists every tag of a repository, following pagination. */
   tagList(repo: Repository, pageSize?: number): Promise<string[]> {
     return tagList(this.#session, repo, pageSize);
+  }
+
+  /** Removes a tag, keeping its manifest; `false` when the registry cannot delete tags. */
+  tagDelete(repo: Repository, tag: string): Promise<boolean> {
+    return tagDelete(this.#session, repo, tag);
   }
 
   /** Lists the referrers of a digest (referrers API, or the tag schema fallback). */
