@@ -167,7 +167,8 @@ export async function diffEnvironments(
       const [l, r] = await Promise.all([stateOf(registry, left, app), stateOf(registry, right, app)]);
       return {
         application: app.name,
-        same: l.digest !== undefined && l.digest === r.digest,
+        // Both absent is the same too: neither environment runs the application.
+        same: l.digest === r.digest,
         left: l,
         right: r,
       };
