@@ -89,16 +89,18 @@ async function readLabels(
     (config.mediaType === MediaTypes.ociConfig || config.mediaType === MediaTypes.dockerConfig) &&
     config.size <= MAX_CONFIG
   ) {
+    // A registry that fails to serve the config is an error (the labels decide which tags are
+    // written); a config that is not JSON has no labels, and gates that need them say so.
+    const bytes = await registry.blob(repository, config);
+    let json: { config?: { Labels?: unknown } } = {};
     try {
-      const json = JSON.parse((await registry.blob(repository, config)).toString('utf8')) as {
-        config?: { Labels?: unknown };
-      };
-      const raw = json.config?.Labels;
-      if (raw && typeof raw === 'object') {
-        for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') labels[k] = v;
-      }
+      json = JSON.parse(bytes.toString('utf8')) as typeof json;
     } catch {
-      // an unreadable config has no labels; gates that need them say so
+      json = {};
+    }
+    const raw = json.config?.Labels;
+    if (raw && typeof raw === 'object') {
+      for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') labels[k] = v;
     }
   }
   return labels;

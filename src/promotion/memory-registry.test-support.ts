@@ -25,6 +25,8 @@ export class MemoryRegistry {
   readonly writes: string[] = [];
   /** Whether `deleteTag` removes tags (OCI 1.1) or is unsupported (distribution 2.x). Default true. */
   deletesTags = true;
+  /** Blobs by digest (any repository). */
+  readonly blobs = new Map<Digest, Buffer>();
   /** Injected failures. */
   fault: Fault = () => undefined;
 
@@ -77,7 +79,12 @@ export class MemoryRegistry {
         return r.manifests.has(reference as Digest) ? (reference as Digest) : undefined;
       return r.tags.get(reference);
     },
-    blob: () => Promise.reject(new GantryError('REGISTRY_BLOB_UNKNOWN', 'no blobs in memory')),
+    blob: async (repo, descriptor) => {
+      await this.#call('blob', repo, descriptor.digest);
+      const bytes = this.blobs.get(descriptor.digest);
+      if (!bytes) throw new GantryError('REGISTRY_BLOB_UNKNOWN', `blob unknown: ${descriptor.digest}`);
+      return bytes;
+    },
     tags: async (repo) => {
       await this.#call('tags', repo, '');
       return [...this.#repo(repo).tags.keys()];
@@ -135,6 +142,21 @@ export function imageWith(seed: string, labels: Record<string, string> = {}): Ma
       config: { mediaType: MediaTypes.ociEmpty, digest: digestOf(Buffer.from('{}')), size: 2 },
       layers: [],
       annotations: { seed, ...labels },
+    }),
+  );
+  return parseManifest(bytes, digestOf(bytes), MediaTypes.ociManifest);
+}
+
+/** An image whose labels are in its config blob (stored in `mem`), as `docker build` writes them. */
+export function imageWithConfig(mem: MemoryRegistry, seed: string, labels: Record<string, string>): Manifest {
+  const config = Buffer.from(JSON.stringify({ config: { Labels: { seed, ...labels } } }));
+  mem.blobs.set(digestOf(config), config);
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaTypes.ociManifest,
+      config: { mediaType: MediaTypes.ociConfig, digest: digestOf(config), size: config.byteLength },
+      layers: [],
     }),
   );
   return parseManifest(bytes, digestOf(bytes), MediaTypes.ociManifest);

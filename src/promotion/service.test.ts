@@ -8,7 +8,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { GantryError } from '../core/index.js';
 import type { ApplicationConfig, Config, EnvironmentConfig, RegistryConfig } from '../config/index.js';
 import type { Manifest } from '../registry/index.js';
-import { imageWith, MemoryRegistry } from './memory-registry.test-support.js';
+import { imageWith, imageWithConfig, MemoryRegistry } from './memory-registry.test-support.js';
 import { resolveIfPresent } from './resolve-if-present.js';
 import { PromotionService } from './service.js';
 
@@ -116,6 +116,26 @@ describe('an immutable tag whose read fails is never overwritten (issue 10.2)', 
       expect(mem.peek(repo(prod, 'web'), 'latest')).toBe(original.digest);
     },
   );
+});
+
+describe('labels that cannot be read are an error, not "no labels" (issue 10.2)', () => {
+  it('reads the labels from the config blob', async () => {
+    const image = imageWithConfig(mem, 'web-cfg', { 'org.opencontainers.image.revision': REV });
+    mem.put(repo(dev, 'web'), image, '1.3.0');
+    const plan = await service.promote({ app: 'web', reference: '1.3.0', to: 'prod', dryRun: true });
+    expect(plan.tags.changes.map((c) => c.tag)).toEqual(['1.3.0', REV, 'latest', 'prod']);
+  });
+
+  it('a config blob answering 503 stops the promotion instead of dropping the revision tag', async () => {
+    const image = imageWithConfig(mem, 'web-cfg', { 'org.opencontainers.image.revision': REV });
+    mem.put(repo(dev, 'web'), image, '1.3.0');
+    mem.fault = (op) => (op === 'blob' ? new GantryError('REGISTRY_SERVER_ERROR', '503') : undefined);
+    await rejectsWith(
+      service.promote({ app: 'web', reference: '1.3.0', to: 'prod' }),
+      'REGISTRY_SERVER_ERROR',
+    );
+    expect(mem.writes).toEqual([]);
+  });
 });
 
 describe('tag writes are ordered and undone (issue 9.2)', () => {
