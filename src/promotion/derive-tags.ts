@@ -36,7 +36,7 @@ export async function deriveTags(
   let revision: string | undefined;
   const byTag = !DIGEST_PATTERN.test(reference);
   if (byTag && isVersionTag(target, reference)) version = reference;
-  else if (byTag && isRevisionTag(reference)) revision = reference;
+  else if (byTag && isRevisionTag(target, reference)) revision = reference;
 
   const versionLabel = candidate.labels[Labels.version];
   if (version === undefined && versionLabel !== undefined) {
@@ -50,10 +50,10 @@ export async function deriveTags(
 
   const revisionLabel = candidate.labels[Labels.revision];
   if (revisionLabel !== undefined) {
-    if (isRevisionTag(revisionLabel)) revision = revisionLabel;
+    if (isRevisionTag(target, revisionLabel)) revision = revisionLabel;
     else
       warnings.push(
-        `label ${Labels.revision}=${JSON.stringify(revisionLabel)} is not a git commit (7 to 40 lowercase hex digits): no tag is made from it`,
+        `label ${Labels.revision}=${JSON.stringify(revisionLabel)} does not match ${target.name}'s revision pattern (a git commit): no tag is made from it`,
       );
   }
   if (byTag && reference !== version && reference !== revision)

@@ -58,9 +58,19 @@ export function isVersionTag(env: EnvironmentConfig, tag: string): boolean {
   return versionPatterns(env).some((re) => re.test(tag));
 }
 
-/** True when `tag` looks like a git commit. */
-export function isRevisionTag(tag: string): boolean {
-  return REVISION_PATTERN.test(tag);
+/**
+ * The environment's revision patterns: its immutable patterns that accept a git commit; when it
+ * has none, {@link REVISION_PATTERN}.
+ */
+function revisionPatterns(env: EnvironmentConfig): readonly RegExp[] {
+  const own = env.immutable.filter((re) => re.test(SAMPLE_REVISION));
+  return own.length > 0 ? own : [REVISION_PATTERN];
+}
+
+/** True when `tag` is a revision (a git commit) in `env`. */
+export function isRevisionTag(env: EnvironmentConfig, tag: string): boolean {
+  if (!TAG_PATTERN.test(tag) || env.floating.includes(tag) || tag === env.tag) return false;
+  return revisionPatterns(env).some((re) => re.test(tag));
 }
 
 /**
