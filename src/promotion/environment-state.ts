@@ -14,6 +14,7 @@ import {
 import type { Repository } from '../registry/index.js';
 import { entriesOf, type HistoryEntry } from './history.js';
 import type { RegistryPort } from './ports.js';
+import { hasPromotionRecord } from './promotion-record.js';
 import { resolveIfPresent } from './resolve-if-present.js';
 import { compareVersions, isVersionTag } from './tag-kinds.js';
 
@@ -103,6 +104,42 @@ export async function stateOf(
       details: { ...e.details, environment: env.name, registry: repo.registry },
     });
   }
+}
+
+/**
+ * What `env` runs of `app`, for deploy tooling (`ref`, `pin`): only a proven state. An
+ * environment without a floating tag defines nothing to run (`CONFIG_INVALID`); a digest without
+ * a promotion record for `env` is refused (`PROMOTION_UNRECORDED`) unless `allowUnrecorded`.
+ * Entry environments receive images from CI and need no record.
+ */
+export async function deployableState(
+  registry: RegistryPort,
+  config: Config,
+  env: EnvironmentConfig,
+  app: ApplicationConfig,
+  options: { readonly allowUnrecorded?: boolean } = {},
+): Promise<EnvironmentState> {
+  if (!currentTag(env)) {
+    throw new GantryError(
+      'CONFIG_INVALID',
+      `${config.file}: environments.${env.name}.tags.floating: ${env.name} has no floating tag, so what it runs is not defined; configure one (e.g. floating: [${env.name}]), or ask for a version or digest directly`,
+      { details: { environment: env.name } },
+    );
+  }
+  const state = await stateOf(registry, env, app);
+  if (
+    state.digest !== undefined &&
+    env.from.length > 0 &&
+    !options.allowUnrecorded &&
+    !(await hasPromotionRecord(registry, repositoryOf(env, app), state.digest, env.name, app.name))
+  ) {
+    throw new GantryError(
+      'PROMOTION_UNRECORDED',
+      `${app.name} in ${env.name} is ${state.digest} (tag ${state.tag ?? '?'}), which has no promotion record for ${env.name}: a promotion or release did not complete, or the tag was moved outside Gantry. Re-run the promotion to complete it, or pass --allow-unrecorded to accept the registry as it is`,
+      { details: { environment: env.name, application: app.name, digest: state.digest } },
+    );
+  }
+  return state;
 }
 
 /** The newest version tag of an entry environment's repository (and its digest). */

@@ -27,6 +27,7 @@ export * from './attestation.js';
 export { historyOf, digestsOf, type HistoryEntry } from './history.js';
 export {
   stateOf,
+  deployableState,
   statusMatrix,
   diffEnvironments,
   currentTag,

@@ -3,7 +3,7 @@
  * once to a digest, check the pipeline and the target's tags, copy (mode `copy`) or re-tag (mode
  * `tag`), verify, write immutable tags then floating tags, and attach a promotion attestation.
  */
-import { GantryError, type Digest, type ErrorCode } from '../core/index.js';
+import { GantryError, type Digest } from '../core/index.js';
 import {
   repositoryOf,
   type ApplicationConfig,
@@ -23,6 +23,7 @@ import { readSourceCandidate, type Candidate } from './candidate.js';
 import { deriveTags } from './derive-tags.js';
 import { hasPromotionRecord } from './promotion-record.js';
 import { resolveIfPresent } from './resolve-if-present.js';
+import { writeTags } from './tag-writes.js';
 import { assertCandidateReference, compareVersions } from './tag-kinds.js';
 import { approvalArtifact } from './approval.js';
 import { planTags, type TagConflict, type TagPlan } from './plan.js';
@@ -37,7 +38,7 @@ import type {
 } from './model.js';
 import type { ContentCopy, RegistryPort } from './ports.js';
 import {
-  currentTag,
+  deployableState,
   diffEnvironments,
   stateOf,
   statusMatrix,
@@ -143,34 +144,18 @@ export class PromotionService {
    * a promotion record for `env` is refused (`PROMOTION_UNRECORDED`) unless `allowUnrecorded`.
    * Entry environments receive images from CI and need no record.
    */
-  async deployable(
+  deployable(
     app: string,
     env: string,
     options: { readonly allowUnrecorded?: boolean } = {},
   ): Promise<EnvironmentState> {
-    const a = this.application(app);
-    const e = this.environment(env);
-    if (!currentTag(e)) {
-      throw new GantryError(
-        'CONFIG_INVALID',
-        `${this.#o.config.file}: environments.${e.name}.tags.floating: ${e.name} has no floating tag, so what it runs is not defined; configure one (e.g. floating: [${e.name}]), or ask for a version or digest directly`,
-        { details: { environment: e.name } },
-      );
-    }
-    const state = await stateOf(this.#o.registry, e, a);
-    if (
-      state.digest !== undefined &&
-      e.from.length > 0 &&
-      !options.allowUnrecorded &&
-      !(await hasPromotionRecord(this.#o.registry, repositoryOf(e, a), state.digest, e.name, a.name))
-    ) {
-      throw new GantryError(
-        'PROMOTION_UNRECORDED',
-        `${a.name} in ${e.name} is ${state.digest} (tag ${state.tag ?? '?'}), which has no promotion record for ${e.name}: a promotion or release did not complete, or the tag was moved outside Gantry. Re-run the promotion to complete it, or pass --allow-unrecorded to accept the registry as it is`,
-        { details: { environment: e.name, application: a.name, digest: state.digest } },
-      );
-    }
-    return state;
+    return deployableState(
+      this.#o.registry,
+      this.#o.config,
+      this.environment(env),
+      this.application(app),
+      options,
+    );
   }
 
   /** The environment × application matrix. */
@@ -270,7 +255,7 @@ export class PromotionService {
 
   /**
    * Promotes several applications together: every check first, then all content, then the tags
-   * of every application (see {@link PromotionService.#writeTags}), then the attestations. A
+   * of every application (see {@link writeTags}), then the attestations. A
    * failure while writing tags undoes the tags already written, so the environment never shows
    * half a release.
    */
@@ -313,84 +298,21 @@ export class PromotionService {
     return { status: 'completed', environment: req.to, applications };
   }
 
-  /**
-   * Writes the tags of one or more prepared promotions so that a failure can be undone: first the
-   * moves of tags that existed before (restorable), then new immutable tags, then new floating
-   * tags. On a failure every tag written (and the one that failed) is undone: a moved tag is put
-   * back, a new tag is deleted where the registry allows it (OCI 1.1 tag deletion). A tag that
-   * cannot be undone is reported; its digest carries no promotion record (attestations come only
-   * after every tag), so `ref` and `pin` refuse it, and a re-run completes the promotion.
-   */
-  async #writeTags(prepared: readonly Prepared[], what: string): Promise<void> {
-    const writes: TagWrite[] = prepared.flatMap((p) =>
-      p.plan.changes.map((c) => ({
-        p,
-        tag: c.tag,
-        immutable: p.plan.immutable.includes(c.tag),
-        ...(c.current !== undefined && { previous: c.current }),
-      })),
+  /** Writes the tags of prepared promotions, undoing them on a failure (see {@link writeTags}). */
+  #writeTags(prepared: readonly Prepared[], what: string): Promise<void> {
+    return writeTags(
+      this.#o.registry,
+      prepared.flatMap((p) =>
+        p.plan.changes.map((c) => ({
+          repo: p.dst,
+          tag: c.tag,
+          manifest: p.candidate.manifest,
+          immutable: p.plan.immutable.includes(c.tag),
+          ...(c.current !== undefined && { previous: c.current }),
+        })),
+      ),
+      what,
     );
-    const rank = (w: TagWrite): number => (w.previous !== undefined ? 0 : w.immutable ? 1 : 2);
-    const ordered = [...writes].sort((a, b) => rank(a) - rank(b));
-    const attempted: TagWrite[] = [];
-    try {
-      for (const w of ordered) {
-        attempted.push(w);
-        await this.#o.registry.tag(w.p.dst, w.tag, w.p.candidate.manifest);
-      }
-    } catch (err) {
-      const undo = await this.#undo(attempted);
-      const done = attempted.length - 1;
-      const parts = [
-        done === 0 ? 'no tag had been written' : undefined,
-        undo.restored > 0 ? `${plural(undo.restored, 'moved tag')} restored` : undefined,
-        undo.removed > 0 ? `${plural(undo.removed, 'new tag')} removed` : undefined,
-        undo.incomplete.length > 0
-          ? `could not undo ${undo.incomplete.join(', ')}: the digest there has no promotion record, so ref and pin refuse it; re-run to complete the promotion`
-          : undefined,
-      ].filter((x): x is string => x !== undefined);
-      throw new GantryError(
-        toCode(err),
-        `${what} failed while writing tags (${err instanceof Error ? err.message : String(err)}); ${parts.join('; ')}`,
-        {
-          cause: err,
-          details: {
-            restored: undo.restored,
-            removed: undo.removed,
-            incomplete: undo.incomplete,
-          },
-        },
-      );
-    }
-  }
-
-  /**
-   * Undoes tag writes, newest first: a tag that points at the candidate goes back where it was (a
-   * moved tag) or is deleted (a new tag). A tag that does not point at the candidate was not
-   * written (the write that failed) and is left alone.
-   */
-  async #undo(
-    writes: readonly TagWrite[],
-  ): Promise<{ restored: number; removed: number; incomplete: string[] }> {
-    const registry = this.#o.registry;
-    const out = { restored: 0, removed: 0, incomplete: [] as string[] };
-    for (const w of [...writes].reverse()) {
-      const where = `${w.p.base.to.repository}:${w.tag}`;
-      try {
-        if ((await resolveIfPresent(registry, w.p.dst, w.tag)) !== w.p.candidate.digest) continue;
-        if (w.previous !== undefined) {
-          await registry.tag(w.p.dst, w.tag, await registry.manifest(w.p.dst, w.previous));
-          out.restored++;
-          continue;
-        }
-        await registry.deleteTag(w.p.dst, w.tag).catch(() => false);
-        if ((await resolveIfPresent(registry, w.p.dst, w.tag)) === undefined) out.removed++;
-        else out.incomplete.push(`${where} (a new tag; the registry does not delete tags)`);
-      } catch {
-        out.incomplete.push(where);
-      }
-    }
-    return out;
   }
 
   async #prepare(req: PromoteRequest): Promise<Prepared> {
@@ -564,16 +486,6 @@ interface Prepared {
   readonly override?: string;
 }
 
-/** One tag a promotion writes, and what it pointed at before (absent: a new tag). */
-interface TagWrite {
-  readonly p: Prepared;
-  readonly tag: string;
-  readonly immutable: boolean;
-  readonly previous?: Digest;
-}
-
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
-
 function refuseFailedGates(list: readonly Prepared[]): void {
   const failed = list.flatMap((p) =>
     p.base.gates.filter((g) => g.status === 'fail' || g.status === 'pending').map((g) => ({ p, g })),
@@ -601,10 +513,6 @@ function overridden(to: EnvironmentConfig, gates: readonly RecordedGate[], reaso
       ? { gate: g.gate, status: 'overridden' as const, reasons: [...g.reasons, `overridden: ${reason}`] }
       : g,
   );
-}
-
-function toCode(err: unknown): ErrorCode {
-  return err instanceof GantryError ? err.code : 'INTERNAL';
 }
 
 function immutableConflict(to: EnvironmentConfig, conflicts: readonly TagConflict[]): GantryError {
