@@ -32,6 +32,7 @@ import { runCli, type CliResult } from './run-cli.js';
 let dev: RegistryProcess;
 let prod: RegistryProcess;
 let proxy: FaultProxy;
+let devProxy: FaultProxy;
 let dir: string;
 let config: string;
 let deadPort: number;
@@ -54,13 +55,14 @@ function expectOk(r: CliResult): void {
 beforeAll(async () => {
   [dev, prod] = await Promise.all([startRegistry(), startRegistry()]);
   proxy = await startFaultProxy({ target: prod.url });
+  devProxy = await startFaultProxy({ target: dev.url });
   deadPort = await getFreePort();
   dir = await mkdtemp(join(tmpdir(), 'gantry-trust-'));
   config = join(dir, 'gantry.yaml');
   await writeFile(
     config,
     `registries:
-  dev: { url: "http://${dev.host}" }
+  dev: { url: "http://${devProxy.host}" }
   prod: { url: "http://${proxy.host}" }
 environments:
   dev: { registry: dev, prefix: team-a }
@@ -90,7 +92,7 @@ applications: [web, api, worker]
   await add('worker', '1.0.0', {}, '1.0.0');
 });
 afterAll(async () => {
-  await proxy?.stop();
+  await Promise.all([proxy?.stop(), devProxy?.stop()]);
   await Promise.all([dev?.stop(), prod?.stop()]);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -102,13 +104,13 @@ describe('VERSION is checked before any request (issue 10.6)', () => {
     ['', 'REFERENCE_INVALID'],
     ['sha256:abc', 'DIGEST_INVALID'],
   ])('%j: exit 2, %s, no request', async (version, code) => {
-    const before = proxy.requests.length;
+    const before = proxy.requests.length + devProxy.requests.length;
     for (const command of ['promote', 'plan']) {
       const r = await gantry(command, 'web', version, '--to', 'prod');
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(new RegExp(`^gantry: .+ \\[${code}\\]\\n$`));
     }
-    expect(proxy.requests.length).toBe(before);
+    expect(proxy.requests.length + devProxy.requests.length).toBe(before);
   });
 });
 
