@@ -314,6 +314,7 @@ export function registryPort(client: RegistryClient, scheduler: Scheduler = new 
     tag: async (repo, tag, manifest) => {
       await client.manifestPut(repo, tag, manifest.bytes, manifest.mediaType);
     },
+    deleteTag: (repo, tag) => client.tagDelete(repo, tag),
     attach: async (repo, artifact) => {
       for (const [digest, bytes] of artifact.blobs) {
         if ((await client.blobHead(repo, digest)) === undefined)

@@ -168,14 +168,16 @@ export function buildProgram(): Command {
       .command('diff')
       .description('which applications differ between two environments')
       .argument('<env>', 'environment')
-      .argument('<other>', 'environment to compare with'),
+      .argument('<other>', 'environment to compare with')
+      .option('--exit-code', 'exit 1 when the environments differ (like git diff --exit-code)'),
   ).action(run(async () => (await import('./commands/environments.js')).diff as Action));
   appOptions(
     program
       .command('ref')
       .description('print the digest-pinned reference of what an environment runs (for deploy tooling)')
       .argument('<app>', 'application name')
-      .requiredOption('--env <env>', 'environment'),
+      .requiredOption('--env <env>', 'environment')
+      .option('--allow-unrecorded', 'accept a digest that has no promotion record for the environment'),
   ).action(run(async () => (await import('./commands/environments.js')).ref as Action));
   appOptions(
     program
@@ -188,7 +190,8 @@ export function buildProgram(): Command {
       .option(
         '--check',
         "change nothing; exit 3 when a file is not pinned to the environment's current digests",
-      ),
+      )
+      .option('--allow-unrecorded', 'accept digests that have no promotion record for the environment'),
   ).action(run(async () => (await import('./commands/pin.js')).pin as Action));
   appOptions(
     program

@@ -3,9 +3,10 @@
  * labels that name its version and source revision (read from the image config; for an index,
  * from its first platform).
  */
-import { MediaTypes, type Digest } from '../core/index.js';
+import { GantryError, MediaTypes, type Digest } from '../core/index.js';
 import type { Manifest, Repository } from '../registry/index.js';
 import type { RegistryPort } from './ports.js';
+import { isUnknown } from './resolve-if-present.js';
 
 /** Label keys with meaning to Gantry. */
 export const Labels = Object.freeze({
@@ -41,6 +42,35 @@ export async function readCandidate(
   };
 }
 
+/**
+ * Reads the candidate `reference` in the source environment `environment`. A reference the
+ * source's registry does not know never reached that environment: `PROMOTION_NOT_ALLOWED`.
+ */
+export async function readSourceCandidate(
+  registry: RegistryPort,
+  environment: string,
+  repository: Repository,
+  reference: string,
+): Promise<Candidate> {
+  let manifest: Manifest;
+  try {
+    manifest = await registry.manifest(repository, reference);
+  } catch (err) {
+    if (!isUnknown(err)) throw err;
+    throw new GantryError(
+      'PROMOTION_NOT_ALLOWED',
+      `${reference} is not in ${environment} (${repository.registry}/${repository.repository}): it never reached ${environment}, so it cannot be promoted from there`,
+      { cause: err, details: { reference, environment } },
+    );
+  }
+  return {
+    repository,
+    digest: manifest.digest,
+    manifest,
+    labels: await readLabels(registry, repository, manifest),
+  };
+}
+
 async function readLabels(
   registry: RegistryPort,
   repository: Repository,
@@ -59,16 +89,18 @@ async function readLabels(
     (config.mediaType === MediaTypes.ociConfig || config.mediaType === MediaTypes.dockerConfig) &&
     config.size <= MAX_CONFIG
   ) {
+    // A registry that fails to serve the config is an error (the labels decide which tags are
+    // written); a config that is not JSON has no labels, and gates that need them say so.
+    const bytes = await registry.blob(repository, config);
+    let json: { config?: { Labels?: unknown } } = {};
     try {
-      const json = JSON.parse((await registry.blob(repository, config)).toString('utf8')) as {
-        config?: { Labels?: unknown };
-      };
-      const raw = json.config?.Labels;
-      if (raw && typeof raw === 'object') {
-        for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') labels[k] = v;
-      }
+      json = JSON.parse(bytes.toString('utf8')) as typeof json;
     } catch {
-      // an unreadable config has no labels; gates that need them say so
+      json = {};
+    }
+    const raw = json.config?.Labels;
+    if (raw && typeof raw === 'object') {
+      for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') labels[k] = v;
     }
   }
   return labels;

@@ -10,15 +10,29 @@ export type {
   Place,
 } from './model.js';
 export { planTags, tagsFor, type TagPlan, type TagChange, type TagConflict } from './plan.js';
-export { readCandidate, Labels, type Candidate } from './candidate.js';
+export { readCandidate, readSourceCandidate, Labels, type Candidate } from './candidate.js';
+export { resolveIfPresent, isUnknown } from './resolve-if-present.js';
+export { hasPromotionRecord } from './promotion-record.js';
+export { deriveTags, type DerivedTags } from './derive-tags.js';
+export {
+  assertCandidateReference,
+  compareVersions,
+  isRevisionTag,
+  isVersionTag,
+  TAG_PATTERN,
+  DIGEST_PATTERN,
+  REVISION_PATTERN,
+} from './tag-kinds.js';
 export * from './attestation.js';
 export { historyOf, digestsOf, type HistoryEntry } from './history.js';
 export {
   stateOf,
+  deployableState,
   statusMatrix,
   diffEnvironments,
   currentTag,
   type EnvironmentState,
+  type StateOptions,
   type DiffRow,
 } from './environment-state.js';
 export { rollback, type RollbackOutcome, type RollbackContext } from './rollback.js';

@@ -75,5 +75,11 @@ export interface PromotionOutcome {
     readonly changes: readonly TagChange[];
   };
   readonly gates: readonly RecordedGate[];
+  /**
+   * What the plan did not do as one might expect: a label not used as a tag because it does not
+   * match its kind's pattern, a reference that is not created in the target, a move back to an
+   * older version.
+   */
+  readonly warnings: readonly string[];
   readonly attestation?: Digest;
 }

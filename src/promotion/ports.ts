@@ -18,7 +18,10 @@ export interface ContentCopy {
 export interface RegistryPort {
   /** Fetches a manifest by tag or digest; `REGISTRY_MANIFEST_UNKNOWN` when absent. */
   manifest(repo: Repository, reference: string): Promise<Manifest>;
-  /** The digest a tag or digest resolves to, or `undefined`. */
+  /**
+   * The digest a tag or digest resolves to, or `undefined` when the registry says it is unknown
+   * (404). Every other failure throws; see `resolveIfPresent`.
+   */
   resolve(repo: Repository, reference: string): Promise<Digest | undefined>;
   /** Reads a small blob (image config, attestation envelope) fully. */
   blob(repo: Repository, descriptor: Descriptor): Promise<Buffer>;
@@ -35,6 +38,11 @@ export interface RegistryPort {
   ): Promise<ContentCopy>;
   /** Points `tag` at an existing manifest (the exact bytes). */
   tag(repo: Repository, tag: string, manifest: Manifest): Promise<void>;
+  /**
+   * Removes `tag`, keeping the manifest (OCI 1.1 tag deletion). `false` when the registry does not
+   * delete tags (distribution 2.x); an absent tag counts as removed.
+   */
+  deleteTag(repo: Repository, tag: string): Promise<boolean>;
   /** Pushes an artifact (its blobs, then its manifest as a referrer of its subject). */
   attach(
     repo: Repository,

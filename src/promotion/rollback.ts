@@ -15,6 +15,8 @@ import {
 import { currentTag } from './environment-state.js';
 import { historyOf, type HistoryEntry } from './history.js';
 import type { RegistryPort } from './ports.js';
+import { resolveIfPresent } from './resolve-if-present.js';
+import { assertCandidateReference } from './tag-kinds.js';
 
 /** The outcome of a rollback (stable `--json` contract). */
 export interface RollbackOutcome {
@@ -43,6 +45,7 @@ export async function rollback(
   app: ApplicationConfig,
   to?: string,
 ): Promise<RollbackOutcome> {
+  if (to !== undefined) assertCandidateReference(to);
   const repo = repositoryOf(env, app);
   const name = `${repo.registry}/${repo.repository}`;
   const tags = env.mode === 'tag' && env.tag ? [env.tag] : [...env.floating];
@@ -53,7 +56,7 @@ export async function rollback(
       `${env.name} has no floating tag to move back (configure tags.floating)`,
     );
   }
-  const current = await ctx.registry.resolve(repo, tag);
+  const current = await resolveIfPresent(ctx.registry, repo, tag);
   const history = (await historyOf(ctx.registry, repo, env.name, app.name)).filter(
     (h) => h.kind === 'promotion',
   );
@@ -66,7 +69,7 @@ export async function rollback(
         `no earlier promotion of ${app.name} to ${env.name} to roll back to`,
       );
   } else {
-    const digest = isDigest(to) ? to : await ctx.registry.resolve(repo, to);
+    const digest = isDigest(to) ? to : await resolveIfPresent(ctx.registry, repo, to);
     target = history.find((h) => h.digest === digest);
     if (!target) {
       throw new GantryError(

@@ -3,7 +3,7 @@
  * once to a digest, check the pipeline and the target's tags, copy (mode `copy`) or re-tag (mode
  * `tag`), verify, write immutable tags then floating tags, and attach a promotion attestation.
  */
-import { GantryError, isDigest, type Digest, type ErrorCode } from '../core/index.js';
+import { GantryError, type Digest } from '../core/index.js';
 import {
   repositoryOf,
   type ApplicationConfig,
@@ -12,8 +12,6 @@ import {
 } from '../config/index.js';
 import type { Repository } from '../registry/index.js';
 import {
-  Annotations,
-  PROMOTION_ARTIFACT_TYPE,
   attestationArtifact,
   envelope,
   statementFor,
@@ -21,7 +19,12 @@ import {
   type RecordedGate,
   type Signer,
 } from './attestation.js';
-import { Labels, readCandidate, type Candidate } from './candidate.js';
+import { readSourceCandidate, type Candidate } from './candidate.js';
+import { deriveTags } from './derive-tags.js';
+import { hasPromotionRecord } from './promotion-record.js';
+import { resolveIfPresent } from './resolve-if-present.js';
+import { writeTags } from './tag-writes.js';
+import { assertCandidateReference, compareVersions } from './tag-kinds.js';
 import { approvalArtifact } from './approval.js';
 import { planTags, type TagConflict, type TagPlan } from './plan.js';
 import type {
@@ -35,6 +38,7 @@ import type {
 } from './model.js';
 import type { ContentCopy, RegistryPort } from './ports.js';
 import {
+  deployableState,
   diffEnvironments,
   stateOf,
   statusMatrix,
@@ -134,6 +138,26 @@ export class PromotionService {
     return stateOf(this.#o.registry, this.environment(env), this.application(app));
   }
 
+  /**
+   * What `env` runs of `app`, for deploy tooling (`ref`, `pin`): only a proven state. An
+   * environment without a floating tag defines nothing to run (`CONFIG_INVALID`); a digest without
+   * a promotion record for `env` is refused (`PROMOTION_UNRECORDED`) unless `allowUnrecorded`.
+   * Entry environments receive images from CI and need no record.
+   */
+  deployable(
+    app: string,
+    env: string,
+    options: { readonly allowUnrecorded?: boolean } = {},
+  ): Promise<EnvironmentState> {
+    return deployableState(
+      this.#o.registry,
+      this.#o.config,
+      this.environment(env),
+      this.application(app),
+      options,
+    );
+  }
+
   /** The environment × application matrix. */
   status(): Promise<EnvironmentState[]> {
     return statusMatrix(this.#o.registry, this.#o.config);
@@ -174,11 +198,12 @@ export class PromotionService {
     from?: string;
     comment?: string;
   }): Promise<{ digest: Digest; approver: string; environment: string; approval: Digest }> {
+    assertCandidateReference(req.reference);
     const app = this.application(req.app);
     const to = this.environment(req.environment);
     const from = this.sourceOf(to, req.from);
     const src = repositoryOf(from, app);
-    const candidate = await readCandidate(this.#o.registry, src, req.reference);
+    const candidate = await readSourceCandidate(this.#o.registry, from.name, src, req.reference);
     const artifact = approvalArtifact(
       {
         application: app.name,
@@ -220,19 +245,24 @@ export class PromotionService {
     const attested = present && (await this.#attested(p.dst, p.candidate.digest, p.to.name));
     if (present && attested && p.plan.changes.length === 0) return { ...p.base, status: 'unchanged' };
     const copy = await this.#content(p);
-    for (const change of p.plan.changes) await registry.tag(p.dst, change.tag, p.candidate.manifest);
+    await this.#writeTags(
+      [p],
+      `promotion of ${p.app.name} ${p.base.version ?? p.candidate.digest} to ${p.to.name}`,
+    );
     const attestation = await this.#attest(p);
     return { ...p.base, status: 'completed', ...(copy && { copy }), attestation };
   }
 
   /**
-   * Promotes several applications together: every check first, then all content, then the
-   * immutable tags, then the floating tags; if a floating tag cannot be written, the floating tags
-   * already moved are put back, so the environment never shows half a release.
+   * Promotes several applications together: every check first, then all content, then the tags
+   * of every application (see {@link writeTags}), then the attestations. A
+   * failure while writing tags undoes the tags already written, so the environment never shows
+   * half a release.
    */
   async promoteRelease(req: ReleaseRequest): Promise<ReleaseOutcome> {
     if (req.applications.length === 0)
       throw new GantryError('USAGE_INVALID', 'the release lists no applications');
+    for (const item of req.applications) assertCandidateReference(item.reference);
     const prepared: Prepared[] = [];
     for (const item of req.applications) {
       prepared.push(
@@ -244,7 +274,6 @@ export class PromotionService {
         }),
       );
     }
-    const registry = this.#o.registry;
     if (req.dryRun) {
       return {
         status: 'planned',
@@ -255,32 +284,7 @@ export class PromotionService {
     refuseFailedGates(prepared);
     const copies = new Map<Prepared, ContentCopy | undefined>();
     for (const p of prepared) copies.set(p, await this.#content(p));
-    for (const p of prepared) {
-      for (const change of p.plan.changes)
-        if (p.plan.immutable.includes(change.tag))
-          await registry.tag(p.dst, change.tag, p.candidate.manifest);
-    }
-    const moved: { p: Prepared; tag: string; previous?: Digest }[] = [];
-    try {
-      for (const p of prepared) {
-        for (const change of p.plan.changes) {
-          if (p.plan.immutable.includes(change.tag)) continue;
-          await registry.tag(p.dst, change.tag, p.candidate.manifest);
-          moved.push({
-            p,
-            tag: change.tag,
-            ...(change.current !== undefined && { previous: change.current }),
-          });
-        }
-      }
-    } catch (err) {
-      const unrestored = await this.#restore(moved);
-      throw new GantryError(
-        toCode(err),
-        `release to ${req.to} failed while moving tags; ${moved.length === 0 ? 'no floating tag had moved' : unrestored.length === 0 ? `the ${moved.length} floating tag${moved.length === 1 ? '' : 's'} already moved were restored` : `could not restore ${unrestored.join(', ')}`}: ${err instanceof Error ? err.message : String(err)}`,
-        { cause: err, details: { restored: moved.length - unrestored.length, unrestored } },
-      );
-    }
+    await this.#writeTags(prepared, `release to ${req.to}`);
     const applications: PromotionOutcome[] = [];
     for (const p of prepared) {
       const copy = copies.get(p);
@@ -294,38 +298,37 @@ export class PromotionService {
     return { status: 'completed', environment: req.to, applications };
   }
 
-  /** Puts moved tags back; returns the tags that could not be restored. */
-  async #restore(moved: readonly { p: Prepared; tag: string; previous?: Digest }[]): Promise<string[]> {
-    const failed: string[] = [];
-    for (const m of [...moved].reverse()) {
-      const where = `${m.p.base.to.repository}:${m.tag}`;
-      if (m.previous === undefined) {
-        // A tag that did not exist before cannot be deleted through the distribution API without
-        // deleting the image: it stays, pointing at verified content.
-        failed.push(`${where} (new tag, cannot be removed)`);
-        continue;
-      }
-      try {
-        await this.#o.registry.tag(m.p.dst, m.tag, await this.#o.registry.manifest(m.p.dst, m.previous));
-      } catch {
-        failed.push(where);
-      }
-    }
-    return failed;
+  /** Writes the tags of prepared promotions, undoing them on a failure (see {@link writeTags}). */
+  #writeTags(prepared: readonly Prepared[], what: string): Promise<void> {
+    return writeTags(
+      this.#o.registry,
+      prepared.flatMap((p) =>
+        p.plan.changes.map((c) => ({
+          repo: p.dst,
+          tag: c.tag,
+          manifest: p.candidate.manifest,
+          immutable: p.plan.immutable.includes(c.tag),
+          ...(c.current !== undefined && { previous: c.current }),
+        })),
+      ),
+      what,
+    );
   }
 
   async #prepare(req: PromoteRequest): Promise<Prepared> {
+    assertCandidateReference(req.reference);
     const app = this.application(req.app);
     const to = this.environment(req.to);
     const from = this.sourceOf(to, req.from);
     const src = repositoryOf(from, app);
     const dst = repositoryOf(to, app);
-    const candidate = await readCandidate(this.#o.registry, src, req.reference);
+    const candidate = await readSourceCandidate(this.#o.registry, from.name, src, req.reference);
     await this.#assertInEnvironment(from, src, candidate, req.reference);
-    const version = isDigest(req.reference) ? candidate.labels[Labels.version] : req.reference;
-    const revision = candidate.labels[Labels.revision];
+    const derived = await deriveTags(this.#o.registry, to, candidate, req.reference);
+    const { version, revision } = derived;
     const plan = await this.#planTags(to, dst, candidate.digest, version, revision);
     if (plan.conflicts.length > 0) throw immutableConflict(to, plan.conflicts);
+    const warnings = [...derived.warnings, ...(await this.#downgrade(to, app, version))];
     const evaluated = await this.#gates(to, candidate, {
       from,
       app,
@@ -344,6 +347,7 @@ export class PromotionService {
       mode: to.mode,
       tags: { immutable: plan.immutable, floating: plan.floating, changes: plan.changes },
       gates,
+      warnings,
     };
     return {
       app,
@@ -408,7 +412,7 @@ export class PromotionService {
     const names = [version, revision, ...to.floating].filter((t): t is string => t !== undefined);
     const current = new Map<string, Digest | undefined>();
     await Promise.all(
-      names.map(async (t) => current.set(t, await this.#o.registry.resolve(dst, t).catch(() => undefined))),
+      names.map(async (t) => current.set(t, await resolveIfPresent(this.#o.registry, dst, t))),
     );
     return planTags({
       target: to,
@@ -437,9 +441,18 @@ export class PromotionService {
   }
 
   /** True when `digest` in `repo` carries a promotion attestation for `env`. */
-  async #attested(repo: Repository, digest: Digest, env: string): Promise<boolean> {
-    const list = await this.#o.registry.referrers(repo, digest, PROMOTION_ARTIFACT_TYPE);
-    return list.some((d) => d.annotations?.[Annotations.env] === env);
+  #attested(repo: Repository, digest: Digest, env: string): Promise<boolean> {
+    return hasPromotionRecord(this.#o.registry, repo, digest, env);
+  }
+
+  /** A warning when promoting `version` would move `to` back to an older version than it runs. */
+  async #downgrade(to: EnvironmentConfig, app: ApplicationConfig, version?: string): Promise<string[]> {
+    if (version === undefined) return [];
+    const now = await stateOf(this.#o.registry, to, app);
+    if (now.version === undefined || (compareVersions(version, now.version) ?? 0) >= 0) return [];
+    return [
+      `${to.name} runs ${app.name} ${now.version}: promoting ${version} moves it back to an older version`,
+    ];
   }
 
   /** In a tag-mode source, the candidate must be what the environment holds or has held. */
@@ -450,7 +463,7 @@ export class PromotionService {
     reference: string,
   ): Promise<void> {
     if (from.mode !== 'tag' || !from.tag) return;
-    const current = await this.#o.registry.resolve(src, from.tag);
+    const current = await resolveIfPresent(this.#o.registry, src, from.tag);
     if (current === candidate.digest) return;
     if (await this.#attested(src, candidate.digest, from.name)) return;
     throw new GantryError(
@@ -500,10 +513,6 @@ function overridden(to: EnvironmentConfig, gates: readonly RecordedGate[], reaso
       ? { gate: g.gate, status: 'overridden' as const, reasons: [...g.reasons, `overridden: ${reason}`] }
       : g,
   );
-}
-
-function toCode(err: unknown): ErrorCode {
-  return err instanceof GantryError ? err.code : 'INTERNAL';
 }
 
 function immutableConflict(to: EnvironmentConfig, conflicts: readonly TagConflict[]): GantryError {

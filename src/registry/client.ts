@@ -31,7 +31,7 @@ import type { Reference, Repository } from './reference.js';
 import { referrerPush, referrersList, type ReferrersResult } from './referrers.js';
 import { ping } from './ping.js';
 import { Session } from './session.js';
-import { tagList, tagListChecked, type TagListResult } from './tags.js';
+import { tagDelete, tagList, tagListChecked, type TagListResult } from './tags.js';
 import { HttpTransport, type HostSettings } from './transport/http-transport.js';
 import type { RetryOptions } from './transport/retry-policy.js';
 
@@ -153,6 +153,11 @@ export class RegistryClient {
   /** Lists a repository's tag list split into valid tags and entries that are not valid tag names. */
   tagListChecked(repo: Repository, pageSize?: number): Promise<TagListResult> {
     return tagListChecked(this.#session, repo, pageSize);
+  }
+
+  /** Removes a tag, keeping its manifest; `false` when the registry cannot delete tags. */
+  tagDelete(repo: Repository, tag: string): Promise<boolean> {
+    return tagDelete(this.#session, repo, tag);
   }
 
   /** Lists the referrers of a digest (referrers API, or the tag schema fallback). */

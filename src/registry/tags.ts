@@ -9,7 +9,7 @@ import { GantryError, escapeControl } from '../core/index.js';
 import { repositoryScope } from './auth/challenge.js';
 import { isValidTag, type Repository } from './reference.js';
 import { Session } from './session.js';
-import { readBody, MAX_MANIFEST_BYTES } from './transport/read-body.js';
+import { discardBody, readBody, MAX_MANIFEST_BYTES } from './transport/read-body.js';
 
 /** Page size requested from the registry. */
 export const TAG_PAGE_SIZE = 1000;
@@ -121,4 +121,23 @@ function samePageUrl(link: string, current: URL, listPath: string, repo: Reposit
     );
   }
   return `${url.pathname}${url.search}`;
+}
+
+/**
+ * Removes a tag, leaving its manifest (distribution-spec v1.1 "Deleting tags":
+ * `DELETE /v2/<name>/manifests/<tag>`). Returns `false` when the registry does not delete tags
+ * (distribution 2.x answers 400 `DIGEST_INVALID`, others 405 `UNSUPPORTED`); a tag that is already
+ * absent (404) counts as removed. Other failures throw.
+ */
+export async function tagDelete(session: Session, repo: Repository, tag: string): Promise<boolean> {
+  const res = await session.call({
+    method: 'DELETE',
+    registry: repo.registry,
+    path: Session.manifestPath(repo, tag),
+    scopes: [repositoryScope(repo.repository, 'delete')],
+    expect: [200, 202, 204, 400, 404, 405],
+    what: `delete tag ${repo.registry}/${repo.repository}:${tag}`,
+  });
+  await discardBody(res.body);
+  return res.status !== 400 && res.status !== 405;
 }

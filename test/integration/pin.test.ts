@@ -106,7 +106,14 @@ interface PinJson {
   check: boolean;
   references: number;
   changes: { file: string; line: number; path: string; application: string; from: string; to: string }[];
-  unpinned: { file: string; line: number; application: string; reference: string }[];
+  unpinned: {
+    file: string;
+    line: number;
+    application: string;
+    reference: string;
+    reason: string;
+    expected?: string;
+  }[];
   files: { file: string; references: number; changed: boolean }[];
   error?: { code: string; message: string };
 }
@@ -156,7 +163,21 @@ describe('gantry pin', () => {
     expect(check.code).toBe(3);
     const report = JSON.parse(check.stdout) as PinJson;
     expect(report).toMatchObject({ environment: 'prod', check: true, error: { code: 'PIN_CHECK_FAILED' } });
-    expect(report.changes).toHaveLength(7);
+    // --check changes nothing: what is not pinned is listed as unpinned, with what pin would write.
+    expect(report.changes).toEqual([]);
+    expect(report.unpinned).toHaveLength(7);
+    expect(report.unpinned).toContainEqual({
+      file: join(deploy, 'k8s/shop.yaml'),
+      line: 38,
+      column: 18,
+      path: 'spec.template.spec.initContainers[0].image',
+      application: 'web',
+      repository: `${prod.host}/team-a/web`,
+      reference: `${prod.host}/team-a/web:1.4.2@${web.digest}`,
+      reason: 'not-pinned',
+      expected: `${prod.host}/team-a/web:1.5.0@${web150.digest}`,
+    });
+    expect(report.files.map((f) => f.changed)).toEqual([false, false, false, false, false]);
 
     const r = await gantry('pin', '--env', 'prod', '--json', ...files());
     expect(r.code).toBe(0);

@@ -205,7 +205,11 @@ describe('dev → staging → prod', () => {
     );
     expect(diff.applications.find((a) => a.application === 'web')?.same).toBe(true);
     const human = await gantry('status');
-    expect(human.stdout).toMatch(/web\s+—\s+1\.1\.0 \w{12}\s+1\.1\.0 \w{12}/);
+    // dev, an entry environment without a floating tag, shows its newest version tag (issue 9.1).
+    expect(human.stdout).toMatch(/web\s+1\.1\.0 \w{12}\s+1\.1\.0 \w{12}\s+1\.1\.0 \w{12}/);
+    expect(human.stdout).toMatch(/api\s+3\.0\.0 \w{12}\s+—\s+—/);
+    expect(human.stdout).toContain('dev has no floating tag: its column shows the newest version tag');
+    expect(human.code).toBe(0);
   });
 });
 

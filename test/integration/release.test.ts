@@ -116,13 +116,16 @@ describe('gantry promote --release', () => {
     proxy.setFault(() => 'pass');
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(
-      /release to prod failed while moving tags; the 4 floating tags already moved were restored/,
+      /release to prod failed while writing tags \(.*500 disk on fire\); 4 moved tags restored/,
     );
+    expect(r.stderr).not.toContain('could not undo');
     for (const app of ['web', 'api', 'worker']) {
       for (const tag of ['latest', 'prod']) expect(await at(app, tag)).toBe(images[`${app}:1.0.0`]!.digest);
     }
-    // The content and the immutable version tags are there, and a retry completes the release.
-    expect(await at('worker', '2.0.0')).toBe(images['worker:2.0.0']!.digest);
+    // Restorable moves come first and new tags last: the failure came before any new tag was
+    // written, so none is left behind; the content is there, and a retry completes the release.
+    await expect(at('worker', '2.0.0')).rejects.toThrow(/404/);
+    await expect(at('web', '2.0.0')).rejects.toThrow(/404/);
     const retry = await gantry('promote', '--release', join(dir, 'r2.yaml'), '--to', 'prod');
     expect(retry.code).toBe(0);
     for (const app of ['web', 'api', 'worker'])
@@ -137,7 +140,9 @@ describe('gantry promote --release', () => {
       '--to',
       'prod',
     );
-    expect(r.code).toBe(5);
+    // A candidate that never reached the source environment is a pipeline refusal (issue 9.7).
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/9\.9\.9 is not in dev .*it never reached dev.* \[PROMOTION_NOT_ALLOWED\]/);
     expect(await at('web', 'prod')).toBe(images['web:2.0.0']!.digest);
   });
 

@@ -2,41 +2,65 @@
 import { GantryError } from '../../core/index.js';
 import type { EnvironmentState } from '../../promotion/index.js';
 import { withApp, type AppCommandOptions } from '../app-context.js';
+import { exitCodeFor } from '../exit-codes.js';
 import { printJson, printLines } from '../output.js';
 
 const short = (d: string | undefined): string => (d ? d.slice(7, 19) : '-');
 
-/** Runs `gantry status`: the environment × application matrix. */
+/** The text of one status cell. */
+function cellText(c: EnvironmentState | undefined): string {
+  if (!c || c.state === 'absent') return '—';
+  if (c.state === 'unknown') return 'unknown';
+  return `${c.version ?? '?'} ${short(c.digest)}${c.recorded === false ? ' (unrecorded)' : ''}`;
+}
+
+/**
+ * Runs `gantry status`: the environment × application matrix. A cell whose registry cannot be
+ * read shows `unknown`; the command then names the registries on stderr and exits non-zero (the
+ * exit code of the first error, e.g. 9 when a registry is unreachable).
+ */
 export async function status(options: AppCommandOptions): Promise<number> {
   const cells = await withApp(options, (a) => a.promotions.status());
+  const failed = cells.filter((c) => c.state === 'unknown');
+  const byEnv = new Map<string, { code: string; message: string }>();
+  for (const c of failed) if (c.error && !byEnv.has(c.environment)) byEnv.set(c.environment, c.error);
+  const first = [...byEnv.values()][0];
+  const code = first ? exitCodeFor(first.code as GantryError['code']) : 0;
   if (options.json) {
-    printJson({ cells });
-    return 0;
+    printJson({
+      cells,
+      ...(first && {
+        error: {
+          code: first.code,
+          message: `cannot read ${[...byEnv.keys()].join(', ')}: ${first.message}`,
+          environments: [...byEnv.keys()],
+        },
+      }),
+    });
+    return code;
   }
   const envs = [...new Set(cells.map((c) => c.environment))];
   const apps = [...new Set(cells.map((c) => c.application))];
-  const cell = (e: string, a: string): string => {
-    const c = cells.find((x) => x.environment === e && x.application === a);
-    return c?.digest ? `${c.version ?? '?'} ${short(c.digest)}` : '—';
-  };
-  const width = Math.max(
-    12,
-    ...cells.map((c) => (c.digest ? `${c.version ?? '?'} ${short(c.digest)}`.length : 1)),
-  );
+  const find = (e: string, a: string) => cells.find((x) => x.environment === e && x.application === a);
+  const width = Math.max(12, ...cells.map((c) => cellText(c).length));
   const appWidth = Math.max(11, ...apps.map((a) => a.length));
   const lines = [['APPLICATION'.padEnd(appWidth), ...envs.map((e) => e.padEnd(width))].join('  ')];
   for (const a of apps)
-    lines.push([a.padEnd(appWidth), ...envs.map((e) => cell(e, a).padEnd(width))].join('  '));
-  const promoted = cells.filter((c) => c.promotedAt);
-  if (promoted.length > 0) {
-    lines.push('');
-    for (const c of promoted)
-      lines.push(
-        `${c.application} in ${c.environment}: promoted ${c.promotedAt ?? ''} by ${c.promotedBy ?? 'unknown'}`,
-      );
-  }
+    lines.push([a.padEnd(appWidth), ...envs.map((e) => cellText(find(e, a)).padEnd(width))].join('  '));
+  const notes: string[] = [];
+  const newest = [...new Set(cells.filter((c) => c.source === 'newest-version').map((c) => c.environment))];
+  for (const e of newest)
+    notes.push(`${e} has no floating tag: its column shows the newest version tag (the newest candidate).`);
+  if (cells.some((c) => c.recorded === false))
+    notes.push('(unrecorded): the tag points at a digest with no promotion record; ref and pin refuse it.');
+  for (const c of cells.filter((x) => x.promotedAt))
+    notes.push(
+      `${c.application} in ${c.environment}: promoted ${c.promotedAt ?? ''} by ${c.promotedBy ?? 'unknown'}`,
+    );
+  if (notes.length > 0) lines.push('', ...notes);
   printLines(...lines.map((l) => l.trimEnd()));
-  return 0;
+  for (const e of byEnv.values()) process.stderr.write(`gantry: ${e.message} [${e.code}]\n`);
+  return code;
 }
 
 /** Options of `gantry history`. */
@@ -58,12 +82,20 @@ export async function history(app: string, options: HistoryOptions): Promise<num
   return 0;
 }
 
+/** Options of `gantry diff`. */
+export interface DiffOptions extends AppCommandOptions {
+  /** Exit 1 when the environments differ (like `git diff --exit-code`). */
+  readonly exitCode?: boolean;
+}
+
 /** Runs `gantry diff ENV ENV`. */
-export async function diff(left: string, right: string, options: AppCommandOptions): Promise<number> {
+export async function diff(left: string, right: string, options: DiffOptions): Promise<number> {
   const rows = await withApp(options, (a) => a.promotions.diff(left, right));
+  const differing = rows.filter((r) => !r.same).length;
+  const code = options.exitCode && differing > 0 ? 1 : 0;
   if (options.json) {
-    printJson({ left, right, applications: rows });
-    return 0;
+    printJson({ left, right, same: differing === 0, applications: rows });
+    return code;
   }
   const show = (s: EnvironmentState): string =>
     s.digest
@@ -72,30 +104,37 @@ export async function diff(left: string, right: string, options: AppCommandOptio
   const lines = rows.map(
     (r) => `${r.same ? '=' : '≠'} ${r.application}: ${left} ${show(r.left)}  ${right} ${show(r.right)}`,
   );
-  const differing = rows.filter((r) => !r.same).length;
   lines.push(
     differing === 0
       ? `${left} and ${right} run the same images.`
       : `${differing} of ${rows.length} applications differ.`,
   );
   printLines(...lines);
-  return 0;
+  return code;
 }
 
 /** Options of `gantry ref`. */
 export interface RefOptions extends AppCommandOptions {
   readonly env: string;
+  /** Accept a digest with no promotion record for the environment. */
+  readonly allowUnrecorded?: boolean;
 }
 
-/** Runs `gantry ref APP --env ENV`: the digest-pinned reference of what the environment runs. */
+/**
+ * Runs `gantry ref APP --env ENV`: the digest-pinned reference of what the environment runs. Only
+ * a proven state: a digest without a promotion record is refused (`PROMOTION_UNRECORDED`) unless
+ * `--allow-unrecorded`.
+ */
 export async function ref(app: string, options: RefOptions): Promise<number> {
-  const state = await withApp(options, (a) => a.promotions.state(app, options.env));
+  const state = await withApp(options, (a) =>
+    a.promotions.deployable(app, options.env, {
+      ...(options.allowUnrecorded && { allowUnrecorded: true }),
+    }),
+  );
   if (!state.digest) {
     throw new GantryError(
       'REGISTRY_MANIFEST_UNKNOWN',
-      state.tag
-        ? `${app} has no ${state.tag} tag in ${options.env} (${state.repository})`
-        : `${options.env} has no floating tag to resolve (configure tags.floating)`,
+      `${app} has no ${state.tag ?? ''} tag in ${options.env} (${state.repository})`,
     );
   }
   const pinned = `${state.repository}@${state.digest}`;

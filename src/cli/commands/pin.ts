@@ -15,7 +15,7 @@ import {
   type PinTarget,
   type PinUnpinned,
 } from '../../pin/index.js';
-import { isValidTag, parseRepository } from '../../registry/index.js';
+import { isValidTag } from '../../registry/index.js';
 import { withApp, type AppCommandOptions } from '../app-context.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { printJson, printLines, reportError } from '../output.js';
@@ -25,6 +25,8 @@ export interface PinOptions extends AppCommandOptions {
   readonly env: string;
   /** Change nothing; fail when a file is not pinned. */
   readonly check?: boolean;
+  /** Accept digests with no promotion record for the environment. */
+  readonly allowUnrecorded?: boolean;
 }
 
 interface FileOutcome {
@@ -38,7 +40,9 @@ export async function pin(files: string[], options: PinOptions): Promise<number>
   const inputs = await readFiles(files);
   // A file that cannot be parsed fails the run before any registry is asked.
   for (const f of inputs) pinFile({ text: f.text, name: f.file }, new Map());
-  const targets = await withApp(options, (a) => environmentTargets(a, options.env));
+  const targets = await withApp(options, (a) =>
+    environmentTargets(a, options.env, options.allowUnrecorded === true),
+  );
   const outcomes: FileOutcome[] = inputs.map((f) => ({
     ...f,
     result: pinFile({ text: f.text, name: f.file }, targets),
@@ -49,19 +53,26 @@ export async function pin(files: string[], options: PinOptions): Promise<number>
   return report(outcomes, options);
 }
 
-/** What `env` runs of every application: repository → digest and the tags that name it. */
-async function environmentTargets(a: App, env: string): Promise<Map<string, PinTarget>> {
+/**
+ * What `env` runs of every application: repository → digest and the tags that name it. Only a
+ * proven state: an unreadable registry is an error, and a digest without a promotion record is
+ * refused (`PROMOTION_UNRECORDED`) unless `allowUnrecorded`.
+ */
+async function environmentTargets(
+  a: App,
+  env: string,
+  allowUnrecorded: boolean,
+): Promise<Map<string, PinTarget>> {
   const states = await Promise.all(
-    [...a.config.applications.keys()].map((app) => a.promotions.state(app, env)),
+    [...a.config.applications.keys()].map((app) =>
+      a.promotions.deployable(app, env, { ...(allowUnrecorded && { allowUnrecorded: true }) }),
+    ),
   );
   const config = a.config.environments.get(env);
   const envTags = config ? [...config.floating, ...(config.tag ? [config.tag] : [])] : [];
   const targets = new Map<string, PinTarget>();
   for (const s of states) {
-    let digest = s.digest;
-    // The state hides why a tag did not resolve; ask again so that an unreachable registry or
-    // refused credentials are an error rather than "the environment runs nothing".
-    if (!digest && s.tag) digest = await a.registry.resolve(parseRepository(s.repository), s.tag);
+    const digest = s.digest;
     const tags = [...new Set([...(s.version ? [s.version] : []), ...envTags])].filter(isValidTag);
     targets.set(s.repository, { ...(digest && { digest }), tags, application: s.application });
   }
@@ -113,16 +124,29 @@ function report(outcomes: readonly FileOutcome[], options: PinOptions): number {
     : undefined;
 
   if (options.json) {
+    // --check changes nothing: every reference that is not pinned is listed under `unpinned`
+    // (`reason` says why; `expected` is what pin would write), and no file is `changed`.
+    const notRunning = unpinned.map((u) => ({ ...u, reason: 'not-running' as const }));
     printJson({
       environment: env,
       check: options.check === true,
       references,
-      changes,
-      unpinned,
+      changes: options.check ? [] : changes,
+      unpinned: options.check
+        ? [
+            ...changes.map(({ from, to, ...at }) => ({
+              ...at,
+              reference: from,
+              reason: 'not-pinned' as const,
+              expected: to,
+            })),
+            ...notRunning,
+          ]
+        : notRunning,
       files: outcomes.map((o) => ({
         file: o.file,
         references: o.result.references,
-        changed: o.result.text !== o.text,
+        changed: !options.check && o.result.text !== o.text,
       })),
       ...(error && { error: { code: error.code, message: error.message } }),
     });

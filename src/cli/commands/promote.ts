@@ -123,6 +123,7 @@ function report(o: PromotionOutcome, json: boolean): void {
   if (o.tags.changes.length === 0) lines.push('  tags already in place');
   for (const g of o.gates)
     lines.push(`  gate ${g.gate}: ${g.status}${g.reasons.length ? ` — ${g.reasons.join('; ')}` : ''}`);
+  for (const w of o.warnings) lines.push(`  warning: ${w}`);
   if (o.attestation) lines.push(`  attestation ${o.attestation}`);
   printLines(...lines);
 }
