@@ -12,7 +12,17 @@ export type {
 export { planTags, tagsFor, type TagPlan, type TagChange, type TagConflict } from './plan.js';
 export { readCandidate, Labels, type Candidate } from './candidate.js';
 export * from './attestation.js';
-export { historyOf, digestsOf, type HistoryEntry } from './history.js';
+export {
+  historyOf,
+  digestsOf,
+  entriesOf,
+  trustedPromotionRecords,
+  UNAUTHENTICATED,
+  type HistoryEntry,
+  type PromotionTrust,
+  type TrustedRecords,
+  type IgnoredRecord,
+} from './history.js';
 export {
   stateOf,
   statusMatrix,
@@ -22,13 +32,21 @@ export {
   type DiffRow,
 } from './environment-state.js';
 export { rollback, type RollbackOutcome, type RollbackContext } from './rollback.js';
-export { verifyPromotion, type VerifyOutcome, type AttestationVerdict } from './verify.js';
+export {
+  verifyPromotion,
+  type VerifyOutcome,
+  type VerifyOptions as VerifyPromotionOptions,
+  type AttestationVerdict,
+} from './verify.js';
 export { gatherFacts, type GatherContext, type PolicyPort } from './gates/gather.js';
 export { evaluateGates } from './gates/evaluate.js';
 export type { GateFacts, PolicyFact } from './gates/facts.js';
 export {
   approvalArtifact,
+  approverOfKey,
   checkApproval,
+  normalizeIdentity,
+  sameIdentity,
   APPROVAL_ARTIFACT_TYPE,
   type ApprovalPredicate,
   type KnownApprover,

@@ -12,7 +12,8 @@ import {
 } from '../../config/index.js';
 import type { Descriptor, Repository } from '../../registry/index.js';
 import { APPROVAL_ARTIFACT_TYPE, checkApproval, type KnownApprover } from '../approval.js';
-import { Annotations, DSSE_MEDIA_TYPE, PROMOTION_ARTIFACT_TYPE } from '../attestation.js';
+import { DSSE_MEDIA_TYPE } from '../attestation.js';
+import { trustedPromotionRecords, type PromotionTrust } from '../history.js';
 import type { Candidate } from '../candidate.js';
 import type { RegistryPort } from '../ports.js';
 import { COSIGN_SIG_ARTIFACT_TYPE, cosignSignatureTag, signatureLayers } from './cosign.js';
@@ -20,6 +21,7 @@ import { signatureKeyName } from './signature.js';
 import type {
   ApprovalFact,
   GateFacts,
+  IgnoredPromotionFact,
   PolicyFact,
   PromotionFact,
   ReferrerFact,
@@ -40,6 +42,8 @@ export interface GatherContext {
   readonly policy: PolicyPort;
   readonly now: Date;
   readonly requester: string;
+  /** Which promotion records previous-env and soak believe. */
+  readonly trust: PromotionTrust;
   /** Reports given on the command line, already parsed. */
   readonly reports?: readonly { report: VulnerabilityReport; source: string }[];
 }
@@ -68,8 +72,10 @@ export async function gatherFacts(
     annotations: d.annotations ?? {},
   }));
 
-  const promotions =
-    names.has('previous-env') || names.has('soak') ? await promotionsOf(ctx, app, to, digest) : [];
+  const history =
+    names.has('previous-env') || names.has('soak')
+      ? await promotionsOf(ctx, app, to, digest)
+      : { facts: [], ignored: [] };
   const attached = names.has('vulnerabilities')
     ? await attachedReports(ctx.registry, src, referrers)
     : { reports: [], unreadable: [] };
@@ -99,7 +105,9 @@ export async function gatherFacts(
     now: ctx.now,
     labels: candidate.labels,
     referrers: referrerFacts,
-    promotions,
+    promotions: history.facts,
+    ignoredPromotions: history.ignored,
+    historyAuthenticated: ctx.trust.required,
     vulnerabilityReports,
     unreadableReports: attached.unreadable,
     signatures,
@@ -127,34 +135,40 @@ function durationMs(text: string): number {
   return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
 }
 
-/** Promotion attestations of `digest` in every environment that previous-env / soak gates name. */
+/**
+ * Promotion records of `digest` in every environment that previous-env / soak gates name, read
+ * through {@link trustedPromotionRecords}: with an attestation key configured only records whose
+ * signature verifies count; the others are listed with the reason.
+ */
 async function promotionsOf(
   ctx: GatherContext,
   app: ApplicationConfig,
   to: EnvironmentConfig,
   digest: Digest,
-): Promise<PromotionFact[]> {
+): Promise<{ facts: PromotionFact[]; ignored: IgnoredPromotionFact[] }> {
   const envs = new Set(
     to.gates.flatMap((g) => (g.name === 'previous-env' || g.name === 'soak' ? [g.options.env] : [])),
   );
   const facts: PromotionFact[] = [];
+  const ignored: IgnoredPromotionFact[] = [];
   for (const name of envs) {
     const env = ctx.config.environments.get(name);
     if (!env) continue;
     // A repository that does not exist yet has no referrers (an empty list, not an error); any
     // other failure (auth, TLS, unreachable) is the promotion's error, not a "not promoted" fact.
-    const list = await ctx.registry.referrers(repositoryOf(env, app), digest, PROMOTION_ARTIFACT_TYPE);
-    for (const d of list) {
-      const a = d.annotations ?? {};
-      if (a[Annotations.env] !== name || a[Annotations.app] !== app.name) continue;
-      facts.push({
-        environment: name,
-        time: a[Annotations.created] ?? '',
-        kind: a[Annotations.kind] === 'rollback' ? 'rollback' : 'promotion',
-      });
-    }
+    const records = await trustedPromotionRecords(
+      ctx.registry,
+      repositoryOf(env, app),
+      digest,
+      name,
+      app.name,
+      ctx.trust,
+    );
+    for (const e of records.entries) facts.push({ environment: name, time: e.time, kind: e.kind });
+    for (const i of records.ignored)
+      ignored.push({ environment: name, attestation: i.attestation, reason: i.reason });
   }
-  return facts;
+  return { facts, ignored };
 }
 
 async function firstLayer(
