@@ -75,6 +75,8 @@ export interface GateFacts {
   readonly vulnerabilityReports: readonly { readonly report: VulnerabilityReport; readonly source: string }[];
   /** Attached artifacts that looked like scan results but could not be read as one, and why. */
   readonly unreadableReports?: readonly { readonly source: string; readonly reason: string }[];
+  /** Reports that are not about the candidate (another digest, or a `--report` naming none), and why. */
+  readonly refusedReports?: readonly { readonly source: string; readonly reason: string }[];
   readonly signatures: readonly SignatureFact[];
   /** Public keys of signature gates, in gate order. */
   readonly signatureKeys: readonly (readonly { readonly name: string; readonly pem: string }[])[];
