@@ -16,6 +16,7 @@ import {
   gatherFacts,
   historyOf,
   loadSigner,
+  trustedRegistry,
   type GateEvaluator,
   type HistoryEntry,
   type KnownApprover,
@@ -104,10 +105,12 @@ export function createApp(options: AppOptions): App {
       };
     },
   });
-  const registry = registryPort(client);
+  const trust = attestationTrust(config, env);
+  // Every reader of promotion records sees only the ones that count (issue 10.3).
+  const raw = registryPort(client);
+  const registry = trustedRegistry(raw, trust);
   // Only commands that sign load the private key (read-only commands need no secret).
   const signing = lazySigner(config, env);
-  const trust = attestationTrust(config, env);
   const policyTransport = new HttpTransport({ retry: { maxAttempts: 1 } });
   let known: readonly KnownApprover[] | undefined;
   const approvers = (): readonly KnownApprover[] =>
@@ -119,7 +122,8 @@ export function createApp(options: AppOptions): App {
   const gates: GateEvaluator = async (env, candidate, context) => {
     const facts = await gatherFacts(
       {
-        registry,
+        // Gates check promotion records themselves, and say which ones they ignored and why.
+        registry: raw,
         config,
         approvers: env.gates.some((g) => g.name === 'approval') ? approvers() : [],
         readKey: (path) => readConfigured(config, path, `environments.${env.name}.gates.signature`),

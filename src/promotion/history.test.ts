@@ -22,6 +22,7 @@ import {
   trustedPromotionRecords,
   type PromotionTrust,
 } from './history.js';
+import { trustedRegistry } from './trusted-registry.js';
 
 const repo: Repository = { registry: 'dev.example.com', repository: 'team/web' };
 
@@ -223,6 +224,46 @@ describe('trusted promotion records (issue 10.3)', () => {
     await expect(
       trustedPromotionRecords(registry, repo, image.digest, 'staging', 'web', signed),
     ).rejects.toMatchObject({ code: 'REGISTRY_SERVER_ERROR' });
+  });
+});
+
+describe('trustedRegistry: the view every reader of promotion records goes through (issue 10.3)', () => {
+  it('lists only records that count, so history and rollback (which pass no trust) never see a forgery', async () => {
+    const { registry, image, subject, predicate, record, forged } = setup();
+    await forged();
+    await record(undefined, { time: '2020-01-01T00:00:00.000Z' });
+    const genuine = await record(trusted.signer);
+    // A genuine envelope re-packed with annotations that claim an older time.
+    await registry.attach(
+      repo,
+      attestationArtifactOf(
+        envelope(statementFor('dev.example.com/team/web', predicate()), trusted.signer),
+        subject,
+        PROMOTION_ARTIFACT_TYPE,
+        {
+          [Annotations.env]: 'staging',
+          [Annotations.app]: 'web',
+          [Annotations.created]: '2020-01-01T00:00:00Z',
+        },
+      ),
+    );
+    const view = trustedRegistry(registry, signed);
+    expect((await view.referrers(repo, image.digest, PROMOTION_ARTIFACT_TYPE)).map((d) => d.digest)).toEqual([
+      genuine,
+    ]);
+    expect((await historyOf(view, repo, 'staging', 'web')).map((e) => e.attestation)).toEqual([genuine]);
+    // Without a key, an intact unsigned record counts; an annotation-only forgery still does not.
+    const open = trustedRegistry(registry, UNAUTHENTICATED);
+    expect(await open.referrers(repo, image.digest, PROMOTION_ARTIFACT_TYPE)).toHaveLength(2);
+  });
+
+  it('leaves other referrers alone', async () => {
+    const { registry, image, subject } = setup();
+    await registry.attach(
+      repo,
+      artifactOf(Buffer.from('{}'), 'application/json', subject, 'application/x-report', {}),
+    );
+    expect(await trustedRegistry(registry, signed).referrers(repo, image.digest)).toHaveLength(1);
   });
 });
 

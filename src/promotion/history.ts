@@ -142,7 +142,7 @@ export async function trustedPromotionRecords(
     // The annotations only pre-select (they are not signed); the statement decides.
     const a = d.annotations ?? {};
     if (a[Annotations.env] !== environment || a[Annotations.app] !== application) continue;
-    const checked = await checkRecord(registry, repo, d, digest, trust);
+    const checked = await checkPromotionRecord(registry, repo, d, digest, trust);
     if ('reason' in checked) {
       ignored.push({ attestation: d.digest, reason: checked.reason });
       continue;
@@ -174,8 +174,13 @@ export async function trustedPromotionRecords(
   };
 }
 
-/** Reads and checks one record: its artifact, its envelope, the digest it names and its signature. */
-async function checkRecord(
+/**
+ * Reads and checks one promotion record `d` of `digest`: its artifact (subject, DSSE layer), its
+ * envelope, the digest its statement names, and — when `trust.required` — its signature. Returns
+ * the opened envelope, or why the record does not count. Registry errors other than "unknown"
+ * propagate.
+ */
+export async function checkPromotionRecord(
   registry: RegistryPort,
   repo: Repository,
   d: Descriptor,

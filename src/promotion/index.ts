@@ -17,12 +17,14 @@ export {
   digestsOf,
   entriesOf,
   trustedPromotionRecords,
+  checkPromotionRecord,
   UNAUTHENTICATED,
   type HistoryEntry,
   type PromotionTrust,
   type TrustedRecords,
   type IgnoredRecord,
 } from './history.js';
+export { trustedRegistry } from './trusted-registry.js';
 export {
   stateOf,
   statusMatrix,

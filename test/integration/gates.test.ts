@@ -430,10 +430,11 @@ describe('promotion records are trusted only when signed (issue 10.3) and read-o
 environments:
   dev: { registry: dev, prefix: trust }
   staging: { registry: dev, prefix: trust, mode: tag, tag: staging, from: [dev] }
+  uat: { registry: prod, prefix: trust-uat, from: [staging] }
   prod:
     registry: prod
     prefix: trust
-    from: [staging]
+    from: [dev]
     gates: [ { previous-env: { env: staging } }, { soak: { env: staging, duration: 24h } } ]
 applications: [web]
 attestation: { keyEnv: GANTRY_TEST_ATTESTATION_KEY, publicKey: ${pub} }
@@ -475,6 +476,10 @@ attestation: { keyEnv: GANTRY_TEST_ATTESTATION_KEY, publicKey: ${pub} }
     const history = await trusted({}, 'history', 'web', '--env', 'staging', '--json');
     expect(history.code).toBe(0);
     expect((JSON.parse(history.stdout) as { entries: unknown[] }).entries).toEqual([]);
+    // Nor does it make the candidate count as having reached staging, the source of uat.
+    const fromStaging = await trusted({}, 'plan', 'web', '3.0.0', '--to', 'uat');
+    expect(fromStaging.code).toBe(3);
+    expect(fromStaging.stderr).toMatch(/was never promoted to staging/);
   });
 
   it('read-only commands run without the private key; commands that sign refuse before writing', async () => {
