@@ -530,6 +530,46 @@ attestation: { keyEnv: GANTRY_TEST_ATTESTATION_KEY, publicKey: ${pub} }
     expect(forged.code).toBe(8);
   });
 
+  it('verify takes TLS and credentials from gantry.yaml (issue 9 item 10, verify)', async () => {
+    const secure = await startRegistry({ tls: true, auth: 'htpasswd' });
+    try {
+      const user = secure.users[0]!;
+      const file = join(dir, 'secure.yaml');
+      await writeFile(
+        file,
+        `registries:
+  dev: { url: "http://${dev.host}" }
+  secure:
+    url: "https://${secure.host}"
+    tls: { ca: ${secure.caFile} }
+    credentials: { env: GANTRY_TEST_SECURE_CREDS }
+environments:
+  dev: { registry: dev, prefix: trust }
+  vault: { registry: secure, prefix: vault, from: [dev] }
+applications: [web]
+attestation: { keyEnv: GANTRY_TEST_ATTESTATION_KEY, publicKey: ${pub} }
+`,
+      );
+      const env = { GANTRY_TEST_SECURE_CREDS: `${user.username}:${user.password}` };
+      const promoted = await runCli(['promote', 'web', '3.1.0', '--to', 'vault', '--config', file], {
+        env: { ...env, GANTRY_ACTOR: 'ci', GANTRY_TEST_ATTESTATION_KEY: priv },
+      });
+      expect(promoted.stderr).toBe('');
+      expect(promoted.code).toBe(0);
+      const v = await runCli(
+        ['verify', `${secure.host}/vault/web:3.1.0`, '--env', 'vault', '--config', file],
+        {
+          env,
+        },
+      );
+      expect(v.stderr).toBe('');
+      expect(v.code).toBe(0);
+      expect(v.stdout).toMatch(/promoted to vault, signature verified/);
+    } finally {
+      await secure.stop();
+    }
+  });
+
   it('without a key, plan says the history is unauthenticated', async () => {
     const r = await gantry('ci', 'plan', 'web', '1.0.0', '--to', 'chained', '--json');
     const gates = (JSON.parse(r.stdout) as { gates: { reasons: string[] }[] }).gates;
