@@ -149,7 +149,14 @@ export function createApp(options: AppOptions): App {
       gates,
       ...(signing.signer && { signer: signing.signer }),
     },
-    signing.load,
+    () => {
+      if (trust.required && !signing.signer)
+        throw new GantryError(
+          'CONFIG_INVALID',
+          `${config.file}: attestation: public keys are configured but no signing key (attestation.key or attestation.keyEnv): the promotion record would not count`,
+        );
+      signing.load();
+    },
     trust,
   );
   return {

@@ -483,9 +483,14 @@ attestation: { keyEnv: GANTRY_TEST_ATTESTATION_KEY, publicKey: ${pub} }
   });
 
   it('read-only commands run without the private key; commands that sign refuse before writing', async () => {
-    const status = await trusted({}, 'status', '--json');
-    expect(status.stderr).toBe('');
-    expect(status.code).toBe(0);
+    for (const args of [
+      ['status', '--json'],
+      ['history', 'web', '--env', 'staging'],
+    ]) {
+      const r = await trusted({}, ...args);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    }
     const refused = await trusted({}, 'promote', 'web', '3.1.0', '--to', 'staging');
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(
@@ -505,6 +510,9 @@ attestation: { keyEnv: GANTRY_TEST_ATTESTATION_KEY, publicKey: ${pub} }
     expect(
       (JSON.parse(history.stdout) as { entries: { version?: string }[] }).entries.map((e) => e.version),
     ).toEqual(['3.1.0']);
+    const ref = await trusted({}, 'ref', 'web', '--env', 'staging');
+    expect(ref.stderr).toBe('');
+    expect(ref.stdout.trim()).toMatch(new RegExp(`^${dev.host}/trust/web@sha256:[0-9a-f]{64}$`));
   });
 
   it('verify uses the configured public key, and its registry settings, by default', async () => {
