@@ -189,19 +189,19 @@ class ConfiguredPromotions extends PromotionService {
     this.#trust = trust;
   }
 
-  override promote(req: PromoteRequest): Promise<PromotionOutcome> {
+  override async promote(req: PromoteRequest): Promise<PromotionOutcome> {
     if (!req.dryRun) this.#loadSigner();
-    return super.promote(req);
+    return await super.promote(req);
   }
 
-  override promoteRelease(req: ReleaseRequest): Promise<ReleaseOutcome> {
+  override async promoteRelease(req: ReleaseRequest): Promise<ReleaseOutcome> {
     if (!req.dryRun) this.#loadSigner();
-    return super.promoteRelease(req);
+    return await super.promoteRelease(req);
   }
 
-  override rollback(app: string, env: string, to?: string): Promise<RollbackOutcome> {
+  override async rollback(app: string, env: string, to?: string): Promise<RollbackOutcome> {
     this.#loadSigner();
-    return super.rollback(app, env, to);
+    return await super.rollback(app, env, to);
   }
 
   override history(app: string, env: string): Promise<HistoryEntry[]> {
