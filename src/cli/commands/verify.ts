@@ -28,7 +28,11 @@ export interface VerifyOptions extends RegistryOptionValues {
 /** Runs `gantry verify`. */
 export async function verify(refText: string, options: VerifyOptions): Promise<number> {
   const ref = parseReference(refText);
-  const config = await optionalConfig(options.config);
+  const flagged =
+    options.tlsVerify !== undefined || options.creds !== undefined || options.certDir !== undefined;
+  // gantry.yaml is read only for what the command line does not say (keys, registry settings).
+  const needed = options.config !== undefined || !flagged || (options.key ?? []).length === 0;
+  const config = needed ? await optionalConfig(options.config) : undefined;
   const keys = (options.key ?? []).map((file) => {
     try {
       return readFileSync(file, 'utf8');
@@ -38,7 +42,7 @@ export async function verify(refText: string, options: VerifyOptions): Promise<n
   });
   if (keys.length === 0 && config && attestationTrust(config, process.env).required)
     keys.push(...attestationPublicKeys(config, process.env));
-  const { client, close } = clientFor(ref.registry, config, options);
+  const { client, close } = clientFor(ref.registry, flagged ? undefined : config, options);
   try {
     const digest = ref.digest ?? (await client.manifestGet(ref)).digest;
     const repo = { registry: ref.registry, repository: ref.repository };
@@ -82,9 +86,7 @@ function clientFor(
   config: Config | undefined,
   options: VerifyOptions,
 ): { client: RegistryClient; close: () => Promise<void> } {
-  const flagged =
-    options.tlsVerify !== undefined || options.creds !== undefined || options.certDir !== undefined;
-  if (flagged || !config) {
+  if (!config) {
     const client = createClient(options.authfile, [{ hosts: [host], flags: options }]);
     return { client, close: () => client.close() };
   }
