@@ -3,22 +3,19 @@
  * credentials and TLS per registry, the promotion service's registry port (registry client +
  * copy engine), and the promotion service itself. The only place that wires layers together.
  */
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { repositoryOf } from './config/index.js';
 import { GantryError, isGantryError, type Digest } from './core/index.js';
 import type { Config, CredentialSource, RegistryConfig } from './config/index.js';
 import { RegistryTarget, Scheduler, copyImage } from './copy/index.js';
-import { createPublicKey } from 'node:crypto';
 import {
   PromotionService,
   UNAUTHENTICATED,
   evaluateGates,
   gatherFacts,
-  historyOf,
   loadSigner,
   trustedRegistry,
   type GateEvaluator,
-  type HistoryEntry,
   type KnownApprover,
   type PolicyFact,
   type PromoteRequest,
@@ -157,7 +154,6 @@ export function createApp(options: AppOptions): App {
         );
       signing.load();
     },
-    trust,
   );
   return {
     config,
@@ -174,19 +170,14 @@ export function createApp(options: AppOptions): App {
 
 /**
  * The promotion service as the configuration wires it: the signing key is loaded (and a missing
- * one reported) before anything is written by a command that signs, never by one that only reads;
- * history counts only the promotion records `trust` accepts.
+ * one reported) before anything is written by a command that signs, never by one that only reads.
  */
 class ConfiguredPromotions extends PromotionService {
   readonly #loadSigner: () => void;
-  readonly #trust: PromotionTrust;
-  readonly #options: PromotionServiceOptions;
 
-  constructor(options: PromotionServiceOptions, loadSigner: () => void, trust: PromotionTrust) {
+  constructor(options: PromotionServiceOptions, loadSigner: () => void) {
     super(options);
-    this.#options = options;
     this.#loadSigner = loadSigner;
-    this.#trust = trust;
   }
 
   override async promote(req: PromoteRequest): Promise<PromotionOutcome> {
@@ -202,12 +193,6 @@ class ConfiguredPromotions extends PromotionService {
   override async rollback(app: string, env: string, to?: string): Promise<RollbackOutcome> {
     this.#loadSigner();
     return await super.rollback(app, env, to);
-  }
-
-  override history(app: string, env: string): Promise<HistoryEntry[]> {
-    const a = this.application(app);
-    const e = this.environment(env);
-    return historyOf(this.#options.registry, repositoryOf(e, a), e.name, a.name, this.#trust);
   }
 }
 

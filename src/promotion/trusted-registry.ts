@@ -14,7 +14,8 @@ import { checkPromotionRecord, type PromotionTrust } from './history.js';
 import type { RegistryPort } from './ports.js';
 
 /** Wraps `registry` so that `referrers` lists only the promotion records that count under `trust`. */
-export function trustedRegistry(registry: RegistryPort, trust: PromotionTrust): RegistryPort {
+export function trustedRegistry(raw: RegistryPort, trust: PromotionTrust): RegistryPort {
+  const registry = contentCache(raw);
   // Artifacts are content-addressed: a verdict on one never changes.
   const verdicts = new Map<string, Promise<boolean>>();
   const counts = (repo: Repository, subject: Digest, d: Descriptor): Promise<boolean> => {
@@ -53,4 +54,36 @@ function agrees(a: Readonly<Record<string, string>>, p: PromotionPredicate): boo
     [Annotations.revision]: p.revision,
   };
   return Object.entries(signed).every(([k, v]) => a[k] === undefined || a[k] === v);
+}
+
+/** Envelopes and other small blobs kept once read (records are read again by history and gates). */
+const CACHED_BLOB = 1024 * 1024;
+
+/**
+ * Remembers manifests fetched by digest and small blobs: both are content-addressed, so a second
+ * reader of the same record costs no request. A failed read is forgotten.
+ */
+function contentCache(registry: RegistryPort): RegistryPort {
+  const cache = new Map<string, Promise<unknown>>();
+  const remember = <T>(key: string, read: () => Promise<T>): Promise<T> => {
+    let p = cache.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = read();
+      p.catch(() => cache.delete(key));
+      cache.set(key, p);
+    }
+    return p;
+  };
+  const where = (repo: Repository) => `${repo.registry}/${repo.repository}`;
+  return {
+    ...registry,
+    manifest: (repo, reference) =>
+      reference.includes(':')
+        ? remember(`m ${where(repo)}@${reference}`, () => registry.manifest(repo, reference))
+        : registry.manifest(repo, reference),
+    blob: (repo, descriptor) =>
+      descriptor.size <= CACHED_BLOB
+        ? remember(`b ${where(repo)}@${descriptor.digest}`, () => registry.blob(repo, descriptor))
+        : registry.blob(repo, descriptor),
+  };
 }
