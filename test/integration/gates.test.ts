@@ -430,7 +430,7 @@ describe('promotion records are trusted only when signed (issue 10.3) and read-o
 environments:
   dev: { registry: dev, prefix: trust }
   staging: { registry: dev, prefix: trust, mode: tag, tag: staging, from: [dev] }
-  uat: { registry: prod, prefix: trust-uat, from: [staging] }
+  uat: { registry: prod, prefix: trust-uat, from: [staging], tags: { floating: [uat] } }
   prod:
     registry: prod
     prefix: trust
@@ -513,6 +513,37 @@ attestation: { keyEnv: GANTRY_TEST_ATTESTATION_KEY, publicKey: ${pub} }
     const ref = await trusted({}, 'ref', 'web', '--env', 'staging');
     expect(ref.stderr).toBe('');
     expect(ref.stdout.trim()).toMatch(new RegExp(`^${dev.host}/trust/web@sha256:[0-9a-f]{64}$`));
+  });
+
+  it('rollback goes only to a digest with a signed record, never to one with a forged record', async () => {
+    const key = { GANTRY_TEST_ATTESTATION_KEY: priv };
+    expect((await trusted(key, 'promote', 'web', '3.1.0', '--to', 'uat')).code).toBe(0);
+    const intruder = makeImage({ seed: 'intruder' });
+    await pushImage(prod, 'trust-uat/web', intruder, '0.0.1');
+    const claim = join(dir, 'uat-claim.json');
+    await writeFile(claim, '{"promoted":true}');
+    const forged = await runCli([
+      'attach',
+      `${prod.host}/trust-uat/web@${intruder.digest}`,
+      claim,
+      '--tls-verify=false',
+      '--artifact-type',
+      'application/vnd.dev.gantry.promotion.v1+json',
+      '--annotation',
+      'dev.gantry.promotion.environment=uat',
+      '--annotation',
+      'dev.gantry.promotion.application=web',
+      '--annotation',
+      'dev.gantry.promotion.kind=promotion',
+      '--annotation',
+      'org.opencontainers.image.created=2020-01-01T00:00:00Z',
+    ]);
+    expect(forged.code).toBe(0);
+    const r = await trusted(key, 'rollback', 'web', '--env', 'uat', '--to', intruder.digest);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/was never promoted to uat/);
+    const uat = await fetchManifest(prod, 'trust-uat/web', 'uat');
+    expect(uat.digest).not.toBe(intruder.digest);
   });
 
   it('verify uses the configured public key, and its registry settings, by default', async () => {
