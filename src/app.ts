@@ -3,6 +3,7 @@
  * credentials and TLS per registry, the promotion service's registry port (registry client +
  * copy engine), and the promotion service itself. The only place that wires layers together.
  */
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { GantryError, isGantryError, type Digest } from './core/index.js';
 import type { Config, CredentialSource, RegistryConfig } from './config/index.js';
@@ -10,12 +11,22 @@ import { atConfigKey, configError } from './config/index.js';
 import { RegistryTarget, Scheduler, copyImage } from './copy/index.js';
 import {
   PromotionService,
+  UNAUTHENTICATED,
   evaluateGates,
   gatherFacts,
   loadSigner,
+  trustedRegistry,
   type GateEvaluator,
+  type KnownApprover,
   type PolicyFact,
+  type PromoteRequest,
+  type PromotionOutcome,
+  type PromotionServiceOptions,
+  type PromotionTrust,
   type RegistryPort,
+  type ReleaseOutcome,
+  type ReleaseRequest,
+  type RollbackOutcome,
   type Signer,
 } from './promotion/index.js';
 import {
@@ -47,6 +58,10 @@ export interface App {
   readonly client: RegistryClient;
   readonly registry: RegistryPort;
   readonly promotions: PromotionService;
+  /** The configured approvers with their public keys (read on first use). */
+  approvers(): readonly KnownApprover[];
+  /** Which promotion records count: signed ones when an attestation key is configured. */
+  readonly trust: PromotionTrust;
   close(): Promise<void>;
 }
 
@@ -99,25 +114,32 @@ export function createApp(options: AppOptions): App {
       };
     },
   });
-  const registry = registryPort(client);
-  const signer = loadConfiguredSigner(config, env);
+  const trust = attestationTrust(config, env);
+  // Every reader of promotion records sees only the ones that count (issue 10.3).
+  const raw = registryPort(client);
+  const registry = trustedRegistry(raw, trust);
+  // Only commands that sign load the private key (read-only commands need no secret).
+  const signing = lazySigner(config, env);
   const policyTransport = new HttpTransport({ retry: { maxAttempts: 1 } });
-  const approvers = () =>
-    [...config.approvers.values()].map((a) => ({
+  let known: readonly KnownApprover[] | undefined;
+  const approvers = (): readonly KnownApprover[] =>
+    (known ??= [...config.approvers.values()].map((a) => ({
       name: a.name,
       groups: a.groups,
       publicKeyPem: readConfigured(config, a.keyFile, `approvers.${a.name}.key`),
-    }));
+    })));
   const gates: GateEvaluator = async (env, candidate, context) => {
     const facts = await gatherFacts(
       {
-        registry,
+        // Gates check promotion records themselves, and say which ones they ignored and why.
+        registry: raw,
         config,
         approvers: env.gates.some((g) => g.name === 'approval') ? approvers() : [],
         readKey: (path) => readConfigured(config, path, `environments.${env.name}.gates.signature`),
         policy: (url, input, timeoutMs) => askPolicy(policyTransport, url, input, timeoutMs),
         now: new Date(),
         requester: options.actor,
+        trust,
         reports: context.reports,
       },
       context.app,
@@ -128,22 +150,62 @@ export function createApp(options: AppOptions): App {
     );
     return evaluateGates(env.gates, facts);
   };
-  const promotions = new PromotionService({
-    config,
-    registry,
-    actor: options.actor,
-    gates,
-    ...(signer && { signer }),
-  });
+  const promotions = new ConfiguredPromotions(
+    {
+      config,
+      registry,
+      actor: options.actor,
+      gates,
+      ...(signing.signer && { signer: signing.signer }),
+    },
+    () => {
+      if (trust.required && !signing.signer)
+        throw new GantryError(
+          'CONFIG_INVALID',
+          `${config.file}: attestation: public keys are configured but no signing key (attestation.key or attestation.keyEnv): the promotion record would not count`,
+        );
+      signing.load();
+    },
+  );
   return {
     config,
     client,
     registry,
     promotions,
+    approvers,
+    trust,
     close: async () => {
       await Promise.all([client.close(), policyTransport.close()]);
     },
   };
+}
+
+/**
+ * The promotion service as the configuration wires it: the signing key is loaded (and a missing
+ * one reported) before anything is written by a command that signs, never by one that only reads.
+ */
+class ConfiguredPromotions extends PromotionService {
+  readonly #loadSigner: () => void;
+
+  constructor(options: PromotionServiceOptions, loadSigner: () => void) {
+    super(options);
+    this.#loadSigner = loadSigner;
+  }
+
+  override async promote(req: PromoteRequest): Promise<PromotionOutcome> {
+    if (!req.dryRun) this.#loadSigner();
+    return await super.promote(req);
+  }
+
+  override async promoteRelease(req: ReleaseRequest): Promise<ReleaseOutcome> {
+    if (!req.dryRun) this.#loadSigner();
+    return await super.promoteRelease(req);
+  }
+
+  override async rollback(app: string, env: string, to?: string): Promise<RollbackOutcome> {
+    this.#loadSigner();
+    return await super.rollback(app, env, to);
+  }
 }
 
 function readConfigured(config: Config, path: string, where: string): string {
@@ -243,7 +305,34 @@ function providerFor(
   }
 }
 
-function loadConfiguredSigner(
+/**
+ * The configured attestation signer, loaded on first use: `signer` is a stand-in whose key is read
+ * when a signature is made, and `load()` reads it up front (commands that sign call it before
+ * writing anything, so a missing key stops them early).
+ */
+function lazySigner(
+  config: Config,
+  env: Readonly<Record<string, string | undefined>>,
+): { signer?: Signer; load: () => void } {
+  const a = config.attestation;
+  if (!a?.keyEnv && !a?.keyFile) return { load: () => undefined };
+  let loaded: Signer | undefined;
+  const get = (): Signer => (loaded ??= loadConfiguredSigner(config, env) as Signer);
+  return {
+    signer: {
+      get keyid() {
+        return get().keyid;
+      },
+      get key() {
+        return get().key;
+      },
+    },
+    load: () => void get(),
+  };
+}
+
+/** Loads the configured attestation private key; `undefined` when none is configured. */
+export function loadConfiguredSigner(
   config: Config,
   env: Readonly<Record<string, string | undefined>>,
 ): Signer | undefined {
@@ -269,6 +358,59 @@ function loadConfiguredSigner(
     );
   }
   return undefined;
+}
+
+/**
+ * Which promotion records count under the configuration: with no attestation key configured,
+ * every intact record (unauthenticated); with one, only records signed by a trusted key.
+ */
+export function attestationTrust(
+  config: Config,
+  env: Readonly<Record<string, string | undefined>>,
+): PromotionTrust {
+  const a = config.attestation;
+  if (!a?.keyEnv && !a?.keyFile && !a?.publicKeyFiles?.length) return UNAUTHENTICATED;
+  let keys: readonly string[] | undefined;
+  return Object.freeze({
+    required: true,
+    publicKeys: () => (keys ??= attestationPublicKeys(config, env)),
+  });
+}
+
+/**
+ * The trusted public keys (PEM) of promotion records: `attestation.publicKey` and
+ * `attestation.trustedKeys`, plus the public half of the signing key when it is at hand. Throws
+ * `CONFIG_INVALID` when a key file cannot be read, or when no key at all is available.
+ */
+export function attestationPublicKeys(
+  config: Config,
+  env: Readonly<Record<string, string | undefined>>,
+): string[] {
+  const a = config.attestation;
+  const keys: string[] = [];
+  for (const file of a?.publicKeyFiles ?? []) {
+    const pem = readConfigured(config, file, 'attestation.publicKey');
+    try {
+      keys.push(createPublicKey(pem).export({ type: 'spki', format: 'pem' }).toString());
+    } catch {
+      throw new GantryError(
+        'CONFIG_INVALID',
+        `${config.file}: attestation.publicKey: ${file} is not a PEM public key`,
+      );
+    }
+  }
+  const privateAvailable = a?.keyFile !== undefined || (a?.keyEnv !== undefined && Boolean(env[a.keyEnv]));
+  if (privateAvailable) {
+    const signer = loadConfiguredSigner(config, env);
+    if (signer) keys.push(createPublicKey(signer.key).export({ type: 'spki', format: 'pem' }).toString());
+  }
+  if (keys.length === 0) {
+    throw new GantryError(
+      'CONFIG_INVALID',
+      `${config.file}: attestation: cannot check signed promotion records: ${a?.keyEnv ? `environment variable ${a.keyEnv} is not set` : 'no key is configured'} and there is no attestation.publicKey`,
+    );
+  }
+  return keys;
 }
 
 /** The promotion service's view of registries, implemented with the registry client and the copy engine. */

@@ -209,9 +209,14 @@ export function buildProgram(): Command {
       .requiredOption('--env <env>', 'environment the image must have been promoted to')
       .option(
         '--key <public.pem>',
-        'trusted public key (repeatable); without one, unsigned attestations are accepted',
+        "trusted public key (repeatable; default: gantry.yaml's attestation keys)",
         collect,
         [],
+      )
+      .option('--allow-unsigned', 'accept an intact attestation that no trusted key signed')
+      .option(
+        '--config <file>',
+        'gantry.yaml for keys, TLS and credentials (default: $GANTRY_CONFIG, then ./gantry.yaml)',
       )
       .option('--json', 'print JSON'),
   ).action(run(async () => (await import('./commands/verify.js')).verify as Action));

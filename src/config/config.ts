@@ -53,6 +53,8 @@ export interface ApplicationConfig {
 export interface AttestationConfig {
   readonly keyFile?: string;
   readonly keyEnv?: string;
+  /** Public keys (PEM files) whose signed promotion records count (`publicKey`, then `trustedKeys`). */
+  readonly publicKeyFiles?: readonly string[];
 }
 
 /** Someone whose signed approvals count. */

@@ -266,6 +266,10 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
     ? Object.freeze({
         ...(raw.attestation.key !== undefined && { keyFile: raw.attestation.key }),
         ...(raw.attestation.keyEnv !== undefined && { keyEnv: raw.attestation.keyEnv }),
+        publicKeyFiles: Object.freeze([
+          ...(raw.attestation.publicKey !== undefined ? [raw.attestation.publicKey] : []),
+          ...(raw.attestation.trustedKeys ?? []),
+        ]),
       })
     : undefined;
   return {

@@ -82,6 +82,17 @@ export const attestationSchema = z.strictObject({
     .optional()
     .describe('path of a PEM private key (ECDSA P-256 or Ed25519) to sign attestations'),
   keyEnv: z.string().optional().describe('environment variable holding the PEM private key'),
+  publicKey: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'path of the PEM public key of the signing key: read-only commands verify promotion records with it, no private key needed',
+    ),
+  trustedKeys: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('paths of further PEM public keys whose promotion records count (e.g. a retired signing key)'),
 });
 
 /** A person (or team key) whose signed approvals count for approval gates. */

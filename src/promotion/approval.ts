@@ -4,11 +4,13 @@
  * to the candidate digest as a referrer. The approval gate trusts only signatures by the keys of
  * approvers configured in gantry.yaml, so the approver's identity is the key, not a claim.
  */
+import { createPublicKey } from 'node:crypto';
 import { digestHex, type Digest } from '../core/index.js';
 import {
   DSSE_MEDIA_TYPE,
   attestationArtifactOf,
   envelope,
+  keyId,
   openDsse,
   type AttestationArtifact,
   type Signer,
@@ -91,6 +93,33 @@ export function checkApproval(envelopeBytes: Buffer, approvers: readonly KnownAp
   return who
     ? { approver: who.name, groups: who.groups, predicate }
     : { groups: [], predicate, problem: 'unknown key' };
+}
+
+/**
+ * An identity as Gantry compares it: Unicode NFKC, surrounding white space trimmed, lower case.
+ * `Alice`, ` alice ` and `ａｌｉｃｅ` (full-width) are one person.
+ */
+export function normalizeIdentity(name: string): string {
+  return name.normalize('NFKC').trim().toLowerCase();
+}
+
+/** True when two identities are the same person ({@link normalizeIdentity}). */
+export function sameIdentity(a: string, b: string): boolean {
+  return normalizeIdentity(a) === normalizeIdentity(b);
+}
+
+/** The configured approver whose public key is the public half of `signer`, or `undefined`. */
+export function approverOfKey(
+  signer: Signer,
+  approvers: readonly KnownApprover[],
+): KnownApprover | undefined {
+  return approvers.find((a) => {
+    try {
+      return keyId(createPublicKey(a.publicKeyPem)) === signer.keyid;
+    } catch {
+      return false;
+    }
+  });
 }
 
 export { DSSE_MEDIA_TYPE };

@@ -24,7 +24,19 @@ export {
   REVISION_PATTERN,
 } from './tag-kinds.js';
 export * from './attestation.js';
-export { historyOf, digestsOf, type HistoryEntry } from './history.js';
+export {
+  historyOf,
+  digestsOf,
+  entriesOf,
+  trustedPromotionRecords,
+  checkPromotionRecord,
+  UNAUTHENTICATED,
+  type HistoryEntry,
+  type PromotionTrust,
+  type TrustedRecords,
+  type IgnoredRecord,
+} from './history.js';
+export { trustedRegistry } from './trusted-registry.js';
 export {
   stateOf,
   deployableState,
@@ -36,13 +48,21 @@ export {
   type DiffRow,
 } from './environment-state.js';
 export { rollback, type RollbackOutcome, type RollbackContext } from './rollback.js';
-export { verifyPromotion, type VerifyOutcome, type AttestationVerdict } from './verify.js';
+export {
+  verifyPromotion,
+  type VerifyOutcome,
+  type VerifyOptions as VerifyPromotionOptions,
+  type AttestationVerdict,
+} from './verify.js';
 export { gatherFacts, type GatherContext, type PolicyPort } from './gates/gather.js';
 export { evaluateGates } from './gates/evaluate.js';
 export type { GateFacts, PolicyFact } from './gates/facts.js';
 export {
   approvalArtifact,
+  approverOfKey,
   checkApproval,
+  normalizeIdentity,
+  sameIdentity,
   APPROVAL_ARTIFACT_TYPE,
   type ApprovalPredicate,
   type KnownApprover,

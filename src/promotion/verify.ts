@@ -27,13 +27,26 @@ export interface VerifyOutcome {
   readonly digest: Digest;
   readonly environment: string;
   readonly verified: boolean;
+  /** True when a signature by a trusted key verified; false when passed as unsigned (`allowUnsigned`). */
+  readonly signatureVerified: boolean;
   readonly attestations: readonly AttestationVerdict[];
 }
 
+/** Options of {@link verifyPromotion}. */
+export interface VerifyOptions {
+  /**
+   * Accept an intact attestation whose signature is absent or by a key not in `publicKeys`.
+   * Default false: a signature by one of `publicKeys` must verify, so with no key nothing passes.
+   * A signature that fails to verify against a trusted key never passes.
+   */
+  readonly allowUnsigned?: boolean;
+}
+
 /**
- * Verifies `digest` in `repo` against `environment`. With `publicKeys`, at least one attestation
- * must carry a valid signature by one of them; without, an intact unsigned attestation suffices.
- * Throws `ATTESTATION_MISSING` when there is none and `ATTESTATION_INVALID` when none holds up.
+ * Verifies `digest` in `repo` against `environment`: at least one attestation must carry a valid
+ * signature by one of `publicKeys` (or, with `allowUnsigned`, be intact and not badly signed).
+ * Throws `ATTESTATION_MISSING` when there is none and `ATTESTATION_INVALID` when none holds up,
+ * including when there is no key to check them with.
  */
 export async function verifyPromotion(
   registry: RegistryPort,
@@ -41,6 +54,7 @@ export async function verifyPromotion(
   digest: Digest,
   environment: string,
   publicKeys: readonly string[],
+  options: VerifyOptions = {},
 ): Promise<VerifyOutcome> {
   const reference = `${repo.registry}/${repo.repository}@${digest}`;
   const found = (await registry.referrers(repo, digest, PROMOTION_ARTIFACT_TYPE)).filter(
@@ -81,13 +95,18 @@ export async function verifyPromotion(
       predicate: check.statement.predicate,
     });
   }
+  const signatureVerified = attestations.some((a) => a.signature === 'verified');
   const verified =
-    publicKeys.length > 0
-      ? attestations.some((a) => a.signature === 'verified')
-      : attestations.some((a) => a.signature !== 'invalid');
+    signatureVerified ||
+    (options.allowUnsigned === true &&
+      attestations.some((a) => a.signature === 'unsigned' || a.signature === 'unknown-key'));
   if (!verified) {
     const why =
-      publicKeys.length > 0 ? 'no attestation is signed by a trusted key' : 'no attestation holds up';
+      publicKeys.length > 0
+        ? 'no attestation is signed by a trusted key'
+        : attestations.length > 0
+          ? `${attestations.length} attestation${attestations.length === 1 ? '' : 's'} found, but no trusted public key to verify ${attestations.length === 1 ? 'it' : 'them'} (pass --key PUBLIC.pem, set attestation.publicKey in gantry.yaml, or --allow-unsigned to accept unsigned attestations)`
+          : 'no attestation holds up';
     throw new GantryError(
       'ATTESTATION_INVALID',
       `${reference}: ${why}${problems.length ? ` (${problems.join('; ')})` : ''}`,
@@ -96,5 +115,5 @@ export async function verifyPromotion(
       },
     );
   }
-  return { reference, digest, environment, verified, attestations };
+  return { reference, digest, environment, verified, signatureVerified, attestations };
 }

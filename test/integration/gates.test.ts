@@ -146,7 +146,7 @@ describe('gates', () => {
   });
 
   it('previous-env: blocks until the digest went through qa', async () => {
-    await expectBlocked('chained', '1.0.0', /previous-env \(sha256:\w+ was never promoted to qa\)/);
+    await expectBlocked('chained', '1.0.0', /previous-env \(sha256:\w+ was never promoted to qa[;)]/);
     expect((await gantry('ci', 'promote', 'web', '1.0.0', '--to', 'qa')).code).toBe(0);
     await expectAllowed('chained', '1.0.0');
   });
@@ -188,11 +188,12 @@ applications: [web]
 
   it('vulnerabilities: no report, then too many findings, then a clean report', async () => {
     await expectBlocked('vulns', '1.0.0', /no vulnerability report/);
-    const findings = (ids: [string, string][]) =>
+    const findings = (ids: [string, string][], digest?: string) =>
       JSON.stringify({
         SchemaVersion: 2,
         CreatedAt: new Date().toISOString(),
         ArtifactName: 'web',
+        ...(digest !== undefined && { Metadata: { RepoDigests: [`${dev.host}/team/web@${digest}`] } }),
         Results: [
           {
             Target: 'web',
@@ -227,13 +228,41 @@ applications: [web]
     });
     await expectBlocked('vulns', '1.0.0', /critical: 1 > 0 \(CVE-2024-0001\)/);
     const good = join(dir, 'trivy-good.json');
-    await writeFile(
-      good,
-      findings([
-        ['CVE-2024-0002', 'CRITICAL'],
-        ['CVE-2024-0003', 'HIGH'],
-      ]),
+    const clean = (digest?: string) =>
+      findings(
+        [
+          ['CVE-2024-0002', 'CRITICAL'],
+          ['CVE-2024-0003', 'HIGH'],
+        ],
+        digest,
+      );
+    // Issue 9.5: a clean report about another image, or one naming no image, proves nothing.
+    const elsewhere = join(dir, 'trivy-elsewhere.json');
+    await writeFile(elsewhere, clean(unlabelled.digest));
+    const refused = await gantry(
+      'ci',
+      'plan',
+      'web',
+      '1.0.0',
+      '--to',
+      'vulns',
+      '--report',
+      elsewhere,
+      '--json',
     );
+    expect(refused.code).toBe(3);
+    const gate = (JSON.parse(refused.stdout) as { gates: { status: string; reasons: string[] }[] }).gates[0];
+    expect(gate?.status).toBe('fail');
+    expect(gate?.reasons[0]).toBe(
+      `--report ${elsewhere} is about ${unlabelled.digest}, not ${image.digest}: refused`,
+    );
+    const anonymous = join(dir, 'trivy-anonymous.json');
+    await writeFile(anonymous, clean());
+    const unbound = await gantry('ci', 'promote', 'web', '1.0.0', '--to', 'vulns', '--report', anonymous);
+    expect(unbound.code).toBe(3);
+    expect(unbound.stderr).toMatch(/--report .*trivy-anonymous\.json names no image digest/);
+    expect(await inProd('vulns', 'prod')).toBe(false);
+    await writeFile(good, clean(image.digest));
     await expectAllowed('vulns', '1.0.0', 'ci', '--report', good);
   });
 
@@ -293,6 +322,36 @@ applications: [web]
     await expectAllowed('approved', '1.0.0', 'bob');
   });
 
+  it('approval: identities are exact (issue 9.3)', async () => {
+    const next = makeImage({ seed: 'identity', labels: { 'org.opencontainers.image.version': '2.0.0' } });
+    await pushImage(dev, 'team/web', next, '2.0.0');
+    expect((await gantry('ci', 'promote', 'web', '2.0.0', '--to', 'staging')).code).toBe(0);
+    const approve = (actor: string, key: string, ...extra: string[]) =>
+      gantry(actor, 'approve', 'web', '2.0.0', '--env', 'approved', '--key', key, ...extra);
+    // A key that is no configured approver's is refused, and nothing is attached.
+    const dave = generateKeyPairSync('ed25519');
+    const daveKey = join(dir, 'dave.pem');
+    await writeFile(daveKey, dave.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const stranger = await approve('dave', daveKey);
+    expect(stranger.code).toBe(3);
+    expect(stranger.stderr).toMatch(/not the key of any approver .*\[PROMOTION_APPROVER_UNKNOWN\]/);
+    // bob's key with alice's name: refused when claimed with --actor, recorded as bob otherwise.
+    const lie = await approve('alice', keys.bob!.priv, '--actor', 'alice');
+    expect(lie.code).toBe(2);
+    expect(lie.stderr).toMatch(/--actor alice does not own the key/);
+    const asBob = await approve('alice', keys.bob!.priv, '--json');
+    expect(asBob.code).toBe(0);
+    expect((JSON.parse(asBob.stdout) as { approver: string }).approver).toBe('bob');
+    expect((await approve('alice', keys.alice!.priv)).code).toBe(0);
+    // alice asks as "Alice": her own approval still does not count.
+    const plan = await gantry('ci', 'plan', 'web', '2.0.0', '--to', 'approved', '--actor', 'Alice', '--json');
+    expect(plan.code).toBe(3);
+    const gate = (JSON.parse(plan.stdout) as { gates: { status: string; reasons: string[] }[] }).gates[0];
+    expect(gate?.status).toBe('pending');
+    expect(gate?.reasons).toContain('ignored approval by alice: the requester cannot approve');
+    expect(gate?.reasons[0]).toBe('1 of 2 approvals (bob)');
+  });
+
   it('policy: denies, fails closed on timeout, then allows', async () => {
     await expectBlocked('policy', '1.0.0', /change freeze/);
     policyAnswer = () => ({ status: 200, body: '{"result":{"allow":true}}', delayMs: 1500 });
@@ -322,18 +381,239 @@ applications: [web]
     expect(refused.stderr).toMatch(/cannot be overridden/);
     await expectBlocked('override', '1.0.0', /label team is missing/);
     await expectAllowed('override', '1.0.0', 'ci', '--override', '--reason', 'hotfix INC-1');
+    // Issue 9.6: with no key at all, verify fails unless unsigned is asked for explicitly.
+    const unverified = await runCli([
+      'verify',
+      `${prod.host}/override/web:prod`,
+      '--env',
+      'override',
+      '--tls-verify=false',
+    ]);
+    expect(unverified.code).toBe(8);
+    expect(unverified.stderr).toMatch(/no trusted public key .*--allow-unsigned/);
     const v = await runCli([
       'verify',
       `${prod.host}/override/web:prod`,
       '--env',
       'override',
       '--tls-verify=false',
+      '--allow-unsigned',
       '--json',
     ]);
+    expect(v.code).toBe(0);
     const out = JSON.parse(v.stdout) as {
       attestations: { predicate: { override?: { reason: string }; gates: { status: string }[] } }[];
     };
     expect(out.attestations[0]?.predicate.override).toEqual({ reason: 'hotfix INC-1' });
     expect(out.attestations[0]?.predicate.gates[0]?.status).toBe('overridden');
+  });
+});
+
+describe('promotion records are trusted only when signed (issue 10.3) and read-only commands need no key (issue 9.6)', () => {
+  let signed: string;
+  let pub: string;
+  let priv: string;
+  const trusted = (env: Record<string, string>, ...args: string[]): Promise<CliResult> =>
+    runCli([...args, '--config', signed], { env: { GANTRY_ACTOR: 'ci', ...env } });
+
+  beforeAll(async () => {
+    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    priv = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    pub = join(dir, 'attest.pub.pem');
+    await writeFile(pub, pair.publicKey.export({ type: 'spki', format: 'pem' }));
+    signed = join(dir, 'signed.yaml');
+    await writeFile(
+      signed,
+      `registries:
+  dev: { url: "http://${dev.host}" }
+  prod: { url: "http://${prod.host}" }
+environments:
+  dev: { registry: dev, prefix: trust }
+  staging: { registry: dev, prefix: trust, mode: tag, tag: staging, from: [dev] }
+  uat: { registry: prod, prefix: trust-uat, from: [staging], tags: { floating: [uat] } }
+  prod:
+    registry: prod
+    prefix: trust
+    from: [dev]
+    gates: [ { previous-env: { env: staging } }, { soak: { env: staging, duration: 24h } } ]
+applications: [web]
+attestation: { keyEnv: GANTRY_TEST_ATTESTATION_KEY, publicKey: ${pub} }
+`,
+    );
+    await pushImage(dev, 'trust/web', makeImage({ seed: 'forged' }), '3.0.0');
+    await pushImage(dev, 'trust/web', makeImage({ seed: 'honest' }), '3.1.0');
+  });
+
+  it('a promotion record forged with gantry attach passes neither previous-env nor soak, nor shows in history', async () => {
+    const claim = join(dir, 'claim.json');
+    await writeFile(claim, '{"promoted":true}');
+    const forged = await runCli([
+      'attach',
+      `${dev.host}/trust/web:3.0.0`,
+      claim,
+      '--tls-verify=false',
+      '--artifact-type',
+      'application/vnd.dev.gantry.promotion.v1+json',
+      '--annotation',
+      'dev.gantry.promotion.environment=staging',
+      '--annotation',
+      'dev.gantry.promotion.application=web',
+      '--annotation',
+      'org.opencontainers.image.created=2020-01-01T00:00:00Z',
+    ]);
+    expect(forged.code).toBe(0);
+    // No private key in the environment: plan only reads, the public key verifies.
+    const plan = await trusted({}, 'plan', 'web', '3.0.0', '--to', 'prod', '--json');
+    expect(plan.stderr).toBe('');
+    expect(plan.code).toBe(3);
+    const gates = (
+      JSON.parse(plan.stdout) as { gates: { gate: string; status: string; reasons: string[] }[] }
+    ).gates;
+    expect(gates.map((g) => `${g.gate} ${g.status}`)).toEqual(['previous-env fail', 'soak fail']);
+    expect(gates[0]?.reasons[1]).toMatch(
+      /^ignored promotion record sha256:\w+ for staging: it has no DSSE envelope$/,
+    );
+    const history = await trusted({}, 'history', 'web', '--env', 'staging', '--json');
+    expect(history.code).toBe(0);
+    expect((JSON.parse(history.stdout) as { entries: unknown[] }).entries).toEqual([]);
+    // Nor does it make the candidate count as having reached staging, the source of uat.
+    const fromStaging = await trusted({}, 'plan', 'web', '3.0.0', '--to', 'uat');
+    expect(fromStaging.code).toBe(3);
+    expect(fromStaging.stderr).toMatch(/was never promoted to staging/);
+  });
+
+  it('read-only commands run without the private key; commands that sign refuse before writing', async () => {
+    for (const args of [
+      ['status', '--json'],
+      ['history', 'web', '--env', 'staging'],
+    ]) {
+      const r = await trusted({}, ...args);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+    }
+    const refused = await trusted({}, 'promote', 'web', '3.1.0', '--to', 'staging');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /attestation\.keyEnv: environment variable GANTRY_TEST_ATTESTATION_KEY is not set/,
+    );
+    await expect(fetchManifest(dev, 'trust/web', 'staging')).rejects.toThrow();
+    const done = await trusted(
+      { GANTRY_TEST_ATTESTATION_KEY: priv },
+      'promote',
+      'web',
+      '3.1.0',
+      '--to',
+      'staging',
+    );
+    expect(done.code).toBe(0);
+    const history = await trusted({}, 'history', 'web', '--env', 'staging', '--json');
+    expect(
+      (JSON.parse(history.stdout) as { entries: { version?: string }[] }).entries.map((e) => e.version),
+    ).toEqual(['3.1.0']);
+    const ref = await trusted({}, 'ref', 'web', '--env', 'staging');
+    expect(ref.stderr).toBe('');
+    expect(ref.stdout.trim()).toMatch(new RegExp(`^${dev.host}/trust/web@sha256:[0-9a-f]{64}$`));
+  });
+
+  it('rollback goes only to a digest with a signed record, never to one with a forged record', async () => {
+    const key = { GANTRY_TEST_ATTESTATION_KEY: priv };
+    expect((await trusted(key, 'promote', 'web', '3.1.0', '--to', 'uat')).code).toBe(0);
+    const intruder = makeImage({ seed: 'intruder' });
+    await pushImage(prod, 'trust-uat/web', intruder, '0.0.1');
+    const claim = join(dir, 'uat-claim.json');
+    await writeFile(claim, '{"promoted":true}');
+    const forged = await runCli([
+      'attach',
+      `${prod.host}/trust-uat/web@${intruder.digest}`,
+      claim,
+      '--tls-verify=false',
+      '--artifact-type',
+      'application/vnd.dev.gantry.promotion.v1+json',
+      '--annotation',
+      'dev.gantry.promotion.environment=uat',
+      '--annotation',
+      'dev.gantry.promotion.application=web',
+      '--annotation',
+      'dev.gantry.promotion.kind=promotion',
+      '--annotation',
+      'org.opencontainers.image.created=2020-01-01T00:00:00Z',
+    ]);
+    expect(forged.code).toBe(0);
+    const r = await trusted(key, 'rollback', 'web', '--env', 'uat', '--to', intruder.digest);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/was never promoted to uat/);
+    const uat = await fetchManifest(prod, 'trust-uat/web', 'uat');
+    expect(uat.digest).not.toBe(intruder.digest);
+  });
+
+  it('verify uses the configured public key, and its registry settings, by default', async () => {
+    const v = await runCli([
+      'verify',
+      `${dev.host}/trust/web:staging`,
+      '--env',
+      'staging',
+      '--config',
+      signed,
+    ]);
+    expect(v.stderr).toBe('');
+    expect(v.code).toBe(0);
+    expect(v.stdout).toMatch(/promoted to staging, signature verified/);
+    const forged = await runCli([
+      'verify',
+      `${dev.host}/trust/web:3.0.0`,
+      '--env',
+      'staging',
+      '--config',
+      signed,
+    ]);
+    expect(forged.code).toBe(8);
+  });
+
+  it('verify takes TLS and credentials from gantry.yaml (issue 9 item 10, verify)', async () => {
+    const secure = await startRegistry({ tls: true, auth: 'htpasswd' });
+    try {
+      const user = secure.users[0]!;
+      const file = join(dir, 'secure.yaml');
+      await writeFile(
+        file,
+        `registries:
+  dev: { url: "http://${dev.host}" }
+  secure:
+    url: "https://${secure.host}"
+    tls: { ca: ${secure.caFile} }
+    credentials: { env: GANTRY_TEST_SECURE_CREDS }
+environments:
+  dev: { registry: dev, prefix: trust }
+  vault: { registry: secure, prefix: vault, from: [dev] }
+applications: [web]
+attestation: { keyEnv: GANTRY_TEST_ATTESTATION_KEY, publicKey: ${pub} }
+`,
+      );
+      const env = { GANTRY_TEST_SECURE_CREDS: `${user.username}:${user.password}` };
+      const promoted = await runCli(['promote', 'web', '3.1.0', '--to', 'vault', '--config', file], {
+        env: { ...env, GANTRY_ACTOR: 'ci', GANTRY_TEST_ATTESTATION_KEY: priv },
+      });
+      expect(promoted.stderr).toBe('');
+      expect(promoted.code).toBe(0);
+      const v = await runCli(
+        ['verify', `${secure.host}/vault/web:3.1.0`, '--env', 'vault', '--config', file],
+        {
+          env,
+        },
+      );
+      expect(v.stderr).toBe('');
+      expect(v.code).toBe(0);
+      expect(v.stdout).toMatch(/promoted to vault, signature verified/);
+    } finally {
+      await secure.stop();
+    }
+  });
+
+  it('without a key, plan says the history is unauthenticated', async () => {
+    const r = await gantry('ci', 'plan', 'web', '1.0.0', '--to', 'chained', '--json');
+    const gates = (JSON.parse(r.stdout) as { gates: { reasons: string[] }[] }).gates;
+    expect(gates[0]?.reasons.join(' | ')).toMatch(
+      /promotion history is unauthenticated: no attestation key is configured/,
+    );
   });
 });

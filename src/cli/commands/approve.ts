@@ -1,12 +1,13 @@
 /**
  * `gantry approve APP VERSION|DIGEST --env ENV --key approver.pem`: sign an approval of that exact
- * digest for ENV and attach it to the candidate in the registry. The approval gate counts it when
- * the key belongs to an approver configured in gantry.yaml.
+ * digest for ENV and attach it to the candidate in the registry. The approval is recorded under
+ * the name of the configured approver whose public key matches the signing key (the key is the
+ * identity); a key that belongs to no configured approver is refused before anything is written.
  */
 import { readFile } from 'node:fs/promises';
 import { GantryError } from '../../core/index.js';
-import { loadSigner } from '../../promotion/index.js';
-import { actorOf, withApp, type AppCommandOptions } from '../app-context.js';
+import { approverOfKey, loadSigner, sameIdentity } from '../../promotion/index.js';
+import { withApp, type AppCommandOptions } from '../app-context.js';
 import { printJson, printLines } from '../output.js';
 
 /** Options of `gantry approve`. */
@@ -26,17 +27,32 @@ export async function approve(app: string, reference: string, options: ApproveOp
     throw new GantryError('USAGE_INVALID', `cannot read key ${options.key}`);
   }
   const signer = loadSigner(pem, options.key);
-  const r = await withApp(options, (a) =>
-    a.promotions.approve({
+  const r = await withApp(options, (a) => {
+    const owner = approverOfKey(signer, a.approvers());
+    if (!owner) {
+      const names = [...a.config.approvers.keys()];
+      throw new GantryError(
+        'PROMOTION_APPROVER_UNKNOWN',
+        `the key in ${options.key} is not the key of any approver in ${a.config.file} (${names.length ? `approvers: ${names.join(', ')}` : 'no approvers are configured'}); nothing was attached`,
+        { details: { key: options.key } },
+      );
+    }
+    if (options.actor !== undefined && !sameIdentity(options.actor, owner.name)) {
+      throw new GantryError(
+        'USAGE_INVALID',
+        `--actor ${options.actor} does not own the key in ${options.key}: it is ${owner.name}'s, and an approval is recorded under its key's owner`,
+      );
+    }
+    return a.promotions.approve({
       app,
       reference,
       environment: options.env,
       signer,
-      approver: actorOf(options.actor),
+      approver: owner.name,
       ...(options.from && { from: options.from }),
       ...(options.comment && { comment: options.comment }),
-    }),
-  );
+    });
+  });
   if (options.json) printJson(r);
   else
     printLines(

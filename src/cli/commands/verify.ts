@@ -1,22 +1,38 @@
-/** `gantry verify REF --env ENV [--key PUBLIC.pem]`: check an image's promotion attestation. */
+/**
+ * `gantry verify REF --env ENV [--key PUBLIC.pem] [--allow-unsigned]`: check an image's promotion
+ * attestation. The trusted keys are the `--key` files, else the attestation keys of gantry.yaml
+ * (`attestation.publicKey`, `attestation.trustedKeys`, or the public half of the signing key).
+ * Nothing verified is a failure, unless `--allow-unsigned` accepts intact unsigned attestations.
+ * When a gantry.yaml is found and no registry flag is given, the registry's TLS and credential
+ * settings come from it.
+ */
 import { readFileSync } from 'node:fs';
-import { registryPort } from '../../app.js';
-import { GantryError } from '../../core/index.js';
+import { attestationPublicKeys, attestationTrust, createApp, registryPort } from '../../app.js';
+import { type Config, findConfigFile, loadConfigOrThrow } from '../../config/index.js';
+import { GantryError, isGantryError } from '../../core/index.js';
 import { verifyPromotion } from '../../promotion/index.js';
-import { parseReference } from '../../registry/index.js';
+import { parseReference, type RegistryClient } from '../../registry/index.js';
+import { actorOf } from '../app-context.js';
 import { printJson, printLines } from '../output.js';
-import { createClient, type RegistryOptionValues } from '../registry-options.js';
+import { authFilePath, createClient, type RegistryOptionValues } from '../registry-options.js';
 
 /** Options of `gantry verify`. */
 export interface VerifyOptions extends RegistryOptionValues {
   readonly env: string;
   readonly key?: string[];
+  readonly allowUnsigned?: boolean;
+  readonly config?: string;
   readonly json?: boolean;
 }
 
 /** Runs `gantry verify`. */
 export async function verify(refText: string, options: VerifyOptions): Promise<number> {
   const ref = parseReference(refText);
+  const flagged =
+    options.tlsVerify !== undefined || options.creds !== undefined || options.certDir !== undefined;
+  // gantry.yaml is read only for what the command line does not say (keys, registry settings).
+  const needed = options.config !== undefined || !flagged || (options.key ?? []).length === 0;
+  const config = needed ? await optionalConfig(options.config) : undefined;
   const keys = (options.key ?? []).map((file) => {
     try {
       return readFileSync(file, 'utf8');
@@ -24,15 +40,19 @@ export async function verify(refText: string, options: VerifyOptions): Promise<n
       throw new GantryError('USAGE_INVALID', `cannot read public key ${file}`);
     }
   });
-  const client = createClient(options.authfile, [{ hosts: [ref.registry], flags: options }]);
+  if (keys.length === 0 && config && attestationTrust(config, process.env).required)
+    keys.push(...attestationPublicKeys(config, process.env));
+  const { client, close } = clientFor(ref.registry, flagged ? undefined : config, options);
   try {
     const digest = ref.digest ?? (await client.manifestGet(ref)).digest;
     const repo = { registry: ref.registry, repository: ref.repository };
-    const outcome = await verifyPromotion(registryPort(client), repo, digest, options.env, keys);
+    const outcome = await verifyPromotion(registryPort(client), repo, digest, options.env, keys, {
+      allowUnsigned: options.allowUnsigned === true,
+    });
     if (options.json) printJson(outcome);
     else {
       const lines = [
-        `${outcome.reference}: promoted to ${outcome.environment}${keys.length ? ', signature verified' : ''}`,
+        `${outcome.reference}: promoted to ${outcome.environment}, ${outcome.signatureVerified ? 'signature verified' : 'UNSIGNED (accepted with --allow-unsigned; nothing was verified)'}`,
       ];
       for (const a of outcome.attestations) {
         const p = a.predicate;
@@ -44,6 +64,37 @@ export async function verify(refText: string, options: VerifyOptions): Promise<n
     }
     return 0;
   } finally {
-    await client.close();
+    await close();
   }
+}
+
+/** gantry.yaml when `--config`, `$GANTRY_CONFIG` or ./gantry.yaml names one; undefined when none exists. */
+async function optionalConfig(flag: string | undefined): Promise<Config | undefined> {
+  let file: string;
+  try {
+    file = findConfigFile(flag);
+  } catch (err) {
+    if (isGantryError(err, 'CONFIG_NOT_FOUND')) return undefined;
+    throw err;
+  }
+  return loadConfigOrThrow(file);
+}
+
+/** Registry flags win; without any, a found gantry.yaml supplies TLS and credentials. */
+function clientFor(
+  host: string,
+  config: Config | undefined,
+  options: VerifyOptions,
+): { client: RegistryClient; close: () => Promise<void> } {
+  if (!config) {
+    const client = createClient(options.authfile, [{ hosts: [host], flags: options }]);
+    return { client, close: () => client.close() };
+  }
+  const app = createApp({
+    config,
+    env: process.env,
+    authFile: authFilePath(options.authfile),
+    actor: actorOf(undefined),
+  });
+  return { client: app.client, close: () => app.close() };
 }

@@ -1,8 +1,11 @@
 /**
  * `approval`: N distinct approvers, at least one from each listed group, never the requester,
- * bound to this digest and environment, and not older than `expires`.
+ * bound to this digest and environment, and not older than `expires`. Identities are compared
+ * normalised (NFKC, trimmed, lower case): `--actor Alice` is alice, and cannot approve her own
+ * promotion.
  */
 import { formatDuration, type GateConfig } from '../../config/index.js';
+import { normalizeIdentity, sameIdentity } from '../approval.js';
 import type { RecordedGate } from '../attestation.js';
 import type { GateFacts } from './facts.js';
 
@@ -12,7 +15,7 @@ type ApprovalOptions = Extract<GateConfig, { name: 'approval' }>['options'];
 export function evaluateApproval(options: ApprovalOptions, facts: GateFacts): RecordedGate {
   const maxAge = options.expires;
   const notes: string[] = [];
-  const valid = new Map<string, { groups: readonly string[]; time: string }>();
+  const valid = new Map<string, { name: string; groups: readonly string[]; time: string }>();
   for (const a of facts.approvals) {
     if (!a.approver) {
       notes.push(`ignored approval ${a.source}: ${a.problem ?? 'not signed by a configured approver'}`);
@@ -23,16 +26,24 @@ export function evaluateApproval(options: ApprovalOptions, facts: GateFacts): Re
       notes.push(`ignored approval by ${a.approver}: it is for ${a.digest}`);
     else if (a.environment !== facts.environment)
       notes.push(`ignored approval by ${a.approver}: it is for ${a.environment}`);
-    else if (a.approver === facts.requester)
+    else if (sameIdentity(a.approver, facts.requester))
       notes.push(`ignored approval by ${a.approver}: the requester cannot approve`);
     else if (facts.now.getTime() - Date.parse(a.time) > maxAge)
       notes.push(
         `ignored approval by ${a.approver}: expired (given ${a.time}, valid ${formatDuration(maxAge)})`,
       );
-    else valid.set(a.approver, { groups: a.groups, time: a.time });
+    else {
+      const key = normalizeIdentity(a.approver);
+      const seen = valid.get(key);
+      valid.set(key, {
+        name: seen?.name ?? a.approver,
+        groups: [...new Set([...(seen?.groups ?? []), ...a.groups])],
+        time: a.time,
+      });
+    }
   }
   const missingGroups = options.groups.filter((g) => ![...valid.values()].some((v) => v.groups.includes(g)));
-  const approvers = [...valid.keys()].sort();
+  const approvers = [...valid.values()].map((v) => v.name).sort();
   if (approvers.length >= options.count && missingGroups.length === 0) {
     return { gate: 'approval', status: 'pass', reasons: [`approved by ${approvers.join(', ')}`] };
   }

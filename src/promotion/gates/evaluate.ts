@@ -37,6 +37,7 @@ export function evaluateGates(gates: readonly GateConfig[], facts: GateFacts): R
           facts.vulnerabilityReports,
           facts.now,
           facts.unreadableReports,
+          facts.refusedReports,
         );
       case 'signature':
         return evaluateSignature({

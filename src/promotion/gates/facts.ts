@@ -19,6 +19,13 @@ export interface PromotionFact {
   readonly kind: 'promotion' | 'rollback';
 }
 
+/** A promotion record that does not count (unsigned, signed by an unknown key, about something else). */
+export interface IgnoredPromotionFact {
+  readonly environment: string;
+  readonly attestation: Digest;
+  readonly reason: string;
+}
+
 /** An approval whose signature was checked against the configured approvers' keys. */
 export interface ApprovalFact {
   /** The configured approver whose key verified the signature; undefined when none did. */
@@ -56,11 +63,20 @@ export interface GateFacts {
   /** Image config labels merged with manifest annotations. */
   readonly labels: Readonly<Record<string, string>>;
   readonly referrers: readonly ReferrerFact[];
-  /** Promotions of this digest, per environment named by previous-env / soak gates. */
+  /** Promotions of this digest that count, per environment named by previous-env / soak gates. */
   readonly promotions: readonly PromotionFact[];
+  /** Promotion records found that do not count, and why. */
+  readonly ignoredPromotions?: readonly IgnoredPromotionFact[];
+  /**
+   * True when an attestation key is configured and `promotions` holds only signed records; false
+   * when the history is unauthenticated (anyone who can push to a repository can write a record).
+   */
+  readonly historyAuthenticated?: boolean;
   readonly vulnerabilityReports: readonly { readonly report: VulnerabilityReport; readonly source: string }[];
   /** Attached artifacts that looked like scan results but could not be read as one, and why. */
   readonly unreadableReports?: readonly { readonly source: string; readonly reason: string }[];
+  /** Reports that are not about the candidate (another digest, or a `--report` naming none), and why. */
+  readonly refusedReports?: readonly { readonly source: string; readonly reason: string }[];
   readonly signatures: readonly SignatureFact[];
   /** Public keys of signature gates, in gate order. */
   readonly signatureKeys: readonly (readonly { readonly name: string; readonly pem: string }[])[];

@@ -12,14 +12,17 @@ import {
 } from '../../config/index.js';
 import type { Descriptor, Repository } from '../../registry/index.js';
 import { APPROVAL_ARTIFACT_TYPE, checkApproval, type KnownApprover } from '../approval.js';
-import { Annotations, DSSE_MEDIA_TYPE, PROMOTION_ARTIFACT_TYPE } from '../attestation.js';
+import { DSSE_MEDIA_TYPE } from '../attestation.js';
+import { trustedPromotionRecords, type PromotionTrust } from '../history.js';
 import type { Candidate } from '../candidate.js';
 import type { RegistryPort } from '../ports.js';
 import { COSIGN_SIG_ARTIFACT_TYPE, cosignSignatureTag, signatureLayers } from './cosign.js';
+import { reportRefusal, type CandidateIdentity } from './report-binding.js';
 import { signatureKeyName } from './signature.js';
 import type {
   ApprovalFact,
   GateFacts,
+  IgnoredPromotionFact,
   PolicyFact,
   PromotionFact,
   ReferrerFact,
@@ -40,6 +43,8 @@ export interface GatherContext {
   readonly policy: PolicyPort;
   readonly now: Date;
   readonly requester: string;
+  /** Which promotion records previous-env and soak believe. */
+  readonly trust: PromotionTrust;
   /** Reports given on the command line, already parsed. */
   readonly reports?: readonly { report: VulnerabilityReport; source: string }[];
 }
@@ -68,14 +73,20 @@ export async function gatherFacts(
     annotations: d.annotations ?? {},
   }));
 
-  const promotions =
-    names.has('previous-env') || names.has('soak') ? await promotionsOf(ctx, app, to, digest) : [];
+  const history =
+    names.has('previous-env') || names.has('soak')
+      ? await promotionsOf(ctx, app, to, digest)
+      : { facts: [], ignored: [] };
   const attached = names.has('vulnerabilities')
-    ? await attachedReports(ctx.registry, src, referrers)
+    ? await attachedReports(ctx.registry, src, digest, referrers)
     : { reports: [], unreadable: [] };
-  const vulnerabilityReports = names.has('vulnerabilities')
-    ? [...attached.reports, ...(ctx.reports ?? [])]
-    : [];
+  const bound = names.has('vulnerabilities')
+    ? await bindReports(ctx.registry, candidate, [
+        ...attached.reports.map((r) => ({ ...r, attached: true })),
+        ...(ctx.reports ?? []).map((r) => ({ ...r, attached: false })),
+      ])
+    : { reports: [], refused: [] };
+  const vulnerabilityReports = bound.reports;
   const signatures = names.has('signature') ? await signaturesOf(ctx.registry, src, digest, referrers) : [];
   const signatureKeys = to.gates.flatMap((g) =>
     g.name === 'signature'
@@ -87,7 +98,7 @@ export async function gatherFacts(
         ]
       : [],
   );
-  const approvals = names.has('approval') ? await approvalsOf(ctx, src, referrers) : [];
+  const approvals = names.has('approval') ? await approvalsOf(ctx, src, digest, referrers) : [];
 
   const base = {
     application: app.name,
@@ -99,9 +110,12 @@ export async function gatherFacts(
     now: ctx.now,
     labels: candidate.labels,
     referrers: referrerFacts,
-    promotions,
+    promotions: history.facts,
+    ignoredPromotions: history.ignored,
+    historyAuthenticated: ctx.trust.required,
     vulnerabilityReports,
     unreadableReports: attached.unreadable,
+    refusedReports: bound.refused,
     signatures,
     signatureKeys,
     approvals,
@@ -121,44 +135,98 @@ export async function gatherFacts(
   return { ...base, policies };
 }
 
-/** Promotion attestations of `digest` in every environment that previous-env / soak gates name. */
+/**
+ * Promotion records of `digest` in every environment that previous-env / soak gates name, read
+ * through {@link trustedPromotionRecords}: with an attestation key configured only records whose
+ * signature verifies count; the others are listed with the reason.
+ */
 async function promotionsOf(
   ctx: GatherContext,
   app: ApplicationConfig,
   to: EnvironmentConfig,
   digest: Digest,
-): Promise<PromotionFact[]> {
+): Promise<{ facts: PromotionFact[]; ignored: IgnoredPromotionFact[] }> {
   const envs = new Set(
     to.gates.flatMap((g) => (g.name === 'previous-env' || g.name === 'soak' ? [g.options.env] : [])),
   );
   const facts: PromotionFact[] = [];
+  const ignored: IgnoredPromotionFact[] = [];
   for (const name of envs) {
     const env = ctx.config.environments.get(name);
     if (!env) continue;
     // A repository that does not exist yet has no referrers (an empty list, not an error); any
     // other failure (auth, TLS, unreachable) is the promotion's error, not a "not promoted" fact.
-    const list = await ctx.registry.referrers(repositoryOf(env, app), digest, PROMOTION_ARTIFACT_TYPE);
-    for (const d of list) {
-      const a = d.annotations ?? {};
-      if (a[Annotations.env] !== name || a[Annotations.app] !== app.name) continue;
-      facts.push({
-        environment: name,
-        time: a[Annotations.created] ?? '',
-        kind: a[Annotations.kind] === 'rollback' ? 'rollback' : 'promotion',
-      });
-    }
+    const records = await trustedPromotionRecords(
+      ctx.registry,
+      repositoryOf(env, app),
+      digest,
+      name,
+      app.name,
+      ctx.trust,
+    );
+    for (const e of records.entries) facts.push({ environment: name, time: e.time, kind: e.kind });
+    for (const i of records.ignored)
+      ignored.push({ environment: name, attestation: i.attestation, reason: i.reason });
   }
-  return facts;
+  return { facts, ignored };
 }
 
+/**
+ * Keeps the reports that are about the candidate ({@link reportRefusal}); the others are refused
+ * with the reason. Config digests of an index's platforms are read only when a report names an
+ * image ID and nothing else matched.
+ */
+async function bindReports(
+  registry: RegistryPort,
+  candidate: Candidate,
+  reports: readonly { report: VulnerabilityReport; source: string; attached: boolean }[],
+): Promise<{
+  reports: { report: VulnerabilityReport; source: string }[];
+  refused: { source: string; reason: string }[];
+}> {
+  const m = candidate.manifest;
+  const identity: CandidateIdentity = {
+    digest: candidate.digest,
+    manifests: m.kind === 'index' ? m.body.manifests.map((c) => c.digest) : [],
+    configs: m.kind === 'image' ? [m.body.config.digest] : [],
+  };
+  let withConfigs: CandidateIdentity | undefined;
+  const out: { report: VulnerabilityReport; source: string }[] = [];
+  const refused: { source: string; reason: string }[] = [];
+  for (const r of reports) {
+    let reason = reportRefusal(r.report, r.source, identity, r.attached);
+    if (reason !== undefined && m.kind === 'index' && (r.report.subject?.imageIds.length ?? 0) > 0) {
+      withConfigs ??= { ...identity, configs: await platformConfigs(registry, candidate) };
+      reason = reportRefusal(r.report, r.source, withConfigs, r.attached);
+    }
+    if (reason === undefined) out.push({ report: r.report, source: r.source });
+    else refused.push({ source: r.source, reason });
+  }
+  return { reports: out, refused };
+}
+
+/** Config digests of the platform manifests of an index candidate. */
+async function platformConfigs(registry: RegistryPort, candidate: Candidate): Promise<Digest[]> {
+  const m = candidate.manifest;
+  if (m.kind !== 'index') return [];
+  const configs: Digest[] = [];
+  for (const child of m.body.manifests.slice(0, 64)) {
+    const c = await registry.manifest(candidate.repository, child.digest);
+    if (c.kind === 'image') configs.push(c.body.config.digest);
+  }
+  return configs;
+}
+
+/** The first layer (or the first of `mediaType`) of a referrer whose `subject` really is `subject`. */
 async function firstLayer(
   registry: RegistryPort,
   repo: Repository,
+  subject: Digest,
   d: Descriptor,
   mediaType?: string,
 ): Promise<Buffer | undefined> {
   const m = await registry.manifest(repo, d.digest);
-  if (m.kind !== 'image') return undefined;
+  if (m.kind !== 'image' || m.body.subject?.digest !== subject) return undefined;
   const layer = mediaType ? m.body.layers.find((l) => l.mediaType === mediaType) : m.body.layers[0];
   if (!layer || layer.size > MAX_REPORT) return undefined;
   return registry.blob(repo, layer);
@@ -169,17 +237,22 @@ async function firstLayer(
  * without vulnerabilities, a format or version Gantry cannot read) are listed with the reason, so
  * a gate that finds no report can say why.
  */
-async function attachedReports(registry: RegistryPort, repo: Repository, referrers: readonly Descriptor[]) {
+async function attachedReports(
+  registry: RegistryPort,
+  repo: Repository,
+  subject: Digest,
+  referrers: readonly Descriptor[],
+) {
   const reports: { report: VulnerabilityReport; source: string }[] = [];
   const unreadable: { source: string; reason: string }[] = [];
   for (const d of referrers) {
     if (!d.artifactType || !REPORT_TYPE.test(d.artifactType)) continue;
     const source = `referrer ${d.digest}`;
-    const bytes = await firstLayer(registry, repo, d);
+    const bytes = await firstLayer(registry, repo, subject, d);
     if (!bytes) {
       unreadable.push({
         source,
-        reason: `${source} has no report Gantry can read (no image layer of at most 64 MiB)`,
+        reason: `${source} has no report Gantry can read (no image layer of at most 64 MiB whose subject is ${subject})`,
       });
       continue;
     }
@@ -223,12 +296,13 @@ async function signaturesOf(
 async function approvalsOf(
   ctx: GatherContext,
   repo: Repository,
+  digest: Digest,
   referrers: readonly Descriptor[],
 ): Promise<ApprovalFact[]> {
   const out: ApprovalFact[] = [];
   for (const d of referrers) {
     if (d.artifactType !== APPROVAL_ARTIFACT_TYPE) continue;
-    const bytes = await firstLayer(ctx.registry, repo, d, DSSE_MEDIA_TYPE);
+    const bytes = await firstLayer(ctx.registry, repo, digest, d, DSSE_MEDIA_TYPE);
     if (!bytes) continue;
     const checked = checkApproval(bytes, ctx.approvers);
     const p = checked.predicate;

@@ -8,6 +8,7 @@ import {
   evaluatePolicy,
   evaluatePreviousEnv,
   evaluateSoak,
+  UNAUTHENTICATED_HISTORY,
 } from './simple-gates.js';
 
 const D = digestOf('candidate');
@@ -197,5 +198,56 @@ describe('approval', () => {
     const r = evaluateApproval(options, facts({ approvals }));
     expect(r.status).toBe(status);
     expect(r.reasons.join(' | ')).toContain(reason);
+  });
+
+  // Issue 9.3: alice's own promotion was refused, but `--actor Alice` passed.
+  it.each(['Alice', ' alice ', 'ALICE', 'ａｌｉｃｅ'])(
+    'the requester %j is alice and cannot approve her own promotion',
+    (requester) => {
+      const r = evaluateApproval(
+        options,
+        facts({ requester, approvals: [ok('alice', ['product-owner']), ok('bob', ['operations'])] }),
+      );
+      expect(r.status).toBe('pending');
+      expect(r.reasons.join(' | ')).toContain('ignored approval by alice: the requester cannot approve');
+    },
+  );
+
+  it('counts approvers whose names differ only in case once', () => {
+    const r = evaluateApproval(
+      options,
+      facts({ approvals: [ok('alice', ['product-owner']), ok('Alice', ['operations'])] }),
+    );
+    expect(r.status).toBe('pending');
+    expect(r.reasons[0]).toBe('1 of 2 approvals (alice)');
+  });
+});
+
+describe('previous-env and soak: which history they believe (issue 10.3)', () => {
+  const staging = { environment: 'staging', time: '2026-05-01T00:00:00Z', kind: 'promotion' as const };
+  it('say plainly that an unauthenticated history proves nothing', () => {
+    for (const r of [
+      evaluatePreviousEnv({ env: 'staging' }, facts({ promotions: [staging], historyAuthenticated: false })),
+      evaluateSoak(
+        { env: 'staging', duration: 3_600_000 },
+        facts({ promotions: [staging], historyAuthenticated: false }),
+      ),
+    ]) {
+      expect(r.status).toBe('pass');
+      expect(r.reasons).toContain(UNAUTHENTICATED_HISTORY);
+    }
+  });
+
+  it('name the records they ignored', () => {
+    const r = evaluatePreviousEnv(
+      { env: 'staging' },
+      facts({
+        historyAuthenticated: true,
+        ignoredPromotions: [{ environment: 'staging', attestation: D, reason: 'it is not signed' }],
+      }),
+    );
+    expect(r.status).toBe('fail');
+    expect(r.reasons[1]).toMatch(/^ignored promotion record sha256:\w+ for staging: it is not signed$/);
+    expect(r.reasons).not.toContain(UNAUTHENTICATED_HISTORY);
   });
 });

@@ -29,26 +29,44 @@ function firstPromotion(facts: GateFacts, env: string) {
     .sort((a, b) => compareStrings(a.time, b.time))[0];
 }
 
-/** `previous-env`: the digest was promoted to `env` before. */
-export function evaluatePreviousEnv(options: Options<'previous-env'>, facts: GateFacts): RecordedGate {
-  const first = firstPromotion(facts, options.env);
-  return first
-    ? pass('previous-env', `promoted to ${options.env} at ${first.time}`)
-    : fail('previous-env', `${facts.digest} was never promoted to ${options.env}`);
+/** Unauthenticated history and ignored records, said plainly after a gate's own reason. */
+export const UNAUTHENTICATED_HISTORY =
+  'promotion history is unauthenticated: no attestation key is configured, so anyone who can push to the repository can write a promotion record';
+
+function historyNotes(facts: GateFacts, env: string): string[] {
+  const ignored = (facts.ignoredPromotions ?? []).filter((i) => i.environment === env);
+  return [
+    ...ignored
+      .slice(0, 3)
+      .map((i) => `ignored promotion record ${i.attestation.slice(0, 19)} for ${env}: ${i.reason}`),
+    ...(ignored.length > 3 ? [`ignored ${ignored.length - 3} more promotion records for ${env}`] : []),
+    ...(facts.historyAuthenticated === false ? [UNAUTHENTICATED_HISTORY] : []),
+  ];
 }
 
-/** `soak`: the digest has been in `env` for at least `duration`. */
+/** `previous-env`: the digest was promoted to `env` before (by a record that counts). */
+export function evaluatePreviousEnv(options: Options<'previous-env'>, facts: GateFacts): RecordedGate {
+  const first = firstPromotion(facts, options.env);
+  const notes = historyNotes(facts, options.env);
+  return first
+    ? pass('previous-env', `promoted to ${options.env} at ${first.time}`, ...notes)
+    : fail('previous-env', `${facts.digest} was never promoted to ${options.env}`, ...notes);
+}
+
+/** `soak`: the digest has been in `env` for at least `duration` (by a record that counts). */
 export function evaluateSoak(options: Options<'soak'>, facts: GateFacts): RecordedGate {
   const needed = options.duration;
   const first = firstPromotion(facts, options.env);
-  if (!first) return fail('soak', `${facts.digest} was never promoted to ${options.env}`);
+  const notes = historyNotes(facts, options.env);
+  if (!first) return fail('soak', `${facts.digest} was never promoted to ${options.env}`, ...notes);
   const since = facts.now.getTime() - Date.parse(first.time);
-  if (Number.isNaN(since)) return fail('soak', `the promotion to ${options.env} has no valid time`);
+  if (Number.isNaN(since)) return fail('soak', `the promotion to ${options.env} has no valid time`, ...notes);
   return since >= needed
-    ? pass('soak', `in ${options.env} for ${formatDuration(since)} (≥ ${formatDuration(needed)})`)
+    ? pass('soak', `in ${options.env} for ${formatDuration(since)} (≥ ${formatDuration(needed)})`, ...notes)
     : fail(
         'soak',
         `in ${options.env} for ${formatDuration(since)} only; needs ${formatDuration(needed)} (${formatDuration(needed - since)} to go)`,
+        ...notes,
       );
 }
 

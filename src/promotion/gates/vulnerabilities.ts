@@ -50,12 +50,26 @@ const FORMAT_NAMES: Readonly<Record<ReportFormat, string>> = {
  *   entry no longer applies and says so in the reasons.
  * - With `fixable`, only findings with a fix count. Each severity above its `max` is a failure reason
  *   with the count and up to five example ids; a summary of counts and reports used is always given.
+ * - A report refused because it is about another image (`refused`, see report-binding.ts) fails the
+ *   gate, its reason first: evidence about something else is never silently dropped.
  */
 export function evaluateVulnerabilities(
   options: VulnerabilitiesGateOptions,
   reports: readonly SourcedReport[],
   now: Date,
   unreadable: readonly { readonly reason: string }[] = [],
+  refused: readonly { readonly reason: string }[] = [],
+): RecordedGate {
+  const result = evaluateReports(options, reports, now, unreadable);
+  if (refused.length === 0) return result;
+  return { ...result, status: 'fail', reasons: [...refused.map((r) => r.reason), ...result.reasons] };
+}
+
+function evaluateReports(
+  options: VulnerabilitiesGateOptions,
+  reports: readonly SourcedReport[],
+  now: Date,
+  unreadable: readonly { readonly reason: string }[],
 ): RecordedGate {
   if (reports.length === 0) {
     return {
