@@ -72,9 +72,14 @@ export class Session {
   /** Sends a call and returns the response when its status is expected; throws otherwise. */
   async call(options: CallOptions): Promise<HttpResponse> {
     const host = apiHost(options.registry);
+    const origin = this.transport.origin(host);
     const url = /^https?:\/\//.test(options.path)
       ? new URL(options.path)
-      : relativeUrl(options.path, this.transport.origin(host), host);
+      : relativeUrl(options.path, origin, host);
+    // An absolute URL comes from the registry (an upload `Location`). Credentials belong to the
+    // registry's own origin: another origin (another host, port or scheme) gets none, and its 401
+    // is not answered with a token, so a registry cannot make Gantry send them elsewhere.
+    const foreign = url.origin !== new URL(origin).origin;
     const send = async (authorization: string | undefined): Promise<HttpResponse> =>
       this.transport.request({
         method: options.method,
@@ -86,12 +91,17 @@ export class Session {
         ...(options.signal !== undefined && { signal: options.signal }),
       });
 
-    let res = await send(await this.auth.header(host, options.scopes));
+    let res = await send(foreign ? undefined : await this.auth.header(host, options.scopes));
     const challenges = parseChallenges(res.headers.getAll('www-authenticate'));
     const insufficient =
       res.status === 403 && challenges.some((c) => c.params.error === 'insufficient_scope');
     const streamed = options.body !== undefined && !Buffer.isBuffer(options.body);
-    if ((res.status === 401 || insufficient) && !streamed && !options.expect.includes(res.status)) {
+    if (
+      (res.status === 401 || insufficient) &&
+      !foreign &&
+      !streamed &&
+      !options.expect.includes(res.status)
+    ) {
       await discardBody(res.body);
       const header = await this.auth.challenge(host, options.scopes, challenges);
       res = await send(header);
