@@ -119,6 +119,11 @@ export class MemoryRegistry {
       };
       await this.#call('attach', repo, body.subject.digest);
       const r = this.#repo(repo);
+      for (const [d, b] of artifact.blobs) this.blobs.set(d, b);
+      r.manifests.set(
+        digestOf(artifact.manifest),
+        parseManifest(artifact.manifest, digestOf(artifact.manifest)),
+      );
       r.referrers.set(body.subject.digest, [
         ...(r.referrers.get(body.subject.digest) ?? []),
         {
