@@ -6,3 +6,4 @@ export * from './logger.js';
 export * from './clock.js';
 export * from './atomic-write.js';
 export * from './compare.js';
+export * from './content-verifier.js';
