@@ -7,7 +7,7 @@
 
 /** Retry settings of one copy. Every field is optional; defaults are documented per field. */
 export interface CopyRetryOptions {
-  /** Failed attempts in a row without progress after which a blob fails. Default 5. */
+  /** Failed attempts without progress after which a blob fails. Default 8. */
   readonly maxStalls?: number;
   /** Blob restarts per copy, over all its blobs. Default: 4 per blob, at least 20. */
   readonly restarts?: number;
@@ -26,7 +26,7 @@ export class RetryBudget {
   #restarts: number;
 
   constructor(options: CopyRetryOptions, blobs: number, now: () => number = Date.now) {
-    this.maxStalls = Math.max(1, options.maxStalls ?? 5);
+    this.maxStalls = Math.max(1, options.maxStalls ?? 8);
     this.backoffMs = Math.max(0, options.backoffMs ?? 250);
     this.#restarts = options.restarts ?? Math.max(20, 4 * blobs);
     this.#now = now;

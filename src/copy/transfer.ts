@@ -96,8 +96,7 @@ async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<
   for (let attempt = 1; ; attempt++) {
     const moved = { bytes: 0 };
     try {
-      const whole = await smallBlob(ctx, blob);
-      if (whole !== undefined) moved.bytes = whole.byteLength;
+      const whole = await smallBlob(ctx, blob, moved);
       const action = await ctx.destination.pushBlob(blob, whole ?? (() => fromSource(ctx, blob, moved)), {
         ...(ctx.source.repository && { mountFrom: ctx.source.repository }),
       });
@@ -129,19 +128,27 @@ async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<
 }
 
 /**
- * A small blob read whole from the source (verified), so it goes up as one buffer: one write for
- * headers and body, no stream plumbing, and a retry needs no new download. Undefined for big blobs,
- * blobs that will be mounted, and sources that only stream.
+ * A small blob read whole from the source (verified, and resumed like any download), so it goes
+ * up as one buffer: one write for headers and body, no stream plumbing on the upload side.
+ * Undefined for big blobs and blobs that will be mounted. `moved` counts what arrived, even when
+ * the read then fails.
  */
-async function smallBlob(ctx: TransferContext, blob: Descriptor): Promise<Buffer | undefined> {
-  if (blob.size > SMALL_BLOB_BYTES || mountable(ctx) || ctx.source.fetchBlobBytes === undefined) {
-    return undefined;
-  }
+async function smallBlob(
+  ctx: TransferContext,
+  blob: Descriptor,
+  moved: { bytes: number },
+): Promise<Buffer | undefined> {
+  if (blob.size > SMALL_BLOB_BYTES || mountable(ctx)) return undefined;
+  const chunks: Buffer[] = [];
   try {
-    return await ctx.source.fetchBlobBytes(blob);
+    for await (const chunk of ctx.source.fetchBlob(blob) as AsyncIterable<Buffer>) {
+      moved.bytes += chunk.byteLength;
+      chunks.push(chunk);
+    }
   } catch (err) {
     throw copyError('source', `blob ${blob.digest} in ${ctx.source.name}`, err);
   }
+  return Buffer.concat(chunks);
 }
 
 /**
