@@ -11,8 +11,9 @@ import { copyImage } from '../../src/copy/index.js';
 import { RegistryClient } from '../../src/registry/index.js';
 import {
   ALL_MANIFEST_TYPES,
+  HEAVY_FAULTS,
   fetchManifest,
-  makeImage,
+  heavyFaultImage,
   pushImage,
   randomFaults,
   registryRequest,
@@ -24,10 +25,6 @@ import {
 } from '../helpers/index.js';
 import { target } from './copy-helpers.js';
 
-/** 13 layers of 64 KiB to 1 MiB and a config: 14 blobs, about 5 MiB. */
-export const HEAVY_LAYER_SIZES = [64, 80, 96, 128, 160, 200, 256, 320, 400, 480, 600, 800, 1024].map(
-  (k) => k * 1024,
-);
 const COPIES = 50;
 const PARALLEL = 5;
 
@@ -35,18 +32,9 @@ let src: RegistryProcess;
 let dst: RegistryProcess;
 let srcProxy: FaultProxy;
 let dstProxy: FaultProxy;
-const srcFaults: RandomFaults = randomFaults({
-  unavailable: 0.1,
-  reset: 0.02,
-  cut: 0.25,
-  corrupt: 0.1,
-  seed: 9,
-});
-const dstFaults: RandomFaults = randomFaults({ unavailable: 0.1, reset: 0.02, seed: 11 });
-const image = makeImage({
-  seed: 'heavy-faults',
-  layers: HEAVY_LAYER_SIZES.map((size, i) => ({ size, seed: `heavy-faults:${i}` })),
-});
+const srcFaults: RandomFaults = randomFaults({ ...HEAVY_FAULTS.source, seed: 9 });
+const dstFaults: RandomFaults = randomFaults({ ...HEAVY_FAULTS.destination, seed: 11 });
+const image = heavyFaultImage();
 
 beforeAll(async () => {
   [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
