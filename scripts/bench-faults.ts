@@ -172,6 +172,7 @@ async function main(): Promise<void> {
             e
               .replace(/^time="[^"]*" level=\w+ msg=/, '')
               .replace(/sha256:[0-9a-f]{64}/g, 'sha256:…')
+              .replace(/_state=[^"\\]*/g, '_state=…')
               .replace(/127\.0\.0\.1:\d+/g, 'HOST')
               .replace(/heavy\/(gantry|skopeo)-\d+/g, 'heavy/$1-N'),
           ),
