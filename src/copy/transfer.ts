@@ -168,6 +168,9 @@ function fromSource(ctx: TransferContext, blob: Descriptor, moved: { bytes: numb
     },
   });
   source.on('error', (err) => out.destroy(copyError('source', object, err)));
+  // The upload reports this stream's failure itself; an error after it stopped listening (the
+  // destination gave up first) must not become an uncaught exception.
+  out.on('error', () => undefined);
   out.once('close', () => {
     if (!source.destroyed) source.destroy();
   });
