@@ -53,7 +53,21 @@ export interface App {
 export function createApp(options: AppOptions): App {
   const { config, env } = options;
   const byHost = new Map<string, RegistryConfig>();
-  for (const r of config.registries.values()) byHost.set(r.host, r);
+  for (const r of config.registries.values()) {
+    // Connection settings are per host:port: two registries there must agree on them, or one
+    // would silently get the other's (an https:// registry used over plain HTTP).
+    const other = byHost.get(r.host);
+    if (
+      other &&
+      (other.scheme !== r.scheme || other.tlsVerify !== r.tlsVerify || other.caFile !== r.caFile)
+    ) {
+      throw new GantryError(
+        'CONFIG_INVALID',
+        `${config.file}: registries.${r.name}: ${r.host} is also registry "${other.name}" with other connection settings (${other.scheme}://, tls.verify ${String(other.tlsVerify)} vs ${r.scheme}://, tls.verify ${String(r.tlsVerify)}); one host:port has one scheme and one TLS setting`,
+      );
+    }
+    byHost.set(r.host, r);
+  }
   const fallback = new DockerConfigCredentials({ path: options.authFile, helperEnv: definedEnv(env) });
   const providers = new Map<string, CredentialProvider>();
   for (const r of config.registries.values()) {

@@ -2,7 +2,7 @@
  * Writing results: human text by default, one JSON document with `--json`. Errors are one line on
  * stderr (`gantry: CODE: message`), or a JSON object `{error: {code, message}}` with `--json`.
  */
-import { toGantryError, type GantryError } from '../core/index.js';
+import { escapeControl, toGantryError, type GantryError } from '../core/index.js';
 import { exitCodeFor } from './exit-codes.js';
 
 /** Prints a JSON document to stdout. */
@@ -18,7 +18,8 @@ export function printLines(...lines: string[]): void {
 /** Reports an error in one line and returns the exit code to use. */
 export function reportError(err: unknown, json: boolean): number {
   const e: GantryError = toGantryError(err);
-  const message = e.message.split('\n')[0] ?? e.message;
+  // One line, and no control character from anywhere (registry text included) reaches the terminal.
+  const message = escapeControl(e.message.split('\n')[0] ?? e.message);
   if (json) {
     process.stdout.write(`${JSON.stringify({ error: { code: e.code, message, ...e.details } })}\n`);
   } else {

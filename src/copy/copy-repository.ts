@@ -2,8 +2,14 @@
  * Copying every tag of a repository (`gantry copy --all-tags`): many images in parallel under one
  * shared {@link Scheduler}, skipping what the destination already has, and with `keepGoing`
  * finishing what it can and reporting what failed.
+ *
+ * The source's tag list is untrusted (a registry's `/tags/list`, a layout's `ref.name`
+ * annotations): an entry that is not a valid tag (`../../prod/web/manifests/latest`, `a/b`,
+ * `%2e%2e`, a name with a newline) is skipped and reported in `skipped`, never requested nor
+ * written, and the valid tags are still copied.
  */
-import { compareStrings, toGantryError } from '../core/index.js';
+import { compareStrings, escapeControl, toGantryError } from '../core/index.js';
+import { isValidTag } from '../registry/index.js';
 import { copyImage, type CopyImageOptions, type CopyResult } from './copy-image.js';
 import { Scheduler } from './scheduler.js';
 import type { ReadTarget, WriteTarget } from './target.js';
@@ -26,6 +32,13 @@ export interface TagFailure {
   readonly message: string;
 }
 
+/** A source tag-list entry that was not copied because it is not a valid tag name. */
+export interface SkippedTag {
+  /** The entry with control characters escaped (safe to print). */
+  readonly tag: string;
+  readonly reason: string;
+}
+
 /** The outcome of a repository copy (stable `--json` contract). */
 export interface CopyRepositoryResult {
   readonly source: string;
@@ -33,6 +46,8 @@ export interface CopyRepositoryResult {
   readonly tags: number;
   readonly copied: readonly CopyResult[];
   readonly failed: readonly TagFailure[];
+  /** Source tag-list entries that are not valid tag names (never requested). */
+  readonly skipped: readonly SkippedTag[];
   readonly bytesTransferred: number;
   readonly durationMs: number;
 }
@@ -49,7 +64,14 @@ export async function copyRepository(
   const now = options.now ?? Date.now;
   const started = now();
   // One tag list per side instead of a lookup per tag (and per referrers fallback tag).
-  const [all, destinationTags] = await Promise.all([source.tags(), destination.existingTags()]);
+  const [listed, destinationTags] = await Promise.all([source.tags(), destination.existingTags()]);
+  const all = listed.filter(isValidTag);
+  const skipped: SkippedTag[] = listed
+    .filter((t) => !isValidTag(t))
+    .map((t) => ({
+      tag: escapeControl(t.length > 200 ? `${t.slice(0, 197)}...` : t),
+      reason: 'not a valid tag name',
+    }));
   const tags = all.filter((t) => !REFERRERS_TAG.test(t)).sort();
   const scheduler = options.scheduler ?? new Scheduler();
   const sourceTags = new Set(all);
@@ -90,6 +112,7 @@ export async function copyRepository(
     tags: tags.length,
     copied: copied.sort((a, b) => compareStrings(a.tags[0] ?? '', b.tags[0] ?? '')),
     failed,
+    skipped,
     bytesTransferred: copied.reduce((n, r) => n + r.bytesTransferred, 0),
     durationMs: now() - started,
   };

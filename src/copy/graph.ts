@@ -51,6 +51,11 @@ export interface ResolveOptions {
   readonly root?: Manifest;
 }
 
+/** Levels of index nesting accepted (a root index is level 1; an image index of images uses 1). */
+export const MAX_INDEX_DEPTH = 8;
+/** Manifests one copy may involve: the image, its children, and its referrers with theirs. */
+export const MAX_MANIFESTS_PER_COPY = 10_000;
+
 /** Cosign's tag suffixes for signatures, attestations and SBOMs. */
 export const COSIGN_SUFFIXES: readonly string[] = Object.freeze(['sig', 'att', 'sbom']);
 
@@ -61,9 +66,11 @@ export async function resolveGraph(
   options: ResolveOptions = {},
 ): Promise<CopyGraph> {
   const fetched = new Map<string, Promise<Manifest>>();
+  const budget = { visits: 0 };
   const fetchManifest = (ref: string): Promise<Manifest> => {
     let p = fetched.get(ref);
     if (!p) {
+      if (fetched.size >= MAX_MANIFESTS_PER_COPY) return Promise.reject(tooManyManifests(source));
       p = onSide('source', `manifest ${source.name}${ref.includes(':') ? '@' : ':'}${ref}`, () =>
         source.fetchManifest(ref),
       );
@@ -80,7 +87,8 @@ export async function resolveGraph(
     root = await narrow(original, options.platforms, fetchManifest);
     narrowed = root.digest !== original.digest;
   }
-  const tree = await walk(root, fetchManifest);
+  const walkTree = (m: Manifest): Promise<ManifestTree> => walk(m, fetchManifest, budget, source);
+  const tree = await walkTree(root);
   const attached: Attached[] = [];
   if (options.referrers !== false) {
     const seen = new Set<string>([root.digest, ...tree.children.map((m) => m.digest)]);
@@ -104,14 +112,14 @@ export async function resolveGraph(
         for (const d of found) {
           if (seen.has(d.digest)) continue;
           seen.add(d.digest);
-          const t = await walk(await fetchManifest(d.digest), fetchManifest);
+          const t = await walkTree(await fetchManifest(d.digest));
           attached.push({ tree: t, subject });
           queue.push(d.digest);
         }
         for (const { tag, m } of tagged) {
           if (!m || seen.has(`${tag}@${m.digest}`)) continue;
           seen.add(`${tag}@${m.digest}`);
-          attached.push({ tree: await walk(m, fetchManifest), tag });
+          attached.push({ tree: await walkTree(m), tag });
         }
       }
     }
@@ -139,25 +147,53 @@ function cosignTags(subject: Digest, known: ReadonlySet<string> | undefined): st
   return candidates;
 }
 
+/**
+ * The tree under `manifest`: each child manifest once (children before their parent), fetched
+ * through the shared memo, and at most {@link MAX_INDEX_DEPTH} levels of indexes.
+ */
 async function walk(
   manifest: Manifest,
   fetchManifest: (ref: string) => Promise<Manifest>,
+  budget: { visits: number },
+  source: ReadTarget,
 ): Promise<ManifestTree> {
   const children: Manifest[] = [];
   const blobs: Descriptor[] = [];
-  const visit = async (m: Manifest): Promise<void> => {
-    if (m.kind === 'index') {
-      const subs = await Promise.all(m.body.manifests.map((d) => fetchManifest(d.digest)));
-      for (const sub of subs) {
-        await visit(sub);
-        children.push(sub);
-      }
-    } else {
+  const visited = new Set<string>([manifest.digest]);
+  const visit = async (m: Manifest, level: number): Promise<void> => {
+    if (++budget.visits > MAX_MANIFESTS_PER_COPY) throw tooManyManifests(source);
+    if (m.kind !== 'index') {
       blobs.push(...manifestChildren(m));
+      return;
+    }
+    if (level > MAX_INDEX_DEPTH) {
+      throw new GantryError(
+        'COPY_LIMIT_EXCEEDED',
+        `${source.name}: ${manifest.digest} nests indexes more than ${MAX_INDEX_DEPTH} levels deep (at ${m.digest}); refusing to copy it`,
+        { details: { limit: MAX_INDEX_DEPTH, digest: m.digest } },
+      );
+    }
+    // Fetched together (memoised), entered one by one: a digest reached twice is visited once,
+    // and every child is pushed before any parent that lists it.
+    const fresh = [...new Set(m.body.manifests.map((d) => d.digest))].filter((d) => !visited.has(d));
+    const subs = await Promise.all(fresh.map((d) => fetchManifest(d)));
+    for (const sub of subs) {
+      if (visited.has(sub.digest)) continue;
+      visited.add(sub.digest);
+      await visit(sub, level + 1);
+      children.push(sub);
     }
   };
-  await visit(manifest);
+  await visit(manifest, 1);
   return { manifest, children, blobs };
+}
+
+function tooManyManifests(source: ReadTarget): GantryError {
+  return new GantryError(
+    'COPY_LIMIT_EXCEEDED',
+    `${source.name}: the copy involves more than ${MAX_MANIFESTS_PER_COPY} manifests; refusing to copy it`,
+    { details: { limit: MAX_MANIFESTS_PER_COPY } },
+  );
 }
 
 async function narrow(

@@ -6,6 +6,7 @@ export {
   copyRepository,
   type CopyRepositoryOptions,
   type CopyRepositoryResult,
+  type SkippedTag,
   type TagFailure,
 } from './copy-repository.js';
 export { Scheduler, type SchedulerOptions } from './scheduler.js';

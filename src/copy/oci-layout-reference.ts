@@ -5,7 +5,8 @@
  * letters are not supported). The optional part after it names an `index.json` entry through its
  * `org.opencontainers.image.ref.name` annotation; Gantry accepts a Docker tag there, nothing else.
  */
-import { GantryError } from '../core/index.js';
+import { GantryError, escapeControl } from '../core/index.js';
+import { isValidTag } from '../registry/index.js';
 
 /** The transport prefix of layout references. */
 export const OCI_LAYOUT_PREFIX = 'oci:';
@@ -18,16 +19,18 @@ export interface OciLayoutReference {
   readonly tag?: string;
 }
 
-const TAG_RE = /^[\w][\w.-]{0,127}$/;
-
 /** True when `text` uses the `oci:` transport (it may still be malformed: parse it to find out). */
 export function isOciLayoutReference(text: string): boolean {
   return text.startsWith(OCI_LAYOUT_PREFIX);
 }
 
-/** True when `tag` follows the Docker tag grammar (letters, digits, `_`, `.`, `-`; at most 128, not starting with `.` or `-`). */
+/**
+ * True when `tag` follows the Docker tag grammar (letters, digits, `_`, `.`, `-`; at most 128, not
+ * starting with `.` or `-`): the same check as registry tags ({@link isValidTag}), so a layout's
+ * `org.opencontainers.image.ref.name` such as `../../prod/web/manifests/latest` is never a tag.
+ */
 export function isOciLayoutTag(tag: string): boolean {
-  return TAG_RE.test(tag);
+  return isValidTag(tag);
 }
 
 /**
@@ -60,5 +63,6 @@ export function formatOciLayoutReference(ref: OciLayoutReference): string {
 }
 
 function shorten(s: string): string {
-  return s.length > 100 ? `${s.slice(0, 97)}...` : s;
+  const e = escapeControl(s);
+  return e.length > 100 ? `${e.slice(0, 97)}...` : e;
 }

@@ -34,8 +34,10 @@ export class RegistryTarget implements ReadTarget, WriteTarget {
     return (await this.#client.referrersList(this.repository, digest, undefined, knownTags)).descriptors;
   }
 
-  tags(): Promise<string[]> {
-    return this.#client.tagList(this.repository);
+  /** Every entry of the tag list, invalid names included: the caller validates (and reports) them. */
+  async tags(): Promise<string[]> {
+    const { tags, invalid } = await this.#client.tagListChecked(this.repository);
+    return [...tags, ...invalid];
   }
 
   async existingTags(): Promise<ReadonlySet<string>> {
@@ -63,9 +65,15 @@ export class RegistryTarget implements ReadTarget, WriteTarget {
     let location: string | undefined;
     const from = options.mountFrom;
     if (from && canMount(from, this.repository)) {
-      const mount = await this.#client.blobMount(this.repository, descriptor.digest, from);
-      if (mount.mounted) return 'mounted';
-      location = mount.location;
+      try {
+        const mount = await this.#client.blobMount(this.repository, descriptor.digest, from);
+        if (mount.mounted) return 'mounted';
+        location = mount.location;
+      } catch (err) {
+        // The destination's credentials may not read the source repository (each side of a copy
+        // has its own): a refused mount is only a missed shortcut, so upload instead.
+        if (!isGantryError(err, 'REGISTRY_UNAUTHORIZED', 'REGISTRY_DENIED')) throw err;
+      }
     }
     await this.#client.blobUpload(
       this.repository,

@@ -48,6 +48,8 @@ export const ErrorCodes = [
   // pinning deployment files
   'PIN_CHECK_FAILED',
   'PIN_FILE_INVALID',
+  // copy
+  'COPY_LIMIT_EXCEEDED',
   // local files (OCI layouts, auth files)
   'LOCAL_IO',
   // generic

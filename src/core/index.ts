@@ -7,3 +7,4 @@ export * from './clock.js';
 export * from './atomic-write.js';
 export * from './compare.js';
 export * from './content-verifier.js';
+export * from './escape.js';

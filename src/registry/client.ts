@@ -31,7 +31,7 @@ import type { Reference, Repository } from './reference.js';
 import { referrerPush, referrersList, type ReferrersResult } from './referrers.js';
 import { ping } from './ping.js';
 import { Session } from './session.js';
-import { tagList } from './tags.js';
+import { tagList, tagListChecked, type TagListResult } from './tags.js';
 import { HttpTransport, type HostSettings } from './transport/http-transport.js';
 import type { RetryOptions } from './transport/retry-policy.js';
 
@@ -75,6 +75,7 @@ export class RegistryClient {
       transport,
       logger,
       clock,
+      ...(options.hostSettings !== undefined && { hostSettings: options.hostSettings }),
       ...(options.credentials !== undefined && { credentials: options.credentials }),
     });
     this.#session = new Session(transport, auth, logger);
@@ -141,9 +142,17 @@ export class RegistryClient {
     return blobUpload(this.#session, repo, digest, size, source, options);
   }
 
-  /** Lists every tag of a repository, following pagination. */
+  /**
+   * Lists every valid tag of a repository, following pagination. Entries of the registry's list
+   * that are not valid tag names are left out (and logged); {@link tagListChecked} returns them.
+   */
   tagList(repo: Repository, pageSize?: number): Promise<string[]> {
     return tagList(this.#session, repo, pageSize);
+  }
+
+  /** Lists a repository's tag list split into valid tags and entries that are not valid tag names. */
+  tagListChecked(repo: Repository, pageSize?: number): Promise<TagListResult> {
+    return tagListChecked(this.#session, repo, pageSize);
   }
 
   /** Lists the referrers of a digest (referrers API, or the tag schema fallback). */

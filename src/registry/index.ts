@@ -3,6 +3,7 @@ export * from './reference.js';
 export * from './manifest.js';
 export { RegistryClient, type RegistryClientOptions } from './client.js';
 export type { ManifestHeadResult, ManifestPutResult } from './manifests.js';
+export type { TagListResult } from './tags.js';
 export type { BlobSource, BlobUploadOptions, BlobGetOptions, MountResult } from './blobs.js';
 export { referrersTag, type ReferrersResult, type ReferrersSource } from './referrers.js';
 export { HttpTransport, type HostSettings, type TransportOptions } from './transport/http-transport.js';

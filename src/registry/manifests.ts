@@ -57,7 +57,7 @@ export async function manifestHead(
   const res = await session.call({
     method: 'GET',
     registry: ref.registry,
-    path: `${Session.repoPath(ref)}/manifests/${manifestReference(ref)}`,
+    path: Session.manifestPath(ref, manifestReference(ref)),
     scopes: pullScope(ref),
     headers: { accept: ACCEPT },
     expect: [200, 404],
@@ -90,7 +90,7 @@ export async function manifestGet(session: Session, ref: Reference): Promise<Man
   const res = await session.call({
     method: 'GET',
     registry: ref.registry,
-    path: `${Session.repoPath(ref)}/manifests/${manifestReference(ref)}`,
+    path: Session.manifestPath(ref, manifestReference(ref)),
     scopes: pullScope(ref),
     headers: { accept: ACCEPT },
     expect: [200, 404],
@@ -162,6 +162,8 @@ export async function manifestPut(
   bytes: Buffer,
   mediaType: string,
 ): Promise<ManifestPutResult> {
+  // Checked first: nothing about an invalid tag or digest is computed or sent.
+  const path = Session.manifestPath(repo, reference);
   const algorithm = reference.includes(':') ? digestAlgorithm(parseDigest(reference)) : 'sha256';
   const d = new Digester(algorithm);
   d.update(bytes);
@@ -181,7 +183,7 @@ export async function manifestPut(
   const res = await session.call({
     method: 'PUT',
     registry: repo.registry,
-    path: `${Session.repoPath(repo)}/manifests/${reference}`,
+    path,
     scopes: [repositoryScope(repo.repository, 'pull', 'push')],
     headers: { 'content-type': mediaType },
     body: bytes,
@@ -215,7 +217,7 @@ export async function manifestDelete(session: Session, ref: Reference): Promise<
   const res = await session.call({
     method: 'DELETE',
     registry: ref.registry,
-    path: `${Session.repoPath(ref)}/manifests/${ref.digest}`,
+    path: Session.manifestPath(ref, ref.digest),
     scopes: [repositoryScope(ref.repository, 'delete')],
     expect: [200, 202, 404],
     what: `delete manifest ${formatReference(ref)}`,

@@ -8,7 +8,7 @@
  * A name without a domain is normalised to Docker Hub (`docker.io`), and a single-component Hub
  * name gets the `library/` namespace, exactly as `docker pull` does.
  */
-import { GantryError, parseDigest, type Digest } from '../core/index.js';
+import { GantryError, escapeControl, isDigest, parseDigest, type Digest } from '../core/index.js';
 
 /** Docker Hub's canonical name in references. */
 export const DOCKER_HUB = 'docker.io';
@@ -181,9 +181,40 @@ export function canMount(from: Repository | undefined, to: Repository | undefine
   );
 }
 
-/** True when `tag` is a valid tag. */
+/**
+ * True when `tag` is a valid tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}` (distribution-spec
+ * "Pulling manifests"). Such a tag can never be a dot segment, hold a `/`, `%` or control
+ * character, so it cannot change the structure of a request path.
+ */
 export function isValidTag(tag: string): boolean {
   return TAG_RE.test(tag);
+}
+
+/** True when `path` is a valid repository path (`team/web`): lowercase components joined by `/`. */
+export function isValidRepositoryPath(path: string): boolean {
+  if (path.length === 0 || path.length > NAME_MAX) return false;
+  return path.split('/').every((c) => PATH_COMPONENT_RE.test(c));
+}
+
+/**
+ * Checks a manifest reference (a tag or a digest) before it becomes part of a request path.
+ * Throws `REFERENCE_INVALID` naming the repository and the (escaped) reference.
+ */
+export function assertManifestReference(repo: Repository, reference: string): void {
+  if (isValidTag(reference) || isDigest(reference)) return;
+  throw new GantryError(
+    'REFERENCE_INVALID',
+    `invalid tag or digest "${shorten(escapeControl(reference))}" for ${repo.registry}/${shorten(escapeControl(repo.repository))}: a tag is letters, digits, "_", "." and "-" (at most 128, not starting with "." or "-")`,
+  );
+}
+
+/** Checks a repository path before it becomes part of a request path; throws `REFERENCE_INVALID`. */
+export function assertRepositoryPath(repo: Repository): void {
+  if (isValidRepositoryPath(repo.repository)) return;
+  throw new GantryError(
+    'REFERENCE_INVALID',
+    `invalid repository name "${shorten(escapeControl(repo.repository))}" in ${escapeControl(repo.registry)}: lowercase letters, digits and separators, components joined by "/"`,
+  );
 }
 
 function shorten(s: string): string {

@@ -1,13 +1,14 @@
 /**
- * The authenticated request path shared by every registry resource: builds `/v2/` URLs, attaches
+ * The authenticated request path shared by every registry resource: builds `/v2/` URLs (the one
+ * place request paths are made, so no repository name, tag or digest can change their structure), attaches
  * the right `Authorization` for the request's scopes, answers 401 challenges once (and 403
  * `insufficient_scope`), and turns unexpected statuses into errors that keep the registry's codes.
  */
 import type { Readable } from 'node:stream';
-import { GantryError, silentLogger, type Logger } from '../core/index.js';
+import { GantryError, escapeControl, silentLogger, type Logger } from '../core/index.js';
 import type { Authenticator } from './auth/authenticator.js';
 import { parseChallenges } from './auth/challenge.js';
-import { apiHost, type Repository } from './reference.js';
+import { apiHost, assertManifestReference, assertRepositoryPath, type Repository } from './reference.js';
 import type { HttpResponse, HttpTransport } from './transport/http-transport.js';
 import { discardBody, readBody, MAX_ERROR_BODY_BYTES } from './transport/read-body.js';
 import { responseError } from './transport/registry-error.js';
@@ -51,9 +52,23 @@ export class Session {
     this.logger = logger;
   }
 
-  /** The `/v2/<name>` base path of a repository. */
+  /**
+   * The `/v2/<name>` base path of a repository. Throws `REFERENCE_INVALID` when the name is not a
+   * valid repository path (so `..`, `%2e`, empty components or control characters never reach a URL).
+   */
   static repoPath(repo: Repository): string {
+    assertRepositoryPath(repo);
     return `/v2/${repo.repository}`;
+  }
+
+  /**
+   * The `/v2/<name>/manifests/<reference>` path. `reference` must be a valid tag or digest:
+   * anything else throws `REFERENCE_INVALID` before a request is made.
+   */
+  static manifestPath(repo: Repository, reference: string): string {
+    const base = Session.repoPath(repo);
+    assertManifestReference(repo, reference);
+    return `${base}/manifests/${reference}`;
   }
 
   /** Sends a call and returns the response when its status is expected; throws otherwise. */
@@ -61,7 +76,7 @@ export class Session {
     const host = apiHost(options.registry);
     const url = /^https?:\/\//.test(options.path)
       ? new URL(options.path)
-      : new URL(options.path, this.transport.origin(host));
+      : relativeUrl(options.path, this.transport.origin(host), host);
     const send = async (authorization: string | undefined): Promise<HttpResponse> =>
       this.transport.request({
         method: options.method,
@@ -106,4 +121,34 @@ export class Session {
     }
     throw err;
   }
+}
+
+/** Characters that are never part of a path Gantry builds (they could end, escape or re-route it). */
+// eslint-disable-next-line no-control-regex
+const UNSAFE_PATH_CHARS = /[\u0000-\u0020\u007f-\uffff%\\#]/;
+
+/**
+ * Resolves a path Gantry built against the registry origin, refusing any path whose structure
+ * `new URL` would change: dot segments (`/v2/a/../../b`), encoded or odd characters, or a host
+ * other than the registry's. Paths come from {@link Session.repoPath} and friends, so this is a
+ * second line of defence: it throws `REFERENCE_INVALID` rather than send a request elsewhere.
+ */
+function relativeUrl(path: string, origin: string, host: string): URL {
+  const q = path.indexOf('?');
+  const pathname = q === -1 ? path : path.slice(0, q);
+  const segments = pathname.split('/');
+  const url = new URL(path, origin);
+  if (
+    !pathname.startsWith('/v2/') ||
+    UNSAFE_PATH_CHARS.test(pathname) ||
+    segments.some((s) => s === '.' || s === '..') ||
+    url.pathname !== pathname ||
+    url.origin !== new URL(origin).origin
+  ) {
+    throw new GantryError(
+      'REFERENCE_INVALID',
+      `refusing to send a request to an unsafe path "${escapeControl(pathname.slice(0, 200))}" on ${host}`,
+    );
+  }
+  return url;
 }

@@ -2,7 +2,7 @@
  * `gantry copy SRC DST` and `gantry copy --all-tags SRC_REPO DST_REPO`: byte-exact copies between
  * registries and OCI layouts, with referrers, mounts, bounded concurrency and progress.
  */
-import { GantryError } from '../../core/index.js';
+import { GantryError, escapeControl } from '../../core/index.js';
 import {
   Scheduler,
   copyImage,
@@ -70,11 +70,15 @@ export async function copy(srcText: string, dstText: string, options: CopyComman
     .flatMap((p) => p.split(','))
     .filter(Boolean)
     .map(parsePlatform);
-  const client = createClient(options.authfile, [
+  // One client per side: when both sides are on the same host:port, each still keeps its own
+  // TLS settings and credentials (a shared host-settings table would let one side's flags win).
+  const srcClient = createClient(options.authfile, [
     {
       hosts: hostList(src),
       flags: sideFlags(options.srcTlsVerify, options.srcCreds, options.srcCertDir, options.tlsVerify),
     },
+  ]);
+  const dstClient = createClient(options.authfile, [
     {
       hosts: hostList(dst),
       flags: sideFlags(options.destTlsVerify, options.destCreds, options.destCertDir, options.tlsVerify),
@@ -95,7 +99,7 @@ export async function copy(srcText: string, dstText: string, options: CopyComman
       ...(progress.listener && { onEvent: progress.listener }),
     };
     if (options.allTags) {
-      const result = await copyRepository(endpointTarget(src, client), endpointTarget(dst, client), {
+      const result = await copyRepository(endpointTarget(src, srcClient), endpointTarget(dst, dstClient), {
         ...common,
         keepGoing: options.keepGoing === true,
         imageConcurrency: positive('image-concurrency', options.imageConcurrency, 8),
@@ -115,10 +119,15 @@ export async function copy(srcText: string, dstText: string, options: CopyComman
         : src.kind === 'registry' && src.digest
           ? undefined
           : (src.tag ?? 'latest'));
-    const result = await copyImage(endpointTarget(src, client), reference, endpointTarget(dst, client), {
-      ...common,
-      ...(tag !== undefined && { tags: [tag] }),
-    });
+    const result = await copyImage(
+      endpointTarget(src, srcClient),
+      reference,
+      endpointTarget(dst, dstClient),
+      {
+        ...common,
+        ...(tag !== undefined && { tags: [tag] }),
+      },
+    );
     progress.stop();
     if (dst.kind === 'registry' && dst.digest && dst.digest !== result.digest) {
       throw new GantryError(
@@ -135,7 +144,7 @@ export async function copy(srcText: string, dstText: string, options: CopyComman
     return 0;
   } finally {
     progress.stop();
-    await client.close();
+    await Promise.all([srcClient.close(), dstClient.close()]);
   }
 }
 
@@ -186,6 +195,13 @@ function reportRepository(r: CopyRepositoryResult, options: CopyCommandOptions):
   const lines = [
     `Copied ${r.copied.length - complete} of ${r.tags} tags from ${r.source} to ${r.destination} (${formatBytes(r.bytesTransferred)}), ${complete} already up to date, ${r.failed.length} failed, in ${(r.durationMs / 1000).toFixed(1)}s`,
   ];
-  for (const f of r.failed) lines.push(`  failed ${f.tag}: ${f.message} [${f.code}]`);
+  for (const f of r.failed) lines.push(`  failed ${f.tag}: ${escapeControl(f.message)} [${f.code}]`);
+  if (r.skipped.length > 0) {
+    lines.push(
+      `Skipped ${r.skipped.length} source tag-list ${r.skipped.length === 1 ? 'entry' : 'entries'} that ${r.skipped.length === 1 ? 'is not a valid tag name' : 'are not valid tag names'}:`,
+    );
+    for (const s of r.skipped.slice(0, 20)) lines.push(`  skipped "${s.tag}": ${s.reason}`);
+    if (r.skipped.length > 20) lines.push(`  … and ${r.skipped.length - 20} more (see --json)`);
+  }
   printLines(...lines);
 }

@@ -2,7 +2,7 @@
  * `gantry inspect REF`: what an image is — digest, media type, platforms, labels and annotations,
  * layers and referrers. `--raw` prints the manifest bytes exactly as the registry stores them.
  */
-import { MediaTypes, isImageManifestMediaType, type Digest } from '../../core/index.js';
+import { MediaTypes, escapeControl, isImageManifestMediaType, type Digest } from '../../core/index.js';
 import {
   parseReference,
   type Descriptor,
@@ -209,5 +209,6 @@ function printHuman(r: InspectResult): void {
     lines.push(`Referrers (${r.referrersSource ?? 'api'}):`);
     for (const d of r.referrers) lines.push(`  ${d.digest}  ${d.artifactType ?? d.mediaType}`);
   }
-  printLines(...lines);
+  // Labels, annotations, media types and dates come from the registry: escape control characters.
+  printLines(...lines.map(escapeControl));
 }

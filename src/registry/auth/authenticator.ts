@@ -8,7 +8,7 @@
 import type { Readable } from 'node:stream';
 import { GantryError, silentLogger, systemClock, type Clock, type Logger } from '../../core/index.js';
 import type { Credential, CredentialProvider } from '../credentials/index.js';
-import type { HttpTransport } from '../transport/http-transport.js';
+import type { HostSettings, HttpTransport } from '../transport/http-transport.js';
 import { readBody, MAX_ERROR_BODY_BYTES } from '../transport/read-body.js';
 import { redactUrl } from '../transport/redact.js';
 import { responseError } from '../transport/registry-error.js';
@@ -24,6 +24,11 @@ export interface AuthenticatorOptions {
   readonly clientId?: string;
   /** Token lifetime assumed when the server does not say, in seconds. Default 60 (the spec's default). */
   readonly defaultTokenSeconds?: number;
+  /**
+   * The registry hosts' TLS settings (the transport's). A plain-HTTP token realm is accepted for
+   * an HTTPS registry only when its `tlsVerify` is false. Default: TLS verified everywhere.
+   */
+  readonly hostSettings?: (host: string) => HostSettings;
   readonly logger?: Logger;
   readonly clock?: Clock;
 }
@@ -50,9 +55,11 @@ export class Authenticator {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #hosts = new Map<string, HostAuth>();
+  readonly #hostSettings: (host: string) => HostSettings;
 
   constructor(options: AuthenticatorOptions) {
     this.#transport = options.transport;
+    this.#hostSettings = options.hostSettings ?? (() => ({}));
     this.#credentials = options.credentials;
     this.#clientId = options.clientId ?? 'gantry';
     this.#defaultTokenSeconds = options.defaultTokenSeconds ?? 60;
@@ -171,6 +178,7 @@ export class Authenticator {
         details: { host },
       });
     }
+    this.#checkRealm(host, realmUrl);
     const service = challenge.params.service;
     const cred = await this.#credential(host, state);
     if (cred?.registryToken) {
@@ -198,6 +206,29 @@ export class Authenticator {
       }
     }
     return this.#getToken(host, realmUrl, service, scopes, cred);
+  }
+
+  /**
+   * Refuses a realm that would weaken the registry's own transport: anything but http(s), and a
+   * plain-HTTP realm for an HTTPS registry (the password, refresh token and issued token would
+   * cross the network in clear text) unless TLS verification is off for that registry.
+   */
+  #checkRealm(host: string, realm: URL): void {
+    if (realm.protocol !== 'https:' && realm.protocol !== 'http:') {
+      throw new GantryError(
+        'REGISTRY_PROTOCOL',
+        `${host} sent a token realm with an unsupported scheme (${realm.protocol})`,
+        { details: { host } },
+      );
+    }
+    const registryIsHttps = this.#transport.origin(host).startsWith('https:');
+    if (realm.protocol === 'http:' && registryIsHttps && this.#hostSettings(host).tlsVerify !== false) {
+      throw new GantryError(
+        'REGISTRY_TLS',
+        `${host} is HTTPS but sends clients to a plain-HTTP token server (${redactUrl(realm)}); refusing to send credentials or tokens without TLS (pass --tls-verify=false only for a test registry)`,
+        { details: { host, realm: redactUrl(realm) } },
+      );
+    }
   }
 
   async #getToken(

@@ -1,60 +1,27 @@
 import { describe, expect, it } from 'vitest';
-import { GantryError } from '../../core/index.js';
-import { bodyError, connectionError } from './classify.js';
-import { RegistryError, isTemporary, responseError } from './registry-error.js';
+import { responseError } from './registry-error.js';
 
-const url = new URL('https://registry.example/v2/app/blobs/sha256:00');
+const HOSTILE = [
+  '\u001b]8;;https://evil.example/\u0007click here\u001b]8;;\u0007',
+  '\u001b[2J\u001b[H',
+  'denied\r\u001b[32mCopied OK\u001b[0m',
+  'two\nlines',
+];
 
-describe('RegistryError.temporary, decided where the error is made', () => {
-  it.each([
-    [408, true],
-    [429, true],
-    [500, true],
-    [503, true],
-    [400, false],
-    [401, false],
-    [403, false],
-    [404, false],
-  ])('a %i response is temporary: %s', (status, temporary) => {
-    const err = responseError('GET', url, status, '');
-    expect(err).toBeInstanceOf(RegistryError);
-    expect(err.temporary).toBe(temporary);
-    expect(isTemporary(err)).toBe(temporary);
+describe('responseError', () => {
+  it.each(HOSTILE)('escapes control characters of the registry message %j', (message) => {
+    const body = JSON.stringify({ errors: [{ code: 'DENIED\u001b[1m', message }] });
+    const err = responseError('GET', 'https://reg.example.com/v2/a/manifests/1', 403, body, 'manifest a:1');
+    expect(err.code).toBe('REGISTRY_DENIED');
+    // eslint-disable-next-line no-control-regex
+    expect(err.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    expect(err.message).toContain('DENIED\\e[1m');
+    expect(err.details.registryCodes).toEqual(['DENIED\\e[1m']);
   });
 
-  it.each([
-    ['ECONNRESET', 'REGISTRY_UNREACHABLE', true],
-    ['ECONNREFUSED', 'REGISTRY_UNREACHABLE', true],
-    ['UND_ERR_HEADERS_TIMEOUT', 'REGISTRY_TIMEOUT', true],
-    ['ENOTFOUND', 'REGISTRY_UNREACHABLE', false],
-  ])('a connection error %s is %s, temporary: %s', (code, gantryCode, temporary) => {
-    const err = connectionError('GET', url, Object.assign(new Error(code), { code }));
-    expect(err.code).toBe(gantryCode);
-    expect(isTemporary(err)).toBe(temporary);
-  });
-
-  it('a body cut mid-way is temporary; a body aborted by its reader is not', () => {
-    const cut = Object.assign(new Error('other side closed'), {
-      name: 'SocketError',
-      code: 'UND_ERR_SOCKET',
-    });
-    expect(isTemporary(bodyError(cut, 'blob'))).toBe(true);
-    const aborted = Object.assign(new Error('aborted'), { code: 'UND_ERR_ABORTED' });
-    expect(isTemporary(bodyError(aborted, 'blob'))).toBe(false);
-  });
-
-  it('keeps the answer when the error is wrapped with more context (details survive)', () => {
-    const inner = responseError('PUT', url, 503, '');
-    const wrapped = new GantryError(inner.code, `destination: ${inner.message}`, {
-      cause: inner,
-      details: { ...inner.details, side: 'destination' },
-    });
-    expect(isTemporary(wrapped)).toBe(true);
-  });
-
-  it('passes on an error Gantry raised while a request body streamed (undici wraps it)', () => {
-    const own = new RegistryError('REGISTRY_DIGEST_MISMATCH', 'source blob hashes to …', { temporary: true });
-    const wrapped = Object.assign(new Error('request body failed'), { cause: own });
-    expect(connectionError('PUT', url, wrapped)).toBe(own);
+  it('keeps a non-JSON body to one printable line', () => {
+    const err = responseError('GET', 'https://reg.example.com/v2/', 502, 'bad\u001b[2J gateway\r\nsecond');
+    // eslint-disable-next-line no-control-regex
+    expect(err.message).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
   });
 });

@@ -2,7 +2,7 @@
  * Turns unsuccessful registry responses into {@link GantryError}s that keep the registry's own
  * error codes (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#error-codes).
  */
-import { GantryError, type ErrorCode, type ErrorDetails } from '../../core/index.js';
+import { GantryError, escapeControl, type ErrorCode, type ErrorDetails } from '../../core/index.js';
 import { redactUrl } from './redact.js';
 import { RETRYABLE_STATUS } from './retry-policy.js';
 
@@ -101,8 +101,11 @@ export function responseError(
   const first = entries[0];
   const code = (first && BY_REGISTRY_CODE[first.code]) ?? codeForStatus(status);
   const redacted = redactUrl(url);
+  // The registry's text is untrusted: control characters are escaped before it reaches a terminal.
   const reason = first
-    ? entries.map((e) => `${e.code}${e.message ? `: ${e.message}` : ''}`).join('; ')
+    ? entries
+        .map((e) => `${escapeControl(e.code)}${e.message ? `: ${escapeControl(e.message)}` : ''}`)
+        .join('; ')
     : firstLine(body.toString());
   const subject = what ? `${what}: ` : '';
   return new RegistryError(code, `${subject}${method} ${redacted}: ${status}${reason ? ` ${reason}` : ''}`, {
@@ -111,7 +114,7 @@ export function responseError(
       status,
       method,
       url: redacted,
-      registryCodes: entries.map((e) => e.code),
+      registryCodes: entries.map((e) => escapeControl(e.code)),
     },
   });
 }
