@@ -8,7 +8,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf, isGantryError, type Digest } from '../../src/core/index.js';
 import { HttpTransport, RegistryClient, isTemporary } from '../../src/registry/index.js';
-import { makeBlob, makeImage, sendBytes, startFakeRegistry, type FakeRegistry } from '../helpers/index.js';
+import {
+  makeBlob,
+  makeImage,
+  sendBytes,
+  startFakeRegistry,
+  type FakeRegistry,
+  type FakeRequest,
+} from '../helpers/index.js';
 
 const started: FakeRegistry[] = [];
 const transports: HttpTransport[] = [];
@@ -44,7 +51,10 @@ function client(): RegistryClient {
 
 /** Sends `bytes` one byte every `everyMs`, with the full Content-Length up front. */
 function drip(res: ServerResponse, bytes: Buffer, headers: Record<string, string>, everyMs = 50): void {
-  res.writeHead(res.statusCode === 206 ? 206 : 200, { 'Content-Length': String(bytes.length), ...headers });
+  res.writeHead(res.statusCode === 200 ? 200 : res.statusCode, {
+    'Content-Length': String(bytes.length),
+    ...headers,
+  });
   let i = 0;
   const timer = setInterval(() => {
     if (res.destroyed || i >= bytes.length) {
@@ -78,6 +88,60 @@ describe('an overall deadline for every response', () => {
     expect(isTemporary(err)).toBe(true);
     // The body would take image.manifest.length × 50 ms (well over 10 s) to arrive.
     expect(image.manifest.length * 50).toBeGreaterThan(10_000);
+    expect(Date.now() - began).toBeLessThan(5_000);
+  });
+
+  it.each([
+    {
+      what: 'a token response',
+      handler: (req: FakeRequest, res: ServerResponse) =>
+        (req.url ?? '').startsWith('/token')
+          ? drip(res, Buffer.from(JSON.stringify({ token: 'x'.repeat(400) })), {
+              'content-type': 'application/json',
+            })
+          : sendBytes(res, 401, '', {
+              'www-authenticate': `Bearer realm="http://${req.headers.host}/token",service="fake"`,
+            }),
+      call: (c: RegistryClient, host: string) =>
+        c.manifestHead({ registry: host, repository: 'app', tag: 'v1' }),
+      code: 'REGISTRY_TIMEOUT',
+    },
+    {
+      what: 'a tag list',
+      handler: (_req: FakeRequest, res: ServerResponse) =>
+        drip(
+          res,
+          Buffer.from(JSON.stringify({ name: 'app', tags: Array.from({ length: 50 }, (_, i) => `t${i}`) })),
+          {
+            'content-type': 'application/json',
+          },
+        ),
+      call: (c: RegistryClient, host: string) => c.tagList({ registry: host, repository: 'app' }),
+      code: 'REGISTRY_TIMEOUT',
+    },
+    {
+      // The error body is cut at its deadline; the status still makes the error.
+      what: 'an error body',
+      handler: (_req: FakeRequest, res: ServerResponse) => {
+        res.statusCode = 403;
+        drip(res, Buffer.from(JSON.stringify({ errors: [{ code: 'DENIED', message: 'x'.repeat(400) }] })), {
+          'content-type': 'application/json',
+        });
+      },
+      call: (c: RegistryClient, host: string) =>
+        c.manifestGet({ registry: host, repository: 'app', tag: 'v1' }),
+      code: 'REGISTRY_DENIED',
+    },
+  ])('ends $what that drips one byte every 50 ms at the deadline', async ({ handler, call, code }) => {
+    const f = await startFakeRegistry(handler);
+    started.push(f);
+    const began = Date.now();
+    const err = await call(client(), f.host).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isGantryError(err) && err.code).toBe(code);
+    // Each body needs well over 10 s at one byte every 50 ms.
     expect(Date.now() - began).toBeLessThan(5_000);
   });
 
