@@ -82,6 +82,11 @@ await build({
   outExtension: { '.js': '.cjs' },
   outdir: tmp.pathname,
   format: 'cjs',
+  // The bundle runs through vm.Script with a V8 code cache (src/launch/code-cache.ts). A script
+  // restored from that cache loses its dynamic-import callback, so a real `import()` fails there
+  // ("A dynamic import callback was not specified"). Every `import()` of a module left outside the
+  // bundle (Node built-ins such as node:child_process) is therefore compiled to `require()`.
+  supported: { 'dynamic-import': false },
   define: { __GANTRY_VERSION__: JSON.stringify(pkg.version) },
 });
 // The loader bin/gantry.js uses: Node built-ins only. It names the code cache after the bundle's

@@ -10,6 +10,7 @@ import type { BlobAction, CopyListener } from './events.js';
 import { resolveGraph, type Attached } from './graph.js';
 import { planCopy, type CopyPlan } from './plan.js';
 import type { PlatformSelector } from './platform.js';
+import { RetryBudget, type CopyRetryOptions } from './retry-budget.js';
 import { Scheduler } from './scheduler.js';
 import type { ReadTarget, WriteTarget } from './target.js';
 import { mountable, transferBlob, type TransferContext } from './transfer.js';
@@ -24,8 +25,11 @@ export interface CopyImageOptions {
   readonly referrers?: boolean;
   /** Copy non-distributable layers. Default false. */
   readonly includeForeign?: boolean;
-  /** Attempts per blob before giving up. Default 3. */
-  readonly blobAttempts?: number;
+  /**
+   * When a blob whose transfer failed with a temporary error is restarted: while its attempts make
+   * progress, within a budget of restarts and time per copy (see {@link CopyRetryOptions}).
+   */
+  readonly retry?: CopyRetryOptions;
   /** Shared limits; pass one scheduler to many copies to bound them together. Default: a new one (8 overall, 6 per host). */
   readonly scheduler?: Scheduler;
   /** Plan only: report what would happen, write nothing. Default false. */
@@ -147,7 +151,7 @@ export async function copyImage(
     destination,
     scheduler: options.scheduler ?? new Scheduler(),
     image,
-    attempts: options.blobAttempts ?? 3,
+    budget: new RetryBudget(options.retry ?? {}, plan.blobs.length, now),
     newDestination: options.destinationTags?.size === 0,
     ...(options.onEvent && { onEvent: options.onEvent }),
   };

@@ -11,6 +11,7 @@ export {
 } from './copy-repository.js';
 export { Scheduler, type SchedulerOptions } from './scheduler.js';
 export { SMALL_BLOB_BYTES } from './transfer.js';
+export type { CopyRetryOptions } from './retry-budget.js';
 export { parsePlatform, formatPlatform, type PlatformSelector } from './platform.js';
 export type { CopyEvent, CopyListener, BlobAction } from './events.js';
 export { resolveGraph, type CopyGraph } from './graph.js';

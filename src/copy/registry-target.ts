@@ -30,10 +30,6 @@ export class RegistryTarget implements ReadTarget, WriteTarget {
     return this.#client.blobGet(this.repository, descriptor.digest, { size: descriptor.size });
   }
 
-  fetchBlobBytes(descriptor: Descriptor): Promise<Buffer> {
-    return this.#client.blobBytes(this.repository, descriptor.digest, descriptor.size);
-  }
-
   async referrers(digest: Digest, knownTags?: ReadonlySet<string>): Promise<readonly Descriptor[]> {
     return (await this.#client.referrersList(this.repository, digest, undefined, knownTags)).descriptors;
   }

@@ -24,8 +24,6 @@ export interface ReadTarget {
   fetchManifest(reference: string): Promise<Manifest>;
   /** Streams a blob, verified against its digest and size while it streams. */
   fetchBlob(descriptor: Descriptor): Readable;
-  /** Reads a small blob whole, verified (optional: targets without it are streamed). */
-  fetchBlobBytes?(descriptor: Descriptor): Promise<Buffer>;
   /**
    * Manifests whose `subject` is `digest`. `knownTags`, the target's tags when the caller has
    * just listed them, lets it skip looking for a referrers fallback tag that is not there.

@@ -1,28 +1,19 @@
 /**
  * Moving one blob: skip it when the destination has it, mount it when source and destination
  * share a registry, otherwise stream it GET → PUT with its digest verified on the way. A failed
- * transfer that can succeed on a second try (dropped connection, corrupted byte, 5xx) restarts the
- * blob; anything else fails at once, saying which side failed.
+ * transfer whose error is temporary (dropped connection, corrupted byte, 5xx: the error says so)
+ * restarts the blob while attempts make progress, within the copy's {@link RetryBudget}; anything
+ * else fails at once, saying which side failed.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Transform, type Readable } from 'node:stream';
-import { isGantryError, toGantryError, type ErrorCode } from '../core/index.js';
-import { apiHost, canMount, type Descriptor } from '../registry/index.js';
+import { isGantryError } from '../core/index.js';
+import { apiHost, canMount, isTemporary, type Descriptor } from '../registry/index.js';
 import { copyError } from './copy-error.js';
 import type { BlobAction, CopyListener } from './events.js';
+import type { RetryBudget } from './retry-budget.js';
 import type { Scheduler } from './scheduler.js';
 import type { ReadTarget, WriteTarget } from './target.js';
-
-/** Errors worth restarting a blob for. */
-const RESTARTABLE: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'REGISTRY_DIGEST_MISMATCH',
-  'REGISTRY_SIZE_MISMATCH',
-  'REGISTRY_UNREACHABLE',
-  'REGISTRY_TIMEOUT',
-  'REGISTRY_SERVER_ERROR',
-  'REGISTRY_TOO_MANY_REQUESTS',
-  'REGISTRY_PROTOCOL',
-  'INTERNAL',
-]);
 
 /** What a transfer needs. */
 export interface TransferContext {
@@ -31,8 +22,8 @@ export interface TransferContext {
   readonly scheduler: Scheduler;
   /** Label of the image being copied, for events. */
   readonly image: string;
-  /** Attempts per blob. */
-  readonly attempts: number;
+  /** When to restart a failed blob (shared by every blob of the copy). */
+  readonly budget: RetryBudget;
   /**
    * The destination repository had no tags when the copy began, so small blobs are uploaded
    * without asking whether it has them (see {@link needsExistenceCheck}).
@@ -99,10 +90,14 @@ async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<
     return 'skipped';
   }
   ctx.onEvent?.({ type: 'blob-start', image: ctx.image, digest: blob.digest, size: blob.size });
+  // The most bytes any attempt moved from the source, and failed attempts in a row that moved no more.
+  let best = 0;
+  let stalls = 0;
   for (let attempt = 1; ; attempt++) {
+    const moved = { bytes: 0 };
     try {
-      const whole = await smallBlob(ctx, blob);
-      const action = await ctx.destination.pushBlob(blob, whole ?? (() => fromSource(ctx, blob)), {
+      const whole = await smallBlob(ctx, blob, moved);
+      const action = await ctx.destination.pushBlob(blob, whole ?? (() => fromSource(ctx, blob, moved)), {
         ...(ctx.source.repository && { mountFrom: ctx.source.repository }),
       });
       if (whole !== undefined) {
@@ -115,8 +110,10 @@ async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<
         isGantryError(raw) && raw.details.side !== undefined
           ? raw
           : copyError('destination', `${object} in ${ctx.destination.name}`, raw);
-      const root = rootCode(err);
-      if (attempt >= ctx.attempts || !RESTARTABLE.has(root)) throw err;
+      if (!isTemporary(err)) throw err;
+      stalls = moved.bytes > best ? 0 : stalls + 1;
+      best = Math.max(best, moved.bytes);
+      if (stalls >= ctx.budget.maxStalls || !ctx.budget.spend()) throw err;
       ctx.onEvent?.({
         type: 'blob-retry',
         image: ctx.image,
@@ -124,56 +121,59 @@ async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<
         attempt,
         reason: err.message,
       });
+      const pause = ctx.budget.pause(stalls);
+      if (pause > 0) await sleep(pause);
     }
   }
 }
 
 /**
- * A small blob read whole from the source (verified), so it goes up as one buffer: one write for
- * headers and body, no stream plumbing, and a retry needs no new download. Undefined for big blobs,
- * blobs that will be mounted, and sources that only stream.
+ * A small blob read whole from the source (verified, and resumed like any download), so it goes
+ * up as one buffer: one write for headers and body, no stream plumbing on the upload side.
+ * Undefined for big blobs and blobs that will be mounted. `moved` counts what arrived, even when
+ * the read then fails.
  */
-async function smallBlob(ctx: TransferContext, blob: Descriptor): Promise<Buffer | undefined> {
-  if (blob.size > SMALL_BLOB_BYTES || mountable(ctx) || ctx.source.fetchBlobBytes === undefined) {
-    return undefined;
-  }
+async function smallBlob(
+  ctx: TransferContext,
+  blob: Descriptor,
+  moved: { bytes: number },
+): Promise<Buffer | undefined> {
+  if (blob.size > SMALL_BLOB_BYTES || mountable(ctx)) return undefined;
+  const chunks: Buffer[] = [];
   try {
-    return await ctx.source.fetchBlobBytes(blob);
+    for await (const chunk of ctx.source.fetchBlob(blob) as AsyncIterable<Buffer>) {
+      moved.bytes += chunk.byteLength;
+      chunks.push(chunk);
+    }
   } catch (err) {
     throw copyError('source', `blob ${blob.digest} in ${ctx.source.name}`, err);
   }
+  return Buffer.concat(chunks);
 }
 
 /**
  * The source stream as the destination reads it: the source's own errors attributed to the source
  * side, progress reported per chunk, and the source closed when the destination stops reading.
  */
-function fromSource(ctx: TransferContext, blob: Descriptor): Readable {
+function fromSource(ctx: TransferContext, blob: Descriptor, moved: { bytes: number }): Readable {
   const source = ctx.source.fetchBlob(blob);
   const object = `blob ${blob.digest} in ${ctx.source.name}`;
   const onEvent = ctx.onEvent;
   const out = new Transform({
     highWaterMark: 256 * 1024,
     transform(chunk: Buffer, _encoding, callback) {
+      moved.bytes += chunk.byteLength;
       onEvent?.({ type: 'blob-bytes', image: ctx.image, digest: blob.digest, bytes: chunk.byteLength });
       callback(null, chunk);
     },
   });
-  source.once('error', (err) => out.destroy(copyError('source', object, err)));
+  source.on('error', (err) => out.destroy(copyError('source', object, err)));
+  // The upload reports this stream's failure itself; an error after it stopped listening (the
+  // destination gave up first) must not become an uncaught exception.
+  out.on('error', () => undefined);
   out.once('close', () => {
     if (!source.destroyed) source.destroy();
   });
   source.pipe(out);
   return out;
-}
-
-function rootCode(err: unknown): ErrorCode {
-  let e = toGantryError(err);
-  // Undici wraps a failed request body in its own error; look through causes for ours.
-  for (let i = 0; i < 5; i++) {
-    const cause = (e as { cause?: unknown }).cause;
-    if (e.code !== 'INTERNAL' || cause === undefined) break;
-    e = toGantryError(cause);
-  }
-  return e.code;
 }

@@ -6,4 +6,5 @@ export * from './logger.js';
 export * from './clock.js';
 export * from './atomic-write.js';
 export * from './compare.js';
+export * from './content-verifier.js';
 export * from './escape.js';

@@ -13,6 +13,9 @@
  * Set `GANTRY_NO_CODE_CACHE=1` to switch it off. Nothing here may make the CLI fail: every cache
  * error means "run without the cache".
  *
+ * The bundle must not contain a dynamic `import()`: V8 drops a script's dynamic-import callback
+ * when the script comes from cached data, and the import then fails at run time.
+ *
  * Only Node built-ins may be imported here: this module is built on its own (as CommonJS, like
  * `bin/gantry.js`) and runs before the bundle is loaded.
  */
@@ -29,7 +32,7 @@ import { createHash } from 'node:crypto';
 import Module, { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { Script, constants } from 'node:vm';
+import { Script } from 'node:vm';
 
 /** What the CLI bundle exports. */
 export interface CliBundle {
@@ -129,11 +132,9 @@ export async function launch(bundlePath: string, argv: readonly string[]): Promi
   const key = dir === undefined ? '' : bundleKey(source);
   const file = dir === undefined ? undefined : codeCacheFile(dir, key, argv);
   const cachedData = file === undefined ? undefined : readCache(file);
-  const script = new Script(Module.wrap(source), {
-    filename: bundlePath,
-    cachedData,
-    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  // No `importModuleDynamically`: a script restored from cached data loses that callback, so the
+  // bundle is built without any `import()` (scripts/build.mjs compiles them to `require()`).
+  const script = new Script(Module.wrap(source), { filename: bundlePath, cachedData });
   const bundle = { exports: {} as CliBundle };
   const init = script.runInThisContext() as (...args: unknown[]) => void;
   init.call(

@@ -7,10 +7,9 @@
  */
 import { Readable } from 'node:stream';
 import {
-  Digester,
+  ContentVerifier,
   GantryError,
   digestAlgorithm,
-  digestOf,
   isDigest,
   isGantryError,
   type Digest,
@@ -19,7 +18,8 @@ import { repositoryScope } from './auth/challenge.js';
 import { apiHost, type Repository } from './reference.js';
 import { Session } from './session.js';
 import { discardBody, readBody } from './transport/read-body.js';
-import { RETRYABLE_ERROR_CODES } from './transport/retry-policy.js';
+import { bodyError } from './transport/classify.js';
+import { RegistryError, isTemporary } from './transport/registry-error.js';
 
 /** Where upload bytes come from: a buffer, or a function that opens a fresh stream each time it is called. */
 export type BlobSource = Buffer | (() => Readable | Promise<Readable>);
@@ -38,8 +38,12 @@ export interface BlobUploadOptions {
 export interface BlobGetOptions {
   /** Expected size in bytes; a different size fails with `REGISTRY_SIZE_MISMATCH`. */
   readonly size?: number;
-  /** Times a dropped download is resumed with `Range`. Default 3. */
-  readonly resumes?: number;
+  /**
+   * Resumes in a row that received nothing, after which a dropped download fails. A resume that
+   * received bytes resets the count, so a download cut many times still finishes while it makes
+   * progress (within its deadline, see `HttpTransport.blobDeadlineMs`). Default 3.
+   */
+  readonly maxStalls?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -73,8 +77,9 @@ export async function blobHead(
 
 /**
  * Streams a blob, verifying its digest (and size when given) as it streams; the stream errors with
- * `REGISTRY_DIGEST_MISMATCH` / `REGISTRY_SIZE_MISMATCH` instead of ending when the bytes are wrong.
- * A connection dropped mid-body is resumed with a `Range` request.
+ * `REGISTRY_DIGEST_MISMATCH` / `REGISTRY_SIZE_MISMATCH` instead of ending when the bytes are wrong
+ * (temporary errors: the bytes may have been damaged on the way). A connection dropped mid-body
+ * is resumed with a `Range` request while resumes make progress, within the blob's deadline.
  */
 export function blobGet(
   session: Session,
@@ -87,7 +92,7 @@ export function blobGet(
 
 /**
  * The stream {@link blobGet} returns: the response body's chunks, passed on as they arrive (paused
- * while the consumer is full), hashed on the way. A plain `Readable` rather than an async
+ * while the consumer is full), verified on the way. A plain `Readable` rather than an async
  * generator, because every hop costs a promise per chunk, and a layer is thousands of chunks.
  */
 class BlobDownload extends Readable {
@@ -95,11 +100,12 @@ class BlobDownload extends Readable {
   readonly #repo: Repository;
   readonly #digest: Digest;
   readonly #options: BlobGetOptions;
-  readonly #digester: Digester;
-  #received = 0;
-  #attempts = 0;
+  readonly #verifier: ContentVerifier;
+  #stalls = 0;
   #body: Readable | undefined;
   #started = false;
+  /** When the whole download (resumes included) must be done, in `Date.now()` ms. */
+  #deadline = 0;
 
   constructor(session: Session, repo: Repository, digest: Digest, options: BlobGetOptions) {
     super({ highWaterMark: 256 * 1024 });
@@ -107,12 +113,16 @@ class BlobDownload extends Readable {
     this.#repo = repo;
     this.#digest = digest;
     this.#options = options;
-    this.#digester = new Digester(digestAlgorithm(digest));
+    this.#verifier = new ContentVerifier(
+      { digest, ...(options.size !== undefined && { size: options.size }) },
+      { what: what(repo, digest), details: { temporary: true } },
+    );
   }
 
   override _read(): void {
     if (!this.#started) {
       this.#started = true;
+      this.#deadline = Date.now() + this.#session.transport.blobDeadlineMs(this.#options.size ?? 0);
       void this.#request();
     } else {
       this.#body?.resume();
@@ -126,6 +136,7 @@ class BlobDownload extends Readable {
 
   async #request(): Promise<void> {
     const { repo, digest } = { repo: this.#repo, digest: this.#digest };
+    const offset = this.#verifier.received;
     let res;
     try {
       res = await this.#session.call({
@@ -133,9 +144,10 @@ class BlobDownload extends Readable {
         registry: repo.registry,
         path: `${Session.repoPath(repo)}/blobs/${digest}`,
         scopes: [repositoryScope(repo.repository, 'pull')],
-        headers: this.#received > 0 ? { range: `bytes=${this.#received}-` } : {},
+        headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
         expect: [200, 206],
         what: what(repo, digest),
+        deadlineMs: Math.max(1, this.#deadline - Date.now()),
         ...(this.#options.signal !== undefined && { signal: this.#options.signal }),
       });
     } catch (err) {
@@ -143,11 +155,31 @@ class BlobDownload extends Readable {
       return;
     }
     if (this.destroyed) {
+      // The consumer gave up while the request was in flight (the transport keeps the late
+      // abort error of this unread body from going anywhere).
       res.body.destroy();
       return;
     }
-    // A server that ignores Range sends everything again: skip what was already received.
-    let skip = this.#received > 0 && res.status === 200 ? this.#received : 0;
+    let skip = 0;
+    if (offset > 0 && res.status === 206) {
+      const start = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')?.[1];
+      if (start !== undefined && Number(start) !== offset) {
+        res.body.destroy();
+        this.destroy(
+          new RegistryError(
+            'REGISTRY_PROTOCOL',
+            `${what(repo, digest)}: asked for bytes from ${offset}, got from ${start}`,
+            {
+              temporary: true,
+            },
+          ),
+        );
+        return;
+      }
+    } else if (offset > 0) {
+      // A server that ignores Range sends everything again: skip what was already received.
+      skip = offset;
+    }
     const body = res.body;
     this.#body = body;
     body.on('data', (raw: Buffer) => {
@@ -158,31 +190,28 @@ class BlobDownload extends Readable {
         chunk = chunk.subarray(drop);
         if (chunk.byteLength === 0) return;
       }
-      this.#digester.update(chunk);
-      this.#received += chunk.byteLength;
-      const size = this.#options.size;
-      if (size !== undefined && this.#received > size) {
-        this.destroy(
-          new GantryError(
-            'REGISTRY_SIZE_MISMATCH',
-            `${what(repo, digest)} is larger than its declared ${size} bytes`,
-          ),
-        );
+      try {
+        this.#verifier.update(chunk);
+      } catch (err) {
+        this.destroy(err as Error);
         return;
       }
       if (!this.push(chunk)) body.pause();
     });
     body.once('end', () => this.#finish());
-    body.once('error', (err: Error) => {
+    body.once('error', (raw: Error) => {
       this.#drop();
       if (this.destroyed) return;
-      if (this.#attempts >= (this.#options.resumes ?? 3) || !isTransient(err)) {
+      const err = bodyError(raw, what(repo, digest));
+      const progressed = this.#verifier.received > offset;
+      this.#stalls = progressed ? 0 : this.#stalls + 1;
+      const late = Date.now() >= this.#deadline;
+      if (!isTemporary(err) || late || this.#stalls > (this.#options.maxStalls ?? 3)) {
         this.destroy(err);
         return;
       }
-      this.#attempts++;
       this.#session.logger.warn(
-        { digest, received: this.#received, attempt: this.#attempts },
+        { digest, received: this.#verifier.received, stalls: this.#stalls },
         'blob download interrupted, resuming with Range',
       );
       void this.#request();
@@ -202,27 +231,11 @@ class BlobDownload extends Readable {
 
   #finish(): void {
     this.#body = undefined;
-    const { repo, digest } = { repo: this.#repo, digest: this.#digest };
-    const size = this.#options.size;
-    if (size !== undefined && this.#received !== size) {
-      this.destroy(
-        new GantryError(
-          'REGISTRY_SIZE_MISMATCH',
-          `${what(repo, digest)} has ${this.#received} bytes, expected ${size}`,
-          {
-            details: { expected: size, actual: this.#received },
-          },
-        ),
-      );
-      return;
-    }
-    const actual = this.#digester.digest();
-    if (actual !== digest) {
-      this.destroy(
-        new GantryError('REGISTRY_DIGEST_MISMATCH', `${what(repo, digest)} content hashes to ${actual}`, {
-          details: { expected: digest, actual },
-        }),
-      );
+    if (this.destroyed) return;
+    try {
+      this.#verifier.finish();
+    } catch (err) {
+      this.destroy(err as Error);
       return;
     }
     this.push(null);
@@ -246,44 +259,17 @@ export async function blobBytes(
     scopes: [repositoryScope(repo.repository, 'pull')],
     expect: [200],
     what: what(repo, digest),
+    deadlineMs: session.transport.blobDeadlineMs(size),
   });
-  let bytes: Buffer;
-  try {
-    bytes = await readBody(res.body, size, { what: what(repo, digest) });
-  } catch (err) {
-    if (!isGantryError(err, 'REGISTRY_TOO_LARGE')) throw err;
-    throw new GantryError(
-      'REGISTRY_SIZE_MISMATCH',
-      `${what(repo, digest)} is larger than its declared ${size} bytes`,
-    );
-  }
-  if (bytes.byteLength !== size) {
-    throw new GantryError(
-      'REGISTRY_SIZE_MISMATCH',
-      `${what(repo, digest)} has ${bytes.byteLength} bytes, expected ${size}`,
-      {
-        details: { expected: size, actual: bytes.byteLength },
-      },
-    );
-  }
-  const actual = digestOf(bytes, digestAlgorithm(digest));
-  if (actual !== digest) {
-    throw new GantryError('REGISTRY_DIGEST_MISMATCH', `${what(repo, digest)} content hashes to ${actual}`, {
-      details: { expected: digest, actual },
-    });
-  }
+  // One byte more than the descriptor allows is read, so an oversized blob fails as it would streamed.
+  const bytes = await readBody(res.body, size + 1, { truncate: true, what: what(repo, digest) });
+  const verifier = new ContentVerifier(
+    { digest, size },
+    { what: what(repo, digest), details: { temporary: true } },
+  );
+  verifier.update(bytes);
+  verifier.finish();
   return bytes;
-}
-
-function isTransient(err: unknown): boolean {
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && (RETRYABLE_ERROR_CODES.has(code) || code === 'ECONNRESET')) return true;
-    if ((e as { name?: string }).name === 'SocketError') return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
 }
 
 /**

@@ -9,4 +9,5 @@ export { referrersTag, type ReferrersResult, type ReferrersSource } from './refe
 export { HttpTransport, type HostSettings, type TransportOptions } from './transport/http-transport.js';
 export type { RetryOptions } from './transport/retry-policy.js';
 export { redactUrl } from './transport/redact.js';
+export { RegistryError, isTemporary } from './transport/registry-error.js';
 export * from './credentials/index.js';

@@ -31,6 +31,8 @@ export interface CallOptions {
   readonly followRedirects?: boolean;
   /** Set false where a retry of the same request cannot help (default: the transport decides). */
   readonly retry?: boolean;
+  /** Overall deadline of the response body in ms (default: the transport's fixed response deadline). */
+  readonly deadlineMs?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -88,6 +90,7 @@ export class Session {
         ...(options.body !== undefined && { body: options.body }),
         ...(options.followRedirects !== undefined && { followRedirects: options.followRedirects }),
         ...(options.retry !== undefined && { retry: options.retry }),
+        ...(options.deadlineMs !== undefined && { deadlineMs: options.deadlineMs }),
         ...(options.signal !== undefined && { signal: options.signal }),
       });
 

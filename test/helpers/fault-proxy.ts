@@ -13,6 +13,7 @@ import { createServer } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { readRequestBody } from './fake-registry.js';
+import { makeImage, type TestImage } from './images.js';
 
 /** A request as the fault function sees it (body fully read). */
 export interface FaultRequest {
@@ -253,4 +254,104 @@ export async function startFaultProxy(options: StartFaultProxyOptions): Promise<
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Rates of {@link randomFaults}, each a share in [0, 1]. */
+export interface RandomFaultRates {
+  /** Share of all requests answered 503 or 429 (half each, no `Retry-After`). Default 0. */
+  unavailable?: number;
+  /** Share of all requests whose connection is reset before any answer. Default 0. */
+  reset?: number;
+  /** Share of blob GETs cut half-way through the body. Default 0. */
+  cut?: number;
+  /** Share of blob GETs with one corrupted byte. Default 0. */
+  corrupt?: number;
+  /** Seed of the pseudo-random sequence, so a run can be repeated. Default 1. */
+  seed?: number;
+}
+
+/** Counts of what {@link randomFaults} decided. */
+export type RandomFaultCounts = Record<'pass' | 'unavailable' | 'reset' | 'cut' | 'corrupt', number>;
+
+/** A fault function drawing each request's fate at the given rates, with its running counts. */
+export interface RandomFaults {
+  /** The function to give {@link startFaultProxy}. */
+  fault: FaultFunction;
+  /** What was decided so far. */
+  counts: RandomFaultCounts;
+}
+
+/** mulberry32: a small, seedable pseudo-random generator in [0, 1). */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Faults at random rates, as a flaky network and an overloaded registry produce them: on any
+ * request a 503/429 or a reset connection, and on blob downloads (ranged ones included) a body cut
+ * half-way or a corrupted byte.
+ */
+export function randomFaults(rates: RandomFaultRates): RandomFaults {
+  const random = seededRandom(rates.seed ?? 1);
+  const counts: RandomFaultCounts = { pass: 0, unavailable: 0, reset: 0, cut: 0, corrupt: 0 };
+  const fault: FaultFunction = (req) => {
+    const blobGet =
+      req.method === 'GET' && /\/blobs\/sha256:[0-9a-f]{64}$/.test(new URL(req.url, 'http://x').pathname);
+    let r = random();
+    if (r < (rates.unavailable ?? 0)) {
+      counts.unavailable++;
+      return r < (rates.unavailable ?? 0) / 2
+        ? { status: 503, body: 'service unavailable' }
+        : { status: 429, body: { errors: [{ code: 'TOOMANYREQUESTS', message: 'slow down' }] } };
+    }
+    r -= rates.unavailable ?? 0;
+    if (r < (rates.reset ?? 0)) {
+      counts.reset++;
+      return 'reset';
+    }
+    if (blobGet) {
+      const s = random();
+      if (s < (rates.cut ?? 0)) {
+        counts.cut++;
+        return 'reset-mid-body';
+      }
+      if (s < (rates.cut ?? 0) + (rates.corrupt ?? 0)) {
+        counts.corrupt++;
+        return 'corrupt-byte';
+      }
+    }
+    counts.pass++;
+    return 'pass';
+  };
+  return { fault, counts };
+}
+
+/**
+ * The heavy-fault scenario of test/integration/copy-heavy-faults.test.ts and
+ * scripts/bench-faults.ts: on the source, one request in ten answered 503/429, 2 % reset, and of
+ * the blob downloads a quarter cut half-way and a tenth corrupted; on the destination, one request
+ * in ten answered 503/429 and 2 % reset.
+ */
+export const HEAVY_FAULTS: Readonly<{ source: RandomFaultRates; destination: RandomFaultRates }> =
+  Object.freeze({
+    source: Object.freeze({ unavailable: 0.1, reset: 0.02, cut: 0.25, corrupt: 0.1 }),
+    destination: Object.freeze({ unavailable: 0.1, reset: 0.02 }),
+  });
+
+/** The image of the heavy-fault scenario: 13 layers of 64 KiB to 1 MiB and a config (14 blobs, about 4.5 MiB). */
+export function heavyFaultImage(): TestImage {
+  return makeImage({
+    seed: 'heavy-faults',
+    layers: [64, 80, 96, 128, 160, 200, 256, 320, 400, 480, 600, 800, 1024].map((k, i) => ({
+      size: k * 1024,
+      seed: `heavy-faults:${i}`,
+    })),
+  });
 }

@@ -7,7 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isGantryError, type GantryError } from '../../src/core/index.js';
-import { copyImage, type CopyEvent, type CopyResult } from '../../src/copy/index.js';
+import { copyImage, type CopyEvent, type CopyResult, type CopyRetryOptions } from '../../src/copy/index.js';
 import { RegistryClient } from '../../src/registry/index.js';
 import {
   ALL_MANIFEST_TYPES,
@@ -106,7 +106,7 @@ interface Setup {
   readonly proxy: FaultProxy;
   readonly events: CopyEvent[];
   /** Copies `repo:v1` through the proxy (on `side`) to the real destination as `repo:v1`. */
-  copy(options?: { blobAttempts?: number }): Promise<CopyResult>;
+  copy(options?: { retry?: CopyRetryOptions }): Promise<CopyResult>;
 }
 
 /** Pushes a fresh image to the source and puts a fault proxy in front of `side`. */
@@ -129,7 +129,7 @@ async function setup(name: string, side: Side, fault: FaultFunction): Promise<Se
       copyImage(source, 'v1', destination, {
         tags: ['v1'],
         onEvent: (e) => events.push(e),
-        ...options,
+        retry: { backoffMs: 10, ...options.retry },
       }),
   };
 }
@@ -246,12 +246,12 @@ describe('copy through a FAULT-INJECTING proxy in front of the SOURCE', () => {
     const s = await setup('src-corrupt-always', 'source', (req) =>
       isBlobGetOf(big)(req) ? 'corrupt-byte' : 'pass',
     );
-    const err = await failure(s.copy());
+    const err = await failure(s.copy({ retry: { maxStalls: 2 } }));
     expect(err.code).toBe('REGISTRY_DIGEST_MISMATCH');
     expect(err.message).toMatch(/^source /);
     expect(err.message).toContain(bigLayer(s.image));
     expect(err.details.side).toBe('source');
-    // Three attempts (the default), each a fresh download.
+    // The first attempt moved the bytes; two more moved no more (maxStalls: 2), each a fresh download.
     expect(faulted(s.proxy, 'corrupt-byte')).toHaveLength(3);
     expect(retries(s.events)).toHaveLength(2);
     expect(await tagStatus(s.repo, 'v1')).toBe(404);

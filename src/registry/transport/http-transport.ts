@@ -9,13 +9,9 @@ import { Agent } from './undici-agent.js';
 import { GantryError, silentLogger, systemClock, type Clock, type Logger } from '../../core/index.js';
 import { redactUrl } from './redact.js';
 import { discardBody } from './read-body.js';
-import {
-  RETRYABLE_ERROR_CODES,
-  RETRYABLE_STATUS,
-  RetryPolicy,
-  parseRetryAfter,
-  type RetryOptions,
-} from './retry-policy.js';
+import { RegistryError, isTemporary } from './registry-error.js';
+import { connectionError, errorCode } from './classify.js';
+import { RETRYABLE_STATUS, RetryPolicy, parseRetryAfter, type RetryOptions } from './retry-policy.js';
 
 /** Connection settings for one registry host. */
 export interface HostSettings {
@@ -45,6 +41,21 @@ export interface TransportOptions {
   readonly headersTimeoutMs?: number;
   /** Longest silence while a body streams, in ms. Default 120 000. */
   readonly bodyTimeoutMs?: number;
+  /**
+   * Overall deadline for reading a response body, counted from its headers, in ms: a body still
+   * streaming then is cut with `REGISTRY_TIMEOUT` however steadily it drips. Applies to every
+   * response without its own {@link HttpRequest.deadlineMs} (manifests, tokens, tag lists, error
+   * bodies). Default 60 000.
+   */
+  readonly responseDeadlineMs?: number;
+  /**
+   * Slowest blob download accepted, in bytes per second: a blob's deadline is its size at this
+   * rate, and never less than {@link blobDeadlineMinMs} (see {@link HttpTransport.blobDeadlineMs}).
+   * Default 65 536 (64 KiB/s).
+   */
+  readonly minThroughputBytesPerSec?: number;
+  /** Shortest deadline of a blob download, in ms. Default 60 000. */
+  readonly blobDeadlineMinMs?: number;
   /** Keep-alive connections per host. Default 16. */
   readonly connectionsPerHost?: number;
   /** Redirects followed per request. Default 5. */
@@ -60,6 +71,11 @@ export interface HttpRequest {
   readonly body?: Buffer | Readable;
   /** Set false to disable retries (they are off anyway for streamed bodies). */
   readonly retry?: boolean;
+  /**
+   * Overall deadline for the response body in ms, counted from its headers. Default the
+   * transport's `responseDeadlineMs`; blob downloads pass {@link HttpTransport.blobDeadlineMs}.
+   */
+  readonly deadlineMs?: number;
   /** Follow redirects. Default true for GET and HEAD. */
   readonly followRedirects?: boolean;
   readonly signal?: AbortSignal;
@@ -113,6 +129,9 @@ export class HttpTransport {
       connectTimeoutMs: options.connectTimeoutMs ?? 15_000,
       headersTimeoutMs: options.headersTimeoutMs ?? 60_000,
       bodyTimeoutMs: options.bodyTimeoutMs ?? 120_000,
+      responseDeadlineMs: options.responseDeadlineMs ?? 60_000,
+      minThroughputBytesPerSec: options.minThroughputBytesPerSec ?? 64 * 1024,
+      blobDeadlineMinMs: options.blobDeadlineMinMs ?? 60_000,
       connectionsPerHost: options.connectionsPerHost ?? 16,
       maxRedirects: options.maxRedirects ?? 5,
     });
@@ -126,8 +145,23 @@ export class HttpTransport {
     return `${plain ? 'http' : 'https'}://${host}`;
   }
 
+  /**
+   * The deadline of a blob download of `bytes` bytes, in ms: the time it takes at the slowest
+   * accepted throughput (`minThroughputBytesPerSec`), at least `blobDeadlineMinMs`.
+   */
+  blobDeadlineMs(bytes: number): number {
+    const { minThroughputBytesPerSec: floor, blobDeadlineMinMs: min } = this.#options;
+    return Math.max(min, Math.ceil((Math.max(0, bytes) / floor) * 1000));
+  }
+
   /** Sends a request, retrying transient failures of replayable requests. */
   async request(req: HttpRequest): Promise<HttpResponse> {
+    const res = await this.#request(req);
+    guardBody(res, req.deadlineMs ?? this.#options.responseDeadlineMs);
+    return res;
+  }
+
+  async #request(req: HttpRequest): Promise<HttpResponse> {
     const streamed = req.body instanceof Readable;
     const retry = req.retry !== false && !streamed;
     const follow = req.followRedirects ?? (req.method === 'GET' || req.method === 'HEAD');
@@ -170,8 +204,14 @@ export class HttpTransport {
             { cause: err, details: { host, url: redactUrl(url) } },
           );
         }
-        const transient = code !== undefined && RETRYABLE_ERROR_CODES.has(code);
-        if (retry && transient && attempt < this.#retry.maxAttempts && this.#retry.trySpend(host)) {
+        const failure = connectionError(req.method, url, err, code);
+        if (
+          retry &&
+          isTemporary(failure) &&
+          req.signal?.aborted !== true &&
+          attempt < this.#retry.maxAttempts &&
+          this.#retry.trySpend(host)
+        ) {
           const delay = this.#retry.backoff(attempt);
           this.#options.logger.warn(
             { url: redactUrl(url), code, attempt, delay },
@@ -180,7 +220,7 @@ export class HttpTransport {
           await this.#options.clock.sleep(delay, req.signal);
           continue;
         }
-        throw connectionError(req.method, url, err, code);
+        throw failure;
       }
 
       if (follow && res.status >= 300 && res.status < 400 && res.headers.get('location')) {
@@ -320,37 +360,29 @@ export class HttpTransport {
   }
 }
 
-function errorCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; depth < 4 && e; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && code !== 'UND_ERR_SOCKET' && code !== 'UND_ERR_CONNECT') {
-      if (code !== 'ERR_UNDICI') return code;
-    }
-    const cause = (e as { cause?: unknown }).cause;
-    if (!cause) return typeof code === 'string' ? code : undefined;
-    e = cause;
-  }
-  return undefined;
+/**
+ * Every response body gets an error listener (so an error after its consumer gave up, such as
+ * undici's abort when a body is destroyed unread, can never become an uncaught exception) and an
+ * overall deadline: a body still open `deadlineMs` after its headers is destroyed with a temporary
+ * `REGISTRY_TIMEOUT`, however steadily it drips.
+ */
+function guardBody(res: HttpResponse, deadlineMs: number): void {
+  const body = res.body;
+  body.on('error', ignore);
+  if (body.readableEnded || body.destroyed) return;
+  const timer = setTimeout(() => {
+    body.destroy(
+      new RegistryError(
+        'REGISTRY_TIMEOUT',
+        `${redactUrl(res.url)}: the response did not complete within its ${deadlineMs} ms deadline`,
+        { temporary: true, details: { url: redactUrl(res.url), deadlineMs } },
+      ),
+    );
+  }, deadlineMs);
+  timer.unref();
+  body.once('close', () => clearTimeout(timer));
 }
 
-function connectionError(method: string, url: URL, err: unknown, code: string | undefined): GantryError {
-  if (err instanceof GantryError) return err;
-  const name = (err as { name?: string }).name;
-  if (name === 'AbortError' || name === 'TimeoutError') {
-    return new GantryError(
-      'REGISTRY_TIMEOUT',
-      `${method} ${redactUrl(url)}: ${name === 'TimeoutError' ? 'timed out' : 'aborted'}`,
-      {
-        cause: err,
-      },
-    );
-  }
-  const timeout = code !== undefined && /TIMEOUT/.test(code);
-  const reason = code ?? (err instanceof Error ? err.message : String(err));
-  return new GantryError(
-    timeout ? 'REGISTRY_TIMEOUT' : 'REGISTRY_UNREACHABLE',
-    `${method} ${redactUrl(url)}: ${timeout ? 'timed out' : 'cannot connect'} (${reason})`,
-    { cause: err, details: { method, url: redactUrl(url), ...(code !== undefined && { errno: code }) } },
-  );
+function ignore(): void {
+  // see guardBody
 }

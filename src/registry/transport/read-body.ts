@@ -1,6 +1,7 @@
 /** Reading response bodies into memory with a hard size cap. */
 import type { Readable } from 'node:stream';
 import { GantryError } from '../../core/index.js';
+import { bodyError } from './classify.js';
 
 /** Manifests larger than this are refused (distribution-spec recommends supporting at least 4 MiB). */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -15,6 +16,18 @@ export async function readBody(
   body: Readable,
   limit: number,
   options: { truncate?: boolean; what?: string } = {},
+): Promise<Buffer> {
+  try {
+    return await readAll(body, limit, options);
+  } catch (err) {
+    throw bodyError(err, options.what ?? 'response');
+  }
+}
+
+async function readAll(
+  body: Readable,
+  limit: number,
+  options: { truncate?: boolean; what?: string },
 ): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;

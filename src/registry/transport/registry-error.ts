@@ -2,8 +2,44 @@
  * Turns unsuccessful registry responses into {@link GantryError}s that keep the registry's own
  * error codes (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#error-codes).
  */
-import { GantryError, escapeControl, type ErrorCode } from '../../core/index.js';
+import { GantryError, escapeControl, type ErrorCode, type ErrorDetails } from '../../core/index.js';
 import { redactUrl } from './redact.js';
+import { RETRYABLE_STATUS } from './retry-policy.js';
+
+/** Options for {@link RegistryError}. */
+export interface RegistryErrorOptions {
+  readonly cause?: unknown;
+  readonly details?: ErrorDetails;
+  /** True when the same request may succeed later (see {@link RegistryError.temporary}). */
+  readonly temporary: boolean;
+}
+
+/**
+ * An error from talking to a registry, in the manner of go-containerregistry's
+ * `transport.Error`: the code, the registry's own codes and status in `details`, and whether it is
+ * {@link temporary}. That is decided once, where the error is made (a retryable status, a dropped
+ * or timed-out connection, content corrupted in transit); retry code asks {@link isTemporary}
+ * instead of searching cause chains. `temporary` is also kept in `details`, so an error wrapped
+ * with more context (which side of a copy failed) still answers.
+ */
+export class RegistryError extends GantryError {
+  /** True when trying again may succeed: 408/429/5xx, connection errors, timeouts, corrupted transfers. */
+  readonly temporary: boolean;
+
+  constructor(code: ErrorCode, message: string, options: RegistryErrorOptions) {
+    super(code, message, {
+      ...(options.cause !== undefined && { cause: options.cause }),
+      details: { ...options.details, temporary: options.temporary },
+    });
+    this.name = 'RegistryError';
+    this.temporary = options.temporary;
+  }
+}
+
+/** True when `err` is (or wraps, keeping its details) an error that says trying again may help. */
+export function isTemporary(err: unknown): boolean {
+  return err instanceof GantryError && err.details.temporary === true;
+}
 
 /** One entry of the registry's `{"errors": [...]}` body. */
 export interface RegistryErrorEntry {
@@ -60,7 +96,7 @@ export function responseError(
   status: number,
   body: Buffer | string,
   what?: string,
-): GantryError {
+): RegistryError {
   const entries = parseErrorBody(body);
   const first = entries[0];
   const code = (first && BY_REGISTRY_CODE[first.code]) ?? codeForStatus(status);
@@ -72,7 +108,8 @@ export function responseError(
         .join('; ')
     : firstLine(body.toString());
   const subject = what ? `${what}: ` : '';
-  return new GantryError(code, `${subject}${method} ${redacted}: ${status}${reason ? ` ${reason}` : ''}`, {
+  return new RegistryError(code, `${subject}${method} ${redacted}: ${status}${reason ? ` ${reason}` : ''}`, {
+    temporary: RETRYABLE_STATUS.has(status),
     details: {
       status,
       method,
