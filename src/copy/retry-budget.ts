@@ -1,6 +1,6 @@
 /**
  * How long a copy keeps restarting blobs whose transfer failed with a temporary error
- * (docs/decisions/0006-retry-model.md). A blob is restarted while its attempts make progress —
+ * (docs/decisions/0008-retry-model.md). A blob is restarted while its attempts make progress —
  * each moves more bytes than any earlier one of that blob — and after at most `maxStalls`
  * attempts in a row that do not; all blobs of one copy share a budget of restarts and of time.
  */
