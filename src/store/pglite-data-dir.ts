@@ -1,0 +1,128 @@
+/**
+ * The embedded store's files. `<dataDir>/pgdata` is PGlite's PostgreSQL data directory; it is
+ * built in `<dataDir>/.pgdata-init-*` (from a template when one is given), migrated, closed, and
+ * only then renamed into place, so a crash during the first start never leaves a half-initialised
+ * `pgdata` behind. The caller holds the data dir's lock (data-dir-lock.ts) throughout.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PGlite, PGliteOptions } from '@electric-sql/pglite';
+import { Kysely, PGliteDialect } from 'kysely';
+import { GantryError, writeFileAtomic } from '../core/index.js';
+import { INT8_OID, parseInt8 } from './int8.js';
+import { migrateToLatest } from './migrations.js';
+
+/** The PostgreSQL data directory's name inside the data dir. */
+export const PGDATA = 'pgdata';
+
+const INIT_PREFIX = '.pgdata-init-';
+
+/** Options every PGlite instance of the store is created with. */
+function baseOptions(): PGliteOptions {
+  return { parsers: { [INT8_OID]: parseInt8 } };
+}
+
+/** Loads PGlite lazily: the CLI commands that never open a store do not pay for it. */
+async function loadPGlite(): Promise<typeof PGlite> {
+  const module = await import('@electric-sql/pglite');
+  return module.PGlite;
+}
+
+/** Creates the data dir (mode 0700) if needed; throws `STORE_DATA_DIR`. */
+export async function ensureDataDir(dataDir: string): Promise<void> {
+  try {
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    const info = await stat(dataDir);
+    if (!info.isDirectory()) throw new Error('not a directory');
+  } catch (error) {
+    throw dataDirError(`cannot create the data dir ${dataDir}`, dataDir, error);
+  }
+}
+
+/**
+ * Opens `<dataDir>/pgdata`, initialising it first when it does not exist. `template` is a
+ * tarball written by {@link createStoreTemplate}; without one the first start runs PGlite's
+ * `initdb` (several seconds). Throws `STORE_DATA_DIR` when the directory cannot be initialised
+ * or opened.
+ */
+export async function openPGliteDataDir(dataDir: string, template?: string): Promise<PGlite> {
+  const PGliteClass = await loadPGlite();
+  const pgdata = join(dataDir, PGDATA);
+  if (!(await exists(pgdata))) await initialise(PGliteClass, dataDir, template);
+  try {
+    const pglite = new PGliteClass({ ...baseOptions(), dataDir: pgdata });
+    await pglite.waitReady;
+    return pglite;
+  } catch (error) {
+    throw dataDirError(`cannot open the embedded database in ${pgdata}`, pgdata, error);
+  }
+}
+
+async function initialise(PGliteClass: typeof PGlite, dataDir: string, template?: string): Promise<void> {
+  await removeAbandonedInits(dataDir);
+  const temp = join(dataDir, `${INIT_PREFIX}${randomBytes(6).toString('hex')}`);
+  try {
+    const options: PGliteOptions = { ...baseOptions(), dataDir: temp };
+    if (template !== undefined) options.loadDataDir = new Blob([await readFile(template)]);
+    const pglite = new PGliteClass(options);
+    try {
+      await pglite.waitReady;
+      const db = new Kysely<unknown>({ dialect: new PGliteDialect({ pglite }) });
+      await migrateToLatest(db);
+    } finally {
+      if (!pglite.closed) await pglite.close();
+    }
+    await rename(temp, join(dataDir, PGDATA));
+  } catch (error) {
+    await rm(temp, { recursive: true, force: true }).catch(() => undefined);
+    if (error instanceof GantryError) throw error;
+    const what = template === undefined ? '' : ` from the template ${template}`;
+    throw dataDirError(`cannot initialise the embedded database in ${dataDir}${what}`, dataDir, error);
+  }
+}
+
+/** Removes `.pgdata-init-*` left by a first start that crashed (the lock is held, so none is live). */
+async function removeAbandonedInits(dataDir: string): Promise<void> {
+  const names = await readdir(dataDir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (name.startsWith(INIT_PREFIX)) await rm(join(dataDir, name), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Writes a data-dir template to `path`: a freshly initialised and migrated database, dumped by
+ * PGlite (`dumpDataDir`, gzip). A first start from it loads the tarball instead of running
+ * `initdb`. A template only fits the PGlite version that wrote it, which is why PGlite is pinned
+ * exactly; build it with the release. Throws `STORE_DATA_DIR`.
+ */
+export async function createStoreTemplate(path: string): Promise<void> {
+  const PGliteClass = await loadPGlite();
+  const pglite = new PGliteClass(baseOptions());
+  try {
+    await pglite.waitReady;
+    await migrateToLatest(new Kysely<unknown>({ dialect: new PGliteDialect({ pglite }) }));
+    const dump = await pglite.dumpDataDir('gzip');
+    await writeFileAtomic(path, new Uint8Array(await dump.arrayBuffer()));
+  } catch (error) {
+    if (error instanceof GantryError) throw error;
+    throw dataDirError(`cannot write the store template ${path}`, path, error);
+  } finally {
+    if (!pglite.closed) await pglite.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw dataDirError(`cannot read ${path}`, path, error);
+  }
+}
+
+function dataDirError(message: string, path: string, cause: unknown): GantryError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new GantryError('STORE_DATA_DIR', `${message}: ${why}`, { cause, details: { path } });
+}
