@@ -60,9 +60,9 @@ async function openEmbedded(options: EmbeddedStoreOptions): Promise<Store> {
   const lock = await lockDataDir(options.dataDir);
   let db: Kysely<StoreDatabase> | undefined;
   try {
-    const pglite = await openPGliteDataDir(options.dataDir, options.template);
-    db = new Kysely<StoreDatabase>({ dialect: new PGliteDialect({ pglite }) });
-    const migrated = await migrateToLatest(db as Kysely<unknown>);
+    const opened = await openPGliteDataDir(options.dataDir, options.template);
+    db = new Kysely<StoreDatabase>({ dialect: new PGliteDialect({ pglite: opened.pglite }) });
+    const migrated = [...opened.migrated, ...(await migrateToLatest(db as Kysely<unknown>))];
     return makeStore(db, 'pglite', migrated, lock);
   } catch (error) {
     await db?.destroy().catch(() => undefined);

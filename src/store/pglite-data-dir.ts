@@ -40,40 +40,49 @@ export async function ensureDataDir(dataDir: string): Promise<void> {
   }
 }
 
+/** An opened embedded database. */
+export interface OpenedDataDir {
+  /** The PGlite instance on `<dataDir>/pgdata`. */
+  readonly pglite: PGlite;
+  /** Migrations applied while initialising a new data dir (none from an up-to-date template). */
+  readonly migrated: readonly string[];
+}
+
 /**
  * Opens `<dataDir>/pgdata`, initialising it first when it does not exist. `template` is a
  * tarball written by {@link createStoreTemplate}; without one the first start runs PGlite's
  * `initdb` (several seconds). Throws `STORE_DATA_DIR` when the directory cannot be initialised
  * or opened.
  */
-export async function openPGliteDataDir(dataDir: string, template?: string): Promise<PGlite> {
+export async function openPGliteDataDir(dataDir: string, template?: string): Promise<OpenedDataDir> {
   const PGliteClass = await loadPGlite();
   const pgdata = join(dataDir, PGDATA);
-  if (!(await exists(pgdata))) await initialise(PGliteClass, dataDir, template);
+  const migrated = (await exists(pgdata)) ? [] : await initialise(PGliteClass, dataDir, template);
   try {
     const pglite = new PGliteClass({ ...baseOptions(), dataDir: pgdata });
     await pglite.waitReady;
-    return pglite;
+    return { pglite, migrated };
   } catch (error) {
     throw dataDirError(`cannot open the embedded database in ${pgdata}`, pgdata, error);
   }
 }
 
-async function initialise(PGliteClass: typeof PGlite, dataDir: string, template?: string): Promise<void> {
+async function initialise(PGliteClass: typeof PGlite, dataDir: string, template?: string): Promise<string[]> {
   await removeAbandonedInits(dataDir);
   const temp = join(dataDir, `${INIT_PREFIX}${randomBytes(6).toString('hex')}`);
   try {
     const options: PGliteOptions = { ...baseOptions(), dataDir: temp };
     if (template !== undefined) options.loadDataDir = new Blob([await readFile(template)]);
     const pglite = new PGliteClass(options);
+    let migrated: string[];
     try {
       await pglite.waitReady;
-      const db = new Kysely<unknown>({ dialect: new PGliteDialect({ pglite }) });
-      await migrateToLatest(db);
+      migrated = await migrateToLatest(new Kysely<unknown>({ dialect: new PGliteDialect({ pglite }) }));
     } finally {
       if (!pglite.closed) await pglite.close();
     }
     await rename(temp, join(dataDir, PGDATA));
+    return migrated;
   } catch (error) {
     await rm(temp, { recursive: true, force: true }).catch(() => undefined);
     if (error instanceof GantryError) throw error;
