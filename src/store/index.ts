@@ -5,6 +5,7 @@
 export { openStore, redactDatabaseUrl } from './open-store.js';
 export type { Store, StoreOptions, EmbeddedStoreOptions, PostgresStoreOptions } from './open-store.js';
 export { createStoreTemplate } from './pglite-data-dir.js';
+export type { StoreTemplateOptions } from './pglite-data-dir.js';
 export { LOCK_FILE } from './data-dir-lock.js';
 export { migrateToLatest, migrations } from './migrations.js';
 export type * from './schema.js';
