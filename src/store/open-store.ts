@@ -16,8 +16,8 @@ export interface EmbeddedStoreOptions {
   /** Directory holding the database (`pgdata/`) and the lock file; created when missing. */
   readonly dataDir: string;
   /**
-   * A template written by `createStoreTemplate`, used when the data dir is new (a first start
-   * in about 2 s instead of an `initdb`). Default: none.
+   * A template (directory or tarball) written by `createStoreTemplate`, used when the data dir
+   * is new: a first start copies or loads it instead of running PGlite's `initdb`. Default: none.
    */
   readonly template?: string;
 }

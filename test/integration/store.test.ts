@@ -517,16 +517,35 @@ describe('embedded store data dir', () => {
     expect(await readdir(dataDir)).toEqual(['pgdata']);
   }, 120_000);
 
-  it('starts from a template already migrated', async () => {
-    const store = await openStore({ dataDir: join(root, 'from-template'), template });
-    try {
-      expect(store.migrated).toEqual([]);
-      const head = await store.db.selectFrom('ledger_head').selectAll().executeTakeFirstOrThrow();
-      expect(head).toEqual({ id: 1, seq: 0, hash: GENESIS_HASH });
-    } finally {
-      await store.close();
-    }
-  }, 120_000);
+  it.each([
+    ['a gzip tarball', 'gzip'],
+    ['a directory', 'directory'],
+  ] as const)(
+    'starts from a template that is %s, already migrated',
+    async (_name, format) => {
+      const from = format === 'gzip' ? template : join(root, 'template-dir');
+      if (format === 'directory') await createStoreTemplate(from, { format });
+      const dataDir = join(root, `from-${format}`);
+      const store = await openStore({ dataDir, template: from });
+      try {
+        expect(store.migrated).toEqual([]);
+        const head = await store.db.selectFrom('ledger_head').selectAll().executeTakeFirstOrThrow();
+        expect(head).toEqual({ id: 1, seq: 0, hash: GENESIS_HASH });
+        await appendMany(store, 1);
+      } finally {
+        await store.close();
+      }
+      expect((await readdir(dataDir)).sort()).toEqual(['pgdata']);
+      // The template itself is untouched: a second data dir starts from it as empty as the first.
+      const again = await openStore({ dataDir: join(root, `again-${format}`), template: from });
+      try {
+        expect(await new Ledger(again.db).verify()).toMatchObject({ ok: true, entries: 0 });
+      } finally {
+        await again.close();
+      }
+    },
+    120_000,
+  );
 });
 
 describe('PostgreSQL connection errors', () => {
