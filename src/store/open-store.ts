@@ -58,14 +58,14 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 async function openEmbedded(options: EmbeddedStoreOptions): Promise<Store> {
   await ensureDataDir(options.dataDir);
   const lock = await lockDataDir(options.dataDir);
-  let db: Kysely<StoreDatabase> | undefined;
+  let opened: Awaited<ReturnType<typeof openPGliteDataDir>> | undefined;
   try {
-    const opened = await openPGliteDataDir(options.dataDir, options.template);
-    db = new Kysely<StoreDatabase>({ dialect: new PGliteDialect({ pglite: opened.pglite }) });
+    opened = await openPGliteDataDir(options.dataDir, options.template);
+    const db = new Kysely<StoreDatabase>({ dialect: new PGliteDialect({ pglite: opened.pglite }) });
     const migrated = [...opened.migrated, ...(await migrateToLatest(db as Kysely<unknown>))];
     return makeStore(db, 'pglite', migrated, lock);
   } catch (error) {
-    await db?.destroy().catch(() => undefined);
+    if (opened !== undefined && !opened.pglite.closed) await opened.pglite.close().catch(() => undefined);
     await lock.release();
     throw error;
   }

@@ -23,7 +23,7 @@ import {
   type ClaimedJob,
   type Store,
 } from '../../src/store/index.js';
-import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
+import { findPostgresBinDir, startPostgres, type PostgresCluster } from '../helpers/postgres.js';
 
 const exec = promisify(execFile);
 
@@ -546,6 +546,14 @@ describe('embedded store data dir', () => {
     },
     120_000,
   );
+});
+
+describe('PostgreSQL test cluster', () => {
+  it('fails loudly, never skips, when the PostgreSQL binaries are missing', () => {
+    expect(() => findPostgresBinDir('/nonexistent/postgresql/bin')).toThrow(
+      /install the Debian package postgresql/,
+    );
+  });
 });
 
 describe('PostgreSQL connection errors', () => {
