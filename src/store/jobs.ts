@@ -68,7 +68,12 @@ type JobState = JobsTable['state'];
 
 type Db = Kysely<StoreDatabase> | Transaction<StoreDatabase>;
 
-/** The `jobs` table as a queue. */
+/**
+ * The `jobs` table as a queue. `claim`, `heartbeat` and `release` run on the store itself: never
+ * call them inside a transaction callback (on PGlite, whose one connection the transaction holds,
+ * that deadlocks). `enqueue`, `complete` and `fail` take the caller's transaction when the job's
+ * change belongs with another.
+ */
 export class JobQueue {
   readonly #db: Kysely<StoreDatabase>;
 

@@ -4,7 +4,7 @@
  * PostgreSQL the concurrency tests use two separate connection pools, as two replicas would; on
  * PGlite (one process, one connection) they run concurrently on the one store.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -498,6 +498,40 @@ describe('embedded store data dir', () => {
       await store.close();
     }
     expect(await child()).toEqual({ opened: true });
+  }, 120_000);
+
+  it('survives kill -9 of the process holding it: the stale lock is taken over and committed entries are kept', async () => {
+    const dataDir = join(root, 'killed');
+    await (await openStore({ dataDir, template })).close();
+    const holder = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'test/fixtures/store/open-store-child.ts', dataDir, 'hold'],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    try {
+      const first = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        holder.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString('utf8');
+          if (out.includes('\n')) resolve(out.trim());
+        });
+        holder.once('exit', (code) => reject(new Error(`the holder exited early (${String(code)}): ${out}`)));
+      });
+      expect(JSON.parse(first)).toEqual({ held: true });
+      await expectCode(openStore({ dataDir, template }), 'STORE_LOCKED');
+    } finally {
+      const exited = new Promise((resolve) => holder.once('exit', resolve));
+      holder.kill('SIGKILL');
+      await exited;
+    }
+    const store = await openStore({ dataDir, template });
+    try {
+      expect(await new Ledger(store.db).verify()).toMatchObject({ ok: true, entries: 3 });
+    } finally {
+      await store.close();
+    }
   }, 120_000);
 
   it('initialises in a temp dir and renames it into place; a failed first start leaves nothing behind', async () => {
