@@ -13,7 +13,7 @@ export { toJsonb } from './schema.js';
 export { canonicalJson } from './canonical-json.js';
 export type { JsonValue, JsonObject } from './canonical-json.js';
 export { Ledger } from './ledger.js';
-export type { NewLedgerEntry, LedgerReadOptions } from './ledger.js';
+export type { NewLedgerEntry, LedgerEntriesOptions, LedgerReadOptions } from './ledger.js';
 export {
   GENESIS_HASH,
   hashLedgerEntry,

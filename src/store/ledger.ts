@@ -36,6 +36,16 @@ export interface LedgerReadOptions {
   readonly pageSize?: number;
 }
 
+/** Options of {@link Ledger.entries}. */
+export interface LedgerEntriesOptions extends LedgerReadOptions {
+  /** Only entries after this seq. Default 0 (from the start). */
+  readonly after?: number;
+  /** Only entries up to this seq. Default: to the end. */
+  readonly upTo?: number;
+  /** Only entries about this subject (e.g. one promotion). Default: all. */
+  readonly subject?: string;
+}
+
 /** Reads and appends the ledger of one store. */
 export class Ledger {
   readonly #db: Kysely<StoreDatabase>;
@@ -90,16 +100,24 @@ export class Ledger {
    * trailing entries are found too). Entries appended while it runs are not checked.
    */
   async verify(options: LedgerReadOptions = {}): Promise<LedgerVerification> {
-    const head = await this.#db
-      .selectFrom('ledger_head')
-      .select(['seq', 'hash'])
-      .where('id', '=', 1)
-      .executeTakeFirstOrThrow();
+    const head = await this.head();
     const verifier = new LedgerChainVerifier();
     for await (const entry of this.entries({ ...options, upTo: head.seq })) {
       if (!verifier.add(entry)) break;
     }
     return verifier.finish(head);
+  }
+
+  /**
+   * The chain's head as recorded: the last seq and its hash ({@link GENESIS_HASH} and 0 when
+   * empty). Publishing it elsewhere lets `verifyLedgerLines` detect a rewritten chain later.
+   */
+  async head(): Promise<{ seq: number; hash: string }> {
+    return this.#db
+      .selectFrom('ledger_head')
+      .select(['seq', 'hash'])
+      .where('id', '=', 1)
+      .executeTakeFirstOrThrow();
   }
 
   /** Every entry as one canonical JSON line (no newline), in order; see `verifyLedgerLines`. */
@@ -108,9 +126,7 @@ export class Ledger {
   }
 
   /** Entries in sequence order, read in pages (keyset pagination on `seq`). */
-  async *entries(
-    options: LedgerReadOptions & { readonly after?: number; readonly upTo?: number } = {},
-  ): AsyncGenerator<LedgerEntry> {
+  async *entries(options: LedgerEntriesOptions = {}): AsyncGenerator<LedgerEntry> {
     const pageSize = options.pageSize ?? 1000;
     let after = options.after ?? 0;
     for (;;) {
@@ -121,6 +137,7 @@ export class Ledger {
         .orderBy('seq')
         .limit(pageSize);
       if (options.upTo !== undefined) query = query.where('seq', '<=', options.upTo);
+      if (options.subject !== undefined) query = query.where('subject', '=', options.subject);
       const rows = await query.execute();
       for (const row of rows) {
         yield { ...row, payload: row.payload as JsonObject };

@@ -203,6 +203,26 @@ describe.each(backends)('store on $name', (backend) => {
       });
     });
 
+    it('reads entries after a seq and about one subject, and reports the head', async () => {
+      const ledger = await appendMany(store, 3, 'p-1');
+      await store.db
+        .transaction()
+        .execute((trx) =>
+          ledger.append(trx, { type: 'token.created', subject: 'tok-1', actor: 'admin', time: new Date() }),
+        );
+      const about = async (options: Parameters<Ledger['entries']>[0]): Promise<number[]> => {
+        const seqs: number[] = [];
+        for await (const entry of ledger.entries(options)) seqs.push(entry.seq);
+        return seqs;
+      };
+      expect(await about({ subject: 'p-1', pageSize: 1 })).toEqual([1, 2, 3]);
+      expect(await about({ subject: 'tok-1' })).toEqual([4]);
+      expect(await about({ after: 2 })).toEqual([3, 4]);
+      const head = await ledger.head();
+      expect(head.seq).toBe(4);
+      expect((await ledger.verify()).headHash).toBe(head.hash);
+    });
+
     it('finds an edited payload', async () => {
       const ledger = await appendMany(store, 4);
       await sql`update ledger set payload = jsonb_set(payload, '{app}', '"evil"') where seq = 3`.execute(
