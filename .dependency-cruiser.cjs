@@ -16,7 +16,8 @@ module.exports = {
     layer('registry', ['copy', 'promotion', 'store', 'config', 'server', 'cli']),
     layer('copy', ['promotion', 'store', 'config', 'server', 'cli']),
     layer('promotion', ['copy', 'store', 'server', 'cli']),
-    layer('store', ['server', 'cli', 'copy']),
+    // store: SQL over core only; the promotion ports it implements are wired in app.ts.
+    layer('store', ['registry', 'copy', 'promotion', 'config', 'server', 'cli', 'pin']),
     layer('config', ['server', 'cli', 'copy', 'promotion', 'store']),
     layer('server', ['cli']),
     // pin: pure rewriting of deployment files; only the CLI uses it.

@@ -54,6 +54,12 @@ export const ErrorCodes = [
   'COPY_LIMIT_EXCEEDED',
   // local files (OCI layouts, auth files)
   'LOCAL_IO',
+  // store (PGlite data dir or PostgreSQL)
+  'STORE_LOCKED',
+  'STORE_DATA_DIR',
+  'STORE_UNREACHABLE',
+  'STORE_MIGRATION_FAILED',
+  'STORE_LEASE_LOST',
   // generic
   'INTERNAL',
 ] as const;

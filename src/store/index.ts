@@ -1,0 +1,26 @@
+/**
+ * Public surface of the store layer: one PostgreSQL schema reached through kysely, on PGlite
+ * (embedded, one process) or PostgreSQL (replicas); the hash-chained ledger; the job queue.
+ */
+export { openStore, redactDatabaseUrl } from './open-store.js';
+export type { Store, StoreOptions, EmbeddedStoreOptions, PostgresStoreOptions } from './open-store.js';
+export { createStoreTemplate } from './pglite-data-dir.js';
+export type { StoreTemplateOptions } from './pglite-data-dir.js';
+export { LOCK_FILE } from './data-dir-lock.js';
+export { migrateToLatest, migrations } from './migrations.js';
+export type * from './schema.js';
+export { toJsonb } from './schema.js';
+export { canonicalJson } from './canonical-json.js';
+export type { JsonValue, JsonObject } from './canonical-json.js';
+export { Ledger } from './ledger.js';
+export type { NewLedgerEntry, LedgerEntriesOptions, LedgerReadOptions } from './ledger.js';
+export {
+  GENESIS_HASH,
+  hashLedgerEntry,
+  LedgerChainVerifier,
+  ledgerEntryToLine,
+  verifyLedgerLines,
+} from './ledger-chain.js';
+export type { LedgerEntry, LedgerFault, LedgerVerification } from './ledger-chain.js';
+export { JobQueue } from './jobs.js';
+export type { ClaimedJob, ClaimOptions, FailOptions, JobRow, NewJob } from './jobs.js';

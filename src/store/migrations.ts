@@ -1,0 +1,133 @@
+/**
+ * The schema, as kysely migrations held in code (not files read at run time, so the bundled CLI
+ * carries them). Each migration runs in its own transaction; on PostgreSQL kysely also takes an
+ * advisory lock, so replicas starting together migrate once. Names sort in the order they apply;
+ * a migration, once released, is never edited — a change is a new migration.
+ */
+import { sql, type Kysely } from 'kysely';
+import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
+import { GantryError } from '../core/index.js';
+
+/** The genesis "previous hash" of the ledger chain: 64 zeros. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+const initial: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('promotions')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('app', 'text', (c) => c.notNull())
+      .addColumn('version', 'text')
+      .addColumn('digest', 'text', (c) => c.notNull())
+      .addColumn('from_env', 'text')
+      .addColumn('to_env', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('requester', 'text', (c) => c.notNull())
+      .addColumn('plan', 'jsonb')
+      .addColumn('error', 'jsonb')
+      .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+      .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+      .execute();
+    await db.schema
+      .createIndex('promotions_app_env_state')
+      .on('promotions')
+      .columns(['app', 'to_env', 'state'])
+      .execute();
+
+    await db.schema
+      .createTable('approvals')
+      .addColumn('id', 'bigserial', (c) => c.primaryKey())
+      .addColumn('promotion_id', 'text', (c) => c.notNull().references('promotions.id').onDelete('cascade'))
+      .addColumn('approver', 'text', (c) => c.notNull())
+      .addColumn('decision', 'text', (c) => c.notNull().check(sql`decision in ('approved', 'rejected')`))
+      .addColumn('groups', sql`text[]`, (c) => c.notNull().defaultTo(sql`'{}'`))
+      .addColumn('comment', 'text')
+      .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+      .addUniqueConstraint('approvals_one_per_approver', ['promotion_id', 'approver'])
+      .execute();
+
+    // The ledger's seq is assigned under the head row's lock (ledger.ts), not by a sequence:
+    // a rolled-back append leaves no gap, so a missing number always means a removed entry.
+    await db.schema
+      .createTable('ledger')
+      .addColumn('seq', 'bigint', (c) => c.primaryKey().check(sql`seq > 0`))
+      .addColumn('time', 'timestamptz', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('subject', 'text', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('payload', 'jsonb', (c) => c.notNull())
+      .addColumn('prev_hash', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull().unique())
+      .execute();
+    await db.schema.createIndex('ledger_subject').on('ledger').columns(['subject', 'seq']).execute();
+    await db.schema
+      .createTable('ledger_head')
+      .addColumn('id', 'smallint', (c) => c.primaryKey().check(sql`id = 1`))
+      .addColumn('seq', 'bigint', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .execute();
+    await sql`insert into ledger_head (id, seq, hash) values (1, 0, ${GENESIS_HASH})`.execute(db);
+
+    await db.schema
+      .createTable('tokens')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('roles', sql`text[]`, (c) => c.notNull().defaultTo(sql`'{}'`))
+      .addColumn('groups', sql`text[]`, (c) => c.notNull().defaultTo(sql`'{}'`))
+      .addColumn('teams', sql`text[]`, (c) => c.notNull().defaultTo(sql`'{}'`))
+      .addColumn('expires_at', 'timestamptz')
+      .addColumn('revoked_at', 'timestamptz')
+      .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+      .execute();
+
+    await db.schema
+      .createTable('jobs')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('payload', 'jsonb', (c) => c.notNull())
+      .addColumn('state', 'text', (c) =>
+        c.notNull().check(sql`state in ('queued', 'running', 'succeeded', 'failed')`),
+      )
+      .addColumn('run_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+      .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('max_attempts', 'integer', (c) => c.notNull().defaultTo(5))
+      .addColumn('lease_owner', 'text')
+      .addColumn('lease_until', 'timestamptz')
+      .addColumn('fence', 'bigint', (c) => c.notNull().defaultTo(0))
+      .addColumn('last_error', 'jsonb')
+      .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+      .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+      .execute();
+    // The claim query scans runnable jobs in run_at order, and expired leases.
+    await db.schema.createIndex('jobs_runnable').on('jobs').columns(['state', 'run_at']).execute();
+  },
+};
+
+/** Every migration, by name. Append new ones; never edit or reorder released ones. */
+export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
+  '0001_initial': initial,
+});
+
+/** Serves {@link migrations} to kysely's `Migrator` without reading files. */
+export const codeMigrationProvider: MigrationProvider = Object.freeze({
+  getMigrations: () => Promise.resolve({ ...migrations }),
+});
+
+/**
+ * Brings the schema to the latest migration and returns the names applied now (empty when the
+ * schema was current). Throws `STORE_MIGRATION_FAILED`; the failing migration is rolled back.
+ */
+export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: codeMigrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    const why = error instanceof Error ? error.message : 'unknown error';
+    throw new GantryError('STORE_MIGRATION_FAILED', `store migration ${failed ?? '(none)'} failed: ${why}`, {
+      cause: error,
+      details: failed === undefined ? {} : { migration: failed },
+    });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

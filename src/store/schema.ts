@@ -1,0 +1,112 @@
+/**
+ * The store's tables as kysely sees them. Column names are the SQL names (snake_case). `jsonb`
+ * columns are written as JSON text (see {@link toJsonb}) so `pg` and PGlite store the same thing:
+ * `pg` would turn a JS array into a PostgreSQL array literal. `bigint` columns read as `number` on
+ * both drivers (see the int8 parser in open-store.ts).
+ */
+import type { ColumnType, Generated } from 'kysely';
+import { canonicalJson, type JsonValue } from './canonical-json.js';
+
+/** A `jsonb` column: read as a parsed value, written as JSON text. */
+export type JsonbColumn<T extends JsonValue = JsonValue> = ColumnType<T, string, string>;
+
+/** A nullable `jsonb` column. */
+export type NullableJsonbColumn<T extends JsonValue = JsonValue> = ColumnType<
+  T | null,
+  string | null,
+  string | null
+>;
+
+/** A `timestamptz` column the database fills by default. */
+export type CreatedAtColumn = ColumnType<Date, Date | undefined, never>;
+
+/** `promotions`: one row per promotion request, its state and its serialised plan. */
+export interface PromotionsTable {
+  id: string;
+  app: string;
+  version: string | null;
+  digest: string;
+  from_env: string | null;
+  to_env: string;
+  state: string;
+  requester: string;
+  plan: NullableJsonbColumn;
+  error: NullableJsonbColumn;
+  created_at: CreatedAtColumn;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+/** `approvals`: one decision (approve or reject) per approver and promotion. */
+export interface ApprovalsTable {
+  id: Generated<number>;
+  promotion_id: string;
+  approver: string;
+  decision: 'approved' | 'rejected';
+  groups: ColumnType<string[], string[] | undefined, string[]>;
+  comment: string | null;
+  created_at: CreatedAtColumn;
+}
+
+/** `ledger`: the hash-chained, append-only record (see ledger.ts). */
+export interface LedgerTable {
+  seq: number;
+  time: Date;
+  type: string;
+  subject: string;
+  actor: string;
+  payload: JsonbColumn;
+  prev_hash: string;
+  hash: string;
+}
+
+/** `ledger_head`: exactly one row (id 1) holding the last sequence number and hash. */
+export interface LedgerHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+}
+
+/** `tokens`: API tokens, stored as a hash only. */
+export interface TokensTable {
+  id: string;
+  name: string;
+  token_hash: string;
+  roles: ColumnType<string[], string[] | undefined, string[]>;
+  groups: ColumnType<string[], string[] | undefined, string[]>;
+  teams: ColumnType<string[], string[] | undefined, string[]>;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  created_at: CreatedAtColumn;
+}
+
+/** `jobs`: durable work claimed with a lease and a fencing token (see jobs.ts). */
+export interface JobsTable {
+  id: string;
+  kind: string;
+  payload: JsonbColumn;
+  state: 'queued' | 'running' | 'succeeded' | 'failed';
+  run_at: ColumnType<Date, Date | undefined, Date>;
+  attempts: ColumnType<number, number | undefined, number>;
+  max_attempts: ColumnType<number, number | undefined, number>;
+  lease_owner: string | null;
+  lease_until: Date | null;
+  fence: ColumnType<number, number | undefined, number>;
+  last_error: NullableJsonbColumn;
+  created_at: CreatedAtColumn;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+/** Every table of the store, for `Kysely<StoreDatabase>`. */
+export interface StoreDatabase {
+  promotions: PromotionsTable;
+  approvals: ApprovalsTable;
+  ledger: LedgerTable;
+  ledger_head: LedgerHeadTable;
+  tokens: TokensTable;
+  jobs: JobsTable;
+}
+
+/** JSON text for a `jsonb` column (canonical, so equal values are stored as equal text). */
+export function toJsonb(value: JsonValue): string {
+  return canonicalJson(value);
+}
