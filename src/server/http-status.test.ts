@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '../core/index.js';
 import { httpStatusFor, mappedCodes } from './http-status.js';
@@ -24,5 +25,17 @@ describe('error → HTTP status table', () => {
     ['INTERNAL', 500],
   ] as const)('%s → %i', (code, status) => {
     expect(httpStatusFor(code)).toBe(status);
+  });
+});
+
+describe('docs/errors.md', () => {
+  it('documents every status the table gives', () => {
+    const docs = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
+    const section = docs.slice(docs.indexOf('## HTTP status'));
+    const documented = new Map<string, number>();
+    for (const m of section.matchAll(/^\| (\d{3}) \| (.+) \|$/gm))
+      for (const code of (m[2] ?? '').matchAll(/`([A-Z0-9_]+)`/g))
+        documented.set(code[1] ?? '', Number(m[1]));
+    for (const code of ErrorCodes) expect([code, documented.get(code)]).toEqual([code, httpStatusFor(code)]);
   });
 });
