@@ -70,7 +70,8 @@ export function register(
       const query = parse(spec.query, request.query, 'query');
       const body = parse(spec.body, request.body, 'body');
       const result = await spec.handler({ params, query, body, request, reply });
-      reply.code(spec.status ?? 200);
+      // A handler may choose another status (e.g. /readyz's 503); otherwise the route's own.
+      if (spec.status !== undefined && reply.statusCode === 200) reply.code(spec.status);
       if (spec.produces) reply.type(spec.produces);
       return result;
     },

@@ -10,13 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
-import { sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { parseConfig, type Config } from '../../src/config/index.js';
 import { buildServer, type GantryServer } from '../../src/server/index.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import { openStore, type Store, type StoreDatabase } from '../../src/store/index.js';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
 
 const BOOTSTRAP = `gty_${'b'.repeat(64)}`;
@@ -420,6 +421,38 @@ describe('HTTP API on PGlite', () => {
     const missing = await call(h, 'GET', '/api/v1/nothing', { token: BOOTSTRAP });
     expect(missing).toMatchObject({ status: 404, body: { error: { code: 'API_NOT_FOUND' } } });
     expect(missing.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('is not ready while the store is unreachable', async () => {
+    const db = new Kysely<StoreDatabase>({
+      dialect: new PostgresDialect({
+        pool: new pg.Pool({ connectionString: `postgres://gantry@${UNREACHABLE}/gantry` }),
+      }),
+    });
+    const app = createApp({
+      config: testConfig(),
+      env: {},
+      authFile: '/nonexistent/auth.json',
+      actor: 'test',
+    });
+    const down = await buildServer({
+      store: { db, kind: 'postgres', migrated: [], close: () => db.destroy() },
+      app: () => app,
+    });
+    try {
+      const res = await down.http.inject({ method: 'GET', url: '/readyz' });
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({
+        ok: false,
+        store: 'postgres',
+        reason: expect.stringMatching(/^store unreachable: /) as unknown,
+      });
+      expect((await down.http.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    } finally {
+      await down.http.close();
+      await app.close();
+      await db.destroy();
+    }
   });
 
   describe('tokens and ledger', () => {
