@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOCK_FILE, openStore } from '../../src/store/index.js';
+import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
 import { getFreePort, makeImage, pushImage, startRegistry, type RegistryProcess } from '../helpers/index.js';
 import { runCli } from './run-cli.js';
 
@@ -28,10 +29,10 @@ interface Served {
   readonly exited: Promise<number | null>;
 }
 
-function serve(args: readonly string[]): Served {
+function serve(args: readonly string[], env: Record<string, string> = {}): Served {
   const child = spawn(process.execPath, [`${root}bin/gantry.js`, 'serve', ...args], {
     cwd: root,
-    env: { ...process.env, GANTRY_BOOTSTRAP_TOKEN: BOOTSTRAP },
+    env: { ...process.env, GANTRY_BOOTSTRAP_TOKEN: BOOTSTRAP, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const listen = args[args.indexOf('--listen') + 1] ?? '';
@@ -200,4 +201,58 @@ describe('gantry serve (real process, embedded store)', () => {
     expect(none.stderr).toMatch(/^gantry: no store in .*nothing-here: .*\[STORE_DATA_DIR\]\n$/);
     expect(existsSync(join(dir, 'nothing-here'))).toBe(false);
   }, 60_000);
+});
+
+describe('gantry serve (real process, PostgreSQL)', () => {
+  let cluster: PostgresCluster | undefined;
+  let dir = '';
+  let server: Served | undefined;
+  afterAll(async () => {
+    if (server && server.child.exitCode === null) server.child.kill('SIGKILL');
+    await cluster?.stop();
+    if (dir !== '') await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('serves tokens and the ledger from GANTRY_DATABASE_URL, and two servers share one database', async () => {
+    cluster = await startPostgres();
+    const url = await cluster.createDatabase('gantry_serve');
+    dir = await mkdtemp(join(tmpdir(), 'gantry-serve-pg-'));
+    const config = join(dir, 'gantry.yaml');
+    await writeFile(
+      config,
+      'registries:\n  dev: { url: "http://127.0.0.1:1" }\nenvironments:\n  dev: { registry: dev }\napplications: [web]\n',
+    );
+    const start = async (): Promise<Served> => {
+      const s = serve(['--config', config, '--listen', `127.0.0.1:${await getFreePort()}`], {
+        GANTRY_DATABASE_URL: url,
+      });
+      await waitReady(s);
+      return s;
+    };
+    const a = await start();
+    server = a;
+    const b = await start();
+    expect(a.stderr).toContain('store: PostgreSQL at postgres://postgres@127.0.0.1');
+    const created = await api(a, 'POST', '/api/v1/tokens', BOOTSTRAP, { name: 'ci', roles: ['ci'] });
+    expect(created.status).toBe(201);
+    // The token made on one replica works on the other; both wrote config.loaded at start.
+    const ledger = await api(b, 'GET', '/api/v1/ledger', created.body.token as string);
+    expect(ledger.status).toBe(200);
+    expect((ledger.body.entries as { type: string }[]).map((e) => e.type)).toEqual([
+      'config.loaded',
+      'token.created',
+      'config.loaded',
+      'token.created',
+    ]);
+    expect((await api(b, 'GET', '/api/v1/ledger/verify', BOOTSTRAP)).body).toMatchObject({
+      ok: true,
+      entries: 4,
+    });
+    a.child.kill('SIGTERM');
+    b.child.kill('SIGTERM');
+    expect([await a.exited, await b.exited]).toEqual([0, 0]);
+    const verified = await runCli(['ledger', 'verify', '--database-url', url]);
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toMatch(/^ledger ok: 4 entries, head [0-9a-f]{64}$/m);
+  }, 120_000);
 });
