@@ -285,6 +285,10 @@ describe('HTTP API on PGlite', () => {
           }[reason],
         );
       }
+      if (r.method === 'GET') {
+        const head = await h.server.http.inject({ method: 'HEAD', url: r.url });
+        expect(head.statusCode, `HEAD ${r.url}`).toBe(401);
+      }
       if (r.op.description === 'Needs the admin role.') {
         const res = await call(h, r.method, r.url, {
           token: viewer.token,
