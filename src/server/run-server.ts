@@ -6,6 +6,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { App } from '../app.js';
+import { GantryError } from '../core/index.js';
 import { Ledger, openStore, type Store, type StoreOptions } from '../store/index.js';
 import { buildServer, type GantryServer } from './server.js';
 
@@ -79,7 +80,7 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
       });
       options.logger.info({ seeded }, seeded ? 'bootstrap admin token seeded' : 'bootstrap token present');
     }
-    await server.http.listen({ host: options.host, port: options.port });
+    await listen(server, options.host, options.port);
   } catch (error) {
     await closeAll().catch(() => undefined);
     throw error;
@@ -108,6 +109,25 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
     },
     close: () => (closing ??= closeAll()),
   };
+}
+
+/** Listens, turning the usual socket errors into one clear `USAGE_INVALID` line. */
+async function listen(server: GantryServer, host: string, port: number): Promise<void> {
+  try {
+    await server.http.listen({ host, port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why: Record<string, string> = {
+      EADDRINUSE: 'the address is already in use',
+      EADDRNOTAVAIL: 'no such local address',
+      EACCES: 'permission denied (ports below 1024 need privileges)',
+      ENOTFOUND: 'the host name does not resolve',
+      EAI_AGAIN: 'the host name does not resolve',
+    };
+    if (code !== undefined && why[code] !== undefined)
+      throw new GantryError('USAGE_INVALID', `cannot listen on ${host}:${port}: ${why[code]}`, { cause: error });
+    throw error;
+  }
 }
 
 async function recordConfig(

@@ -165,6 +165,64 @@ describe('gantry serve (real process, embedded store)', () => {
     expect(s.stdout).toContain('"msg":"stopped"');
   }, 90_000);
 
+  it('refuses bad start-up input with one line and a documented exit code, leaving the data dir unlocked', async () => {
+    const busy = await getFreePort();
+    const blocker = serve([
+      '--config',
+      config,
+      '--listen',
+      `127.0.0.1:${busy}`,
+      '--data-dir',
+      join(dir, 'busy'),
+    ]);
+    await waitReady(blocker);
+    const cases: [string[], Record<string, string>, number, RegExp][] = [
+      [['--config', join(dir, 'missing.yaml')], {}, 2, /\[CONFIG_NOT_FOUND\]$/],
+      [
+        ['--config', config, '--listen', 'localhost'],
+        {},
+        2,
+        /--listen localhost: expected host:port.*\[USAGE_INVALID\]$/,
+      ],
+      [['--config', config, '--database-url', 'mysql://x'], {}, 2, /postgres:\/\/.*\[USAGE_INVALID\]$/],
+      [
+        [
+          '--config',
+          config,
+          '--database-url',
+          'postgres://x@127.0.0.1:1/x',
+          '--data-dir',
+          join(dir, 'refused'),
+        ],
+        {},
+        2,
+        /--data-dir and --database-url exclude each other.*\[USAGE_INVALID\]$/,
+      ],
+      [
+        ['--config', config],
+        { GANTRY_BOOTSTRAP_TOKEN: 'secret' },
+        2,
+        /GANTRY_BOOTSTRAP_TOKEN must be "gty_".*\[USAGE_INVALID\]$/,
+      ],
+      [
+        ['--config', config, '--listen', `127.0.0.1:${busy}`],
+        {},
+        2,
+        /cannot listen on 127\.0\.0\.1:\d+: the address is already in use \[USAGE_INVALID\]$/,
+      ],
+    ];
+    for (const [args, env, code, message] of cases) {
+      const store = args.includes('--database-url') ? [] : ['--data-dir', join(dir, 'refused')];
+      const res = await runCli(['serve', ...store, ...args], { env });
+      expect([res.code, res.stderr.trim().split('\n').length], args.join(' ')).toEqual([code, 1]);
+      expect(res.stderr.trim()).toMatch(message);
+      expect(res.stderr).not.toContain('secret');
+      expect(existsSync(join(dir, 'refused', LOCK_FILE))).toBe(false);
+    }
+    blocker.child.kill('SIGTERM');
+    expect(await blocker.exited).toBe(0);
+  }, 90_000);
+
   it('verifies and exports the ledger from the data dir, and detects an entry edited with SQL', async () => {
     const ok = await runCli(['ledger', 'verify', '--data-dir', dataDir, '--json']);
     expect(ok.code).toBe(0);

@@ -1,7 +1,7 @@
 /**
  * Where the store is, from `--data-dir`, `--database-url` and `GANTRY_DATABASE_URL`, for
- * `gantry serve` and `gantry ledger`. PostgreSQL wins when a URL is given; two explicit choices
- * are a usage error.
+ * `gantry serve` and `gantry ledger`: a flag wins over the variable, and both flags at once are a
+ * usage error.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -25,7 +25,9 @@ export function storeOptions(
   options: StoreCommandOptions,
   extra: { template?: string; mustExist?: boolean } = {},
 ): StoreOptions {
-  const url = options.databaseUrl ?? process.env.GANTRY_DATABASE_URL;
+  // Flags win over the environment: an explicit --data-dir ignores GANTRY_DATABASE_URL.
+  const url =
+    options.databaseUrl ?? (options.dataDir === undefined ? process.env.GANTRY_DATABASE_URL : undefined);
   if (options.databaseUrl !== undefined && options.dataDir !== undefined)
     throw new GantryError(
       'USAGE_INVALID',
