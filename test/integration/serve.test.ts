@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -154,6 +154,20 @@ describe('gantry serve (real process, embedded store)', () => {
     }
     expect(loaded.map((e) => e.payload.reason)).toEqual(['start', 'reload']);
     expect(loaded[0]?.payload.sha256).not.toBe(loaded[1]?.payload.sha256);
+
+    // A broken file on SIGHUP: logged, nothing recorded, the previous configuration still served.
+    const good = await readFile(config, 'utf8');
+    await appendFile(config, 'bogus: [\n');
+    s.child.kill('SIGHUP');
+    for (let i = 0; i < 100 && !s.stdout.includes('configuration not reloaded'); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(s.stdout).toMatch(
+      /"code":"CONFIG_INVALID".*"msg":"configuration not reloaded; serving the previous one"/,
+    );
+    const after = await api(s, 'GET', `/api/v1/ledger?subject=${encodeURIComponent(config)}`, viewer);
+    expect(after.body.entries).toHaveLength(2);
+    expect((await api(s, 'GET', '/api/v1/status', viewer)).status).toBe(200);
+    await writeFile(config, good);
 
     s.child.kill('SIGTERM');
     expect(await s.exited).toBe(0);
