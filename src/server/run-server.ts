@@ -125,7 +125,9 @@ async function listen(server: GantryServer, host: string, port: number): Promise
       EAI_AGAIN: 'the host name does not resolve',
     };
     if (code !== undefined && why[code] !== undefined)
-      throw new GantryError('USAGE_INVALID', `cannot listen on ${host}:${port}: ${why[code]}`, { cause: error });
+      throw new GantryError('USAGE_INVALID', `cannot listen on ${host}:${port}: ${why[code]}`, {
+        cause: error,
+      });
     throw error;
   }
 }
