@@ -19,7 +19,8 @@ module.exports = {
     // store: SQL over core only; the promotion ports it implements are wired in app.ts.
     layer('store', ['registry', 'copy', 'promotion', 'config', 'server', 'cli', 'pin']),
     layer('config', ['server', 'cli', 'copy', 'promotion', 'store']),
-    layer('server', ['cli']),
+    // server: HTTP on top of the composition root (app.ts), config and store; the domain only through app.
+    layer('server', ['cli', 'registry', 'copy', 'promotion', 'pin', 'launch']),
     // pin: pure rewriting of deployment files; only the CLI uses it.
     layer('pin', ['copy', 'promotion', 'store', 'config', 'server', 'cli']),
     // launch: loads the bundle with a code cache before anything else; Node built-ins only.

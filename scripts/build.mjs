@@ -3,7 +3,8 @@
 // never sees a half-written dist/.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 const root = new URL('..', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
@@ -88,7 +89,42 @@ await build({
   // bundle (Node built-ins such as node:child_process) is therefore compiled to `require()`.
   supported: { 'dynamic-import': false },
   define: { __GANTRY_VERSION__: JSON.stringify(pkg.version) },
+  // PGlite finds its .wasm and .data files next to its own module, which bundling would move;
+  // pg-native is pg's optional native binding, never installed.
+  external: ['@electric-sql/pglite', 'pg-native'],
 });
+
+// The embedded store's data-dir template (docs/decisions/0009-store.md, 0011-server.md): a
+// migrated, closed PGlite data dir that `gantry serve` copies on a first start instead of running
+// initdb (seconds). It fits only the PGlite version and migrations that wrote it, so it is built
+// here, keyed by both, and reused from the previous dist/ when neither changed. Never committed.
+const storeKey = createHash('sha256')
+  .update(
+    JSON.parse(readFileSync(new URL('node_modules/@electric-sql/pglite/package.json', root), 'utf8')).version,
+  )
+  .update(readFileSync(new URL('src/store/migrations.ts', root)))
+  .digest('hex');
+const previousKey = new URL('dist/store-template.key', root);
+if (existsSync(previousKey) && readFileSync(previousKey, 'utf8') === storeKey) {
+  cpSync(new URL('dist/store-template', root), new URL('store-template', tmp), { recursive: true });
+} else {
+  await build({
+    ...common,
+    minify: false,
+    sourcemap: false,
+    entryPoints: { 'store-template-builder': 'src/store/index.ts' },
+    outExtension: { '.js': '.cjs' },
+    outdir: tmp.pathname,
+    format: 'cjs',
+    supported: { 'dynamic-import': false },
+    external: ['@electric-sql/pglite', 'pg-native'],
+  });
+  const builder = new URL('store-template-builder.cjs', tmp);
+  const { createStoreTemplate } = createRequire(import.meta.url)(builder.pathname);
+  await createStoreTemplate(new URL('store-template', tmp).pathname, { format: 'directory' });
+  rmSync(builder);
+}
+writeFileSync(new URL('store-template.key', tmp), storeKey);
 // The loader bin/gantry.js uses: Node built-ins only. It names the code cache after the bundle's
 // hash, computed here once instead of on every start.
 const bundle = readFileSync(new URL('cli.cjs', tmp), 'utf8');

@@ -49,6 +49,10 @@ const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   REGISTRY_SIZE_MISMATCH: ExitCode.integrity,
   REGISTRY_UNREACHABLE: ExitCode.unreachable,
   REGISTRY_TIMEOUT: ExitCode.unreachable,
+  API_REQUEST_INVALID: ExitCode.usage,
+  API_UNAUTHENTICATED: ExitCode.auth,
+  API_FORBIDDEN: ExitCode.auth,
+  API_NOT_FOUND: ExitCode.notFound,
 });
 
 /** The exit code for an error code (1 when the table has no entry). */

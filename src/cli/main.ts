@@ -221,6 +221,32 @@ export function buildProgram(): Command {
       .option('--json', 'print JSON'),
   ).action(run(async () => (await import('./commands/verify.js')).verify as Action));
 
+  program
+    .command('serve')
+    .description('run the Gantry server: HTTP API, API tokens, ledger (see docs/server.md)')
+    .option('--config <file>', 'gantry.yaml to serve (default: $GANTRY_CONFIG, then ./gantry.yaml)')
+    .option('--authfile <path>', 'docker config / auth.json for registries without configured credentials')
+    .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:8080)')
+    .option('--data-dir <dir>', 'embedded store (PGlite) directory (default ./gantry-data)')
+    .option('--database-url <url>', 'PostgreSQL store instead of --data-dir (default: $GANTRY_DATABASE_URL)')
+    .action(run(async () => (await import('./commands/serve.js')).serve as Action));
+  const ledger = program.command('ledger').description('check and export the hash-chained ledger');
+  ledger
+    .command('verify')
+    .description('check every entry of the ledger (exit 8 when one was edited, removed or reordered)')
+    .option('--data-dir <dir>', 'embedded store directory (default ./gantry-data)')
+    .option('--database-url <url>', 'PostgreSQL store (default: $GANTRY_DATABASE_URL)')
+    .option('--file <export.jsonl>', 'verify a `gantry ledger export` file offline instead')
+    .option('--head <seq:hash>', 'with --file: the head the export must end at')
+    .option('--json', 'print JSON')
+    .action(run(async () => (await import('./commands/ledger.js')).verify as Action));
+  ledger
+    .command('export')
+    .description('write every ledger entry as a JSON line (verifiable offline with `ledger verify --file`)')
+    .option('--data-dir <dir>', 'embedded store directory (default ./gantry-data)')
+    .option('--database-url <url>', 'PostgreSQL store (default: $GANTRY_DATABASE_URL)')
+    .action(run(async () => (await import('./commands/ledger.js')).exportLedger as Action));
+
   addRegistryOptions(
     program
       .command('ls')

@@ -81,6 +81,11 @@ export interface Config {
   readonly applications: ReadonlyMap<string, ApplicationConfig>;
   readonly attestation?: AttestationConfig;
   readonly approvers: ReadonlyMap<string, ApproverConfig>;
+  /**
+   * Teams and the applications each one owns (`teams:`); an API token limited to teams sees only
+   * their applications. Empty when the file has none; absent for a configuration built in code.
+   */
+  readonly teams?: ReadonlyMap<string, readonly string[]>;
   /** Positions of keys in {@link file}; absent for a configuration built in code. */
   readonly source?: ConfigSource;
 }

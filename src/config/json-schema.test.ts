@@ -22,6 +22,7 @@ describe('published JSON Schema', () => {
       'applications',
       'attestation',
       'approvers',
+      'teams',
     ]);
     expect(schema.required).toEqual(['registries', 'environments', 'applications']);
     expect(schema.additionalProperties).toBe(false);

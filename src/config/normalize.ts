@@ -215,6 +215,15 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
     applications.set(app.name, Object.freeze(app));
   });
 
+  const teams = new Map<string, readonly string[]>();
+  for (const [team, apps] of Object.entries(raw.teams)) {
+    apps.forEach((a, i) => {
+      if (!applications.has(a))
+        problems.push({ path: ['teams', team, i], message: `application "${a}" is not in applications` });
+    });
+    teams.set(team, Object.freeze([...new Set(apps)]));
+  }
+
   const approvers = new Map(
     Object.entries(raw.approvers).map(
       ([n, a]) =>
@@ -280,6 +289,7 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
       environments,
       applications,
       approvers,
+      teams,
       ...(attestation && { attestation }),
     }),
   };

@@ -116,6 +116,10 @@ export const configSchema = z.strictObject({
   approvers: z
     .record(z.string().regex(/^[\w.@+-]{1,64}$/, 'letters, digits and . @ + - _ only'), approverSchema)
     .default({}),
+  teams: z
+    .record(name, z.array(z.string().min(1)).describe('applications of this team'))
+    .default({})
+    .describe('teams and their applications: an API token with teams sees only their applications'),
 });
 
 /** `gantry.yaml` as parsed, before semantic checks. */

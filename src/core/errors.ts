@@ -60,6 +60,11 @@ export const ErrorCodes = [
   'STORE_UNREACHABLE',
   'STORE_MIGRATION_FAILED',
   'STORE_LEASE_LOST',
+  // HTTP API (gantry serve)
+  'API_REQUEST_INVALID',
+  'API_UNAUTHENTICATED',
+  'API_FORBIDDEN',
+  'API_NOT_FOUND',
   // generic
   'INTERNAL',
 ] as const;

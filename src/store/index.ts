@@ -24,3 +24,12 @@ export {
 export type { LedgerEntry, LedgerFault, LedgerVerification } from './ledger-chain.js';
 export { JobQueue } from './jobs.js';
 export type { ClaimedJob, ClaimOptions, FailOptions, JobRow, NewJob } from './jobs.js';
+export { Tokens, TOKEN_PREFIX, TOKEN_PATTERN, generateToken, hashToken } from './tokens.js';
+export type {
+  Authentication,
+  CreatedToken,
+  NewToken,
+  TokenAudit,
+  TokenInfo,
+  TokenRefusal,
+} from './tokens.js';

@@ -1,0 +1,16 @@
+/** What routes are built from: the store, its ledger and tokens, the current app, the clock. */
+import type { App } from '../app.js';
+import type { Ledger, Store, Tokens } from '../store/index.js';
+import type { ServerMetrics } from './metrics.js';
+
+/** Shared by every route of one server. */
+export interface ServerContext {
+  readonly store: Store;
+  readonly ledger: Ledger;
+  readonly tokens: Tokens;
+  /** The app wired from the configuration loaded last (replaced on reload). */
+  readonly app: () => App;
+  readonly now: () => Date;
+  readonly metrics: ServerMetrics;
+  readonly version: string;
+}

@@ -1,0 +1,48 @@
+/**
+ * Turning anything thrown while answering into `{error: {code, message, requestId}}` with the
+ * status from the one table (http-status.ts). Never a stack trace; an unexpected error is logged
+ * with its request id and answered with a generic 500.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { GantryError, isGantryError, type ErrorCode } from '../core/index.js';
+import { httpStatusFor } from './http-status.js';
+
+/** The body of every error response. */
+export interface ErrorBody {
+  readonly error: { readonly code: ErrorCode; readonly message: string; readonly requestId: string };
+}
+
+/** Fastify's handler for errors thrown by routes, hooks and body parsing. */
+export function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): ErrorBody {
+  let status: number;
+  let code: ErrorCode;
+  let message: string;
+  if (isGantryError(error)) {
+    status = httpStatusFor(error.code);
+    code = error.code;
+    message = status >= 500 && error.code === 'INTERNAL' ? 'internal error' : error.message;
+  } else if (isClientError(error)) {
+    // Fastify's own refusals before a handler runs: malformed JSON, wrong content type, too large.
+    status = error.statusCode;
+    code = 'API_REQUEST_INVALID';
+    message = error.message;
+  } else {
+    status = 500;
+    code = 'INTERNAL';
+    message = 'internal error';
+  }
+  if (status >= 500) request.log.error({ err: error, code }, 'request failed');
+  if (status === 401) reply.header('www-authenticate', 'Bearer realm="gantry"');
+  reply.code(status);
+  return { error: { code, message: message.split('\n')[0] ?? message, requestId: request.id } };
+}
+
+function isClientError(error: unknown): error is FastifyError & { statusCode: number } {
+  const status = (error as Partial<FastifyError>).statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
+/** The 404 for a route that does not exist. */
+export function notFound(request: FastifyRequest): GantryError {
+  return new GantryError('API_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`);
+}

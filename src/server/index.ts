@@ -1,0 +1,11 @@
+/** Public surface of the server layer: `gantry serve`'s HTTP API. */
+export { buildServer, type GantryServer, type ServerOptions } from './server.js';
+export {
+  runServer,
+  SERVER_ACTOR,
+  type LoadedApp,
+  type RunningServer,
+  type RunServerOptions,
+} from './run-server.js';
+export { httpStatusFor } from './http-status.js';
+export { roleSchema, type Access } from './roles.js';

@@ -1,0 +1,94 @@
+/**
+ * Read-only views of what the environments hold, through the composition root's promotion
+ * service: the status matrix, an application's history in an environment, and a diff of two
+ * environments. Each is limited to the caller's teams' applications.
+ */
+import { z } from 'zod';
+import { callerOf } from '../caller.js';
+import type { ServerContext } from '../context.js';
+import { assertVisible, visibleApplications } from '../teams.js';
+import { route, type AnyRoute } from '../route.js';
+
+const nameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a name from gantry.yaml');
+
+/** The environment routes. */
+export function environmentRoutes(ctx: ServerContext): AnyRoute[] {
+  return [
+    route({
+      method: 'GET',
+      url: '/api/v1/status',
+      summary:
+        'The environment × application matrix; cells of registries that cannot be read are "unknown" and `error` says why',
+      access: 'read',
+      response: z.object({
+        cells: z.array(z.record(z.string(), z.unknown())),
+        error: z
+          .object({ code: z.string(), message: z.string(), environments: z.array(z.string()) })
+          .optional(),
+      }),
+      handler: async ({ request }) => {
+        const app = ctx.app();
+        const visible = visibleApplications(app.config, callerOf(request).token);
+        const cells = (await app.promotions.status()).filter((c) => !visible || visible.has(c.application));
+        const byEnv = new Map<string, { code: string; message: string }>();
+        for (const c of cells)
+          if (c.state === 'unknown' && c.error && !byEnv.has(c.environment))
+            byEnv.set(c.environment, c.error);
+        const first = [...byEnv.values()][0];
+        return {
+          cells,
+          ...(first && {
+            error: {
+              code: first.code,
+              message: `cannot read ${[...byEnv.keys()].join(', ')}: ${first.message}`,
+              environments: [...byEnv.keys()],
+            },
+          }),
+        };
+      },
+    }),
+    route({
+      method: 'GET',
+      url: '/api/v1/applications/:app/history',
+      summary: 'Promotions and rollbacks of an application in an environment, newest first',
+      access: 'read',
+      params: z.strictObject({ app: nameSchema }),
+      query: z.strictObject({ env: nameSchema.describe('environment') }),
+      response: z.object({
+        application: z.string(),
+        environment: z.string(),
+        entries: z.array(z.record(z.string(), z.unknown())),
+      }),
+      handler: async ({ params, query, request }) => {
+        const app = ctx.app();
+        assertVisible(app.config, callerOf(request).token, params.app);
+        const entries = await app.promotions.history(params.app, query.env);
+        return { application: params.app, environment: query.env, entries };
+      },
+    }),
+    route({
+      method: 'GET',
+      url: '/api/v1/diff',
+      summary: 'Which applications differ between two environments',
+      access: 'read',
+      query: z.strictObject({
+        left: nameSchema.describe('environment'),
+        right: nameSchema.describe('environment to compare with'),
+      }),
+      response: z.object({
+        left: z.string(),
+        right: z.string(),
+        same: z.boolean(),
+        applications: z.array(z.record(z.string(), z.unknown())),
+      }),
+      handler: async ({ query, request }) => {
+        const app = ctx.app();
+        const visible = visibleApplications(app.config, callerOf(request).token);
+        const rows = (await app.promotions.diff(query.left, query.right)).filter(
+          (r) => !visible || visible.has(r.application),
+        );
+        return { left: query.left, right: query.right, same: rows.every((r) => r.same), applications: rows };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,151 @@
+/**
+ * A running `gantry serve`: opens the store, records the loaded configuration in the ledger,
+ * seeds the bootstrap admin token, listens, reloads the configuration on request, and shuts
+ * down in order (stop accepting, finish requests, close the apps, close the store and release
+ * its data-dir lock). Signals and the process environment stay in the CLI.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { App } from '../app.js';
+import { GantryError } from '../core/index.js';
+import { Ledger, openStore, type Store, type StoreOptions } from '../store/index.js';
+import { buildServer, type GantryServer } from './server.js';
+
+/** A configuration loaded and wired into an app, with the hash of the file it came from. */
+export interface LoadedApp {
+  readonly app: App;
+  /** The configuration file. */
+  readonly file: string;
+  /** SHA-256 (hex) of the file's bytes, as parsed. */
+  readonly sha256: string;
+}
+
+/** Options of {@link runServer}. */
+export interface RunServerOptions {
+  readonly store: StoreOptions;
+  /** Loads the configuration and wires the app (at start and on every reload). */
+  readonly loadApp: () => Promise<LoadedApp>;
+  readonly host: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly logger: FastifyBaseLogger;
+  /** `GANTRY_BOOTSTRAP_TOKEN`: seeds an admin token with this secret when none has it. */
+  readonly bootstrapToken?: string;
+  readonly version: string;
+  /** The clock. Default `() => new Date()`. */
+  readonly now?: () => Date;
+}
+
+/** The running server. */
+export interface RunningServer {
+  /** `http://host:port`. */
+  readonly url: string;
+  readonly store: Store;
+  readonly server: GantryServer;
+  /** Loads the configuration again, records it in the ledger and serves with it. */
+  reload(): Promise<LoadedApp>;
+  /** Stops: no new connections, in-flight requests finish, then apps and store close. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The actor of the ledger entries the server writes on its own behalf. */
+export const SERVER_ACTOR = 'gantry serve';
+
+/** Starts the server. On failure everything opened so far is closed again. */
+export async function runServer(options: RunServerOptions): Promise<RunningServer> {
+  const now = options.now ?? (() => new Date());
+  let current = await options.loadApp();
+  const apps: App[] = [current.app];
+  let store: Store | undefined;
+  let server: GantryServer | undefined;
+  const closeAll = async (): Promise<void> => {
+    await server?.http.close();
+    await Promise.allSettled(apps.map((a) => a.close()));
+    await store?.close();
+  };
+  try {
+    store = await openStore(options.store);
+    const ledger = new Ledger(store.db);
+    await recordConfig(store, ledger, current, 'start', now());
+    server = await buildServer({
+      store,
+      app: () => current.app,
+      logger: options.logger,
+      now,
+      version: options.version,
+    });
+    if (options.bootstrapToken !== undefined) {
+      const seeded = await server.tokens.seedBootstrap(options.bootstrapToken, {
+        actor: SERVER_ACTOR,
+        time: now(),
+      });
+      options.logger.info({ seeded }, seeded ? 'bootstrap admin token seeded' : 'bootstrap token present');
+    }
+    await listen(server, options.host, options.port);
+  } catch (error) {
+    await closeAll().catch(() => undefined);
+    throw error;
+  }
+  const address = server.http.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const opened = { store, server };
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}`,
+    store: opened.store,
+    server: opened.server,
+    reload: async () => {
+      const next = await options.loadApp();
+      try {
+        await recordConfig(opened.store, opened.server.ledger, next, 'reload', now());
+      } catch (error) {
+        await next.app.close().catch(() => undefined);
+        throw error;
+      }
+      apps.push(next.app);
+      // The previous app stays open for requests still using it; it closes with the server.
+      current = next;
+      return next;
+    },
+    close: () => (closing ??= closeAll()),
+  };
+}
+
+/** Listens, turning the usual socket errors into one clear `USAGE_INVALID` line. */
+async function listen(server: GantryServer, host: string, port: number): Promise<void> {
+  try {
+    await server.http.listen({ host, port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why: Record<string, string> = {
+      EADDRINUSE: 'the address is already in use',
+      EADDRNOTAVAIL: 'no such local address',
+      EACCES: 'permission denied (ports below 1024 need privileges)',
+      ENOTFOUND: 'the host name does not resolve',
+      EAI_AGAIN: 'the host name does not resolve',
+    };
+    if (code !== undefined && why[code] !== undefined)
+      throw new GantryError('USAGE_INVALID', `cannot listen on ${host}:${port}: ${why[code]}`, {
+        cause: error,
+      });
+    throw error;
+  }
+}
+
+async function recordConfig(
+  store: Store,
+  ledger: Ledger,
+  loaded: LoadedApp,
+  reason: 'start' | 'reload',
+  time: Date,
+): Promise<void> {
+  await store.db.transaction().execute((trx) =>
+    ledger.append(trx, {
+      type: 'config.loaded',
+      subject: loaded.file,
+      actor: SERVER_ACTOR,
+      time,
+      payload: { sha256: loaded.sha256, reason },
+    }),
+  );
+}

@@ -1,0 +1,113 @@
+/**
+ * The HTTP server (Fastify): routes declared with zod schemas (route.ts), token authentication
+ * and roles on every route but the public ones, one error → status table, request ids in logs and
+ * responses, Prometheus metrics. Built around an open store and the current app; listening,
+ * signals and reloads are run-server.ts's business.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { pino } from 'pino';
+import type { App } from '../app.js';
+import { GantryError } from '../core/index.js';
+import { Ledger, Tokens, type Store, type TokenRefusal } from '../store/index.js';
+import { setCaller } from './caller.js';
+import type { ServerContext } from './context.js';
+import { handleError, notFound } from './errors.js';
+import { instrument } from './metrics.js';
+import { openApiDocument } from './openapi.js';
+import { grants, type Access } from './roles.js';
+import { register, type AnyRoute } from './route.js';
+import { environmentRoutes } from './routes/environments.js';
+import { ledgerRoutes } from './routes/ledger.js';
+import { operationRoutes } from './routes/operations.js';
+import { tokenRoutes } from './routes/tokens.js';
+
+/** Options of {@link buildServer}. */
+export interface ServerOptions {
+  /** The open store (the caller closes it). */
+  readonly store: Store;
+  /** The app wired from the current configuration (called per request: reloads take effect). */
+  readonly app: () => App;
+  /** A pino logger; default: no logs. */
+  readonly logger?: FastifyBaseLogger;
+  /** The clock. Default `() => new Date()`. */
+  readonly now?: () => Date;
+  /** Gantry's version, for the OpenAPI document. Default `0.0.0`. */
+  readonly version?: string;
+  /** Largest request body in bytes. Default 64 KiB. */
+  readonly bodyLimit?: number;
+}
+
+/** A built server, not yet listening. */
+export interface GantryServer {
+  readonly http: FastifyInstance;
+  readonly ledger: Ledger;
+  readonly tokens: Tokens;
+}
+
+const REFUSALS: Readonly<Record<TokenRefusal | 'missing', string>> = {
+  missing: 'this route needs an API token: Authorization: Bearer gty_…',
+  malformed: 'the Authorization header is not "Bearer gty_…" with a well-formed token',
+  unknown: 'the API token is not known',
+  expired: 'the API token has expired',
+  revoked: 'the API token has been revoked',
+};
+
+/** Builds the server with every route registered. */
+export async function buildServer(options: ServerOptions): Promise<GantryServer> {
+  const http: FastifyInstance = Fastify({
+    loggerInstance: options.logger ?? pino({ level: 'silent' }),
+    genReqId: () => randomUUID(),
+    bodyLimit: options.bodyLimit ?? 64 * 1024,
+    // Fastify's request log holds method, URL and client only, never headers (they carry tokens).
+    return503OnClosing: true,
+  });
+  const ledger = new Ledger(options.store.db);
+  const tokens = new Tokens(options.store.db, ledger);
+  const now = options.now ?? (() => new Date());
+  const metrics = instrument(http);
+  const ctx: ServerContext = {
+    store: options.store,
+    ledger,
+    tokens,
+    app: options.app,
+    now,
+    metrics,
+    version: options.version ?? '0.0.0',
+  };
+
+  http.setErrorHandler((error, request, reply) => handleError(error, request, reply));
+  http.setNotFoundHandler((request, reply) => handleError(notFound(request), request, reply));
+  http.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  const authorize = async (request: FastifyRequest, access: Access): Promise<void> => {
+    if (access === 'public') return;
+    const header = request.headers.authorization;
+    if (header === undefined || header === '') throw unauthenticated('missing');
+    const match = /^Bearer +(\S+)$/i.exec(header);
+    if (!match?.[1]) throw unauthenticated('malformed');
+    const auth = await tokens.authenticate(match[1], now());
+    if (!auth.ok) throw unauthenticated(auth.reason);
+    if (!grants(auth.token.roles, access))
+      throw new GantryError('API_FORBIDDEN', `this route needs the ${access} role`);
+    setCaller(request, auth.token);
+  };
+
+  const routes: AnyRoute[] = [];
+  let document: unknown;
+  routes.push(
+    ...operationRoutes(ctx, () => (document ??= openApiDocument(routes, ctx.version))),
+    ...tokenRoutes(ctx),
+    ...ledgerRoutes(ctx),
+    ...environmentRoutes(ctx),
+  );
+  for (const r of routes) register(http, r, authorize);
+  await http.ready();
+  return { http, ledger, tokens };
+}
+
+function unauthenticated(reason: TokenRefusal | 'missing'): GantryError {
+  return new GantryError('API_UNAUTHENTICATED', REFUSALS[reason], { details: { reason } });
+}
