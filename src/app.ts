@@ -28,6 +28,13 @@ import {
   type ReleaseRequest,
   type RollbackOutcome,
   type Signer,
+  countedApprovals,
+  type ApprovalSource,
+  type LedgerPort,
+  type PromotionPlan,
+  type PromotionProgress,
+  type Requester,
+  type StepOptions,
 } from './promotion/index.js';
 import {
   DockerConfigCredentials,
@@ -48,8 +55,15 @@ export interface AppOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** The docker config / auth.json used for registries without configured credentials. */
   readonly authFile: string;
-  /** Who is acting, recorded in attestations. */
-  readonly actor: string;
+  /**
+   * Who acts when a request names nobody (the CLI's one user). A server leaves it out and names
+   * the caller in every request.
+   */
+  readonly actor?: string;
+  /** Where promotion events go, each before the action it describes. Default: nowhere (the CLI). */
+  readonly ledger?: LedgerPort;
+  /** Approvals besides the signed referrers (the server's store). Default: none. */
+  readonly approvals?: ApprovalSource;
 }
 
 /** The wired application. */
@@ -137,10 +151,11 @@ export function createApp(options: AppOptions): App {
         approvers: env.gates.some((g) => g.name === 'approval') ? approvers() : [],
         readKey: (path) => readConfigured(config, path, `environments.${env.name}.gates.signature`),
         policy: (url, input, timeoutMs) => askPolicy(policyTransport, url, input, timeoutMs),
-        now: new Date(),
-        requester: options.actor,
+        now: context.now,
+        requester: context.requester,
         trust,
         reports: context.reports,
+        ...(options.approvals && { approvalSources: [options.approvals] }),
       },
       context.app,
       context.from,
@@ -148,14 +163,15 @@ export function createApp(options: AppOptions): App {
       candidate,
       context.version,
     );
-    return evaluateGates(env.gates, facts);
+    return { gates: evaluateGates(env.gates, facts), approvals: countedApprovals(env.gates, facts) };
   };
   const promotions = new ConfiguredPromotions(
     {
       config,
       registry,
-      actor: options.actor,
+      ...(options.actor !== undefined && { actor: options.actor }),
       gates,
+      ...(options.ledger && { ledger: options.ledger }),
       ...(signing.signer && { signer: signing.signer }),
     },
     () => {
@@ -202,9 +218,14 @@ class ConfiguredPromotions extends PromotionService {
     return await super.promoteRelease(req);
   }
 
-  override async rollback(app: string, env: string, to?: string): Promise<RollbackOutcome> {
+  override async rollback(app: string, env: string, to?: string, req?: Requester): Promise<RollbackOutcome> {
     this.#loadSigner();
-    return await super.rollback(app, env, to);
+    return await super.rollback(app, env, to, req);
+  }
+
+  override async start(plan: PromotionPlan, options?: StepOptions): Promise<PromotionProgress> {
+    this.#loadSigner();
+    return await super.start(plan, options);
   }
 }
 
