@@ -10,6 +10,8 @@
 import { GantryError, toGantryError, type Digest } from '../core/index.js';
 import type { Manifest } from '../registry/index.js';
 import {
+  Annotations,
+  PROMOTION_ARTIFACT_TYPE,
   attestationArtifact,
   envelope,
   statementFor,
@@ -41,6 +43,12 @@ export interface ApplierContext {
   readonly now?: () => Date;
   /** Manifests by digest, read while planning in this process (saves reading them again). */
   readonly manifests?: ReadonlyMap<Digest, Manifest>;
+  /**
+   * True when nothing of the plan can have been applied before (planned and applied in one call,
+   * as the CLI does): a record is then attached without first looking for one an interrupted
+   * earlier attempt attached. Default false.
+   */
+  readonly fresh?: boolean;
 }
 
 /** Per-call options of the applier. */
@@ -219,12 +227,12 @@ export class PromotionApplier {
 
   /** Copies the next application's content (nothing in tag mode or when unchanged). */
   async #copy(plan: PromotionPlan, p: PromotionProgress): Promise<PromotionProgress> {
-    const i = p.copies.findIndex((c) => c === undefined);
-    if (i < 0) return { ...p, state: next(p.state, { type: 'copied' }) };
+    const i = p.copies.length;
+    if (i >= plan.applications.length) return { ...p, state: next(p.state, { type: 'copied' }) };
     const a = plan.applications[i] as PlannedPromotion;
     const copy =
       a.mode === 'copy' && !a.unchanged ? await this.#c.registry.copy(a.source, a.target, a.digest) : null;
-    return { ...p, copies: p.copies.map((c, j) => (j === i ? copy : c)) };
+    return { ...p, copies: [...p.copies, copy] };
   }
 
   /** Verifies every target, then writes the tags one by one, then attaches the records. */
@@ -240,7 +248,7 @@ export class PromotionApplier {
           );
         }
       }
-      return { ...p, verified: true };
+      return { ...p, verified: true, publishedAt: this.#now().toISOString() };
     }
     if (p.tagsWritten < plan.tagWrites.length) {
       const w = plan.tagWrites[p.tagsWritten] as PlannedTagWrite;
@@ -255,11 +263,11 @@ export class PromotionApplier {
       }
       return { ...p, tagsWritten: p.tagsWritten + 1 };
     }
-    const i = p.attestations.findIndex((x) => x === undefined);
-    if (i >= 0) {
+    const i = p.attestations.length;
+    if (i < plan.applications.length) {
       const a = plan.applications[i] as PlannedPromotion;
       const digest = a.unchanged ? null : await this.#attest(plan, p, i);
-      return { ...p, attestations: p.attestations.map((x, j) => (j === i ? digest : x)) };
+      return { ...p, attestations: [...p.attestations, digest] };
     }
     await this.#record(plan, 'promotion.completed', { attestations: p.attestations }, o);
     return { ...p, state: next(p.state, { type: 'verified' }) };
@@ -303,7 +311,7 @@ export class PromotionApplier {
       from: a.from,
       to: a.to,
       tags: [...a.tags.immutable, ...a.tags.floating],
-      time: this.#now().toISOString(),
+      time: p.publishedAt ?? this.#now().toISOString(),
       actor: plan.requestedBy,
       gates: p.gates[i] ?? a.gates,
       approvals: p.approvals[i] ?? [],
@@ -315,8 +323,27 @@ export class PromotionApplier {
       { mediaType: m.mediaType, digest: m.digest, size: m.size },
       predicate,
     );
+    const earlier = this.#c.fresh ? undefined : await this.#attached(a, predicate);
+    if (earlier) return earlier;
     await this.#c.registry.attach(a.target, artifact);
     return artifact.digest;
+  }
+
+  /**
+   * A record of this promotion that an interrupted earlier attempt attached: same environment,
+   * actor and time (the time is fixed in the progress before any record is made).
+   */
+  async #attached(a: PlannedPromotion, predicate: PromotionPredicate): Promise<Digest | undefined> {
+    const list = await this.#c.registry.referrers(a.target, a.digest, PROMOTION_ARTIFACT_TYPE);
+    return list.find((d) => {
+      const n = d.annotations ?? {};
+      return (
+        n[Annotations.kind] === 'promotion' &&
+        n[Annotations.env] === predicate.to.environment &&
+        n[Annotations.actor] === predicate.actor &&
+        n[Annotations.created] === predicate.time
+      );
+    })?.digest;
   }
 
   async #record(

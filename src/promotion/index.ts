@@ -1,6 +1,6 @@
 /** Public surface of the promotion layer. */
 export type { RegistryPort, ContentCopy } from './ports.js';
-export { PromotionService, type PromotionServiceOptions } from './service.js';
+export { PromotionService, type PromotionServiceOptions, type ApplierOptions } from './service.js';
 export type {
   PromoteRequest,
   PromotionOutcome,

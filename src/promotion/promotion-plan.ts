@@ -103,14 +103,16 @@ export interface PromotionProgress {
   readonly gates: readonly (readonly RecordedGate[])[];
   /** The approvals that counted at the latest evaluation, per application. */
   readonly approvals: readonly (readonly CountedApproval[])[];
-  /** Per application: the copy's outcome once done (`null`: nothing to copy), absent before. */
-  readonly copies: readonly (ContentCopy | null | undefined)[];
+  /** The copy's outcome of each application copied so far, in plan order (`null`: nothing to copy). */
+  readonly copies: readonly (ContentCopy | null)[];
   /** True once every target resolves its digest. */
   readonly verified: boolean;
+  /** When the content was verified, ISO 8601: the time in every promotion record of the plan. */
+  readonly publishedAt?: string;
   /** How many of `plan.tagWrites` are written. */
   readonly tagsWritten: number;
-  /** Per application: the promotion record's digest once attached (`null`: none needed). */
-  readonly attestations: readonly (Digest | null | undefined)[];
+  /** The promotion record of each application attested so far, in plan order (`null`: none needed). */
+  readonly attestations: readonly (Digest | null)[];
   /** Why it was rejected or cancelled. */
   readonly reason?: string;
   /** Why it failed. */
@@ -123,10 +125,10 @@ export function initialProgress(plan: PromotionPlan): PromotionProgress {
     state: 'requested',
     gates: plan.applications.map((a) => a.gates),
     approvals: plan.applications.map((a) => a.approvals),
-    copies: plan.applications.map(() => undefined),
+    copies: [],
     verified: false,
     tagsWritten: 0,
-    attestations: plan.applications.map(() => undefined),
+    attestations: [],
   };
 }
 

@@ -69,6 +69,16 @@ export interface PromotionServiceOptions {
   readonly now?: () => Date;
 }
 
+/** Options of {@link PromotionService.applier}. */
+export interface ApplierOptions {
+  /** Manifests read by a plan made in this process (saves reading them again). Default: none. */
+  readonly manifests?: ReadonlyMap<Digest, Manifest>;
+  /** The time every step takes as "now" (the request's time). Default: the service's clock. */
+  readonly now?: Date;
+  /** Nothing of the plan was applied before (`ApplierContext.fresh`). Default false: records attached by an interrupted attempt are looked for. */
+  readonly fresh?: boolean;
+}
+
 /** Runs promotions against the registries named in the configuration. */
 export class PromotionService {
   readonly #o: PromotionServiceOptions;
@@ -113,10 +123,11 @@ export class PromotionService {
   }
 
   /**
-   * An applier of plans over this service's ports. Pass `manifests` filled by a plan made in this
-   * process to save reading them again.
+   * An applier of plans over this service's ports (see {@link ApplierOptions}). A job runner
+   * creates one per job (or per step) and passes it the stored plan and progress.
    */
-  applier(manifests?: ReadonlyMap<Digest, Manifest>, now?: Date): PromotionApplier {
+  applier(options: ApplierOptions = {}): PromotionApplier {
+    const { manifests, now, fresh = false } = options;
     const planner = this.#planner();
     return new PromotionApplier({
       registry: this.#o.registry,
@@ -125,6 +136,7 @@ export class PromotionService {
       now: now ? () => now : this.#now,
       ...(this.#o.signer && { signer: this.#o.signer }),
       ...(manifests && { manifests }),
+      fresh,
     });
   }
 
@@ -305,7 +317,7 @@ export class PromotionService {
     manifests: ReadonlyMap<Digest, Manifest>,
     now: Date,
   ): Promise<PromotionProgress> {
-    const done = await this.applier(manifests, now).run(plan, initialProgress(plan));
+    const done = await this.applier({ manifests, now, fresh: true }).run(plan, initialProgress(plan));
     if (done.state === 'completed') return done;
     const e = done.error;
     throw new GantryError(
