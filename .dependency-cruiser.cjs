@@ -20,6 +20,9 @@ module.exports = {
     layer('store', ['registry', 'copy', 'promotion', 'config', 'server', 'cli', 'pin']),
     layer('config', ['server', 'cli', 'copy', 'promotion', 'store']),
     layer('server', ['cli']),
+    // cli: reaches the domain through the composition root (src/app.ts) only; core for errors,
+    // config for loading gantry.yaml (docs/decisions/0010-promotion-state-machine.md).
+    layer('cli', ['registry', 'copy', 'promotion', 'store', 'pin', 'server']),
     // pin: pure rewriting of deployment files; only the CLI uses it.
     layer('pin', ['copy', 'promotion', 'store', 'config', 'server', 'cli']),
     // launch: loads the bundle with a code cache before anything else; Node built-ins only.

@@ -49,6 +49,16 @@ export async function withApp<T>(options: AppCommandOptions, fn: (app: App) => P
 
 /** The domain names what is missing (`details.missing`); the CLI names its flag. */
 function withFlagHint(err: unknown): unknown {
+  if (isGantryError(err, 'PROMOTION_UNRECORDED')) {
+    return new GantryError(
+      err.code,
+      err.message.replace(
+        /accept unrecorded digests to take the registry as it is$/,
+        'pass --allow-unrecorded to accept the registry as it is',
+      ),
+      { cause: err, details: err.details },
+    );
+  }
   if (!isGantryError(err, 'USAGE_INVALID')) return err;
   const d = err.details;
   if (d.missing === 'from' && Array.isArray(d.choices)) {

@@ -135,7 +135,7 @@ export async function deployableState(
   ) {
     throw new GantryError(
       'PROMOTION_UNRECORDED',
-      `${app.name} in ${env.name} is ${state.digest} (tag ${state.tag ?? '?'}), which has no promotion record for ${env.name}: a promotion or release did not complete, or the tag was moved outside Gantry. Re-run the promotion to complete it, or pass --allow-unrecorded to accept the registry as it is`,
+      `${app.name} in ${env.name} is ${state.digest} (tag ${state.tag ?? '?'}), which has no promotion record for ${env.name}: a promotion or release did not complete, or the tag was moved outside Gantry. Re-run the promotion to complete it, or accept unrecorded digests to take the registry as it is`,
       { details: { environment: env.name, application: app.name, digest: state.digest } },
     );
   }
