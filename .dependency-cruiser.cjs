@@ -16,6 +16,16 @@ module.exports = {
     layer('registry', ['copy', 'promotion', 'store', 'config', 'server', 'cli']),
     layer('copy', ['promotion', 'store', 'config', 'server', 'cli']),
     layer('promotion', ['copy', 'store', 'server', 'cli']),
+    {
+      // promotion reaches registries only through its RegistryPort; the value types it shares
+      // with them (Repository, Descriptor, Manifest) are in core. Its in-memory test registry
+      // parses manifests with the registry layer's parser.
+      name: 'promotion-through-its-port',
+      severity: 'error',
+      comment: 'promotion must not depend on registry (use RegistryPort and the core types)',
+      from: { path: '^src/promotion/', pathNot: '\\.test-support\\.ts$' },
+      to: { path: '^src/registry/' },
+    },
     // store: SQL over core only; the promotion ports it implements are wired in app.ts.
     layer('store', ['registry', 'copy', 'promotion', 'config', 'server', 'cli', 'pin']),
     layer('config', ['server', 'cli', 'copy', 'promotion', 'store']),

@@ -7,8 +7,7 @@
  * copying present content transfers nothing, writing a tag that already points at the digest
  * moves nothing, and a record already attached is not attached again.
  */
-import { GantryError, toGantryError, type Digest } from '../core/index.js';
-import type { Manifest } from '../registry/index.js';
+import { GantryError, toGantryError, type Digest, type Manifest } from '../core/index.js';
 import {
   Annotations,
   PROMOTION_ARTIFACT_TYPE,

@@ -4,8 +4,7 @@
  * authenticated caller). Each source yields {@link ApprovalFact}s; the approval gate decides which
  * count, and the promotion attestation records those.
  */
-import type { Digest } from '../core/index.js';
-import type { Descriptor, Repository } from '../registry/index.js';
+import type { Digest, Descriptor, Repository } from '../core/index.js';
 import { APPROVAL_ARTIFACT_TYPE, checkApproval, type KnownApprover } from './approval.js';
 import { DSSE_MEDIA_TYPE } from './attestation.js';
 import type { ApprovalFact } from './gates/facts.js';

@@ -4,14 +4,13 @@
  * registry that answered "unknown" makes a cell absent: any other failure is an error (for the
  * status matrix, a cell marked unknown with that error).
  */
-import { GantryError, toGantryError, type Digest } from '../core/index.js';
+import { GantryError, toGantryError, type Digest, type Repository } from '../core/index.js';
 import {
   repositoryOf,
   type ApplicationConfig,
   type Config,
   type EnvironmentConfig,
 } from '../config/index.js';
-import type { Repository } from '../registry/index.js';
 import { entriesOf, type HistoryEntry } from './history.js';
 import type { RegistryPort } from './ports.js';
 import { hasPromotionRecord } from './promotion-record.js';

@@ -4,14 +4,13 @@
  * the pipeline and the target's immutable tags, derives the tags, and orders the tag writes so a
  * failure can be undone (see tag-writes.ts).
  */
-import { GantryError, type Digest } from '../core/index.js';
+import { GantryError, type Digest, type Manifest, type Repository } from '../core/index.js';
 import {
   repositoryOf,
   type ApplicationConfig,
   type Config,
   type EnvironmentConfig,
 } from '../config/index.js';
-import type { Manifest, Repository } from '../registry/index.js';
 import type { RecordedGate } from './attestation.js';
 import { readCandidate, readSourceCandidate, type Candidate } from './candidate.js';
 import { deriveTags } from './derive-tags.js';

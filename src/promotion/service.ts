@@ -4,14 +4,13 @@
  * step by step (apply.ts) through the states of states.ts. `promote` and `promoteRelease` do
  * both in one call, as the CLI needs; a server plans, stores the plan, and advances it as a job.
  */
-import { GantryError, type Digest } from '../core/index.js';
+import { GantryError, type Digest, type Manifest } from '../core/index.js';
 import {
   repositoryOf,
   type ApplicationConfig,
   type Config,
   type EnvironmentConfig,
 } from '../config/index.js';
-import type { Manifest } from '../registry/index.js';
 import type { Signer } from './attestation.js';
 import { readSourceCandidate } from './candidate.js';
 import { assertCandidateReference } from './tag-kinds.js';

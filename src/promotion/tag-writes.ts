@@ -7,8 +7,7 @@
  * promotion record (attestations come only after every tag), so `ref` and `pin` refuse it, and
  * a re-run completes the promotion.
  */
-import { GantryError, type Digest, type ErrorCode } from '../core/index.js';
-import type { Manifest, Repository } from '../registry/index.js';
+import { GantryError, type Digest, type ErrorCode, type Manifest, type Repository } from '../core/index.js';
 import type { RegistryPort } from './ports.js';
 import { resolveIfPresent } from './resolve-if-present.js';
 

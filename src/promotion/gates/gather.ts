@@ -3,14 +3,13 @@
  * referrers, promotions of the digest into environments named by gates, vulnerability reports
  * (attached or given with --report), cosign signatures, signed approvals, and policy answers.
  */
-import { type Digest } from '../../core/index.js';
+import { type Digest, type Descriptor, type Repository } from '../../core/index.js';
 import {
   repositoryOf,
   type ApplicationConfig,
   type Config,
   type EnvironmentConfig,
 } from '../../config/index.js';
-import type { Descriptor, Repository } from '../../registry/index.js';
 import type { KnownApprover } from '../approval.js';
 import { referrerApprovals, type ApprovalSource, type ApprovalSubject } from '../approval-source.js';
 import { trustedPromotionRecords, type PromotionTrust } from '../history.js';
