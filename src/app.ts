@@ -26,6 +26,8 @@ import {
   type ApprovalSource,
   type LedgerPort,
   type PromotionPlan,
+  type ApplierOptions,
+  type PromotionApplier,
   type PromotionProgress,
   type Requester,
   type StepOptions,
@@ -216,6 +218,12 @@ class ConfiguredPromotions extends PromotionService {
   override async start(plan: PromotionPlan, options?: StepOptions): Promise<PromotionProgress> {
     this.#loadSigner();
     return await super.start(plan, options);
+  }
+
+  /** An applier writes tags and records: a missing signing key stops it before it is made. */
+  override applier(options?: ApplierOptions): PromotionApplier {
+    this.#loadSigner();
+    return super.applier(options);
   }
 }
 
