@@ -112,13 +112,29 @@ export class PromotionApplier {
     return p;
   }
 
-  /** Rejects the promotion (before copying); `PROMOTION_STATE_CONFLICT` after. */
-  reject(plan: PromotionPlan, progress: PromotionProgress, reason: string, options: StepOptions = {}) {
+  /**
+   * Rejects the promotion while it is `requested`, `gated` or `awaiting-approval` (records
+   * `promotion.rejected`); `PROMOTION_STATE_CONFLICT` otherwise.
+   */
+  reject(
+    plan: PromotionPlan,
+    progress: PromotionProgress,
+    reason: string,
+    options: StepOptions = {},
+  ): Promise<PromotionProgress> {
     return this.#end(plan, progress, { type: 'reject', reason }, 'promotion.rejected', options);
   }
 
-  /** Cancels the promotion (until its tags are written); `PROMOTION_STATE_CONFLICT` after. */
-  cancel(plan: PromotionPlan, progress: PromotionProgress, reason: string, options: StepOptions = {}) {
+  /**
+   * Cancels the promotion before `verifying` (records `promotion.cancelled`); once tags are being
+   * written, `PROMOTION_STATE_CONFLICT`.
+   */
+  cancel(
+    plan: PromotionPlan,
+    progress: PromotionProgress,
+    reason: string,
+    options: StepOptions = {},
+  ): Promise<PromotionProgress> {
     return this.#end(plan, progress, { type: 'cancel', reason }, 'promotion.cancelled', options);
   }
 
