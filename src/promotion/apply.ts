@@ -26,6 +26,8 @@ import {
   type PlannedTagWrite,
   type PromotionPlan,
   type PromotionProgress,
+  subjectOf,
+  summary,
 } from './promotion-plan.js';
 import { isTerminal, next, type PromotionEvent } from './states.js';
 import { tagWriteFailure, undoWrites, type TagWrite } from './tag-writes.js';
@@ -381,31 +383,10 @@ export class PromotionApplier {
   }
 }
 
-/** What ledger events are about by default: `prod: web@sha256:…, api@sha256:…`. */
-export function subjectOf(plan: PromotionPlan): string {
-  return `${plan.environment}: ${plan.applications.map((a) => `${a.application}@${a.digest}`).join(', ')}`;
-}
-
 /** How a failure names the promotion or release. */
 function what(plan: PromotionPlan): string {
   const a = plan.applications[0] as PlannedPromotion;
   return plan.kind === 'release'
     ? `release to ${plan.environment}`
     : `promotion of ${a.application} ${a.version ?? a.digest} to ${plan.environment}`;
-}
-
-/** The blocking gates of a plan, one line (the `PROMOTION_GATES_FAILED` message). */
-export function summary(
-  plan: PromotionPlan,
-  gates: readonly (readonly { gate: string; status: string; reasons: readonly string[] }[])[],
-): string {
-  return plan.applications
-    .flatMap((a, i) =>
-      (gates[i] ?? [])
-        .filter((g) => g.status === 'fail' || g.status === 'pending')
-        .map(
-          (g) => `${a.application} ${a.version ?? a.digest}: ${g.gate} (${g.reasons.join('; ') || g.status})`,
-        ),
-    )
-    .join(', ');
 }

@@ -27,6 +27,8 @@ export {
   initialProgress,
   outcomeOf,
   blockingGates,
+  subjectOf,
+  summary,
   type PromotionPlan,
   type PlannedPromotion,
   type PlannedTagWrite,
@@ -35,7 +37,7 @@ export {
   type PromotionProgress,
   type PlainError,
 } from './promotion-plan.js';
-export { PromotionApplier, subjectOf, type ApplierContext, type StepOptions } from './apply.js';
+export { PromotionApplier, type ApplierContext, type StepOptions } from './apply.js';
 export {
   planPromotion,
   planRelease,

@@ -164,3 +164,24 @@ export function outcomeOf(
 export function blockingGates(gates: readonly RecordedGate[]): RecordedGate[] {
   return gates.filter((g) => g.status === 'fail' || g.status === 'pending');
 }
+
+/** What ledger events are about by default: `prod: web@sha256:…, api@sha256:…`. */
+export function subjectOf(plan: PromotionPlan): string {
+  return `${plan.environment}: ${plan.applications.map((a) => `${a.application}@${a.digest}`).join(', ')}`;
+}
+
+/** The blocking gates of a plan, one line (the `PROMOTION_GATES_FAILED` message). */
+export function summary(
+  plan: PromotionPlan,
+  gates: readonly (readonly { gate: string; status: string; reasons: readonly string[] }[])[],
+): string {
+  return plan.applications
+    .flatMap((a, i) =>
+      (gates[i] ?? [])
+        .filter((g) => g.status === 'fail' || g.status === 'pending')
+        .map(
+          (g) => `${a.application} ${a.version ?? a.digest}: ${g.gate} (${g.reasons.join('; ') || g.status})`,
+        ),
+    )
+    .join(', ');
+}

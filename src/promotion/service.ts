@@ -47,10 +47,12 @@ import {
   blockingGates,
   initialProgress,
   outcomeOf,
+  subjectOf,
+  summary,
   type PromotionPlan,
   type PromotionProgress,
 } from './promotion-plan.js';
-import { PromotionApplier, subjectOf, summary, type StepOptions } from './apply.js';
+import { PromotionApplier, type StepOptions } from './apply.js';
 
 /** Options for {@link PromotionService}. */
 export interface PromotionServiceOptions {
