@@ -5,6 +5,7 @@
  */
 import { createApp, type App } from '../app.js';
 import { findConfigFile, loadConfigOrThrow } from '../config/index.js';
+import { GantryError, isGantryError } from '../core/index.js';
 import { authFilePath } from './registry-options.js';
 
 /** Options every pipeline command accepts. */
@@ -34,12 +35,40 @@ export async function openApp(options: AppCommandOptions): Promise<App> {
   });
 }
 
-/** Runs `fn` with a wired app and closes it afterwards. */
+/** Runs `fn` with a wired app and closes it afterwards; domain errors get the flag that fixes them. */
 export async function withApp<T>(options: AppCommandOptions, fn: (app: App) => Promise<T>): Promise<T> {
   const app = await openApp(options);
   try {
     return await fn(app);
+  } catch (err) {
+    throw withFlagHint(err);
   } finally {
     await app.close();
   }
+}
+
+/** The domain names what is missing (`details.missing`); the CLI names its flag. */
+function withFlagHint(err: unknown): unknown {
+  if (isGantryError(err, 'PROMOTION_UNRECORDED')) {
+    return new GantryError(
+      err.code,
+      err.message.replace(
+        /accept unrecorded digests to take the registry as it is$/,
+        'pass --allow-unrecorded to accept the registry as it is',
+      ),
+      { cause: err, details: err.details },
+    );
+  }
+  if (!isGantryError(err, 'USAGE_INVALID')) return err;
+  const d = err.details;
+  if (d.missing === 'from' && Array.isArray(d.choices)) {
+    return new GantryError(
+      'USAGE_INVALID',
+      `${String(d.environment)} can be promoted from ${d.choices.join(' or ')}: pass --from`,
+      { cause: err },
+    );
+  }
+  if (d.missing === 'reason')
+    return new GantryError('USAGE_INVALID', '--override needs --reason TEXT saying why', { cause: err });
+  return err;
 }

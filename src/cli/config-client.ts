@@ -8,7 +8,7 @@
 import { createApp } from '../app.js';
 import { findConfigFile, loadConfigOrThrow, type Config } from '../config/index.js';
 import { isGantryError } from '../core/index.js';
-import type { RegistryClient } from '../registry/index.js';
+import type { RegistryClient } from '../app.js';
 import { actorOf } from './app-context.js';
 import { authFilePath, createClient, type RegistryOptionValues } from './registry-options.js';
 

@@ -10,8 +10,8 @@ import {
   parseOciLayoutReference,
   type ReadTarget,
   type WriteTarget,
-} from '../copy/index.js';
-import { parseReference, parseRepository, type RegistryClient } from '../registry/index.js';
+} from '../app.js';
+import { parseReference, parseRepository, type RegistryClient } from '../app.js';
 
 /** A parsed endpoint. */
 export type Endpoint =

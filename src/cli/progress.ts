@@ -3,7 +3,7 @@
  * (cli-progress, loaded only when stderr is a terminal); plain lines otherwise; nothing with --json.
  */
 import type { SingleBar } from 'cli-progress';
-import type { CopyEvent, CopyListener } from '../copy/index.js';
+import type { CopyEvent, CopyListener } from '../app.js';
 
 /** How progress is shown. */
 export type ProgressMode = 'bars' | 'lines' | 'none';

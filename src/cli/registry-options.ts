@@ -9,15 +9,7 @@ import { join } from 'node:path';
 import { GantryError } from '../core/index.js';
 import { VERSION } from './version.js';
 export { parseBool } from './cli-options.js';
-import {
-  DockerConfigCredentials,
-  RegistryClient,
-  chainCredentials,
-  parseCredsFlag,
-  staticCredentials,
-  type CredentialProvider,
-  type HostSettings,
-} from '../registry/index.js';
+import { createRegistryClient, parseCredsFlag, type HostSettings, type RegistryClient } from '../app.js';
 
 /** Parsed registry options of one side (plain, `--src-…` or `--dest-…`). */
 export interface RegistryFlags {
@@ -79,12 +71,10 @@ export function createClient(authfile: string | undefined, sides: readonly Side[
       if (side.flags.creds) explicit[host] = parseCredsFlag(side.flags.creds);
     }
   }
-  const credentials: CredentialProvider = chainCredentials(
-    staticCredentials(explicit),
-    new DockerConfigCredentials({ path: authFilePath(authfile), helperEnv: helperEnv() }),
-  );
-  return new RegistryClient({
-    credentials,
+  return createRegistryClient({
+    explicit,
+    authFile: authFilePath(authfile),
+    helperEnv: helperEnv(),
     hostSettings: (host) =>
       settings.get(host) ?? settings.get(host.replace('registry-1.docker.io', 'docker.io')) ?? {},
     userAgent: `gantry/${VERSION}`,

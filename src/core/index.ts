@@ -8,3 +8,4 @@ export * from './atomic-write.js';
 export * from './compare.js';
 export * from './content-verifier.js';
 export * from './escape.js';
+export type * from './oci-types.js';

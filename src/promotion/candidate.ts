@@ -3,8 +3,7 @@
  * labels that name its version and source revision (read from the image config; for an index,
  * from its first platform).
  */
-import { GantryError, MediaTypes, type Digest } from '../core/index.js';
-import type { Manifest, Repository } from '../registry/index.js';
+import { GantryError, MediaTypes, type Digest, type Manifest, type Repository } from '../core/index.js';
 import type { RegistryPort } from './ports.js';
 import { isUnknown } from './resolve-if-present.js';
 

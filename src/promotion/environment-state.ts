@@ -4,14 +4,13 @@
  * registry that answered "unknown" makes a cell absent: any other failure is an error (for the
  * status matrix, a cell marked unknown with that error).
  */
-import { GantryError, toGantryError, type Digest } from '../core/index.js';
+import { GantryError, toGantryError, type Digest, type Repository } from '../core/index.js';
 import {
   repositoryOf,
   type ApplicationConfig,
   type Config,
   type EnvironmentConfig,
 } from '../config/index.js';
-import type { Repository } from '../registry/index.js';
 import { entriesOf, type HistoryEntry } from './history.js';
 import type { RegistryPort } from './ports.js';
 import { hasPromotionRecord } from './promotion-record.js';
@@ -135,7 +134,7 @@ export async function deployableState(
   ) {
     throw new GantryError(
       'PROMOTION_UNRECORDED',
-      `${app.name} in ${env.name} is ${state.digest} (tag ${state.tag ?? '?'}), which has no promotion record for ${env.name}: a promotion or release did not complete, or the tag was moved outside Gantry. Re-run the promotion to complete it, or pass --allow-unrecorded to accept the registry as it is`,
+      `${app.name} in ${env.name} is ${state.digest} (tag ${state.tag ?? '?'}), which has no promotion record for ${env.name}: a promotion or release did not complete, or the tag was moved outside Gantry. Re-run the promotion to complete it, or accept unrecorded digests to take the registry as it is`,
       { details: { environment: env.name, application: app.name, digest: state.digest } },
     );
   }

@@ -9,8 +9,15 @@
  * kind, version, actor) come from the signed statement, never from the artifact's annotations,
  * which anyone who can push to the repository can write.
  */
-import { compareStrings, digestHex, isDigest, isGantryError, type Digest } from '../core/index.js';
-import type { Descriptor, Repository } from '../registry/index.js';
+import {
+  compareStrings,
+  digestHex,
+  isDigest,
+  isGantryError,
+  type Digest,
+  type Descriptor,
+  type Repository,
+} from '../core/index.js';
 import {
   Annotations,
   DSSE_MEDIA_TYPE,

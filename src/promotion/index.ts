@@ -1,14 +1,67 @@
 /** Public surface of the promotion layer. */
 export type { RegistryPort, ContentCopy } from './ports.js';
-export { PromotionService, type PromotionServiceOptions } from './service.js';
+export { PromotionService, type PromotionServiceOptions, type ApplierOptions } from './service.js';
 export type {
   PromoteRequest,
   PromotionOutcome,
   ReleaseRequest,
   ReleaseOutcome,
   GateEvaluator,
+  GateEvaluation,
+  GateContext,
   Place,
+  Requester,
 } from './model.js';
+export {
+  PromotionStates,
+  TerminalStates,
+  next,
+  transition,
+  isTerminal,
+  type PromotionState,
+  type PromotionEvent,
+  type PromotionEventType,
+} from './states.js';
+export {
+  PLAN_FORMAT,
+  initialProgress,
+  outcomeOf,
+  blockingGates,
+  subjectOf,
+  summary,
+  type PromotionPlan,
+  type PlannedPromotion,
+  type PlannedTagWrite,
+  type PlannedRepository,
+  type PlannedManifest,
+  type PromotionProgress,
+  type PlainError,
+} from './promotion-plan.js';
+export { PromotionApplier, type ApplierContext, type StepOptions } from './apply.js';
+export {
+  planPromotion,
+  planRelease,
+  evaluatePlanned,
+  type PlannerContext,
+  type PlanRequester,
+} from './planner.js';
+export { applicationOf, environmentOf, sourceOf } from './lookup.js';
+export {
+  noLedger,
+  MemoryLedger,
+  type LedgerPort,
+  type LedgerEvent,
+  type LedgerEventType,
+} from './ledger-port.js';
+export {
+  referrerApprovals,
+  MemoryApprovals,
+  storedFact,
+  type ApprovalSource,
+  type ApprovalSubject,
+  type StoredApproval,
+} from './approval-source.js';
+export { countedApprovals, type CountedApproval } from './gates/approval-gate.js';
 export { planTags, tagsFor, type TagPlan, type TagChange, type TagConflict } from './plan.js';
 export { readCandidate, readSourceCandidate, Labels, type Candidate } from './candidate.js';
 export { resolveIfPresent, isUnknown } from './resolve-if-present.js';

@@ -6,14 +6,25 @@ import type { Candidate } from './candidate.js';
 import type { TagChange } from './plan.js';
 import type { ContentCopy } from './ports.js';
 import type { VulnerabilityReport } from './gates/vulnerability-report.js';
+import type { CountedApproval } from './gates/approval-gate.js';
 
 /** What gate evaluation knows about the promotion besides the candidate. */
 export interface GateContext {
   readonly from: EnvironmentConfig;
   readonly app: ApplicationConfig;
   readonly version?: string;
-  /** Vulnerability reports given on the command line (`--report FILE`). */
+  /** Vulnerability reports given with the request (`--report FILE`). */
   readonly reports: readonly { readonly report: VulnerabilityReport; readonly source: string }[];
+  /** Who asked for the promotion: never counts as an approver. */
+  readonly requester: string;
+  /** The time the gates are evaluated at (approval expiry, soak). */
+  readonly now: Date;
+}
+
+/** What evaluating the gates found: every gate's result, and the approvals that counted. */
+export interface GateEvaluation {
+  readonly gates: readonly RecordedGate[];
+  readonly approvals: readonly CountedApproval[];
 }
 
 /** Evaluates an environment's gates for a candidate. */
@@ -21,10 +32,18 @@ export type GateEvaluator = (
   env: EnvironmentConfig,
   candidate: Candidate,
   context: GateContext,
-) => Promise<readonly RecordedGate[]>;
+) => Promise<GateEvaluation>;
+
+/** Who acts and when: given with every request (a server acts for many people). */
+export interface Requester {
+  /** Who is acting; recorded in attestations and the ledger. Default: the service's `actor`. */
+  readonly actor?: string;
+  /** The time of the request. Default: the service's clock. */
+  readonly now?: Date;
+}
 
 /** A promotion request. */
-export interface PromoteRequest {
+export interface PromoteRequest extends Requester {
   readonly app: string;
   /** A version tag or a digest in the source environment. */
   readonly reference: string;
@@ -38,7 +57,7 @@ export interface PromoteRequest {
 }
 
 /** Several applications promoted together. */
-export interface ReleaseRequest {
+export interface ReleaseRequest extends Requester {
   readonly applications: readonly { readonly app: string; readonly reference: string }[];
   readonly to: string;
   readonly from?: string;

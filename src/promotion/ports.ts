@@ -3,8 +3,7 @@
  * copy) and time. The composition root (src/app.ts) implements it with the registry client and
  * the copy engine; tests can implement it in memory.
  */
-import type { Digest } from '../core/index.js';
-import type { Descriptor, Manifest, Repository } from '../registry/index.js';
+import type { Digest, Descriptor, Manifest, Repository } from '../core/index.js';
 
 /** The outcome of copying content for a promotion. */
 export interface ContentCopy {

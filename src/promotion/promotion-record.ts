@@ -4,8 +4,7 @@
  * put there by a completed promotion (a release that failed half-way, a tag moved by hand), so
  * `ref` and `pin` refuse it.
  */
-import type { Digest } from '../core/index.js';
-import type { Repository } from '../registry/index.js';
+import type { Digest, Repository } from '../core/index.js';
 import { Annotations, PROMOTION_ARTIFACT_TYPE } from './attestation.js';
 import type { RegistryPort } from './ports.js';
 

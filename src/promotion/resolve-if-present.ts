@@ -3,8 +3,7 @@
  * (a 503, a 403, a reset connection) is not knowledge that the tag does not exist, so it is
  * rethrown: an immutable tag must never be treated as free because reading it failed.
  */
-import { isGantryError, type Digest } from '../core/index.js';
-import type { Repository } from '../registry/index.js';
+import { isGantryError, type Digest, type Repository } from '../core/index.js';
 import type { RegistryPort } from './ports.js';
 
 /** The errors by which a registry says "there is no such manifest / repository". */

@@ -1,42 +1,29 @@
 /**
- * Promotions from the command line, with the registries as the only state: resolve the candidate
- * once to a digest, check the pipeline and the target's tags, copy (mode `copy`) or re-tag (mode
- * `tag`), verify, write immutable tags then floating tags, and attach a promotion attestation.
+ * The promotion service: the operations of the promotion layer over its ports (registries, gate
+ * evaluation, the ledger, a signer, a clock). A promotion is planned (planner.ts), then applied
+ * step by step (apply.ts) through the states of states.ts. `promote` and `promoteRelease` do
+ * both in one call, as the CLI needs; a server plans, stores the plan, and advances it as a job.
  */
-import { GantryError, type Digest } from '../core/index.js';
+import { GantryError, type Digest, type Manifest } from '../core/index.js';
 import {
   repositoryOf,
   type ApplicationConfig,
   type Config,
   type EnvironmentConfig,
 } from '../config/index.js';
-import type { Repository } from '../registry/index.js';
-import {
-  attestationArtifact,
-  envelope,
-  statementFor,
-  type PromotionPredicate,
-  type RecordedGate,
-  type Signer,
-} from './attestation.js';
-import { readSourceCandidate, type Candidate } from './candidate.js';
-import { deriveTags } from './derive-tags.js';
-import { hasPromotionRecord } from './promotion-record.js';
-import { resolveIfPresent } from './resolve-if-present.js';
-import { writeTags } from './tag-writes.js';
-import { assertCandidateReference, compareVersions } from './tag-kinds.js';
+import type { Signer } from './attestation.js';
+import { readSourceCandidate } from './candidate.js';
+import { assertCandidateReference } from './tag-kinds.js';
 import { approvalArtifact } from './approval.js';
-import { planTags, type TagConflict, type TagPlan } from './plan.js';
 import type {
-  GateContext,
   GateEvaluator,
-  Place,
   PromoteRequest,
   PromotionOutcome,
   ReleaseOutcome,
   ReleaseRequest,
+  Requester,
 } from './model.js';
-import type { ContentCopy, RegistryPort } from './ports.js';
+import type { RegistryPort } from './ports.js';
 import {
   deployableState,
   diffEnvironments,
@@ -47,83 +34,126 @@ import {
 } from './environment-state.js';
 import { historyOf, type HistoryEntry } from './history.js';
 import { rollback, type RollbackOutcome } from './rollback.js';
+import { noLedger, type LedgerPort } from './ledger-port.js';
+import { applicationOf, environmentOf, sourceOf } from './lookup.js';
+import {
+  evaluatePlanned,
+  planPromotion,
+  planRelease,
+  type PlannerContext,
+  type PlanRequester,
+} from './planner.js';
+import {
+  blockingGates,
+  initialProgress,
+  outcomeOf,
+  subjectOf,
+  summary,
+  type PromotionPlan,
+  type PromotionProgress,
+} from './promotion-plan.js';
+import { PromotionApplier, type StepOptions } from './apply.js';
 
 /** Options for {@link PromotionService}. */
 export interface PromotionServiceOptions {
   readonly config: Config;
   readonly registry: RegistryPort;
-  /** Who is promoting (recorded in attestations). Required. */
-  readonly actor: string;
+  /** Who acts when a request names nobody. Default `unknown`. A server names the caller in every request. */
+  readonly actor?: string;
   /** Signs attestations when set. Default: unsigned. */
   readonly signer?: Signer;
   /** Gate evaluation. Default: none — an environment with gates then refuses (fails closed). */
   readonly gates?: GateEvaluator;
-  /** Clock. Default `() => new Date()`. */
+  /** Where ledger events go, each before the action it describes. Default: nowhere ({@link noLedger}). */
+  readonly ledger?: LedgerPort;
+  /** Clock when a request gives no time. Default `() => new Date()`. */
   readonly now?: () => Date;
 }
 
-const place = (env: EnvironmentConfig, repo: Repository): Place => ({
-  environment: env.name,
-  repository: `${repo.registry}/${repo.repository}`,
-});
+/** Options of {@link PromotionService.applier}. */
+export interface ApplierOptions {
+  /** Manifests read by a plan made in this process (saves reading them again). Default: none. */
+  readonly manifests?: ReadonlyMap<Digest, Manifest>;
+  /** The time every step takes as "now" (the request's time). Default: the service's clock. */
+  readonly now?: Date;
+  /** Nothing of the plan was applied before (`ApplierContext.fresh`). Default false: records attached by an interrupted attempt are looked for. */
+  readonly fresh?: boolean;
+}
 
 /** Runs promotions against the registries named in the configuration. */
 export class PromotionService {
-  readonly #o: Required<Omit<PromotionServiceOptions, 'signer' | 'gates'>> &
-    Pick<PromotionServiceOptions, 'signer' | 'gates'>;
+  readonly #o: PromotionServiceOptions;
+  readonly #now: () => Date;
 
   constructor(options: PromotionServiceOptions) {
-    this.#o = Object.freeze({ now: () => new Date(), ...options });
+    this.#o = Object.freeze({ ...options });
+    this.#now = options.now ?? (() => new Date());
   }
 
   /** The application named `name`, or `PROMOTION_UNKNOWN`. */
   application(name: string): ApplicationConfig {
-    const app = this.#o.config.applications.get(name);
-    if (!app) {
-      throw new GantryError(
-        'PROMOTION_UNKNOWN',
-        `unknown application "${name}" (configured: ${[...this.#o.config.applications.keys()].join(', ')})`,
-      );
-    }
-    return app;
+    return applicationOf(this.#o.config, name);
   }
 
   /** The environment named `name`, or `PROMOTION_UNKNOWN`. */
   environment(name: string): EnvironmentConfig {
-    const env = this.#o.config.environments.get(name);
-    if (!env) {
-      throw new GantryError(
-        'PROMOTION_UNKNOWN',
-        `unknown environment "${name}" (configured: ${[...this.#o.config.environments.keys()].join(', ')})`,
-      );
-    }
-    return env;
+    return environmentOf(this.#o.config, name);
   }
 
   /** The source environment of a promotion into `to`: `from` when allowed, else the only one configured. */
   sourceOf(to: EnvironmentConfig, from?: string): EnvironmentConfig {
-    if (to.from.length === 0) {
-      throw new GantryError(
-        'PROMOTION_NOT_ALLOWED',
-        `${to.name} is an entry environment: images arrive there from CI, not by promotion`,
-      );
-    }
-    if (from === undefined) {
-      if (to.from.length > 1)
-        throw new GantryError(
-          'USAGE_INVALID',
-          `${to.name} can be promoted from ${to.from.join(' or ')}: pass --from`,
-        );
-      return this.environment(to.from[0] as string);
-    }
-    const env = this.environment(from);
-    if (!to.from.includes(env.name)) {
-      throw new GantryError(
-        'PROMOTION_NOT_ALLOWED',
-        `${to.name} may only be promoted from ${to.from.join(', ')}, not from ${env.name}`,
-      );
-    }
-    return env;
+    return sourceOf(this.#o.config, to, from);
+  }
+
+  /** Who acts and when, for a request. */
+  requester(req: Requester = {}): PlanRequester {
+    return { actor: req.actor ?? this.#o.actor ?? 'unknown', now: req.now ?? this.#now() };
+  }
+
+  /**
+   * Plans a promotion: reads the registries, evaluates the gates, writes nothing. The plan is
+   * plain JSON (see promotion-plan.ts). With `dryRun` the copy is estimated.
+   */
+  plan(req: PromoteRequest): Promise<PromotionPlan> {
+    return planPromotion(this.#planner(), req, this.requester(req));
+  }
+
+  /** Plans a release (several applications, one environment). */
+  planRelease(req: ReleaseRequest): Promise<PromotionPlan> {
+    return planRelease(this.#planner(), req, this.requester(req));
+  }
+
+  /**
+   * An applier of plans over this service's ports (see {@link ApplierOptions}). A job runner
+   * creates one per job (or per step) and passes it the stored plan and progress.
+   */
+  applier(options: ApplierOptions = {}): PromotionApplier {
+    const { manifests, now, fresh = false } = options;
+    const planner = this.#planner();
+    return new PromotionApplier({
+      registry: this.#o.registry,
+      ledger: this.#o.ledger ?? noLedger,
+      evaluate: (plan, index, at) => evaluatePlanned(planner, plan, index, at),
+      now: now ? () => now : this.#now,
+      ...(this.#o.signer && { signer: this.#o.signer }),
+      ...(manifests && { manifests }),
+      fresh,
+    });
+  }
+
+  /**
+   * Records `promotion.requested` and applies `plan` until it ends or waits for approvals: a
+   * pending approval gate leaves it `awaiting-approval` (not an error); a failing gate `rejected`.
+   */
+  async start(plan: PromotionPlan, options: StepOptions = {}): Promise<PromotionProgress> {
+    await (this.#o.ledger ?? noLedger).record({
+      type: 'promotion.requested',
+      actor: options.actor ?? plan.requestedBy,
+      time: plan.requestedAt,
+      subject: options.subject ?? subjectOf(plan),
+      payload: { environment: plan.environment, plan },
+    });
+    return this.applier().run(plan, initialProgress(plan), options);
   }
 
   /** The history of `app` in `env`, newest first. */
@@ -173,19 +203,31 @@ export class PromotionService {
     );
   }
 
-  /** Rolls `app` in `env` back to a digest promoted there before (default: the previous one). */
-  rollback(app: string, env: string, to?: string): Promise<RollbackOutcome> {
-    return rollback(
+  /**
+   * Rolls `app` in `env` back to a digest promoted there before (default: the previous one), and
+   * records `rollback.completed`.
+   */
+  async rollback(app: string, env: string, to?: string, req: Requester = {}): Promise<RollbackOutcome> {
+    const by = this.requester(req);
+    const outcome = await rollback(
       {
         registry: this.#o.registry,
-        actor: this.#o.actor,
-        now: this.#o.now,
+        actor: by.actor,
+        now: () => by.now,
         ...(this.#o.signer && { signer: this.#o.signer }),
       },
       this.environment(env),
       this.application(app),
       to,
     );
+    await (this.#o.ledger ?? noLedger).record({
+      type: 'rollback.completed',
+      actor: by.actor,
+      time: by.now.toISOString(),
+      subject: `${env}: ${app}@${outcome.digest}`,
+      payload: { environment: env, outcome: JSON.parse(JSON.stringify(outcome)) as unknown },
+    });
+    return outcome;
   }
 
   /** Signs and attaches an approval of `reference` (in the source environment of `environment`). */
@@ -197,6 +239,8 @@ export class PromotionService {
     approver: string;
     from?: string;
     comment?: string;
+    /** When the approval is given. Default: the service's clock. */
+    now?: Date;
   }): Promise<{ digest: Digest; approver: string; environment: string; approval: Digest }> {
     assertCandidateReference(req.reference);
     const app = this.application(req.app);
@@ -210,7 +254,7 @@ export class PromotionService {
         digest: candidate.digest,
         environment: to.name,
         approver: req.approver,
-        time: this.#o.now().toISOString(),
+        time: (req.now ?? this.#now()).toISOString(),
         ...(req.comment !== undefined && { comment: req.comment }),
       },
       {
@@ -229,297 +273,81 @@ export class PromotionService {
     };
   }
 
-  /** Promotes (or with `dryRun`, plans) `app` `reference` into `to`. */
+  /** Promotes (or with `dryRun`, plans) `app` `reference` into `to`, in one call. */
   async promote(req: PromoteRequest): Promise<PromotionOutcome> {
-    const p = await this.#prepare(req);
-    const registry = this.#o.registry;
-    if (req.dryRun) {
-      const copy =
-        p.to.mode === 'copy'
-          ? await registry.copy(p.src, p.dst, p.candidate.digest, { dryRun: true })
-          : undefined;
-      return { ...p.base, status: 'planned', ...(copy && { copy }) };
-    }
-    refuseFailedGates([p]);
-    const present = (await registry.resolve(p.dst, p.candidate.digest)) === p.candidate.digest;
-    const attested = present && (await this.#attested(p.dst, p.candidate.digest, p.to.name));
-    if (present && attested && p.plan.changes.length === 0) return { ...p.base, status: 'unchanged' };
-    const copy = await this.#content(p);
-    await this.#writeTags(
-      [p],
-      `promotion of ${p.app.name} ${p.base.version ?? p.candidate.digest} to ${p.to.name}`,
-    );
-    const attestation = await this.#attest(p);
-    return { ...p.base, status: 'completed', ...(copy && { copy }), attestation };
+    const manifests = new Map<Digest, Manifest>();
+    const by = this.requester(req);
+    const plan = await planPromotion(this.#planner(manifests), req, by);
+    if (req.dryRun) return outcomeOf(plan, 0, 'planned');
+    refuseBlocked(plan);
+    if (plan.applications[0]?.unchanged) return outcomeOf(plan, 0, 'unchanged');
+    const done = await this.#applyAll(plan, manifests, by.now);
+    return outcomeOf(plan, 0, 'completed', done);
   }
 
   /**
    * Promotes several applications together: every check first, then all content, then the tags
-   * of every application (see {@link writeTags}), then the attestations. A
+   * of every application (in the undoable order of tag-writes.ts), then the attestations. A
    * failure while writing tags undoes the tags already written, so the environment never shows
    * half a release.
    */
   async promoteRelease(req: ReleaseRequest): Promise<ReleaseOutcome> {
-    if (req.applications.length === 0)
-      throw new GantryError('USAGE_INVALID', 'the release lists no applications');
-    for (const item of req.applications) assertCandidateReference(item.reference);
-    const prepared: Prepared[] = [];
-    for (const item of req.applications) {
-      prepared.push(
-        await this.#prepare({
-          app: item.app,
-          reference: item.reference,
-          to: req.to,
-          ...(req.from !== undefined && { from: req.from }),
-        }),
-      );
-    }
+    const manifests = new Map<Digest, Manifest>();
+    const by = this.requester(req);
+    const plan = await planRelease(this.#planner(manifests), req, by);
+    const indexes = plan.applications.map((_, i) => i);
     if (req.dryRun) {
       return {
         status: 'planned',
         environment: req.to,
-        applications: prepared.map((p) => ({ ...p.base, status: 'planned' as const })),
+        applications: indexes.map((i) => outcomeOf(plan, i, 'planned')),
       };
     }
-    refuseFailedGates(prepared);
-    const copies = new Map<Prepared, ContentCopy | undefined>();
-    for (const p of prepared) copies.set(p, await this.#content(p));
-    await this.#writeTags(prepared, `release to ${req.to}`);
-    const applications: PromotionOutcome[] = [];
-    for (const p of prepared) {
-      const copy = copies.get(p);
-      applications.push({
-        ...p.base,
-        status: 'completed',
-        ...(copy && { copy }),
-        attestation: await this.#attest(p),
-      });
-    }
-    return { status: 'completed', environment: req.to, applications };
-  }
-
-  /** Writes the tags of prepared promotions, undoing them on a failure (see {@link writeTags}). */
-  #writeTags(prepared: readonly Prepared[], what: string): Promise<void> {
-    return writeTags(
-      this.#o.registry,
-      prepared.flatMap((p) =>
-        p.plan.changes.map((c) => ({
-          repo: p.dst,
-          tag: c.tag,
-          manifest: p.candidate.manifest,
-          immutable: p.plan.immutable.includes(c.tag),
-          ...(c.current !== undefined && { previous: c.current }),
-        })),
-      ),
-      what,
-    );
-  }
-
-  async #prepare(req: PromoteRequest): Promise<Prepared> {
-    assertCandidateReference(req.reference);
-    const app = this.application(req.app);
-    const to = this.environment(req.to);
-    const from = this.sourceOf(to, req.from);
-    const src = repositoryOf(from, app);
-    const dst = repositoryOf(to, app);
-    const candidate = await readSourceCandidate(this.#o.registry, from.name, src, req.reference);
-    await this.#assertInEnvironment(from, src, candidate, req.reference);
-    const derived = await deriveTags(this.#o.registry, to, candidate, req.reference);
-    const { version, revision } = derived;
-    const plan = await this.#planTags(to, dst, candidate.digest, version, revision);
-    if (plan.conflicts.length > 0) throw immutableConflict(to, plan.conflicts);
-    const warnings = [...derived.warnings, ...(await this.#downgrade(to, app, version))];
-    const evaluated = await this.#gates(to, candidate, {
-      from,
-      app,
-      ...(version !== undefined && { version }),
-      reports: req.reports ?? [],
-    });
-    const gates =
-      req.override !== undefined && !req.dryRun ? overridden(to, evaluated, req.override) : evaluated;
-    const base = {
-      application: app.name,
-      ...(version !== undefined && { version }),
-      ...(revision !== undefined && { revision }),
-      digest: candidate.digest,
-      from: place(from, src),
-      to: place(to, dst),
-      mode: to.mode,
-      tags: { immutable: plan.immutable, floating: plan.floating, changes: plan.changes },
-      gates,
-      warnings,
-    };
+    refuseBlocked(plan);
+    const done = await this.#applyAll(plan, manifests, by.now);
     return {
-      app,
-      from,
-      to,
-      src,
-      dst,
-      candidate,
-      plan,
-      base,
-      ...(req.override !== undefined && { override: req.override }),
+      status: 'completed',
+      environment: req.to,
+      applications: indexes.map((i) => outcomeOf(plan, i, 'completed', done)),
     };
   }
 
-  /** Copies the content (mode copy) and checks the target resolves the digest. */
-  async #content(p: Prepared): Promise<ContentCopy | undefined> {
-    const registry = this.#o.registry;
-    const copy = p.to.mode === 'copy' ? await registry.copy(p.src, p.dst, p.candidate.digest) : undefined;
-    if ((await registry.resolve(p.dst, p.candidate.digest)) !== p.candidate.digest) {
-      throw new GantryError(
-        'REGISTRY_DIGEST_MISMATCH',
-        `${p.base.to.repository} does not resolve ${p.candidate.digest} after the copy`,
-      );
-    }
-    return copy;
-  }
-
-  /** Attaches the promotion attestation; returns its digest. */
-  async #attest(p: Prepared): Promise<Digest> {
-    const predicate: PromotionPredicate = {
-      kind: 'promotion',
-      application: p.app.name,
-      ...(p.base.version !== undefined && { version: p.base.version }),
-      ...(p.base.revision !== undefined && { revision: p.base.revision }),
-      digest: p.candidate.digest,
-      from: { environment: p.from.name, repository: p.base.from.repository },
-      to: { environment: p.to.name, repository: p.base.to.repository },
-      tags: [...p.plan.immutable, ...p.plan.floating],
-      time: this.#o.now().toISOString(),
-      actor: this.#o.actor,
-      gates: p.base.gates,
-      approvals: [],
-      ...(p.override !== undefined && { override: { reason: p.override } }),
-    };
-    const manifest = p.candidate.manifest;
-    const artifact = attestationArtifact(
-      envelope(statementFor(p.base.to.repository, predicate), this.#o.signer),
-      { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.bytes.byteLength },
-      predicate,
-    );
-    await this.#o.registry.attach(p.dst, artifact);
-    return artifact.digest;
-  }
-
-  async #planTags(
-    to: EnvironmentConfig,
-    dst: Repository,
-    digest: Digest,
-    version?: string,
-    revision?: string,
-  ) {
-    const names = [version, revision, ...to.floating].filter((t): t is string => t !== undefined);
-    const current = new Map<string, Digest | undefined>();
-    await Promise.all(
-      names.map(async (t) => current.set(t, await resolveIfPresent(this.#o.registry, dst, t))),
-    );
-    return planTags({
-      target: to,
-      digest,
-      ...(version !== undefined && { version }),
-      ...(revision !== undefined && { revision }),
-      current,
-    });
-  }
-
-  async #gates(
-    to: EnvironmentConfig,
-    candidate: Candidate,
-    context: GateContext,
-  ): Promise<readonly RecordedGate[]> {
-    if (to.gates.length === 0) return [];
-    if (!this.#o.gates) {
-      // Fail closed: configured gates that cannot be evaluated block the promotion.
-      return to.gates.map((g) => ({
-        gate: g.name,
-        status: 'fail' as const,
-        reasons: ['gate evaluation is not available'],
-      }));
-    }
-    return this.#o.gates(to, candidate, context);
-  }
-
-  /** True when `digest` in `repo` carries a promotion attestation for `env`. */
-  #attested(repo: Repository, digest: Digest, env: string): Promise<boolean> {
-    return hasPromotionRecord(this.#o.registry, repo, digest, env);
-  }
-
-  /** A warning when promoting `version` would move `to` back to an older version than it runs. */
-  async #downgrade(to: EnvironmentConfig, app: ApplicationConfig, version?: string): Promise<string[]> {
-    if (version === undefined) return [];
-    const now = await stateOf(this.#o.registry, to, app);
-    if (now.version === undefined || (compareVersions(version, now.version) ?? 0) >= 0) return [];
-    return [
-      `${to.name} runs ${app.name} ${now.version}: promoting ${version} moves it back to an older version`,
-    ];
-  }
-
-  /** In a tag-mode source, the candidate must be what the environment holds or has held. */
-  async #assertInEnvironment(
-    from: EnvironmentConfig,
-    src: Repository,
-    candidate: Candidate,
-    reference: string,
-  ): Promise<void> {
-    if (from.mode !== 'tag' || !from.tag) return;
-    const current = await resolveIfPresent(this.#o.registry, src, from.tag);
-    if (current === candidate.digest) return;
-    if (await this.#attested(src, candidate.digest, from.name)) return;
+  /** Applies a plan whose gates passed to its end; a failure is thrown as the error it was. */
+  async #applyAll(
+    plan: PromotionPlan,
+    manifests: ReadonlyMap<Digest, Manifest>,
+    now: Date,
+  ): Promise<PromotionProgress> {
+    const done = await this.applier({ manifests, now, fresh: true }).run(plan, initialProgress(plan));
+    if (done.state === 'completed') return done;
+    const e = done.error;
     throw new GantryError(
-      'PROMOTION_NOT_ALLOWED',
-      `${reference} (${candidate.digest}) was never promoted to ${from.name}${current ? ` (${from.name} is at ${current})` : ''}`,
+      (e?.code ?? 'INTERNAL') as GantryError['code'],
+      e?.message ?? `the promotion ended ${done.state}`,
+      e?.details ? { details: e.details as GantryError['details'] } : {},
     );
+  }
+
+  #planner(manifests?: Map<Digest, Manifest>): PlannerContext {
+    return {
+      config: this.#o.config,
+      registry: this.#o.registry,
+      ...(this.#o.gates && { gates: this.#o.gates }),
+      ...(manifests && { manifests }),
+    };
   }
 }
 
-/** Everything known about one promotion before anything is written. */
-interface Prepared {
-  readonly app: ApplicationConfig;
-  readonly from: EnvironmentConfig;
-  readonly to: EnvironmentConfig;
-  readonly src: Repository;
-  readonly dst: Repository;
-  readonly candidate: Candidate;
-  readonly plan: TagPlan;
-  readonly base: Omit<PromotionOutcome, 'status' | 'copy' | 'attestation'>;
-  readonly override?: string;
-}
-
-function refuseFailedGates(list: readonly Prepared[]): void {
-  const failed = list.flatMap((p) =>
-    p.base.gates.filter((g) => g.status === 'fail' || g.status === 'pending').map((g) => ({ p, g })),
-  );
-  if (failed.length === 0) return;
+/** `PROMOTION_GATES_FAILED` when a gate of the plan fails or is pending (the CLI's promote and release). */
+function refuseBlocked(plan: PromotionPlan): void {
+  const blocked = plan.applications.flatMap((a) => blockingGates(a.gates));
+  if (blocked.length === 0) return;
   throw new GantryError(
     'PROMOTION_GATES_FAILED',
-    `promotion to ${failed[0]?.p.to.name ?? ''} refused: ${failed.map(({ p, g }) => `${p.app.name} ${p.base.version ?? p.candidate.digest}: ${g.gate} (${g.reasons.join('; ') || g.status})`).join(', ')}`,
-    { details: { gates: failed.map(({ g }) => g.gate) } },
-  );
-}
-
-/** Marks failing gates as overridden; refuses when the environment does not allow overrides. */
-function overridden(to: EnvironmentConfig, gates: readonly RecordedGate[], reason: string): RecordedGate[] {
-  if (!to.allowOverride) {
-    throw new GantryError(
-      'PROMOTION_NOT_ALLOWED',
-      `gates of ${to.name} cannot be overridden (the environment does not set allowOverride: true)`,
-    );
-  }
-  if (reason.trim().length < 3)
-    throw new GantryError('USAGE_INVALID', '--override needs --reason TEXT saying why');
-  return gates.map((g) =>
-    g.status === 'fail' || g.status === 'pending'
-      ? { gate: g.gate, status: 'overridden' as const, reasons: [...g.reasons, `overridden: ${reason}`] }
-      : g,
-  );
-}
-
-function immutableConflict(to: EnvironmentConfig, conflicts: readonly TagConflict[]): GantryError {
-  const c = conflicts[0] as TagConflict;
-  return new GantryError(
-    'PROMOTION_IMMUTABLE_TAG',
-    `immutable tag "${c.tag}" in ${to.name} already points to ${c.current}; refusing to move it to ${c.wanted} (nothing was changed)`,
-    { details: { tag: c.tag, current: c.current, wanted: c.wanted, environment: to.name } },
+    `promotion to ${plan.environment} refused: ${summary(
+      plan,
+      plan.applications.map((a) => a.gates),
+    )}`,
+    { details: { gates: blocked.map((g) => g.gate) } },
   );
 }

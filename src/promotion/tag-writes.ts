@@ -7,8 +7,7 @@
  * promotion record (attestations come only after every tag), so `ref` and `pin` refuse it, and
  * a re-run completes the promotion.
  */
-import { GantryError, type Digest, type ErrorCode } from '../core/index.js';
-import type { Manifest, Repository } from '../registry/index.js';
+import { GantryError, type Digest, type ErrorCode, type Manifest, type Repository } from '../core/index.js';
 import type { RegistryPort } from './ports.js';
 import { resolveIfPresent } from './resolve-if-present.js';
 
@@ -23,13 +22,15 @@ export interface TagWrite {
 }
 
 /** What undoing the writes achieved. */
-interface Undone {
+export interface Undone {
   restored: number;
   removed: number;
   readonly incomplete: string[];
 }
 
-const rank = (w: TagWrite): number => (w.previous !== undefined ? 0 : w.immutable ? 1 : 2);
+/** Where a write goes in the undoable order: moves, then new immutable tags, then new floating tags. */
+export const rank = (w: { readonly previous?: Digest; readonly immutable: boolean }): number =>
+  w.previous !== undefined ? 0 : w.immutable ? 1 : 2;
 const where = (w: TagWrite): string => `${w.repo.registry}/${w.repo.repository}:${w.tag}`;
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -50,21 +51,33 @@ export async function writeTags(
       await registry.tag(w.repo, w.tag, w.manifest);
     }
   } catch (err) {
-    const undo = await undoWrites(registry, attempted);
-    const parts = [
-      attempted.length === 1 ? 'no tag had been written' : undefined,
-      undo.restored > 0 ? `${plural(undo.restored, 'moved tag')} restored` : undefined,
-      undo.removed > 0 ? `${plural(undo.removed, 'new tag')} removed` : undefined,
-      undo.incomplete.length > 0
-        ? `could not undo ${undo.incomplete.join(', ')}: the digest there has no promotion record, so ref and pin refuse it; re-run to complete the promotion`
-        : undefined,
-    ].filter((x): x is string => x !== undefined);
-    throw new GantryError(
-      codeOf(err),
-      `${what} failed while writing tags (${err instanceof Error ? err.message : String(err)}); ${parts.join('; ')}`,
-      { cause: err, details: { ...undo } },
-    );
+    throw tagWriteFailure(what, err, attempted, await undoWrites(registry, attempted));
   }
+}
+
+/**
+ * The error of a failed tag write, after {@link undoWrites} undid `attempted` (the writes made
+ * and the one that failed): the failure's code, with what was restored, removed, and left.
+ */
+export function tagWriteFailure(
+  what: string,
+  err: unknown,
+  attempted: readonly unknown[],
+  undo: Undone,
+): GantryError {
+  const parts = [
+    attempted.length === 1 ? 'no tag had been written' : undefined,
+    undo.restored > 0 ? `${plural(undo.restored, 'moved tag')} restored` : undefined,
+    undo.removed > 0 ? `${plural(undo.removed, 'new tag')} removed` : undefined,
+    undo.incomplete.length > 0
+      ? `could not undo ${undo.incomplete.join(', ')}: the digest there has no promotion record, so ref and pin refuse it; re-run to complete the promotion`
+      : undefined,
+  ].filter((x): x is string => x !== undefined);
+  return new GantryError(
+    codeOf(err),
+    `${what} failed while writing tags (${err instanceof Error ? err.message : String(err)}); ${parts.join('; ')}`,
+    { cause: err, details: { ...undo } },
+  );
 }
 
 /**
@@ -72,7 +85,7 @@ export async function writeTags(
  * moved tag) or is deleted (a new tag). A tag that does not point at the candidate was not
  * written (the write that failed) and is left alone.
  */
-async function undoWrites(registry: RegistryPort, writes: readonly TagWrite[]): Promise<Undone> {
+export async function undoWrites(registry: RegistryPort, writes: readonly TagWrite[]): Promise<Undone> {
   const out: Undone = { restored: 0, removed: 0, incomplete: [] };
   for (const w of [...writes].reverse()) {
     try {

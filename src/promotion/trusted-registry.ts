@@ -7,8 +7,7 @@
  * say what the signed statement says. A record forged with `gantry attach … --annotation …`, or a
  * genuine envelope re-packed with other annotations, is simply not there.
  */
-import type { Digest } from '../core/index.js';
-import type { Descriptor, Repository } from '../registry/index.js';
+import type { Digest, Descriptor, Repository } from '../core/index.js';
 import { Annotations, PROMOTION_ARTIFACT_TYPE, type PromotionPredicate } from './attestation.js';
 import { checkPromotionRecord, type PromotionTrust } from './history.js';
 import type { RegistryPort } from './ports.js';

@@ -2,8 +2,7 @@
  * `gantry verify REF --env ENV`: does the image carry a promotion attestation for that
  * environment, does the statement name this very digest, and is it signed by a trusted key?
  */
-import { GantryError, digestHex, type Digest } from '../core/index.js';
-import type { Repository } from '../registry/index.js';
+import { GantryError, digestHex, type Digest, type Repository } from '../core/index.js';
 import {
   Annotations,
   DSSE_MEDIA_TYPE,

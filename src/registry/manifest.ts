@@ -10,66 +10,15 @@ import {
   isDigest,
   isIndexMediaType,
   isSchema1MediaType,
+  type Descriptor,
   type Digest,
+  type ImageIndex,
+  type ImageManifest,
+  type Manifest,
 } from '../core/index.js';
 
-/** Platform of an index entry or image config. */
-export interface Platform {
-  readonly architecture: string;
-  readonly os: string;
-  readonly variant?: string;
-  readonly 'os.version'?: string;
-  readonly 'os.features'?: readonly string[];
-}
-
-/** A content descriptor. */
-export interface Descriptor {
-  readonly mediaType: string;
-  readonly digest: Digest;
-  readonly size: number;
-  readonly urls?: readonly string[];
-  readonly annotations?: Readonly<Record<string, string>>;
-  readonly platform?: Platform;
-  readonly artifactType?: string;
-}
-
-/** An image manifest (OCI or Docker v2 schema 2), or an OCI artifact manifest. */
-export interface ImageManifest {
-  readonly schemaVersion: 2;
-  readonly mediaType?: string;
-  readonly artifactType?: string;
-  readonly config: Descriptor;
-  readonly layers: readonly Descriptor[];
-  readonly subject?: Descriptor;
-  readonly annotations?: Readonly<Record<string, string>>;
-}
-
-/** An index / manifest list. */
-export interface ImageIndex {
-  readonly schemaVersion: 2;
-  readonly mediaType?: string;
-  readonly artifactType?: string;
-  readonly manifests: readonly Descriptor[];
-  readonly subject?: Descriptor;
-  readonly annotations?: Readonly<Record<string, string>>;
-}
-
-/** A manifest as fetched: exact bytes, their digest, the resolved media type and the parsed body. */
-export type Manifest =
-  | {
-      readonly kind: 'index';
-      readonly bytes: Buffer;
-      readonly digest: Digest;
-      readonly mediaType: string;
-      readonly body: ImageIndex;
-    }
-  | {
-      readonly kind: 'image';
-      readonly bytes: Buffer;
-      readonly digest: Digest;
-      readonly mediaType: string;
-      readonly body: ImageManifest;
-    };
+// The value types live in core (the promotion layer uses them without depending on the registry).
+export type { Descriptor, ImageIndex, ImageManifest, Manifest, Platform } from '../core/index.js';
 
 const digestSchema = z.string().check(z.refine(isDigest, { message: 'invalid digest' }));
 const annotationsSchema = z.record(z.string(), z.string());

@@ -8,20 +8,21 @@
  * A name without a domain is normalised to Docker Hub (`docker.io`), and a single-component Hub
  * name gets the `library/` namespace, exactly as `docker pull` does.
  */
-import { GantryError, escapeControl, isDigest, parseDigest, type Digest } from '../core/index.js';
+import {
+  GantryError,
+  escapeControl,
+  isDigest,
+  parseDigest,
+  type Digest,
+  type Repository,
+} from '../core/index.js';
 
 /** Docker Hub's canonical name in references. */
 export const DOCKER_HUB = 'docker.io';
 /** The host that actually serves Docker Hub's registry API. */
 export const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
 
-/** A registry plus a repository path inside it. */
-export interface Repository {
-  /** Registry host, with port when not default (`docker.io`, `127.0.0.1:5000`). */
-  readonly registry: string;
-  /** Repository path (`library/nginx`, `team/web`). */
-  readonly repository: string;
-}
+export type { Repository } from '../core/index.js';
 
 /** A fully parsed reference. At least one of `tag` and `digest` is set after parsing with a default tag. */
 export interface Reference extends Repository {

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { GantryError } from '../../core/index.js';
-import { approverOfKey, loadSigner, sameIdentity } from '../../promotion/index.js';
+import { approverOfKey, loadSigner, sameIdentity } from '../../app.js';
 import { withApp, type AppCommandOptions } from '../app-context.js';
 import { printJson, printLines } from '../output.js';
 

@@ -6,8 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { GantryError, isGantryError } from '../../core/index.js';
-import { artifactOf, parseVulnerabilityReport } from '../../promotion/index.js';
-import { parseReference } from '../../registry/index.js';
+import { artifactOf, parseVulnerabilityReport } from '../../app.js';
+import { parseReference } from '../../app.js';
 import { printJson, printLines } from '../output.js';
 import { clientForHost, type ConfiguredRegistryOptions } from '../config-client.js';
 

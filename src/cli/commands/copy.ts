@@ -11,7 +11,7 @@ import {
   parsePlatform,
   type CopyRepositoryResult,
   type CopyResult,
-} from '../../copy/index.js';
+} from '../../app.js';
 import { endpointHost, endpointTarget, formatEndpoint, parseEndpoint, type Endpoint } from '../endpoint.js';
 import { printJson, printLines } from '../output.js';
 import { createProgress, formatBytes, progressMode } from '../progress.js';

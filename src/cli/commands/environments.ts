@@ -1,6 +1,6 @@
 /** `gantry status`, `gantry history`, `gantry diff` and `gantry ref`: what the environments hold. */
 import { GantryError } from '../../core/index.js';
-import type { EnvironmentState } from '../../promotion/index.js';
+import type { EnvironmentState } from '../../app.js';
 import { withApp, type AppCommandOptions } from '../app-context.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { printJson, printLines } from '../output.js';

@@ -9,7 +9,7 @@ import {
   type Manifest,
   type Reference,
   type RegistryClient,
-} from '../../registry/index.js';
+} from '../../app.js';
 import { printJson, printLines } from '../output.js';
 import { clientForHost, type ConfiguredRegistryOptions } from '../config-client.js';
 

@@ -5,13 +5,12 @@
  */
 import { GantryError } from '../../core/index.js';
 import {
-  RegistryClient,
+  createRegistryClient,
   isValidRegistryHost,
   normalizeRegistryHost,
   removeLogin,
   saveLogin,
-  staticCredentials,
-} from '../../registry/index.js';
+} from '../../app.js';
 import { printJson, printLines } from '../output.js';
 import { authFilePath, helperEnv, readCertDir, type RegistryOptionValues } from '../registry-options.js';
 
@@ -69,8 +68,8 @@ export async function login(registryText: string, options: LoginOptions): Promis
   const password = await readStdin();
   if (password.length === 0) throw new GantryError('CREDENTIALS_INVALID', 'no password on stdin');
   const ca = options.certDir ? readCertDir(options.certDir) : undefined;
-  const client = new RegistryClient({
-    credentials: staticCredentials({ [host]: { username: options.username, password } }),
+  const client = createRegistryClient({
+    explicit: { [host]: { username: options.username, password } },
     hostSettings: () => ({
       ...(options.tlsVerify === false && { tlsVerify: false }),
       ...(ca !== undefined && { ca }),

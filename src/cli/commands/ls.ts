@@ -1,6 +1,6 @@
 /** `gantry ls REPO`: every tag of a repository. */
 import { escapeControl } from '../../core/index.js';
-import { parseRepository } from '../../registry/index.js';
+import { parseRepository } from '../../app.js';
 import { printJson, printLines } from '../output.js';
 import { createClient, type RegistryOptionValues } from '../registry-options.js';
 

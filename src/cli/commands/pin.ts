@@ -8,14 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { App } from '../../app.js';
 import { GantryError, writeFileAtomic } from '../../core/index.js';
-import {
-  pinFile,
-  type PinChange,
-  type PinResult,
-  type PinTarget,
-  type PinUnpinned,
-} from '../../pin/index.js';
-import { isValidTag } from '../../registry/index.js';
+import { pinFile, type PinChange, type PinResult, type PinTarget, type PinUnpinned } from '../../app.js';
+import { isValidTag } from '../../app.js';
 import { withApp, type AppCommandOptions } from '../app-context.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { printJson, printLines, reportError } from '../output.js';

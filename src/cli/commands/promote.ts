@@ -2,7 +2,7 @@
 import { loadReleaseFile } from '../../config/index.js';
 import { GantryError } from '../../core/index.js';
 import { readFile } from 'node:fs/promises';
-import { parseVulnerabilityReport, type PromotionOutcome } from '../../promotion/index.js';
+import { parseVulnerabilityReport, type PromotionOutcome } from '../../app.js';
 import { withApp, type AppCommandOptions } from '../app-context.js';
 import { printJson, printLines } from '../output.js';
 import { formatBytes } from '../progress.js';

@@ -11,8 +11,19 @@ import type { GateFacts } from './facts.js';
 
 type ApprovalOptions = Extract<GateConfig, { name: 'approval' }>['options'];
 
-/** Evaluates the approval gate; `pending` (not `fail`) while approvals are missing. */
-export function evaluateApproval(options: ApprovalOptions, facts: GateFacts): RecordedGate {
+/** An approval that counted, as the promotion attestation records it. */
+export interface CountedApproval {
+  readonly approver: string;
+  readonly time: string;
+}
+
+interface Count {
+  readonly valid: Map<string, { name: string; groups: readonly string[]; time: string }>;
+  readonly notes: string[];
+}
+
+/** Which approvals count (one per normalised identity) and why the others do not. */
+function countApprovals(options: ApprovalOptions, facts: GateFacts): Count {
   const maxAge = options.expires;
   const notes: string[] = [];
   const valid = new Map<string, { name: string; groups: readonly string[]; time: string }>();
@@ -42,6 +53,21 @@ export function evaluateApproval(options: ApprovalOptions, facts: GateFacts): Re
       });
     }
   }
+  return { valid, notes };
+}
+
+/** The approvals that count for the approval gate configured in `gates` (none without one). */
+export function countedApprovals(gates: readonly GateConfig[], facts: GateFacts): CountedApproval[] {
+  const gate = gates.find((g) => g.name === 'approval');
+  if (gate?.name !== 'approval') return [];
+  return [...countApprovals(gate.options, facts).valid.values()]
+    .map((v) => ({ approver: v.name, time: v.time }))
+    .sort((a, b) => a.approver.localeCompare(b.approver));
+}
+
+/** Evaluates the approval gate; `pending` (not `fail`) while approvals are missing. */
+export function evaluateApproval(options: ApprovalOptions, facts: GateFacts): RecordedGate {
+  const { valid, notes } = countApprovals(options, facts);
   const missingGroups = options.groups.filter((g) => ![...valid.values()].some((v) => v.groups.includes(g)));
   const approvers = [...valid.values()].map((v) => v.name).sort();
   if (approvers.length >= options.count && missingGroups.length === 0) {

@@ -23,8 +23,14 @@
  * default), and RSA / P-384 / P-521 keys are refused.
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { GantryError, digestAlgorithm, digestHex, type Digest } from '../../core/index.js';
-import type { Descriptor, Manifest } from '../../registry/index.js';
+import {
+  GantryError,
+  digestAlgorithm,
+  digestHex,
+  type Digest,
+  type Descriptor,
+  type Manifest,
+} from '../../core/index.js';
 
 /** Layer annotation holding the base64 signature of the layer's payload. */
 export const COSIGN_SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';

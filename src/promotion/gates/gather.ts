@@ -3,16 +3,15 @@
  * referrers, promotions of the digest into environments named by gates, vulnerability reports
  * (attached or given with --report), cosign signatures, signed approvals, and policy answers.
  */
-import { type Digest } from '../../core/index.js';
+import { type Digest, type Descriptor, type Repository } from '../../core/index.js';
 import {
   repositoryOf,
   type ApplicationConfig,
   type Config,
   type EnvironmentConfig,
 } from '../../config/index.js';
-import type { Descriptor, Repository } from '../../registry/index.js';
-import { APPROVAL_ARTIFACT_TYPE, checkApproval, type KnownApprover } from '../approval.js';
-import { DSSE_MEDIA_TYPE } from '../attestation.js';
+import type { KnownApprover } from '../approval.js';
+import { referrerApprovals, type ApprovalSource, type ApprovalSubject } from '../approval-source.js';
 import { trustedPromotionRecords, type PromotionTrust } from '../history.js';
 import type { Candidate } from '../candidate.js';
 import type { RegistryPort } from '../ports.js';
@@ -47,6 +46,11 @@ export interface GatherContext {
   readonly trust: PromotionTrust;
   /** Reports given on the command line, already parsed. */
   readonly reports?: readonly { report: VulnerabilityReport; source: string }[];
+  /**
+   * Where approvals come from besides the signed referrers of the candidate (which are always
+   * read): e.g. the server's store. Default: none.
+   */
+  readonly approvalSources?: readonly ApprovalSource[];
 }
 
 /** Artifact types that look like scanner reports. */
@@ -98,7 +102,15 @@ export async function gatherFacts(
         ]
       : [],
   );
-  const approvals = names.has('approval') ? await approvalsOf(ctx, src, digest, referrers) : [];
+  const approvals = names.has('approval')
+    ? await approvalsOf(ctx, {
+        application: app.name,
+        environment: to.name,
+        repository: src,
+        digest,
+        referrers,
+      })
+    : [];
 
   const base = {
     application: app.name,
@@ -293,28 +305,10 @@ async function signaturesOf(
   return out;
 }
 
-async function approvalsOf(
-  ctx: GatherContext,
-  repo: Repository,
-  digest: Digest,
-  referrers: readonly Descriptor[],
-): Promise<ApprovalFact[]> {
+/** Approvals from the candidate's signed referrers and from every other configured source. */
+async function approvalsOf(ctx: GatherContext, subject: ApprovalSubject): Promise<ApprovalFact[]> {
+  const sources = [referrerApprovals(ctx.registry, ctx.approvers), ...(ctx.approvalSources ?? [])];
   const out: ApprovalFact[] = [];
-  for (const d of referrers) {
-    if (d.artifactType !== APPROVAL_ARTIFACT_TYPE) continue;
-    const bytes = await firstLayer(ctx.registry, repo, digest, d, DSSE_MEDIA_TYPE);
-    if (!bytes) continue;
-    const checked = checkApproval(bytes, ctx.approvers);
-    const p = checked.predicate;
-    out.push({
-      ...(checked.approver !== undefined && { approver: checked.approver }),
-      groups: checked.groups,
-      environment: p?.environment ?? '',
-      digest: (p?.digest ?? '') as Digest,
-      time: p?.time ?? '',
-      ...(checked.problem !== undefined && { problem: checked.problem }),
-      source: `referrer ${d.digest}`,
-    });
-  }
+  for (const source of sources) out.push(...(await source.approvals(subject)));
   return out;
 }

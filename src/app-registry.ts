@@ -1,0 +1,157 @@
+/**
+ * Registry clients and the promotion layer's registry port, built in one place for the CLI, the
+ * server and createApp: credentials (explicit ones first, then a docker config / auth.json and
+ * its helpers), TLS per host, and the user agent. Part of the composition root (app.ts re-exports
+ * it); nothing else constructs a RegistryClient.
+ */
+import { GantryError, isGantryError, type Digest } from './core/index.js';
+import type { CredentialSource, RegistryConfig } from './config/index.js';
+import { RegistryTarget, Scheduler, copyImage } from './copy/index.js';
+import type { RegistryPort } from './promotion/index.js';
+import {
+  DockerConfigCredentials,
+  RegistryClient,
+  chainCredentials,
+  helperCredentials,
+  parseCredsFlag,
+  staticCredentials,
+  type Credential,
+  type CredentialProvider,
+  type HostSettings,
+  type Repository,
+} from './registry/index.js';
+
+/** Options of {@link createRegistryClient}. */
+export interface RegistryClientSettings {
+  /** TLS and scheme per host. Default: HTTPS with the system's CAs for every host. */
+  readonly hostSettings?: (host: string) => HostSettings;
+  /** Credentials given explicitly, by host (`--creds`, `login`); they win over every other source. Default: none. */
+  readonly explicit?: Readonly<Record<string, Credential>>;
+  /** Credentials by host from other sources (gantry.yaml), asked before the auth file. Default: none. */
+  readonly providers?: ReadonlyMap<string, CredentialProvider>;
+  /** The docker config / auth.json for every other host. Default: none (anonymous). */
+  readonly authFile?: string;
+  /** The environment credential helpers run with. Default: empty. */
+  readonly helperEnv?: Readonly<Record<string, string>>;
+  /** `User-Agent`. Default: the client's own. */
+  readonly userAgent?: string;
+}
+
+/** A registry client with the given credentials and host settings; the caller must `close()` it. */
+export function createRegistryClient(settings: RegistryClientSettings): RegistryClient {
+  const fromFile = settings.authFile
+    ? new DockerConfigCredentials({ path: settings.authFile, helperEnv: { ...settings.helperEnv } })
+    : staticCredentials({});
+  const providers = settings.providers;
+  const configured: CredentialProvider = providers
+    ? { get: (host, repository) => (providers.get(host) ?? fromFile).get(host, repository) }
+    : fromFile;
+  const credentials = settings.explicit
+    ? chainCredentials(staticCredentials({ ...settings.explicit }), configured)
+    : configured;
+  return new RegistryClient({
+    credentials,
+    hostSettings: settings.hostSettings ?? (() => ({})),
+    ...(settings.userAgent !== undefined && { userAgent: settings.userAgent }),
+  });
+}
+
+/** `env` without its unset variables. */
+export function definedEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** The credential provider of a registry configured with `credentials:`. */
+export function providerFor(
+  r: RegistryConfig,
+  source: CredentialSource,
+  env: Readonly<Record<string, string | undefined>>,
+): CredentialProvider {
+  const where = `registries.${r.name}.credentials`;
+  const fromEnv = (name: string): string => {
+    const v = env[name];
+    if (!v) throw new GantryError('CREDENTIALS_INVALID', `${where}: environment variable ${name} is not set`);
+    return v;
+  };
+  switch (source.kind) {
+    case 'helper':
+      return helperCredentials(source.helper, { env: definedEnv(env) });
+    case 'docker-config':
+      return new DockerConfigCredentials({ path: source.path, helperEnv: definedEnv(env) });
+    case 'env':
+    case 'env-pair': {
+      let cached: Credential | undefined;
+      return {
+        get: () => {
+          cached ??=
+            source.kind === 'env'
+              ? parseCredsFlag(fromEnv(source.env))
+              : { username: fromEnv(source.usernameEnv), password: fromEnv(source.passwordEnv) };
+          return Promise.resolve(cached);
+        },
+      };
+    }
+  }
+}
+
+/** The promotion service's view of registries, implemented with the registry client and the copy engine. */
+export function registryPort(client: RegistryClient, scheduler: Scheduler = new Scheduler()): RegistryPort {
+  return {
+    manifest: (repo, reference) => client.manifestGet(ref(repo, reference)),
+    resolve: async (repo, reference) => (await client.manifestHead(ref(repo, reference)))?.digest,
+    blob: async (repo, descriptor) => {
+      const chunks: Buffer[] = [];
+      for await (const c of client.blobGet(repo, descriptor.digest, {
+        size: descriptor.size,
+      }) as AsyncIterable<Buffer>)
+        chunks.push(c);
+      return Buffer.concat(chunks);
+    },
+    tags: async (repo) => {
+      try {
+        return await client.tagList(repo);
+      } catch (err) {
+        if (isGantryError(err, 'REGISTRY_NAME_UNKNOWN', 'REGISTRY_NOT_FOUND')) return [];
+        throw err;
+      }
+    },
+    referrers: async (repo, digest, artifactType) =>
+      (await client.referrersList(repo, digest, artifactType)).descriptors,
+    copy: async (source, target, digest, opts) => {
+      const r = await copyImage(
+        new RegistryTarget(client, source),
+        digest,
+        new RegistryTarget(client, target),
+        {
+          scheduler,
+          ...(opts?.dryRun && { dryRun: true }),
+        },
+      );
+      return {
+        bytesTransferred: r.dryRun ? r.bytesPlanned : r.bytesTransferred,
+        blobsCopied: r.blobs.copied,
+        blobsMounted: r.blobs.mounted,
+        blobsSkipped: r.blobs.skipped,
+      };
+    },
+    tag: async (repo, tag, manifest) => {
+      await client.manifestPut(repo, tag, manifest.bytes, manifest.mediaType);
+    },
+    deleteTag: (repo, tag) => client.tagDelete(repo, tag),
+    attach: async (repo, artifact) => {
+      for (const [digest, bytes] of artifact.blobs) {
+        if ((await client.blobHead(repo, digest)) === undefined)
+          await client.blobUpload(repo, digest, bytes.byteLength, bytes);
+      }
+      await client.referrerPush(repo, artifact.manifest, artifact.mediaType);
+    },
+  };
+}
+
+function ref(repo: Repository, reference: string) {
+  return reference.includes(':')
+    ? { registry: repo.registry, repository: repo.repository, digest: reference as Digest }
+    : { registry: repo.registry, repository: repo.repository, tag: reference };
+}
