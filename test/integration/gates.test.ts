@@ -20,7 +20,6 @@ import { cosignTag, makeCosignKeyPair, makeCosignSignature } from '../helpers/co
 import {
   gantryAs,
   startPromotionFixture,
-  writeConfig,
   writeKeyPair,
   type KeyFiles,
   type PromotionFixture,
@@ -71,9 +70,7 @@ beforeAll(async () => {
   const policyPort = (policy.address() as { port: number }).port;
   const env = (name: string, gate: string) =>
     `  ${name}: { registry: prod, prefix: ${name}, from: [staging], tags: { floating: [prod] }, gates: [ ${gate} ] }\n`;
-  config = await writeConfig(
-    join(dir, 'gantry.yaml'),
-    { dev: dev.host, prod: prod.host },
+  config = await fixture.config(
     `environments:
   dev: { registry: dev, prefix: team }
   staging: { registry: dev, prefix: team, mode: tag, tag: staging, from: [dev] }
@@ -160,9 +157,7 @@ describe('gates', () => {
 
   it('previous-env: a registry it cannot reach is an error, not "never promoted"', async () => {
     const closed = await getFreePort();
-    const other = await writeConfig(
-      join(dir, 'unreachable.yaml'),
-      { dev: dev.host, prod: prod.host, gone: `127.0.0.1:${closed}` },
+    const other = await fixture.config(
       `environments:
   dev: { registry: dev, prefix: team }
   staging: { registry: dev, prefix: team, mode: tag, tag: staging, from: [dev] }
@@ -170,6 +165,7 @@ describe('gates', () => {
   guarded: { registry: prod, prefix: guarded, from: [staging], gates: [ previous-env: { env: elsewhere } ] }
 applications: [web]
 `,
+      { name: 'unreachable.yaml', hosts: { dev: dev.host, prod: prod.host, gone: `127.0.0.1:${closed}` } },
     );
     const r = await runCli(['promote', 'web', '1.0.0', '--to', 'guarded', '--config', other], {
       env: { GANTRY_ACTOR: 'ci' },
@@ -412,9 +408,7 @@ describe('promotion records are trusted only when signed (issue 10.3) and read-o
     const attest = await writeKeyPair(dir, 'attest', 'ec');
     priv = attest.privatePem;
     pub = attest.pub;
-    signed = await writeConfig(
-      join(dir, 'signed.yaml'),
-      { dev: dev.host, prod: prod.host },
+    signed = await fixture.config(
       `environments:
   dev: { registry: dev, prefix: trust }
   staging: { registry: dev, prefix: trust, mode: tag, tag: staging, from: [dev] }
@@ -427,6 +421,7 @@ describe('promotion records are trusted only when signed (issue 10.3) and read-o
 applications: [web]
 attestation: { keyEnv: GANTRY_TEST_ATTESTATION_KEY, publicKey: ${pub} }
 `,
+      { name: 'signed.yaml' },
     );
     await pushImage(dev, 'trust/web', makeImage({ seed: 'forged' }), '3.0.0');
     await pushImage(dev, 'trust/web', makeImage({ seed: 'honest' }), '3.1.0');

@@ -17,12 +17,7 @@ import {
 } from '../helpers/index.js';
 import { buildProgram } from '../../src/cli/main.js';
 import { COMMANDS, expectMatchesSchema, schemaErrors, schemaNames } from './json-schemas.js';
-import {
-  startPromotionFixture,
-  writeConfig,
-  writeKeyPair,
-  type PromotionFixture,
-} from './promotion-fixture.js';
+import { startPromotionFixture, writeKeyPair, type PromotionFixture } from './promotion-fixture.js';
 import { runCli, type CliResult } from './run-cli.js';
 
 let fixture: PromotionFixture;
@@ -60,9 +55,7 @@ beforeAll(async () => {
   keys.alice = alice.priv;
   keys.signing = signing.priv;
   keys.signingPub = signing.pub;
-  config = await writeConfig(
-    join(dir, 'gantry.yaml'),
-    { dev: dev.host, prod: prod.host },
+  config = await fixture.config(
     `environments:
   dev: { registry: dev, prefix: team }
   staging: { registry: dev, prefix: team, mode: tag, tag: staging, from: [dev] }

@@ -12,7 +12,7 @@ import {
   expectOk,
   gantryAs,
   startPromotionFixture,
-  writeConfig,
+  devToProdYaml,
   type PromotionFixture,
 } from './promotion-fixture.js';
 
@@ -59,18 +59,8 @@ async function promote(app: string, version: string): Promise<void> {
 beforeAll(async () => {
   registries = await startPromotionFixture('pin');
   ({ dev, prod, dir } = registries);
-  config = await writeConfig(
-    join(dir, 'gantry.yaml'),
-    { dev: dev.host, prod: prod.host },
-    `environments:
-  dev: { registry: dev, prefix: team-a }
-  prod:
-    registry: prod
-    prefix: team-a
-    from: [dev]
-    tags: { immutable: ['^v?\\d+\\.\\d+\\.\\d+$'], floating: [latest, prod] }
-applications: [web, api, worker]
-`,
+  config = await registries.config(
+    `${devToProdYaml('team-a', ['^v?\\d+\\.\\d+\\.\\d+$'])}applications: [web, api, worker]\n`,
   );
   const labelled = (seed: string, version: string): TestImage =>
     makeImage({ seed, labels: { 'org.opencontainers.image.version': version } });

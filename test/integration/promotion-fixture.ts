@@ -16,6 +16,14 @@ export interface PromotionFixture {
   readonly dev: RegistryProcess;
   readonly prod: RegistryProcess;
   readonly dir: string;
+  /**
+   * Writes `DIR/NAME` (default `gantry.yaml`): the registries block for dev and prod (or for
+   * `hosts`), then `rest`. Returns its path.
+   */
+  config(
+    rest: string,
+    options?: { name?: string; hosts?: Readonly<Record<string, string>> },
+  ): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -30,6 +38,12 @@ export async function startPromotionFixture(name: string): Promise<PromotionFixt
     dev,
     prod,
     dir,
+    config: (rest, options = {}) =>
+      writeConfig(
+        join(dir, options.name ?? 'gantry.yaml'),
+        options.hosts ?? { dev: dev.host, prod: prod.host },
+        rest,
+      ),
     stop: async () => {
       await Promise.all([dev.stop(), prod.stop()]);
       await rm(dir, { recursive: true, force: true });
@@ -51,6 +65,21 @@ export async function writeConfig(
 ): Promise<string> {
   await writeFile(path, registriesYaml(hosts) + rest);
   return path;
+}
+
+/**
+ * The `environments:` block most suites start from: `dev`, and `prod` promoted from dev, both under
+ * `prefix`, prod with immutable tags matching `immutable` and floating tags `latest` and `prod`.
+ */
+export function devToProdYaml(prefix: string, immutable: readonly string[]): string {
+  return `environments:
+  dev: { registry: dev, prefix: ${prefix} }
+  prod:
+    registry: prod
+    prefix: ${prefix}
+    from: [dev]
+    tags: { immutable: [${immutable.map((r) => `'${r}'`).join(', ')}], floating: [latest, prod] }
+`;
 }
 
 /** Paths of a key pair written by {@link writeKeyPair}, and the private key's PEM. */

@@ -13,13 +13,7 @@ import {
   type RegistryProcess,
   type TestImage,
 } from '../helpers/index.js';
-import {
-  gantryAs,
-  startPromotionFixture,
-  writeConfig,
-  writeKeyPair,
-  type PromotionFixture,
-} from './promotion-fixture.js';
+import { gantryAs, startPromotionFixture, writeKeyPair, type PromotionFixture } from './promotion-fixture.js';
 import { runCli, type CliResult } from './run-cli.js';
 
 let fixture: PromotionFixture;
@@ -45,9 +39,7 @@ beforeAll(async () => {
   ({ dev, prod, dir } = fixture);
   const signing = await writeKeyPair(dir, 'signing', 'ec');
   publicKey = signing.pub;
-  config = await writeConfig(
-    join(dir, 'gantry.yaml'),
-    { dev: dev.host, prod: prod.host },
+  config = await fixture.config(
     `environments:
   dev: { registry: dev, prefix: team-a }
   staging: { registry: dev, prefix: team-a, mode: tag, tag: staging, from: [dev] }

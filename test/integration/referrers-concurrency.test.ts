@@ -66,66 +66,51 @@ async function listed(client: RegistryClient, repository: string, digest: string
   return result.descriptors.map((d) => d.digest).sort();
 }
 
+/**
+ * An image pushed to `repository` and WRITERS artifacts referring to it, their blobs already
+ * uploaded (so the race is on the index alone), and a client of its own.
+ */
+async function subjectWithArtifacts(repository: string) {
+  const image = makeImage({ seed: `race-${repository}` });
+  await pushImage(registry, repository, image, 'v1');
+  const subject = { mediaType: image.mediaType, digest: image.digest, size: image.size };
+  const artifacts = Array.from({ length: WRITERS }, (_, i) =>
+    makeArtifact({ subject, artifactType: 'application/vnd.example.report+json', content: `{"n":${i}}` }),
+  );
+  const client = clientFor(registry);
+  clients.push(client);
+  const repo = { registry: registry.host, repository };
+  for (const a of artifacts)
+    for (const [digest, bytes] of a.blobs)
+      await client.blobUpload(repo, digest as Digest, bytes.byteLength, bytes);
+  return { image, artifacts, client, repo, digests: artifacts.map((a) => a.digest).sort() };
+}
+
 describe('referrers tag index under concurrent writers', () => {
   it(`keeps all ${WRITERS} referrers pushed at once by separate clients`, async () => {
-    const image = makeImage({ seed: 'race-clients' });
-    await pushImage(registry, 'race/clients', image, 'v1');
-    const subject = { mediaType: image.mediaType, digest: image.digest, size: image.size };
-    const artifacts = Array.from({ length: WRITERS }, (_, i) =>
-      makeArtifact({ subject, artifactType: 'application/vnd.example.report+json', content: `{"n":${i}}` }),
-    );
-    const repo = { registry: registry.host, repository: 'race/clients' };
-    for (let i = 0; i < WRITERS; i++) clients.push(clientFor(registry));
-    // Blobs first, so that the race is on the index alone.
-    for (const a of artifacts)
-      for (const [digest, bytes] of a.blobs)
-        await clients[0]!.blobUpload(repo, digest as Digest, bytes.byteLength, bytes);
-    await Promise.all(artifacts.map((a, i) => clients[i]!.referrerPush(repo, a.manifest, a.mediaType)));
-    expect(await listed(clients[0]!, 'race/clients', image.digest)).toEqual(
-      artifacts.map((a) => a.digest).sort(),
-    );
+    const { image, artifacts, client, repo, digests } = await subjectWithArtifacts('race/clients');
+    const writers = artifacts.map(() => clientFor(registry));
+    clients.push(...writers);
+    await Promise.all(artifacts.map((a, i) => writers[i]!.referrerPush(repo, a.manifest, a.mediaType)));
+    expect(await listed(client, repo.repository, image.digest)).toEqual(digests);
   });
 
   it(`keeps all ${WRITERS} referrers pushed at once through one client`, async () => {
-    const image = makeImage({ seed: 'race-one-client' });
-    await pushImage(registry, 'race/one', image, 'v1');
-    const subject = { mediaType: image.mediaType, digest: image.digest, size: image.size };
-    const artifacts = Array.from({ length: WRITERS }, (_, i) =>
-      makeArtifact({ subject, artifactType: 'application/vnd.example.report+json', content: `{"one":${i}}` }),
-    );
-    const client = clientFor(registry);
-    clients.push(client);
-    const repo = { registry: registry.host, repository: 'race/one' };
-    for (const a of artifacts)
-      for (const [digest, bytes] of a.blobs)
-        await client.blobUpload(repo, digest as Digest, bytes.byteLength, bytes);
+    const { image, artifacts, client, repo, digests } = await subjectWithArtifacts('race/one');
     await Promise.all(artifacts.map((a) => client.referrerPush(repo, a.manifest, a.mediaType)));
-    expect(await listed(client, 'race/one', image.digest)).toEqual(artifacts.map((a) => a.digest).sort());
+    expect(await listed(client, repo.repository, image.digest)).toEqual(digests);
   });
 
   it(`keeps all ${WRITERS} referrers pushed at once by separate processes`, async () => {
-    const image = makeImage({ seed: 'race-processes' });
-    await pushImage(registry, 'race/processes', image, 'v1');
-    const subject = { mediaType: image.mediaType, digest: image.digest, size: image.size };
-    const artifacts = Array.from({ length: WRITERS }, (_, i) =>
-      makeArtifact({ subject, artifactType: 'application/vnd.example.report+json', content: `{"p":${i}}` }),
-    );
-    const client = clientFor(registry);
-    clients.push(client);
-    const repo = { registry: registry.host, repository: 'race/processes' };
-    for (const a of artifacts)
-      for (const [digest, bytes] of a.blobs)
-        await client.blobUpload(repo, digest as Digest, bytes.byteLength, bytes);
-    const writers = artifacts.map((a) => startWriter('race/processes', a.manifest, a.mediaType));
+    const { image, artifacts, client, repo, digests } = await subjectWithArtifacts('race/processes');
+    const writers = artifacts.map((a) => startWriter(repo.repository, a.manifest, a.mediaType));
     // All processes have started and built their clients: release them together.
     await Promise.all(writers.map((w) => w.ready));
     for (const w of writers) w.go();
     const results = await Promise.all(writers.map((w) => w.done));
     for (const r of results) expect(r).toMatchObject({ code: 0, stderr: '' });
-    expect(results.map((r) => r.digest).sort()).toEqual(artifacts.map((a) => a.digest).sort());
-    expect(await listed(client, 'race/processes', image.digest)).toEqual(
-      artifacts.map((a) => a.digest).sort(),
-    );
+    expect(results.map((r) => r.digest).sort()).toEqual(digests);
+    expect(await listed(client, repo.repository, image.digest)).toEqual(digests);
   });
 
   it(`keeps every report attached at once by ${PROCESSES} gantry processes`, async () => {

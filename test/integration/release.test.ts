@@ -15,7 +15,7 @@ import {
   type RegistryProcess,
   type TestImage,
 } from '../helpers/index.js';
-import { startPromotionFixture, writeConfig, type PromotionFixture } from './promotion-fixture.js';
+import { devToProdYaml, startPromotionFixture, type PromotionFixture } from './promotion-fixture.js';
 import { runCli } from './run-cli.js';
 
 let fixture: PromotionFixture;
@@ -43,14 +43,9 @@ beforeAll(async () => {
   fixture = await startPromotionFixture('release');
   ({ dev, prod, dir } = fixture);
   proxy = await startFaultProxy({ target: prod.url });
-  config = await writeConfig(
-    join(dir, 'gantry.yaml'),
-    { dev: dev.host, prod: proxy.host },
-    `environments:
-  dev: { registry: dev, prefix: team-a }
-  prod: { registry: prod, prefix: team-a, from: [dev], tags: { immutable: ['^\\d+\\.\\d+\\.\\d+$'], floating: [latest, prod] } }
-applications: [web, api, worker]
-`,
+  config = await fixture.config(
+    `${devToProdYaml('team-a', ['^\\d+\\.\\d+\\.\\d+$'])}applications: [web, api, worker]\n`,
+    { hosts: { dev: dev.host, prod: proxy.host } },
   );
   for (const app of ['web', 'api', 'worker']) {
     for (const v of ['1.0.0', '2.0.0']) {

@@ -29,7 +29,7 @@ import {
   expectOk,
   gantryAs,
   startPromotionFixture,
-  writeConfig,
+  devToProdYaml,
   type PromotionFixture,
 } from './promotion-fixture.js';
 import { runCli } from './run-cli.js';
@@ -58,18 +58,9 @@ beforeAll(async () => {
   proxy = await startFaultProxy({ target: prod.url });
   devProxy = await startFaultProxy({ target: dev.url });
   deadPort = await getFreePort();
-  config = await writeConfig(
-    join(dir, 'gantry.yaml'),
-    { dev: devProxy.host, prod: proxy.host },
-    `environments:
-  dev: { registry: dev, prefix: team-a }
-  prod:
-    registry: prod
-    prefix: team-a
-    from: [dev]
-    tags: { immutable: ['^\\d+\\.\\d+\\.\\d+$', '^[0-9a-f]{40}$'], floating: [latest, prod] }
-applications: [web, api, worker]
-`,
+  config = await fixture.config(
+    `${devToProdYaml('team-a', ['^\\d+\\.\\d+\\.\\d+$', '^[0-9a-f]{40}$'])}applications: [web, api, worker]\n`,
+    { hosts: { dev: devProxy.host, prod: proxy.host } },
   );
   const add = async (app: string, version: string, labels: Record<string, string>, ...tags: string[]) => {
     const image = makeImage({
