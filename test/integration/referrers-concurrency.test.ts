@@ -10,9 +10,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Digest } from '../../src/core/index.js';
+import { MediaTypes, digestOf, type Digest } from '../../src/core/index.js';
 import type { RegistryClient } from '../../src/registry/index.js';
-import { makeArtifact, makeImage, pushImage, startRegistry, type RegistryProcess } from '../helpers/index.js';
+import {
+  makeArtifact,
+  makeImage,
+  pushImage,
+  sendBytes,
+  startFakeRegistry,
+  startRegistry,
+  type FakeRegistry,
+  type RegistryProcess,
+} from '../helpers/index.js';
 import { clientFor } from './clients.js';
 import { runCli } from './run-cli.js';
 
@@ -148,5 +157,92 @@ describe('referrers tag index under concurrent writers', () => {
     const client = clientFor(registry);
     clients.push(client);
     expect(await listed(client, 'race/cli', image.digest)).toEqual(pushed);
+  });
+});
+
+/**
+ * A scripted registry without the referrers API whose fallback index another writer overwrites
+ * right after each of our PUTs, `rivalWins` times, with an index built from a stale read.
+ */
+async function contestedRegistry(rivalWins: number) {
+  const rival = Buffer.from('{"rival":true}');
+  const rivalEntry = { mediaType: MediaTypes.ociManifest, digest: digestOf(rival), size: rival.length };
+  const state = { index: undefined as Buffer | undefined, indexPuts: 0, rivalWins };
+  const fake: FakeRegistry = await startFakeRegistry((req, res) => {
+    const url = req.url ?? '';
+    if (url === '/v2/') return sendBytes(res, 200, '{}');
+    if (/\/referrers\//.test(url)) return sendBytes(res, 404, '');
+    if (/\/manifests\/sha256:/.test(url) && req.method === 'PUT') return sendBytes(res, 201, '');
+    if (/\/manifests\/sha256-/.test(url)) {
+      if (req.method === 'PUT') {
+        state.indexPuts++;
+        state.index = req.body;
+        if (state.rivalWins-- > 0)
+          state.index = Buffer.from(
+            JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [rivalEntry] }),
+          );
+        return sendBytes(res, 201, '');
+      }
+      if (!state.index)
+        return sendBytes(res, 404, '{"errors":[{"code":"MANIFEST_UNKNOWN","message":"unknown"}]}');
+      return sendBytes(res, 200, state.index, { 'Content-Type': MediaTypes.ociIndex });
+    }
+    return sendBytes(res, 404, '');
+  });
+  const image = makeImage({ seed: 'contested' });
+  const subject = { mediaType: image.mediaType, digest: image.digest, size: image.size };
+  const artifact = makeArtifact({
+    subject,
+    artifactType: 'application/vnd.example.report+json',
+    content: '{}',
+  });
+  const client = clientFor({ host: fake.host, tls: false });
+  const stop = async () => {
+    await client.close();
+    await fake.stop();
+  };
+  const listedDigests = () =>
+    (
+      JSON.parse(state.index?.toString('utf8') ?? '{"manifests":[]}') as { manifests: { digest: string }[] }
+    ).manifests
+      .map((d) => d.digest)
+      .sort();
+  return {
+    state,
+    client,
+    artifact,
+    rivalEntry,
+    stop,
+    listedDigests,
+    repo: { registry: fake.host, repository: 'r/app' },
+  };
+}
+
+describe('referrers tag index overwritten by a stale writer', () => {
+  it('puts its entry back, keeping the rival one, when it lost twice', async () => {
+    const c = await contestedRegistry(2);
+    try {
+      const pushed = await c.client.referrerPush(c.repo, c.artifact.manifest, c.artifact.mediaType);
+      expect(pushed.digest).toBe(c.artifact.digest);
+      expect(c.listedDigests()).toEqual([c.artifact.digest, c.rivalEntry.digest].sort());
+      expect(c.state.indexPuts).toBe(3);
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it('fails with REGISTRY_CONFLICT after a bounded number of rounds when it always loses', async () => {
+    const c = await contestedRegistry(Number.POSITIVE_INFINITY);
+    try {
+      await expect(
+        c.client.referrerPush(c.repo, c.artifact.manifest, c.artifact.mediaType),
+      ).rejects.toMatchObject({
+        code: 'REGISTRY_CONFLICT',
+      });
+      expect(c.state.indexPuts).toBe(12);
+      expect(c.listedDigests()).not.toContain(c.artifact.digest);
+    } finally {
+      await c.stop();
+    }
   });
 });
