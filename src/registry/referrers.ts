@@ -184,7 +184,7 @@ export async function referrerPush(
 /** Rounds of read, merge and write before an attach gives up (each round is one GET, at most one PUT). */
 const MAX_ROUNDS = 12;
 /** After a write, the entry must still be there when read again this long (ms, plus jitter) later. */
-const SETTLE_MS = 200;
+const SETTLE_MS = 100;
 
 /** Attaches in flight in this process, one chain per registry, repository and subject. */
 const fallbackWriters = new Map<string, Promise<void>>();
@@ -223,25 +223,17 @@ async function addToFallback(
   const key = `${repo.registry}/${repo.repository}@${subject}`;
   await serialised(key, async () => {
     const seen = new Map<string, Descriptor>();
-    let wrote = false;
-    let settled = false;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const current = (await fallbackIndex(session, repo, subject))?.manifests ?? [];
       for (const d of current) if (!seen.has(d.digest)) seen.set(d.digest, d);
       const present = new Set(current.map((d) => d.digest));
       const missing = [...seen.values()].filter((d) => !present.has(d.digest));
       if (!present.has(descriptor.digest)) missing.push(descriptor);
-      if (missing.length === 0) {
-        // Nothing written yet means the entry was already there: nothing to confirm.
-        if (!wrote || settled) return;
-        settled = true;
-        await jitter(SETTLE_MS);
-        continue;
-      }
-      settled = false;
+      // Either nothing was written (the entry was there already) or this read comes a settle
+      // period after the last write and still holds everything.
+      if (missing.length === 0) return;
       await putIndex(session, repo, subject, [...current, ...missing]);
-      wrote = true;
-      await jitter(20);
+      await jitter(SETTLE_MS);
     }
     const final = (await fallbackIndex(session, repo, subject))?.manifests ?? [];
     if (final.some((d) => d.digest === descriptor.digest)) return;
