@@ -4,7 +4,7 @@
  *
  *   npm run bench:faults -- [--copies 50] [--parallel 5] [--retry-times 3]
  *
- * Two real registries, each behind the test helpers' fault proxy at the rates of HEAVY_FAULTS
+ * The scenario is test/helpers/heavy-faults.ts: two real registries, each behind a fault proxy at HEAVY_FAULTS
  * (one request in ten answered 503/429 and 2 % reset on both sides; a quarter of the source's blob
  * downloads cut half-way and a tenth corrupted). Each tool copies the same 14-blob image into
  * `--copies` fresh repositories, `--parallel` processes at a time, and a copy counts only when the
@@ -16,19 +16,13 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  ALL_MANIFEST_TYPES,
-  HEAVY_FAULTS,
-  fetchManifest,
-  heavyFaultImage,
-  pushImage,
-  randomFaults,
-  registryRequest,
-  startFaultProxy,
-  startRegistry,
-  type FaultProxy,
+  HEAVY_SCENARIO,
+  copiedExactly,
+  runPool,
+  startHeavyFaultProxies,
+  startHeavyFaultRegistries,
+  type HeavyFaultRegistries,
   type RandomFaultCounts,
-  type RegistryProcess,
-  type TestImage,
 } from '../test/helpers/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -53,36 +47,15 @@ function run(command: string, args: readonly string[]): Promise<{ code: number; 
   });
 }
 
-async function exact(dst: RegistryProcess, repo: string, image: TestImage): Promise<boolean> {
-  try {
-    const manifest = await fetchManifest(dst, repo, 'v1', ALL_MANIFEST_TYPES);
-    if (manifest.digest !== image.digest) return false;
-    for (const [digest, bytes] of image.blobs) {
-      const head = await registryRequest(dst, `/v2/${repo}/blobs/${digest}`, { method: 'HEAD' });
-      if (head.status !== 200 || Number(head.header('content-length')) !== bytes.length) return false;
-    }
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function benchTool(
   tool: 'gantry' | 'skopeo',
   options: { copies: number; parallel: number; retryTimes: number },
-  src: RegistryProcess,
-  dst: RegistryProcess,
-  image: TestImage,
+  registries: HeavyFaultRegistries,
 ): Promise<ToolResult> {
-  const srcFaults = randomFaults({ ...HEAVY_FAULTS.source, seed: 9 });
-  const dstFaults = randomFaults({ ...HEAVY_FAULTS.destination, seed: 11 });
-  const proxies: FaultProxy[] = await Promise.all([
-    startFaultProxy({ target: src.url, fault: srcFaults.fault }),
-    startFaultProxy({ target: dst.url, fault: dstFaults.fault }),
-  ]);
-  const [srcProxy, dstProxy] = proxies as [FaultProxy, FaultProxy];
+  const proxies = await startHeavyFaultProxies(registries);
+  const { src: srcProxy, dst: dstProxy, srcFaults, dstFaults } = proxies;
   const command = (i: number): [string, string[]] => {
-    const from = `${srcProxy.host}/heavy/app:v1`;
+    const from = `${srcProxy.host}/${HEAVY_SCENARIO.repository}:${HEAVY_SCENARIO.tag}`;
     const to = `${dstProxy.host}/heavy/${tool}-${i}:v1`;
     return tool === 'gantry'
       ? [process.execPath, ['bin/gantry.js', 'copy', from, to, '--tls-verify=false', '--quiet']]
@@ -104,23 +77,18 @@ async function benchTool(
   const errors: string[] = [];
   let exitedZero = 0;
   let good = 0;
-  let next = 0;
   const started = performance.now();
   try {
-    await Promise.all(
-      Array.from({ length: options.parallel }, async () => {
-        while (next < options.copies) {
-          const i = next++;
-          const [cmd, args] = command(i);
-          const r = await run(cmd, args);
-          if (r.code === 0) exitedZero++;
-          else errors.push(r.stderr.trim().split('\n').slice(-1)[0] ?? `exit ${r.code}`);
-          if (r.code === 0 && (await exact(dst, `heavy/${tool}-${i}`, image))) good++;
-        }
-      }),
-    );
+    await runPool(options.copies, options.parallel, async (i) => {
+      const [cmd, args] = command(i);
+      const r = await run(cmd, args);
+      if (r.code === 0) exitedZero++;
+      else errors.push(r.stderr.trim().split('\n').slice(-1)[0] ?? `exit ${r.code}`);
+      if (r.code === 0 && (await copiedExactly(registries.dst, `heavy/${tool}-${i}`, registries.image)))
+        good++;
+    });
   } finally {
-    await Promise.all(proxies.map((p) => p.stop()));
+    await proxies.stop();
   }
   return {
     tool,
@@ -135,8 +103,8 @@ async function benchTool(
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      copies: { type: 'string', default: '50' },
-      parallel: { type: 'string', default: '5' },
+      copies: { type: 'string', default: String(HEAVY_SCENARIO.copies) },
+      parallel: { type: 'string', default: String(HEAVY_SCENARIO.parallel) },
       'retry-times': { type: 'string', default: '3' },
     },
   });
@@ -145,14 +113,12 @@ async function main(): Promise<void> {
     parallel: Number(values.parallel),
     retryTimes: Number(values['retry-times']),
   };
-  const image = heavyFaultImage();
-  const [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
+  const registries = await startHeavyFaultRegistries();
   try {
-    await pushImage(src, 'heavy/app', image, 'v1');
     const results: ToolResult[] = [];
     for (const tool of ['gantry', 'skopeo'] as const) {
       log(`${tool}: ${options.copies} copies, ${options.parallel} at a time…`);
-      results.push(await benchTool(tool, options, src, dst, image));
+      results.push(await benchTool(tool, options, registries));
     }
     const lines = [
       `| tool | exact copies | exited 0 | wall time | source faults (503/429, reset, cut, corrupt) | destination faults (503/429, reset) |`,
@@ -182,7 +148,7 @@ async function main(): Promise<void> {
         process.stdout.write(`\n${r.tool} failures:\n${distinct.map((e) => `- ${e}`).join('\n')}\n`);
     }
   } finally {
-    await Promise.all([src.stop(), dst.stop()]);
+    await registries.stop();
   }
 }
 

@@ -31,6 +31,7 @@ export const ErrorCodes = [
   'REGISTRY_MANIFEST_SCHEMA1',
   'REGISTRY_TIMEOUT',
   'REGISTRY_RETRY_BUDGET',
+  'REGISTRY_CONFLICT',
   // local auth configuration
   'AUTH_CONFIG_INVALID',
   'AUTH_HELPER_FAILED',

@@ -1,6 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { memoryRegistry } from '../../test/helpers/memory-registry.js';
 import { GantryError, MediaTypes, digestOf } from '../core/index.js';
 import type { Repository } from '../registry/index.js';
 import {
@@ -22,6 +21,7 @@ import {
   trustedPromotionRecords,
   type PromotionTrust,
 } from './history.js';
+import { MemoryRegistry } from './memory-registry.test-support.js';
 import { trustedRegistry } from './trusted-registry.js';
 
 const repo: Repository = { registry: 'dev.example.com', repository: 'team/web' };
@@ -39,10 +39,11 @@ const signed: PromotionTrust = { required: true, publicKeys: () => [trusted.pub]
 
 /** A registry holding one image tagged 1.0.0. */
 function setup() {
-  const registry = memoryRegistry();
+  const mem = new MemoryRegistry();
+  const registry = mem.port;
   const config = Buffer.from('{}');
-  registry.putBlob(repo, config);
-  const image = registry.putManifest(
+  mem.putBlob(config);
+  const image = mem.putManifest(
     repo,
     Buffer.from(
       JSON.stringify({
@@ -97,7 +98,7 @@ function setup() {
     await registry.attach(repo, artifact);
     return artifact.digest;
   };
-  return { registry, image, subject, predicate, record, forged };
+  return { mem, registry, image, subject, predicate, record, forged };
 }
 
 describe('trusted promotion records (issue 10.3)', () => {
@@ -216,11 +217,9 @@ describe('trusted promotion records (issue 10.3)', () => {
   });
 
   it('a registry error while reading a record is an error, not a missing record', async () => {
-    const { registry, image, record } = setup();
+    const { mem, registry, image, record } = setup();
     await record(trusted.signer);
-    registry.fail = (op) => {
-      if (op === 'blob') throw new GantryError('REGISTRY_SERVER_ERROR', 'HTTP 503');
-    };
+    mem.fault = (op) => (op === 'blob' ? new GantryError('REGISTRY_SERVER_ERROR', 'HTTP 503') : undefined);
     await expect(
       trustedPromotionRecords(registry, repo, image.digest, 'staging', 'web', signed),
     ).rejects.toMatchObject({ code: 'REGISTRY_SERVER_ERROR' });
@@ -269,18 +268,15 @@ describe('trustedRegistry: the view every reader of promotion records goes throu
 
 describe('digestsOf (issue 10.2)', () => {
   it('only an explicit "unknown" means a tag is absent; a 503 is an error', async () => {
-    const { registry, image } = setup();
+    const { mem, registry, image } = setup();
     expect([...(await digestsOf(registry, repo)).keys()]).toEqual([image.digest]);
-    registry.fail = (op) => {
-      if (op === 'resolve') throw new GantryError('REGISTRY_SERVER_ERROR', 'HTTP 503 Service Unavailable');
-    };
+    mem.fault = (op) =>
+      op === 'resolve' ? new GantryError('REGISTRY_SERVER_ERROR', 'HTTP 503 Service Unavailable') : undefined;
     await expect(digestsOf(registry, repo)).rejects.toMatchObject({ code: 'REGISTRY_SERVER_ERROR' });
     await expect(historyOf(registry, repo, 'staging', 'web', signed)).rejects.toMatchObject({
       code: 'REGISTRY_SERVER_ERROR',
     });
-    registry.fail = (op) => {
-      if (op === 'resolve') throw new GantryError('REGISTRY_MANIFEST_UNKNOWN', 'gone');
-    };
+    mem.fault = (op) => (op === 'resolve' ? new GantryError('REGISTRY_MANIFEST_UNKNOWN', 'gone') : undefined);
     expect((await digestsOf(registry, repo)).size).toBe(0);
   });
 });

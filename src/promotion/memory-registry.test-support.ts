@@ -1,7 +1,8 @@
 /**
- * An in-memory {@link RegistryPort} for unit tests of the promotion service: repositories of
- * manifests, tags and referrers, a log of every write, and hooks that make one read or write fail
- * the way a registry would (503, 403, unsupported tag deletion).
+ * The one in-memory {@link RegistryPort} for unit tests of the promotion layer (service, history,
+ * gates, attestations): repositories of manifests, tags and referrers (attached artifacts and
+ * pushed manifests with a `subject`), blobs, a log of every write, and a hook that makes one read
+ * or write fail the way a registry would (503, 403, unsupported tag deletion).
  */
 import { GantryError, MediaTypes, digestOf, type Digest } from '../core/index.js';
 import { parseManifest, type Descriptor, type Manifest, type Repository } from '../registry/index.js';
@@ -55,6 +56,39 @@ export class MemoryRegistry {
     const r = this.#repo(repo);
     r.manifests.set(manifest.digest, manifest);
     for (const t of tags) r.tags.set(t, manifest.digest);
+  }
+
+  /**
+   * Stores a manifest from its bytes under its digest and `tags`, returning it parsed. One with a
+   * `subject` is listed among that subject's referrers, as a registry with the referrers API does.
+   */
+  putManifest(repo: Repository, bytes: Buffer, ...tags: string[]): Manifest {
+    const m = parseManifest(bytes, digestOf(bytes));
+    this.put(repo, m, ...tags);
+    if (m.body.subject) this.#addReferrer(repo, m.body.subject.digest, m);
+    return m;
+  }
+
+  /** Stores a blob; returns its digest. */
+  putBlob(bytes: Buffer): Digest {
+    const digest = digestOf(bytes);
+    this.blobs.set(digest, bytes);
+    return digest;
+  }
+
+  #addReferrer(repo: Repository, subject: Digest, m: Manifest): void {
+    const r = this.#repo(repo);
+    const list = r.referrers.get(subject) ?? [];
+    if (list.some((d) => d.digest === m.digest)) return;
+    const artifactType = m.body.artifactType;
+    list.push({
+      mediaType: m.mediaType,
+      digest: m.digest,
+      size: m.bytes.byteLength,
+      ...(artifactType !== undefined && { artifactType }),
+      ...(m.body.annotations !== undefined && { annotations: m.body.annotations }),
+    });
+    r.referrers.set(subject, list);
   }
 
   /** The digest `tag` points at, without logging. */
@@ -112,28 +146,13 @@ export class MemoryRegistry {
       return true;
     },
     attach: async (repo, artifact) => {
-      const body = JSON.parse(artifact.manifest.toString('utf8')) as {
-        subject: { digest: Digest };
-        artifactType?: string;
-        annotations?: Record<string, string>;
-      };
-      await this.#call('attach', repo, body.subject.digest);
-      const r = this.#repo(repo);
+      const m = parseManifest(artifact.manifest, digestOf(artifact.manifest), artifact.mediaType);
+      const subject = m.body.subject;
+      if (!subject) throw new GantryError('REGISTRY_MANIFEST_INVALID', `${m.digest} has no subject`);
+      await this.#call('attach', repo, subject.digest);
       for (const [d, b] of artifact.blobs) this.blobs.set(d, b);
-      r.manifests.set(
-        digestOf(artifact.manifest),
-        parseManifest(artifact.manifest, digestOf(artifact.manifest)),
-      );
-      r.referrers.set(body.subject.digest, [
-        ...(r.referrers.get(body.subject.digest) ?? []),
-        {
-          mediaType: artifact.mediaType,
-          digest: digestOf(artifact.manifest),
-          size: artifact.manifest.byteLength,
-          ...(body.artifactType !== undefined && { artifactType: body.artifactType }),
-          ...(body.annotations !== undefined && { annotations: body.annotations }),
-        },
-      ]);
+      this.put(repo, m);
+      this.#addReferrer(repo, subject.digest, m);
     },
   };
 }
@@ -155,7 +174,7 @@ export function imageWith(seed: string, labels: Record<string, string> = {}): Ma
 /** An image whose labels are in its config blob (stored in `mem`), as `docker build` writes them. */
 export function imageWithConfig(mem: MemoryRegistry, seed: string, labels: Record<string, string>): Manifest {
   const config = Buffer.from(JSON.stringify({ config: { Labels: { seed, ...labels } } }));
-  mem.blobs.set(digestOf(config), config);
+  mem.putBlob(config);
   const bytes = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,

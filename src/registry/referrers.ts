@@ -12,6 +12,7 @@ import {
   isGantryError,
   type Digest,
 } from '../core/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { repositoryScope } from './auth/challenge.js';
 import { parseManifest, type Descriptor, type ImageIndex } from './manifest.js';
 import { manifestGet, manifestPut } from './manifests.js';
@@ -180,20 +181,78 @@ export async function referrerPush(
   return descriptor;
 }
 
+/** Rounds of read, merge and write before an attach gives up (each round is one GET, at most one PUT). */
+const MAX_ROUNDS = 12;
+/** After a write, the entry must still be there when read again this long (ms, plus jitter) later. */
+const SETTLE_MS = 100;
+
+/** Attaches in flight in this process, one chain per registry, repository and subject. */
+const fallbackWriters = new Map<string, Promise<void>>();
+
+/** Runs `task` after every earlier task of the same key in this process has finished. */
+async function serialised(key: string, task: () => Promise<void>): Promise<void> {
+  const before = fallbackWriters.get(key) ?? Promise.resolve();
+  const run = before.then(task, task);
+  const tail = run.catch(() => undefined);
+  fallbackWriters.set(key, tail);
+  try {
+    await run;
+  } finally {
+    if (fallbackWriters.get(key) === tail) fallbackWriters.delete(key);
+  }
+}
+
+function jitter(ms: number): Promise<void> {
+  return sleep(ms + Math.floor(Math.random() * ms));
+}
+
+/**
+ * Adds `descriptor` to the fallback tag index of `subject`. The index is read, extended and written
+ * back, and distribution has no conditional PUT (it ignores `If-Match`), so a writer that read the
+ * index before this one wrote can overwrite it. Hence: writers in this process take turns, and across
+ * processes each writer reads the index again after writing, puts back its own entry and every entry
+ * it has seen that went missing, and only returns once its entry has survived a settle period.
+ * docs/decisions/0012-referrer-index-writes.md states what that guarantees and where it stops.
+ */
 async function addToFallback(
   session: Session,
   repo: Repository,
   subject: Digest,
   descriptor: Descriptor,
 ): Promise<void> {
-  const existing = await fallbackIndex(session, repo, subject);
-  const manifests = existing?.manifests ?? [];
-  if (manifests.some((d) => d.digest === descriptor.digest)) return;
-  const index: ImageIndex = {
-    schemaVersion: 2,
-    mediaType: MediaTypes.ociIndex,
-    manifests: [...manifests, descriptor],
-  };
+  const key = `${repo.registry}/${repo.repository}@${subject}`;
+  await serialised(key, async () => {
+    const seen = new Map<string, Descriptor>();
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const current = (await fallbackIndex(session, repo, subject))?.manifests ?? [];
+      for (const d of current) if (!seen.has(d.digest)) seen.set(d.digest, d);
+      const present = new Set(current.map((d) => d.digest));
+      const missing = [...seen.values()].filter((d) => !present.has(d.digest));
+      if (!present.has(descriptor.digest)) missing.push(descriptor);
+      // Either nothing was written (the entry was there already) or this read comes a settle
+      // period after the last write and still holds everything.
+      if (missing.length === 0) return;
+      await putIndex(session, repo, subject, [...current, ...missing]);
+      await jitter(SETTLE_MS);
+    }
+    const final = (await fallbackIndex(session, repo, subject))?.manifests ?? [];
+    if (final.some((d) => d.digest === descriptor.digest)) return;
+    throw new GantryError(
+      'REGISTRY_CONFLICT',
+      `could not add ${descriptor.digest} to the referrers tag ${referrersTag(subject)} of ` +
+        `${repo.registry}/${repo.repository}: other writers kept replacing it`,
+      { details: { subject, referrer: descriptor.digest, rounds: MAX_ROUNDS } },
+    );
+  });
+}
+
+async function putIndex(
+  session: Session,
+  repo: Repository,
+  subject: Digest,
+  manifests: Descriptor[],
+): Promise<void> {
+  const index: ImageIndex = { schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests };
   await manifestPut(
     session,
     repo,

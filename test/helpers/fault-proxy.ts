@@ -13,7 +13,6 @@ import { createServer } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { readRequestBody } from './fake-registry.js';
-import { makeImage, type TestImage } from './images.js';
 
 /** A request as the fault function sees it (body fully read). */
 export interface FaultRequest {
@@ -331,27 +330,4 @@ export function randomFaults(rates: RandomFaultRates): RandomFaults {
     return 'pass';
   };
   return { fault, counts };
-}
-
-/**
- * The heavy-fault scenario of test/integration/copy-heavy-faults.test.ts and
- * scripts/bench-faults.ts: on the source, one request in ten answered 503/429, 2 % reset, and of
- * the blob downloads a quarter cut half-way and a tenth corrupted; on the destination, one request
- * in ten answered 503/429 and 2 % reset.
- */
-export const HEAVY_FAULTS: Readonly<{ source: RandomFaultRates; destination: RandomFaultRates }> =
-  Object.freeze({
-    source: Object.freeze({ unavailable: 0.1, reset: 0.02, cut: 0.25, corrupt: 0.1 }),
-    destination: Object.freeze({ unavailable: 0.1, reset: 0.02 }),
-  });
-
-/** The image of the heavy-fault scenario: 13 layers of 64 KiB to 1 MiB and a config (14 blobs, about 4.5 MiB). */
-export function heavyFaultImage(): TestImage {
-  return makeImage({
-    seed: 'heavy-faults',
-    layers: [64, 80, 96, 128, 160, 200, 256, 320, 400, 480, 600, 800, 1024].map((k, i) => ({
-      size: k * 1024,
-      seed: `heavy-faults:${i}`,
-    })),
-  });
 }

@@ -2,6 +2,7 @@
 export * from './fake-registry.js';
 export * from './fault-proxy.js';
 export * from './free-port.js';
+export * from './heavy-faults.js';
 export * from './images.js';
 export * from './jwt.js';
 export * from './process-cleanup.js';

@@ -10,43 +10,28 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyImage } from '../../src/copy/index.js';
 import { RegistryClient } from '../../src/registry/index.js';
 import {
-  ALL_MANIFEST_TYPES,
-  HEAVY_FAULTS,
-  fetchManifest,
-  heavyFaultImage,
-  pushImage,
-  randomFaults,
-  registryRequest,
-  startFaultProxy,
-  startRegistry,
-  type FaultProxy,
-  type RandomFaults,
-  type RegistryProcess,
+  HEAVY_SCENARIO,
+  copiedExactly,
+  runPool,
+  startHeavyFaultProxies,
+  startHeavyFaultRegistries,
+  type HeavyFaultProxies,
+  type HeavyFaultRegistries,
 } from '../helpers/index.js';
 import { target } from './copy-helpers.js';
 
-const COPIES = 50;
-const PARALLEL = 5;
+const { copies: COPIES, parallel: PARALLEL } = HEAVY_SCENARIO;
 
-let src: RegistryProcess;
-let dst: RegistryProcess;
-let srcProxy: FaultProxy;
-let dstProxy: FaultProxy;
-const srcFaults: RandomFaults = randomFaults({ ...HEAVY_FAULTS.source, seed: 9 });
-const dstFaults: RandomFaults = randomFaults({ ...HEAVY_FAULTS.destination, seed: 11 });
-const image = heavyFaultImage();
+let registries: HeavyFaultRegistries;
+let proxies: HeavyFaultProxies;
 
 beforeAll(async () => {
-  [src, dst] = await Promise.all([startRegistry(), startRegistry()]);
-  await pushImage(src, 'heavy/app', image, 'v1');
-  [srcProxy, dstProxy] = await Promise.all([
-    startFaultProxy({ target: src.url, fault: srcFaults.fault }),
-    startFaultProxy({ target: dst.url, fault: dstFaults.fault }),
-  ]);
+  registries = await startHeavyFaultRegistries();
+  proxies = await startHeavyFaultProxies(registries);
 });
 afterAll(async () => {
-  await Promise.all([srcProxy?.stop(), dstProxy?.stop()]);
-  await Promise.all([src?.stop(), dst?.stop()]);
+  await proxies?.stop();
+  await registries?.stop();
 });
 
 /** One copy with a client of its own, as one `gantry copy` process has. */
@@ -54,42 +39,30 @@ async function copyOnce(i: number): Promise<string> {
   const client = new RegistryClient({ hostSettings: () => ({ scheme: 'http' }) });
   try {
     const repo = `heavy/copy-${i}`;
-    await copyImage(target(client, srcProxy, 'heavy/app'), 'v1', target(client, dstProxy, repo), {
-      tags: ['v1'],
-    });
+    await copyImage(
+      target(client, proxies.src, HEAVY_SCENARIO.repository),
+      HEAVY_SCENARIO.tag,
+      target(client, proxies.dst, repo),
+      { tags: [HEAVY_SCENARIO.tag] },
+    );
     return repo;
   } finally {
     await client.close();
   }
 }
 
-/** True when the real destination has `repo:v1` with the image's digest and every blob. */
-async function exact(repo: string): Promise<boolean> {
-  const manifest = await fetchManifest(dst, repo, 'v1', ALL_MANIFEST_TYPES);
-  if (manifest.digest !== image.digest || !manifest.bytes.equals(image.manifest)) return false;
-  for (const [digest, bytes] of image.blobs) {
-    const head = await registryRequest(dst, `/v2/${repo}/blobs/${digest}`, { method: 'HEAD' });
-    if (head.status !== 200 || Number(head.header('content-length')) !== bytes.length) return false;
-  }
-  return true;
-}
-
 describe('50 copies through heavy faults on both sides', () => {
   it('all 50 arrive exact', { timeout: 240_000 }, async () => {
+    const { dst, image } = registries;
+    const { srcFaults, dstFaults } = proxies;
     expect(image.blobs.size).toBe(14);
     const outcomes: (string | Error)[] = [];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: PARALLEL }, async () => {
-        while (next < COPIES) {
-          const i = next++;
-          outcomes[i] = await copyOnce(i).catch((err: unknown) => err as Error);
-        }
-      }),
-    );
+    await runPool(COPIES, PARALLEL, async (i) => {
+      outcomes[i] = await copyOnce(i).catch((err: unknown) => err as Error);
+    });
     const failures = outcomes.filter((o): o is Error => o instanceof Error).map((e) => e.message);
     expect(failures).toEqual([]);
-    const checks = await Promise.all(outcomes.map((repo) => exact(repo as string)));
+    const checks = await Promise.all(outcomes.map((repo) => copiedExactly(dst, repo as string, image)));
     expect(checks.filter(Boolean)).toHaveLength(COPIES);
     // The faults really happened, at about the rates asked for.
     expect(srcFaults.counts.cut).toBeGreaterThan(50);

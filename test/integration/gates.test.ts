@@ -3,10 +3,8 @@
  * nothing written to the target), then allowed once the evidence exists. Each gate guards its own
  * environment so the cases stay independent. The policy service is a scripted FAKE HTTP server.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -19,8 +17,16 @@ import {
   type TestImage,
 } from '../helpers/index.js';
 import { cosignTag, makeCosignKeyPair, makeCosignSignature } from '../helpers/cosign.js';
+import {
+  gantryAs,
+  startPromotionFixture,
+  writeKeyPair,
+  type KeyFiles,
+  type PromotionFixture,
+} from './promotion-fixture.js';
 import { runCli, type CliResult } from './run-cli.js';
 
+let fixture: PromotionFixture;
 let dev: RegistryProcess;
 let prod: RegistryProcess;
 let dir: string;
@@ -31,13 +37,13 @@ let policyAnswer: (body: string) => { status: number; body: string; delayMs?: nu
   body: '{"result":{"allow":false,"reasons":["change freeze"]}}',
 });
 const cosign = makeCosignKeyPair('ecdsa');
-const keys: Record<string, { priv: string; pub: string }> = {};
+const keys: Record<string, KeyFiles> = {};
 const REV = 'c'.repeat(40);
 let image: TestImage;
 let unlabelled: TestImage;
 
 const gantry = (actor: string, ...args: string[]): Promise<CliResult> =>
-  runCli([...args, '--config', config], { env: { GANTRY_ACTOR: actor } });
+  gantryAs(() => config, actor)(...args);
 const inProd = async (prefix: string, tag: string): Promise<boolean> =>
   fetchManifest(prod, `${prefix}/web`, tag).then(
     () => true,
@@ -45,14 +51,9 @@ const inProd = async (prefix: string, tag: string): Promise<boolean> =>
   );
 
 beforeAll(async () => {
-  [dev, prod] = await Promise.all([startRegistry(), startRegistry()]);
-  dir = await mkdtemp(join(tmpdir(), 'gantry-gates-'));
-  for (const who of ['alice', 'bob', 'carol']) {
-    const pair = generateKeyPairSync('ed25519');
-    keys[who] = { priv: join(dir, `${who}.pem`), pub: join(dir, `${who}.pub.pem`) };
-    await writeFile(keys[who].priv, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    await writeFile(keys[who].pub, pair.publicKey.export({ type: 'spki', format: 'pem' }));
-  }
+  fixture = await startPromotionFixture('gates');
+  ({ dev, prod, dir } = fixture);
+  for (const who of ['alice', 'bob', 'carol']) keys[who] = await writeKeyPair(dir, who, 'ed25519');
   await writeFile(join(dir, 'cosign.pub'), cosign.publicKeyPem);
   policy = createServer((req, res) => {
     let body = '';
@@ -69,13 +70,8 @@ beforeAll(async () => {
   const policyPort = (policy.address() as { port: number }).port;
   const env = (name: string, gate: string) =>
     `  ${name}: { registry: prod, prefix: ${name}, from: [staging], tags: { floating: [prod] }, gates: [ ${gate} ] }\n`;
-  config = join(dir, 'gantry.yaml');
-  await writeFile(
-    config,
-    `registries:
-  dev: { url: "http://${dev.host}" }
-  prod: { url: "http://${prod.host}" }
-environments:
+  config = await fixture.config(
+    `environments:
   dev: { registry: dev, prefix: team }
   staging: { registry: dev, prefix: team, mode: tag, tag: staging, from: [dev] }
 ${env('labels', "labels: { required: { org.opencontainers.image.revision: '^[0-9a-f]{40}$' } }")}${env('soak', 'soak: { env: staging, duration: 3s }')}${env('chained', 'previous-env: { env: qa }')}  qa: { registry: prod, prefix: qa, from: [staging] }
@@ -112,8 +108,7 @@ approvers:
 
 afterAll(async () => {
   await new Promise((r) => policy?.close(r));
-  await Promise.all([dev?.stop(), prod?.stop()]);
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 async function expectBlocked(env: string, version: string, reason: RegExp, actor = 'ci'): Promise<void> {
@@ -162,20 +157,15 @@ describe('gates', () => {
 
   it('previous-env: a registry it cannot reach is an error, not "never promoted"', async () => {
     const closed = await getFreePort();
-    const other = join(dir, 'unreachable.yaml');
-    await writeFile(
-      other,
-      `registries:
-  dev: { url: "http://${dev.host}" }
-  prod: { url: "http://${prod.host}" }
-  gone: { url: "http://127.0.0.1:${closed}" }
-environments:
+    const other = await fixture.config(
+      `environments:
   dev: { registry: dev, prefix: team }
   staging: { registry: dev, prefix: team, mode: tag, tag: staging, from: [dev] }
   elsewhere: { registry: gone, prefix: elsewhere, from: [staging] }
   guarded: { registry: prod, prefix: guarded, from: [staging], gates: [ previous-env: { env: elsewhere } ] }
 applications: [web]
 `,
+      { name: 'unreachable.yaml', hosts: { dev: dev.host, prod: prod.host, gone: `127.0.0.1:${closed}` } },
     );
     const r = await runCli(['promote', 'web', '1.0.0', '--to', 'guarded', '--config', other], {
       env: { GANTRY_ACTOR: 'ci' },
@@ -329,10 +319,8 @@ applications: [web]
     const approve = (actor: string, key: string, ...extra: string[]) =>
       gantry(actor, 'approve', 'web', '2.0.0', '--env', 'approved', '--key', key, ...extra);
     // A key that is no configured approver's is refused, and nothing is attached.
-    const dave = generateKeyPairSync('ed25519');
-    const daveKey = join(dir, 'dave.pem');
-    await writeFile(daveKey, dave.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    const stranger = await approve('dave', daveKey);
+    const dave = await writeKeyPair(dir, 'dave', 'ed25519');
+    const stranger = await approve('dave', dave.priv);
     expect(stranger.code).toBe(3);
     expect(stranger.stderr).toMatch(/not the key of any approver .*\[PROMOTION_APPROVER_UNKNOWN\]/);
     // bob's key with alice's name: refused when claimed with --actor, recorded as bob otherwise.
@@ -417,17 +405,11 @@ describe('promotion records are trusted only when signed (issue 10.3) and read-o
     runCli([...args, '--config', signed], { env: { GANTRY_ACTOR: 'ci', ...env } });
 
   beforeAll(async () => {
-    const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    priv = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    pub = join(dir, 'attest.pub.pem');
-    await writeFile(pub, pair.publicKey.export({ type: 'spki', format: 'pem' }));
-    signed = join(dir, 'signed.yaml');
-    await writeFile(
-      signed,
-      `registries:
-  dev: { url: "http://${dev.host}" }
-  prod: { url: "http://${prod.host}" }
-environments:
+    const attest = await writeKeyPair(dir, 'attest', 'ec');
+    priv = attest.privatePem;
+    pub = attest.pub;
+    signed = await fixture.config(
+      `environments:
   dev: { registry: dev, prefix: trust }
   staging: { registry: dev, prefix: trust, mode: tag, tag: staging, from: [dev] }
   uat: { registry: prod, prefix: trust-uat, from: [staging], tags: { floating: [uat] } }
@@ -439,6 +421,7 @@ environments:
 applications: [web]
 attestation: { keyEnv: GANTRY_TEST_ATTESTATION_KEY, publicKey: ${pub} }
 `,
+      { name: 'signed.yaml' },
     );
     await pushImage(dev, 'trust/web', makeImage({ seed: 'forged' }), '3.0.0');
     await pushImage(dev, 'trust/web', makeImage({ seed: 'honest' }), '3.1.0');

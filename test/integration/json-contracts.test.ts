@@ -3,9 +3,7 @@
  * command runs here against real registries, on success and on failure, and what it prints is
  * validated against its published JSON Schema.
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -19,8 +17,10 @@ import {
 } from '../helpers/index.js';
 import { buildProgram } from '../../src/cli/main.js';
 import { COMMANDS, expectMatchesSchema, schemaErrors, schemaNames } from './json-schemas.js';
+import { startPromotionFixture, writeKeyPair, type PromotionFixture } from './promotion-fixture.js';
 import { runCli, type CliResult } from './run-cli.js';
 
+let fixture: PromotionFixture;
 let dev: RegistryProcess;
 let prod: RegistryProcess;
 let locked: RegistryProcess;
@@ -45,28 +45,18 @@ async function contract(command: string, args: readonly string[], code = 0): Pro
 const withConfig = (...args: string[]): string[] => [...args, '--config', config];
 
 beforeAll(async () => {
-  [dev, prod, locked] = await Promise.all([
-    startRegistry(),
-    startRegistry(),
+  [fixture, locked] = await Promise.all([
+    startPromotionFixture('contracts'),
     startRegistry({ auth: 'htpasswd' }),
   ]);
-  dir = await mkdtemp(join(tmpdir(), 'gantry-contracts-'));
-  const alice = generateKeyPairSync('ed25519');
-  keys.alice = join(dir, 'alice.pem');
-  await writeFile(keys.alice, alice.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  await writeFile(join(dir, 'alice.pub.pem'), alice.publicKey.export({ type: 'spki', format: 'pem' }));
-  const signing = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  keys.signing = join(dir, 'signing.pem');
-  keys.signingPub = join(dir, 'signing.pub.pem');
-  await writeFile(keys.signing, signing.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  await writeFile(keys.signingPub, signing.publicKey.export({ type: 'spki', format: 'pem' }));
-  config = join(dir, 'gantry.yaml');
-  await writeFile(
-    config,
-    `registries:
-  dev: { url: "http://${dev.host}" }
-  prod: { url: "http://${prod.host}" }
-environments:
+  ({ dev, prod, dir } = fixture);
+  const alice = await writeKeyPair(dir, 'alice', 'ed25519');
+  const signing = await writeKeyPair(dir, 'signing', 'ec');
+  keys.alice = alice.priv;
+  keys.signing = signing.priv;
+  keys.signingPub = signing.pub;
+  config = await fixture.config(
+    `environments:
   dev: { registry: dev, prefix: team }
   staging: { registry: dev, prefix: team, mode: tag, tag: staging, from: [dev] }
   prod:
@@ -79,7 +69,7 @@ environments:
 applications: [web, api]
 attestation: { key: ${keys.signing} }
 approvers:
-  alice: { groups: [ops], key: ${join(dir, 'alice.pub.pem')} }
+  alice: { groups: [ops], key: ${alice.pub} }
 `,
   );
   const labelled = (seed: string, version: string) =>
@@ -96,8 +86,7 @@ approvers:
   await pushImage(dev, 'team/multi', index, 'v1');
 });
 afterAll(async () => {
-  await Promise.all([dev?.stop(), prod?.stop(), locked?.stop()]);
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await Promise.all([fixture?.stop(), locked?.stop()]);
 });
 
 describe('registry commands', () => {

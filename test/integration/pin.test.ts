@@ -4,18 +4,17 @@
  * formatting kept), `--check` passing afterwards and failing after a newer promotion, `--json`,
  * an application prod does not run, and a file that cannot be parsed.
  */
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeImage, pushImage, type RegistryProcess, type TestImage } from '../helpers/index.js';
 import {
-  makeImage,
-  pushImage,
-  startRegistry,
-  type RegistryProcess,
-  type TestImage,
-} from '../helpers/index.js';
-import { runCli, type CliResult } from './run-cli.js';
+  expectOk,
+  gantryAs,
+  startPromotionFixture,
+  devToProdYaml,
+  type PromotionFixture,
+} from './promotion-fixture.js';
 
 const FIXTURES = new URL('../fixtures/pin/', import.meta.url);
 /** The host and digests the fixtures are written with. */
@@ -32,6 +31,7 @@ const FILES: readonly (readonly [string, string])[] = [
   ['ecs/task-definition.4-space.json', 'ecs/task-definition.pinned.4-space.json'],
 ];
 
+let registries: PromotionFixture;
 let dev: RegistryProcess;
 let prod: RegistryProcess;
 let dir: string;
@@ -41,8 +41,7 @@ let web: TestImage;
 let web150: TestImage;
 let api: TestImage;
 
-const gantry = (...args: string[]): Promise<CliResult> =>
-  runCli([...args, '--config', config], { env: { GANTRY_ACTOR: 'ci-bot' } });
+const gantry = gantryAs(() => config, 'ci-bot');
 const files = (): string[] => FILES.map(([f]) => join(deploy, f));
 
 /** A fixture as it reads for this test's registry and images. */
@@ -54,29 +53,14 @@ async function fixture(name: string): Promise<string> {
 }
 
 async function promote(app: string, version: string): Promise<void> {
-  const r = await gantry('promote', app, version, '--to', 'prod');
-  expect(r.stderr).toBe('');
-  expect(r.code).toBe(0);
+  expectOk(await gantry('promote', app, version, '--to', 'prod'));
 }
 
 beforeAll(async () => {
-  [dev, prod] = await Promise.all([startRegistry(), startRegistry()]);
-  dir = await mkdtemp(join(tmpdir(), 'gantry-pin-'));
-  config = join(dir, 'gantry.yaml');
-  await writeFile(
-    config,
-    `registries:
-  dev: { url: "http://${dev.host}" }
-  prod: { url: "http://${prod.host}" }
-environments:
-  dev: { registry: dev, prefix: team-a }
-  prod:
-    registry: prod
-    prefix: team-a
-    from: [dev]
-    tags: { immutable: ['^v?\\d+\\.\\d+\\.\\d+$'], floating: [latest, prod] }
-applications: [web, api, worker]
-`,
+  registries = await startPromotionFixture('pin');
+  ({ dev, prod, dir } = registries);
+  config = await registries.config(
+    `${devToProdYaml('team-a', ['^v?\\d+\\.\\d+\\.\\d+$'])}applications: [web, api, worker]\n`,
   );
   const labelled = (seed: string, version: string): TestImage =>
     makeImage({ seed, labels: { 'org.opencontainers.image.version': version } });
@@ -97,8 +81,7 @@ applications: [web, api, worker]
   }
 });
 afterAll(async () => {
-  await Promise.all([dev?.stop(), prod?.stop()]);
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await registries?.stop();
 });
 
 interface PinJson {

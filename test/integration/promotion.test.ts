@@ -3,21 +3,20 @@
  * repository) → prod (copy mode, its own registry), immutable tags, idempotent re-runs, status,
  * history, diff, ref, rollback, and signed attestations checked with `gantry verify`.
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   fetchManifest,
   makeImage,
   pushImage,
-  startRegistry,
   type RegistryProcess,
   type TestImage,
 } from '../helpers/index.js';
+import { gantryAs, startPromotionFixture, writeKeyPair, type PromotionFixture } from './promotion-fixture.js';
 import { runCli, type CliResult } from './run-cli.js';
 
+let fixture: PromotionFixture;
 let dev: RegistryProcess;
 let prod: RegistryProcess;
 let dir: string;
@@ -29,27 +28,19 @@ let v1: TestImage;
 let v2: TestImage;
 let rogue: TestImage;
 
-const gantry = (...args: string[]): Promise<CliResult> =>
-  runCli([...args, '--config', config], { env: { GANTRY_ACTOR: 'ci-bot' } });
+const gantry = gantryAs(() => config, 'ci-bot');
 const json = <T>(r: CliResult): T => {
   expect(r.stderr).toBe('');
   return JSON.parse(r.stdout) as T;
 };
 
 beforeAll(async () => {
-  [dev, prod] = await Promise.all([startRegistry(), startRegistry()]);
-  dir = await mkdtemp(join(tmpdir(), 'gantry-promo-'));
-  const { privateKey, publicKey: pub } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  await writeFile(join(dir, 'signing.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  publicKey = join(dir, 'signing.pub.pem');
-  await writeFile(publicKey, pub.export({ type: 'spki', format: 'pem' }));
-  config = join(dir, 'gantry.yaml');
-  await writeFile(
-    config,
-    `registries:
-  dev: { url: "http://${dev.host}" }
-  prod: { url: "http://${prod.host}" }
-environments:
+  fixture = await startPromotionFixture('promo');
+  ({ dev, prod, dir } = fixture);
+  const signing = await writeKeyPair(dir, 'signing', 'ec');
+  publicKey = signing.pub;
+  config = await fixture.config(
+    `environments:
   dev: { registry: dev, prefix: team-a }
   staging: { registry: dev, prefix: team-a, mode: tag, tag: staging, from: [dev] }
   prod:
@@ -58,7 +49,7 @@ environments:
     from: [staging]
     tags: { immutable: ['^v?\\d+\\.\\d+\\.\\d+$', '^[0-9a-f]{40}$'], floating: [latest, prod] }
 applications: [web, api]
-attestation: { key: ${join(dir, 'signing.pem')} }
+attestation: { key: ${signing.priv} }
 `,
   );
   const labels = (version: string, revision: string) => ({
@@ -73,8 +64,7 @@ attestation: { key: ${join(dir, 'signing.pem')} }
   await pushImage(dev, 'team-a/api', makeImage({ seed: 'api-1' }), '3.0.0');
 });
 afterAll(async () => {
-  await Promise.all([dev?.stop(), prod?.stop()]);
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 interface Outcome {

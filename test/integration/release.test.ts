@@ -3,8 +3,7 @@
  * (injected failures) in front of prod refuses one floating tag half-way; every tag the release
  * had already moved must be back where it was.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,13 +11,14 @@ import {
   makeImage,
   pushImage,
   startFaultProxy,
-  startRegistry,
   type FaultProxy,
   type RegistryProcess,
   type TestImage,
 } from '../helpers/index.js';
+import { devToProdYaml, startPromotionFixture, type PromotionFixture } from './promotion-fixture.js';
 import { runCli } from './run-cli.js';
 
+let fixture: PromotionFixture;
 let dev: RegistryProcess;
 let prod: RegistryProcess;
 let proxy: FaultProxy;
@@ -40,20 +40,12 @@ async function release(name: string, apps: Record<string, string>): Promise<stri
 }
 
 beforeAll(async () => {
-  [dev, prod] = await Promise.all([startRegistry(), startRegistry()]);
+  fixture = await startPromotionFixture('release');
+  ({ dev, prod, dir } = fixture);
   proxy = await startFaultProxy({ target: prod.url });
-  dir = await mkdtemp(join(tmpdir(), 'gantry-release-'));
-  config = join(dir, 'gantry.yaml');
-  await writeFile(
-    config,
-    `registries:
-  dev: { url: "http://${dev.host}" }
-  prod: { url: "http://${proxy.host}" }
-environments:
-  dev: { registry: dev, prefix: team-a }
-  prod: { registry: prod, prefix: team-a, from: [dev], tags: { immutable: ['^\\d+\\.\\d+\\.\\d+$'], floating: [latest, prod] } }
-applications: [web, api, worker]
-`,
+  config = await fixture.config(
+    `${devToProdYaml('team-a', ['^\\d+\\.\\d+\\.\\d+$'])}applications: [web, api, worker]\n`,
+    { hosts: { dev: dev.host, prod: proxy.host } },
   );
   for (const app of ['web', 'api', 'worker']) {
     for (const v of ['1.0.0', '2.0.0']) {
@@ -65,8 +57,7 @@ applications: [web, api, worker]
 });
 afterAll(async () => {
   await proxy?.stop();
-  await Promise.all([dev?.stop(), prod?.stop()]);
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 const at = async (app: string, tag: string) => (await fetchManifest(prod, `team-a/${app}`, tag)).digest;

@@ -11,8 +11,7 @@
  * - VERSION arguments are checked before any request; `diff --exit-code`; `ref` of an environment
  *   without a floating tag.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -22,13 +21,20 @@ import {
   makeImage,
   pushImage,
   startFaultProxy,
-  startRegistry,
   type FaultProxy,
   type RegistryProcess,
   type TestImage,
 } from '../helpers/index.js';
-import { runCli, type CliResult } from './run-cli.js';
+import {
+  expectOk,
+  gantryAs,
+  startPromotionFixture,
+  devToProdYaml,
+  type PromotionFixture,
+} from './promotion-fixture.js';
+import { runCli } from './run-cli.js';
 
+let fixture: PromotionFixture;
 let dev: RegistryProcess;
 let prod: RegistryProcess;
 let proxy: FaultProxy;
@@ -39,40 +45,22 @@ let deadPort: number;
 const REV = 'c0ffee0123456789c0ffee0123456789c0ffee01';
 const images: Record<string, TestImage> = {};
 
-const gantry = (...args: string[]): Promise<CliResult> =>
-  runCli([...args, '--config', config], { env: { GANTRY_ACTOR: 'ci-bot' } });
+const gantry = gantryAs(() => config, 'ci-bot');
 const at = async (app: string, tag: string): Promise<string | undefined> =>
   (await fetchManifest(prod, `team-a/${app}`, tag)).digest;
 /** prod's tags of `app`, without the referrers tag-schema tags (`sha256-…`). */
 const prodTags = async (app: string): Promise<string[]> =>
   (await listTags(prod, `team-a/${app}`)).tags.filter((t) => !t.startsWith('sha256-'));
 
-function expectOk(r: CliResult): void {
-  expect(r.stderr).toBe('');
-  expect(r.code).toBe(0);
-}
-
 beforeAll(async () => {
-  [dev, prod] = await Promise.all([startRegistry(), startRegistry()]);
+  fixture = await startPromotionFixture('trust');
+  ({ dev, prod, dir } = fixture);
   proxy = await startFaultProxy({ target: prod.url });
   devProxy = await startFaultProxy({ target: dev.url });
   deadPort = await getFreePort();
-  dir = await mkdtemp(join(tmpdir(), 'gantry-trust-'));
-  config = join(dir, 'gantry.yaml');
-  await writeFile(
-    config,
-    `registries:
-  dev: { url: "http://${devProxy.host}" }
-  prod: { url: "http://${proxy.host}" }
-environments:
-  dev: { registry: dev, prefix: team-a }
-  prod:
-    registry: prod
-    prefix: team-a
-    from: [dev]
-    tags: { immutable: ['^\\d+\\.\\d+\\.\\d+$', '^[0-9a-f]{40}$'], floating: [latest, prod] }
-applications: [web, api, worker]
-`,
+  config = await fixture.config(
+    `${devToProdYaml('team-a', ['^\\d+\\.\\d+\\.\\d+$', '^[0-9a-f]{40}$'])}applications: [web, api, worker]\n`,
+    { hosts: { dev: devProxy.host, prod: proxy.host } },
   );
   const add = async (app: string, version: string, labels: Record<string, string>, ...tags: string[]) => {
     const image = makeImage({
@@ -93,8 +81,7 @@ applications: [web, api, worker]
 });
 afterAll(async () => {
   await Promise.all([proxy?.stop(), devProxy?.stop()]);
-  await Promise.all([dev?.stop(), prod?.stop()]);
-  if (dir) await rm(dir, { recursive: true, force: true });
+  await fixture?.stop();
 });
 
 describe('VERSION is checked before any request (issue 10.6)', () => {
