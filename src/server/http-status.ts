@@ -51,6 +51,7 @@ const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   REGISTRY_RETRY_BUDGET: 502,
   AUTH_HELPER_FAILED: 502,
   REGISTRY_TOO_MANY_REQUESTS: 503,
+  REGISTRY_CONFLICT: 503,
   REGISTRY_TIMEOUT: 504,
   // the server's own store
   STORE_UNREACHABLE: 503,
