@@ -64,6 +64,20 @@ const leanBuiltins = {
   },
 };
 
+// `gantry serve` and `gantry ledger` (src/cli/server-commands.ts) live in dist/server.cjs, loaded
+// by the CLI bundle on first use: the server's dependencies (Fastify, pino, prom-client, kysely,
+// pg) would double the bundle every other command reads and deserialises at start-up.
+const serverBundle = {
+  name: 'server-bundle',
+  setup(b) {
+    b.onResolve({ filter: /\/server-commands\.js$/ }, (args) =>
+      args.importer.endsWith(`${'/'}src${'/'}cli${'/'}main.ts`)
+        ? { path: './server.cjs', external: true }
+        : undefined,
+    );
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -78,7 +92,7 @@ const common = {
 // command into a module that is initialised on first use.
 await build({
   ...common,
-  plugins: [dropZodLocales, leanBuiltins],
+  plugins: [dropZodLocales, leanBuiltins, serverBundle],
   entryPoints: { cli: 'src/cli/index.ts' },
   outExtension: { '.js': '.cjs' },
   outdir: tmp.pathname,
@@ -91,6 +105,21 @@ await build({
   define: { __GANTRY_VERSION__: JSON.stringify(pkg.version) },
   // PGlite finds its .wasm and .data files next to its own module, which bundling would move;
   // pg-native is pg's optional native binding, never installed.
+  external: ['@electric-sql/pglite', 'pg-native'],
+});
+
+// The server commands: an ordinary CommonJS module `require`d by the CLI bundle (no code cache;
+// a server starts once). Errors it throws are GantryErrors to the CLI too (a shared brand, see
+// src/core/errors.ts).
+await build({
+  ...common,
+  plugins: [dropZodLocales],
+  entryPoints: { server: 'src/cli/server-commands.ts' },
+  outExtension: { '.js': '.cjs' },
+  outdir: tmp.pathname,
+  format: 'cjs',
+  supported: { 'dynamic-import': false },
+  define: { __GANTRY_VERSION__: JSON.stringify(pkg.version) },
   external: ['@electric-sql/pglite', 'pg-native'],
 });
 

@@ -229,7 +229,7 @@ export function buildProgram(): Command {
     .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:8080)')
     .option('--data-dir <dir>', 'embedded store (PGlite) directory (default ./gantry-data)')
     .option('--database-url <url>', 'PostgreSQL store instead of --data-dir (default: $GANTRY_DATABASE_URL)')
-    .action(run(async () => (await import('./commands/serve.js')).serve as Action));
+    .action(run(async () => (await import('./server-commands.js')).serve as Action));
   const ledger = program.command('ledger').description('check and export the hash-chained ledger');
   ledger
     .command('verify')
@@ -239,13 +239,13 @@ export function buildProgram(): Command {
     .option('--file <export.jsonl>', 'verify a `gantry ledger export` file offline instead')
     .option('--head <seq:hash>', 'with --file: the head the export must end at')
     .option('--json', 'print JSON')
-    .action(run(async () => (await import('./commands/ledger.js')).verify as Action));
+    .action(run(async () => (await import('./server-commands.js')).ledgerVerify as Action));
   ledger
     .command('export')
     .description('write every ledger entry as a JSON line (verifiable offline with `ledger verify --file`)')
     .option('--data-dir <dir>', 'embedded store directory (default ./gantry-data)')
     .option('--database-url <url>', 'PostgreSQL store (default: $GANTRY_DATABASE_URL)')
-    .action(run(async () => (await import('./commands/ledger.js')).exportLedger as Action));
+    .action(run(async () => (await import('./server-commands.js')).exportLedger as Action));
 
   addRegistryOptions(
     program

@@ -79,8 +79,24 @@ export type ErrorDetails = Readonly<
   Record<string, string | number | boolean | readonly string[] | undefined>
 >;
 
+/**
+ * Marks every {@link GantryError}, whichever copy of this module made it: `gantry serve` runs from
+ * a bundle of its own (scripts/build.mjs), and its errors must still be Gantry errors to the CLI
+ * that prints them. `Symbol.for` gives both copies the same key.
+ */
+const BRAND = Symbol.for('dev.gantry.error');
+
 /** The one error type Gantry throws on purpose. */
 export class GantryError extends Error {
+  /**
+   * `instanceof GantryError` holds for errors made by any copy of this class (by its brand);
+   * subclasses keep the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== GantryError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
   /** Stable machine-readable code. */
   readonly code: ErrorCode;
   /** Extra facts that are safe to show (redacted URL, status, digest, …). */
@@ -89,6 +105,7 @@ export class GantryError extends Error {
   constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: ErrorDetails } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GantryError';
+    Object.defineProperty(this, BRAND, { value: true });
     this.code = code;
     this.details = Object.freeze({ ...(options.details ?? {}) });
   }
