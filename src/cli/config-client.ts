@@ -36,7 +36,18 @@ export async function clientForHost(
 ): Promise<{ client: RegistryClient; close: () => Promise<void> }> {
   const flagged =
     options.tlsVerify !== undefined || options.creds !== undefined || options.certDir !== undefined;
-  const config = flagged ? undefined : await optionalConfig(options.config);
+  return clientFromConfig(host, flagged ? undefined : await optionalConfig(options.config), options);
+}
+
+/**
+ * A client for `host` (the caller must `close()` it) from an already loaded `config`: its TLS and
+ * credential settings when it configures `host`, else the registry flags in `options`.
+ */
+export function clientFromConfig(
+  host: string,
+  config: Config | undefined,
+  options: RegistryOptionValues,
+): { client: RegistryClient; close: () => Promise<void> } {
   const configured = config && [...config.registries.values()].some((r) => r.host === host);
   if (!config || !configured) {
     const client = createClient(options.authfile, [{ hosts: [host], flags: options }]);

@@ -7,14 +7,13 @@
  * settings come from it.
  */
 import { readFileSync } from 'node:fs';
-import { attestationPublicKeys, attestationTrust, createApp, registryPort } from '../../app.js';
-import { type Config, findConfigFile, loadConfigOrThrow } from '../../config/index.js';
-import { GantryError, isGantryError } from '../../core/index.js';
+import { attestationPublicKeys, attestationTrust, registryPort } from '../../app.js';
+import { GantryError } from '../../core/index.js';
 import { verifyPromotion } from '../../app.js';
-import { parseReference, type RegistryClient } from '../../app.js';
-import { actorOf } from '../app-context.js';
+import { parseReference } from '../../app.js';
+import { clientFromConfig, optionalConfig } from '../config-client.js';
 import { printJson, printLines } from '../output.js';
-import { authFilePath, createClient, type RegistryOptionValues } from '../registry-options.js';
+import type { RegistryOptionValues } from '../registry-options.js';
 
 /** Options of `gantry verify`. */
 export interface VerifyOptions extends RegistryOptionValues {
@@ -42,7 +41,7 @@ export async function verify(refText: string, options: VerifyOptions): Promise<n
   });
   if (keys.length === 0 && config && attestationTrust(config, process.env).required)
     keys.push(...attestationPublicKeys(config, process.env));
-  const { client, close } = clientFor(ref.registry, flagged ? undefined : config, options);
+  const { client, close } = clientFromConfig(ref.registry, flagged ? undefined : config, options);
   try {
     const digest = ref.digest ?? (await client.manifestGet(ref)).digest;
     const repo = { registry: ref.registry, repository: ref.repository };
@@ -66,35 +65,4 @@ export async function verify(refText: string, options: VerifyOptions): Promise<n
   } finally {
     await close();
   }
-}
-
-/** gantry.yaml when `--config`, `$GANTRY_CONFIG` or ./gantry.yaml names one; undefined when none exists. */
-async function optionalConfig(flag: string | undefined): Promise<Config | undefined> {
-  let file: string;
-  try {
-    file = findConfigFile(flag);
-  } catch (err) {
-    if (isGantryError(err, 'CONFIG_NOT_FOUND')) return undefined;
-    throw err;
-  }
-  return loadConfigOrThrow(file);
-}
-
-/** Registry flags win; without any, a found gantry.yaml supplies TLS and credentials. */
-function clientFor(
-  host: string,
-  config: Config | undefined,
-  options: VerifyOptions,
-): { client: RegistryClient; close: () => Promise<void> } {
-  if (!config) {
-    const client = createClient(options.authfile, [{ hosts: [host], flags: options }]);
-    return { client, close: () => client.close() };
-  }
-  const app = createApp({
-    config,
-    env: process.env,
-    authFile: authFilePath(options.authfile),
-    actor: actorOf(undefined),
-  });
-  return { client: app.client, close: () => app.close() };
 }
