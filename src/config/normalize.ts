@@ -15,6 +15,7 @@ import { suggest } from './problems.js';
 import { toGateConfig } from './gates-schema.js';
 import { unsafeRegexReason } from './safe-regex.js';
 import { isValidRegistryHost } from '../registry/index.js';
+import { isValidTag } from '../core/index.js';
 
 /** A problem before positions are attached. */
 export interface PathProblem {
@@ -22,7 +23,6 @@ export interface PathProblem {
   readonly message: string;
 }
 
-const TAG_RE = /^[\w][\w.-]{0,127}$/;
 const PATH_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 
 /** Normalises `raw`; returns the config, or the problems found. */
@@ -137,7 +137,7 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
       }
     });
     (e.tags?.floating ?? []).forEach((tag, i) => {
-      if (!TAG_RE.test(tag))
+      if (!isValidTag(tag))
         problems.push({ path: at('tags', 'floating', i), message: `"${tag}" is not a valid tag` });
       else if (immutable.some((re) => re.test(tag))) {
         problems.push({
@@ -152,7 +152,7 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
           path: at('tag'),
           message: 'mode: tag needs the environment tag to move, e.g. tag: staging',
         });
-      else if (!TAG_RE.test(e.tag))
+      else if (!isValidTag(e.tag))
         problems.push({ path: at('tag'), message: `"${e.tag}" is not a valid tag` });
       if (e.from.length === 0)
         problems.push({

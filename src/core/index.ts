@@ -9,3 +9,4 @@ export * from './compare.js';
 export * from './content-verifier.js';
 export * from './escape.js';
 export type * from './oci-types.js';
+export * from './tag.js';

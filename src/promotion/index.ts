@@ -72,7 +72,6 @@ export {
   compareVersions,
   isRevisionTag,
   isVersionTag,
-  TAG_PATTERN,
   DIGEST_PATTERN,
   REVISION_PATTERN,
 } from './tag-kinds.js';

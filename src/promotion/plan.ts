@@ -2,7 +2,7 @@
  * Promotion planning as a pure function of facts: which tags the target gets (immutable first,
  * floating last), which existing tags would have to move, and whether anything is left to do.
  */
-import type { Digest } from '../core/index.js';
+import { isValidTag, type Digest } from '../core/index.js';
 import type { EnvironmentConfig } from '../config/index.js';
 
 /** A tag that would change. */
@@ -40,8 +40,6 @@ export interface TagPlan {
   readonly changes: readonly TagChange[];
 }
 
-const TAG_RE = /^[\w][\w.-]{0,127}$/;
-
 /** The tags a promotion writes: the version and revision (immutable; not in tag mode), then the floating tags. */
 export function tagsFor(
   target: EnvironmentConfig,
@@ -53,7 +51,7 @@ export function tagsFor(
   const immutable =
     target.mode === 'tag'
       ? []
-      : [version, revision].filter((t): t is string => t !== undefined && TAG_RE.test(t));
+      : [version, revision].filter((t): t is string => t !== undefined && isValidTag(t));
   const floating = target.floating.filter((t) => !immutable.includes(t));
   return { immutable: [...new Set(immutable)], floating };
 }

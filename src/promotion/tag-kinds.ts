@@ -5,11 +5,9 @@
  * created in a later environment only when they are of the kind they are used as. Also: the
  * check of a candidate reference given on the command line, and version ordering.
  */
-import { GantryError } from '../core/index.js';
+import { GantryError, isValidTag } from '../core/index.js';
 import type { EnvironmentConfig } from '../config/index.js';
 
-/** The distribution-spec tag grammar. */
-export const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 /** A full sha256 digest (the only algorithm a candidate reference may use). */
 export const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
 /** A git commit, abbreviated (7) or full (40 hex digits). */
@@ -37,7 +35,7 @@ export function assertCandidateReference(reference: string): void {
       );
     return;
   }
-  if (!TAG_PATTERN.test(reference))
+  if (!isValidTag(reference))
     throw new GantryError(
       'REFERENCE_INVALID',
       reference === ''
@@ -54,7 +52,7 @@ function versionPatterns(env: EnvironmentConfig): readonly RegExp[] {
 
 /** True when `tag` is a version in `env` (never one of its floating tags or its environment tag). */
 export function isVersionTag(env: EnvironmentConfig, tag: string): boolean {
-  if (!TAG_PATTERN.test(tag) || env.floating.includes(tag) || tag === env.tag) return false;
+  if (!isValidTag(tag) || env.floating.includes(tag) || tag === env.tag) return false;
   return versionPatterns(env).some((re) => re.test(tag));
 }
 
@@ -69,7 +67,7 @@ function revisionPatterns(env: EnvironmentConfig): readonly RegExp[] {
 
 /** True when `tag` is a revision (a git commit) in `env`. */
 export function isRevisionTag(env: EnvironmentConfig, tag: string): boolean {
-  if (!TAG_PATTERN.test(tag) || env.floating.includes(tag) || tag === env.tag) return false;
+  if (!isValidTag(tag) || env.floating.includes(tag) || tag === env.tag) return false;
   return revisionPatterns(env).some((re) => re.test(tag));
 }
 

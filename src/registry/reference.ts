@@ -12,6 +12,7 @@ import {
   GantryError,
   escapeControl,
   isDigest,
+  isValidTag,
   parseDigest,
   type Digest,
   type Repository,
@@ -34,7 +35,6 @@ const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
 const HOST = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])`;
 const DOMAIN_RE = new RegExp(`^${HOST}(?::[0-9]+)?$`);
 const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG_RE = /^[\w][\w.-]{0,127}$/;
 const NAME_MAX = 255;
 
 /** Options for {@link parseReference}. */
@@ -75,7 +75,7 @@ export function parseReference(input: string, options: ParseReferenceOptions = {
   if (colon > lastSlash) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG_RE.test(tag))
+    if (!isValidTag(tag))
       fail(`invalid tag "${shorten(tag)}" (letters, digits, "_", "." and "-", at most 128)`);
   }
 
@@ -199,14 +199,8 @@ export function canMount(from: Repository | undefined, to: Repository | undefine
   );
 }
 
-/**
- * True when `tag` is a valid tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}` (distribution-spec
- * "Pulling manifests"). Such a tag can never be a dot segment, hold a `/`, `%` or control
- * character, so it cannot change the structure of a request path.
- */
-export function isValidTag(tag: string): boolean {
-  return TAG_RE.test(tag);
-}
+/** True when `tag` is a valid tag (the grammar lives in core: {@link isValidTag}). */
+export { isValidTag };
 
 /** True when `path` is a valid repository path (`team/web`): lowercase components joined by `/`. */
 export function isValidRepositoryPath(path: string): boolean {
