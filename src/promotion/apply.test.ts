@@ -6,13 +6,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { GantryError, type Digest } from '../core/index.js';
-import type {
-  ApplicationConfig,
-  Config,
-  EnvironmentConfig,
-  GateConfig,
-  RegistryConfig,
-} from '../config/index.js';
+import type { Config, GateConfig } from '../config/index.js';
 import type { Manifest, Repository } from '../registry/index.js';
 import { MemoryApprovals } from './approval-source.js';
 import { DSSE_MEDIA_TYPE, PROMOTION_ARTIFACT_TYPE, type PromotionPredicate } from './attestation.js';
@@ -21,58 +15,19 @@ import { evaluateGates } from './gates/evaluate.js';
 import { gatherFacts } from './gates/gather.js';
 import { UNAUTHENTICATED } from './history.js';
 import { MemoryLedger } from './ledger-port.js';
+import { configOf, dev, environment, prod, registry, repo, REV } from './config-fixture.test-support.js';
 import { imageWith, MemoryRegistry } from './memory-registry.test-support.js';
 import type { GateEvaluator } from './model.js';
 import { initialProgress, type PromotionPlan, type PromotionProgress } from './promotion-plan.js';
 import { PromotionService } from './service.js';
 import { isTerminal } from './states.js';
 
-const registry = (name: string): RegistryConfig => ({
-  name,
-  host: `${name}.example.com`,
-  scheme: 'https',
-  tlsVerify: true,
-});
-const environment = (over: Partial<EnvironmentConfig> & { name: string }): EnvironmentConfig => ({
-  registry: registry(over.name),
-  prefix: 'team',
-  mode: 'copy',
-  from: [],
-  immutable: [],
-  floating: [],
-  gates: [],
-  auto: false,
-  allowOverride: false,
-  ...over,
-});
 const approvalGate: GateConfig = {
   name: 'approval',
   options: { count: 1, groups: ['ops'], expires: 3_600_000 },
 };
-const dev = environment({ name: 'dev' });
-const prod = environment({
-  name: 'prod',
-  from: ['dev'],
-  immutable: [/^\d+\.\d+\.\d+$/, /^[0-9a-f]{40}$/],
-  floating: ['latest', 'prod'],
-});
 const gated = environment({ ...prod, name: 'gated', registry: registry('gated'), gates: [approvalGate] });
-const apps: ApplicationConfig[] = [
-  { name: 'web', repository: 'web' },
-  { name: 'api', repository: 'api' },
-];
-const config: Config = {
-  file: '/etc/gantry.yaml',
-  registries: new Map([dev, prod, gated].map((e) => [e.name, e.registry])),
-  environments: new Map([dev, prod, gated].map((e) => [e.name, e])),
-  applications: new Map(apps.map((a) => [a.name, a])),
-  approvers: new Map(),
-};
-const repo = (env: EnvironmentConfig, app: string): Repository => ({
-  registry: env.registry.host,
-  repository: `team/${app}`,
-});
-const REV = 'abcdef0123456789abcdef0123456789abcdef01';
+const config: Config = configOf([dev, prod, gated]);
 const NOW = new Date('2026-01-01T00:00:00Z');
 
 let mem: MemoryRegistry;

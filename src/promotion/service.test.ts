@@ -6,59 +6,13 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { GantryError } from '../core/index.js';
-import type { ApplicationConfig, Config, EnvironmentConfig, RegistryConfig } from '../config/index.js';
 import type { Manifest } from '../registry/index.js';
+import { configOf, dev, prod, repo, REV } from './config-fixture.test-support.js';
 import { imageWith, imageWithConfig, MemoryRegistry } from './memory-registry.test-support.js';
 import { resolveIfPresent } from './resolve-if-present.js';
 import { PromotionService } from './service.js';
 
-const registry = (name: string): RegistryConfig => ({
-  name,
-  host: `${name}.example.com`,
-  scheme: 'https',
-  tlsVerify: true,
-});
-const environment = (over: Partial<EnvironmentConfig> & { name: string }): EnvironmentConfig => ({
-  registry: registry(over.name),
-  prefix: 'team',
-  mode: 'copy',
-  from: [],
-  immutable: [],
-  floating: [],
-  gates: [],
-  auto: false,
-  allowOverride: false,
-  ...over,
-});
-const dev = environment({ name: 'dev' });
-const prod = environment({
-  name: 'prod',
-  from: ['dev'],
-  immutable: [/^\d+\.\d+\.\d+$/, /^[0-9a-f]{40}$/],
-  floating: ['latest', 'prod'],
-});
-const apps: ApplicationConfig[] = [
-  { name: 'web', repository: 'web' },
-  { name: 'api', repository: 'api' },
-];
-const config: Config = {
-  file: '/etc/gantry.yaml',
-  registries: new Map([
-    ['dev', dev.registry],
-    ['prod', prod.registry],
-  ]),
-  environments: new Map([
-    ['dev', dev],
-    ['prod', prod],
-  ]),
-  applications: new Map(apps.map((a) => [a.name, a])),
-  approvers: new Map(),
-};
-const repo = (env: EnvironmentConfig, app: string) => ({
-  registry: env.registry.host,
-  repository: `team/${app}`,
-});
-const REV = 'abcdef0123456789abcdef0123456789abcdef01';
+const config = configOf();
 
 let mem: MemoryRegistry;
 let service: PromotionService;
