@@ -277,6 +277,7 @@ export {
   parseVulnerabilityReport,
   sameIdentity,
   verifyPromotion,
+  unreadableEnvironments,
   type EnvironmentState,
   type PromotionOutcome,
 } from './promotion/index.js';

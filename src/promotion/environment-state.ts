@@ -211,3 +211,31 @@ export async function diffEnvironments(
     }),
   );
 }
+
+/** What a status matrix could not read: the first error of each environment, and one summary. */
+export interface UnreadableEnvironments {
+  /** The first error per environment whose registry could not be read, in matrix order. */
+  readonly each: ReadonlyMap<string, { readonly code: string; readonly message: string }>;
+  /** One error naming every such environment, with the first error's code. */
+  readonly error: { readonly code: string; readonly message: string; readonly environments: string[] };
+}
+
+/** The cells of `cells` that are `unknown`, by environment; `undefined` when every cell was read. */
+export function unreadableEnvironments(
+  cells: readonly EnvironmentState[],
+): UnreadableEnvironments | undefined {
+  const each = new Map<string, { code: string; message: string }>();
+  for (const c of cells)
+    if (c.state === 'unknown' && c.error && !each.has(c.environment)) each.set(c.environment, c.error);
+  const first = [...each.values()][0];
+  if (!first) return undefined;
+  const environments = [...each.keys()];
+  return {
+    each,
+    error: {
+      code: first.code,
+      message: `cannot read ${environments.join(', ')}: ${first.message}`,
+      environments,
+    },
+  };
+}

@@ -93,6 +93,7 @@ export {
   stateOf,
   deployableState,
   statusMatrix,
+  unreadableEnvironments,
   diffEnvironments,
   currentTag,
   type EnvironmentState,

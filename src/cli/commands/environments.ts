@@ -1,6 +1,6 @@
 /** `gantry status`, `gantry history`, `gantry diff` and `gantry ref`: what the environments hold. */
 import { GantryError } from '../../core/index.js';
-import type { EnvironmentState } from '../../app.js';
+import { unreadableEnvironments, type EnvironmentState } from '../../app.js';
 import { withApp, type AppCommandOptions } from '../app-context.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { printJson, printLines } from '../output.js';
@@ -21,22 +21,10 @@ function cellText(c: EnvironmentState | undefined): string {
  */
 export async function status(options: AppCommandOptions): Promise<number> {
   const cells = await withApp(options, (a) => a.promotions.status());
-  const failed = cells.filter((c) => c.state === 'unknown');
-  const byEnv = new Map<string, { code: string; message: string }>();
-  for (const c of failed) if (c.error && !byEnv.has(c.environment)) byEnv.set(c.environment, c.error);
-  const first = [...byEnv.values()][0];
-  const code = first ? exitCodeFor(first.code as GantryError['code']) : 0;
+  const unreadable = unreadableEnvironments(cells);
+  const code = unreadable ? exitCodeFor(unreadable.error.code as GantryError['code']) : 0;
   if (options.json) {
-    printJson({
-      cells,
-      ...(first && {
-        error: {
-          code: first.code,
-          message: `cannot read ${[...byEnv.keys()].join(', ')}: ${first.message}`,
-          environments: [...byEnv.keys()],
-        },
-      }),
-    });
+    printJson({ cells, ...(unreadable && { error: unreadable.error }) });
     return code;
   }
   const envs = [...new Set(cells.map((c) => c.environment))];
@@ -59,7 +47,7 @@ export async function status(options: AppCommandOptions): Promise<number> {
     );
   if (notes.length > 0) lines.push('', ...notes);
   printLines(...lines.map((l) => l.trimEnd()));
-  for (const e of byEnv.values()) process.stderr.write(`gantry: ${e.message} [${e.code}]\n`);
+  for (const e of unreadable?.each.values() ?? []) process.stderr.write(`gantry: ${e.message} [${e.code}]\n`);
   return code;
 }
 

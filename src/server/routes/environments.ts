@@ -3,6 +3,7 @@
  * service: the status matrix, an application's history in an environment, and a diff of two
  * environments. Each is limited to the caller's teams' applications.
  */
+import { unreadableEnvironments } from '../../app.js';
 import { z } from 'zod';
 import { callerOf } from '../caller.js';
 import type { ServerContext } from '../context.js';
@@ -30,21 +31,8 @@ export function environmentRoutes(ctx: ServerContext): AnyRoute[] {
         const app = ctx.app();
         const visible = visibleApplications(app.config, callerOf(request).token);
         const cells = (await app.promotions.status()).filter((c) => !visible || visible.has(c.application));
-        const byEnv = new Map<string, { code: string; message: string }>();
-        for (const c of cells)
-          if (c.state === 'unknown' && c.error && !byEnv.has(c.environment))
-            byEnv.set(c.environment, c.error);
-        const first = [...byEnv.values()][0];
-        return {
-          cells,
-          ...(first && {
-            error: {
-              code: first.code,
-              message: `cannot read ${[...byEnv.keys()].join(', ')}: ${first.message}`,
-              environments: [...byEnv.keys()],
-            },
-          }),
-        };
+        const unreadable = unreadableEnvironments(cells);
+        return { cells, ...(unreadable && { error: unreadable.error }) };
       },
     }),
     route({
