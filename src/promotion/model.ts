@@ -77,9 +77,8 @@ export interface Place {
   readonly repository: string;
 }
 
-/** The outcome of a promotion (stable `--json` contract). */
-export interface PromotionOutcome {
-  readonly status: 'completed' | 'unchanged' | 'planned';
+/** What one application's promotion is about: the fields its plan and its outcome share. */
+export interface PromotionSummary {
   readonly application: string;
   readonly version?: string;
   readonly revision?: string;
@@ -87,7 +86,6 @@ export interface PromotionOutcome {
   readonly from: Place;
   readonly to: Place;
   readonly mode: 'copy' | 'tag';
-  readonly copy?: ContentCopy;
   readonly tags: {
     readonly immutable: readonly string[];
     readonly floating: readonly string[];
@@ -100,5 +98,11 @@ export interface PromotionOutcome {
    * older version.
    */
   readonly warnings: readonly string[];
+}
+
+/** The outcome of a promotion (stable `--json` contract). */
+export interface PromotionOutcome extends PromotionSummary {
+  readonly status: 'completed' | 'unchanged' | 'planned';
+  readonly copy?: ContentCopy;
   readonly attestation?: Digest;
 }

@@ -9,8 +9,7 @@ import type { Digest } from '../core/index.js';
 import type { RecordedGate } from './attestation.js';
 import type { CountedApproval } from './gates/approval-gate.js';
 import type { VulnerabilityReport } from './gates/vulnerability-report.js';
-import type { Place, PromotionOutcome } from './model.js';
-import type { TagChange } from './plan.js';
+import type { PromotionOutcome, PromotionSummary } from './model.js';
 import type { ContentCopy } from './ports.js';
 import type { PromotionState } from './states.js';
 
@@ -31,27 +30,12 @@ export interface PlannedManifest {
 }
 
 /** One application of a plan. */
-export interface PlannedPromotion {
-  readonly application: string;
-  readonly version?: string;
-  readonly revision?: string;
-  readonly digest: Digest;
-  readonly from: Place;
-  readonly to: Place;
-  readonly mode: 'copy' | 'tag';
+export interface PlannedPromotion extends PromotionSummary {
   readonly source: PlannedRepository;
   readonly target: PlannedRepository;
   readonly manifest: PlannedManifest;
-  readonly tags: {
-    readonly immutable: readonly string[];
-    readonly floating: readonly string[];
-    readonly changes: readonly TagChange[];
-  };
-  /** Gate results when planned (applying re-evaluates them while approvals are awaited). */
-  readonly gates: readonly RecordedGate[];
-  /** Approvals that counted when planned. */
+  /** Approvals that counted when planned (gates, too, are as planned; applying re-evaluates them while approvals are awaited). */
   readonly approvals: readonly CountedApproval[];
-  readonly warnings: readonly string[];
   /**
    * The target already holds the digest with a promotion record for the environment, and every
    * tag is in place: applying copies, tags and attests nothing for it.
