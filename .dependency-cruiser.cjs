@@ -12,7 +12,7 @@ const layer = (name, mayNotUse) => ({
 
 module.exports = {
   forbidden: [
-    layer('core', ['registry', 'copy', 'promotion', 'store', 'config', 'server', 'cli']),
+    layer('core', ['registry', 'copy', 'promotion', 'store', 'config', 'server', 'cli', 'jobs']),
     layer('registry', ['copy', 'promotion', 'store', 'config', 'server', 'cli']),
     layer('copy', ['promotion', 'store', 'config', 'server', 'cli']),
     layer('promotion', ['copy', 'store', 'server', 'cli']),
@@ -27,8 +27,10 @@ module.exports = {
       to: { path: '^src/registry/' },
     },
     // store: SQL over core only; the promotion ports it implements are wired in app.ts.
-    layer('store', ['registry', 'copy', 'promotion', 'config', 'server', 'cli', 'pin']),
-    layer('config', ['server', 'cli', 'copy', 'promotion', 'store']),
+    layer('store', ['registry', 'copy', 'promotion', 'config', 'server', 'cli', 'pin', 'jobs']),
+    // jobs: the durable promotion runtime, on the composition root (app.ts), config and store.
+    layer('jobs', ['cli', 'server', 'registry', 'copy', 'promotion', 'pin', 'launch']),
+    layer('config', ['server', 'cli', 'copy', 'promotion', 'store', 'jobs']),
     // server: HTTP on top of the composition root (app.ts), config and store; the domain only through app.
     layer('server', ['cli', 'registry', 'copy', 'promotion', 'pin', 'launch']),
     // cli: reaches the domain (registry, copy, promotion, pin) through the composition root

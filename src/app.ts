@@ -281,4 +281,29 @@ export {
   type EnvironmentState,
   type PromotionOutcome,
 } from './promotion/index.js';
+// What a job runner (src/jobs) needs of the promotion layer: plans, progress and their states.
+export {
+  PromotionStates,
+  TerminalStates,
+  initialProgress,
+  isTerminal,
+  outcomeOf,
+  storedFact,
+  subjectOf,
+  type ApprovalSource,
+  type ApprovalSubject,
+  type ContentCopy,
+  type CopyProgress,
+  type LedgerEvent,
+  type LedgerEventType,
+  type LedgerPort,
+  type PlainError,
+  type PromotionPlan,
+  type PromotionProgress,
+  type PromotionState,
+  type ReleaseOutcome,
+  type RollbackOutcome,
+  type StepOptions,
+  type StoredApproval,
+} from './promotion/index.js';
 export { pinFile, type PinChange, type PinResult, type PinTarget, type PinUnpinned } from './pin/index.js';

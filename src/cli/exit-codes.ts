@@ -31,6 +31,7 @@ const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   PROMOTION_ROLLBACK_REFUSED: ExitCode.refused,
   PROMOTION_UNRECORDED: ExitCode.refused,
   PROMOTION_APPROVER_UNKNOWN: ExitCode.refused,
+  PROMOTION_SELF_APPROVAL: ExitCode.refused,
   PROMOTION_STATE_CONFLICT: ExitCode.refused,
   PROMOTION_IMMUTABLE_TAG: ExitCode.immutable,
   PIN_CHECK_FAILED: ExitCode.refused,

@@ -19,7 +19,7 @@ import {
 } from './attestation.js';
 import type { LedgerEventType, LedgerPort } from './ledger-port.js';
 import type { GateEvaluation } from './model.js';
-import type { RegistryPort } from './ports.js';
+import type { CopyProgress, RegistryPort } from './ports.js';
 import {
   type PlainError,
   type PlannedPromotion,
@@ -58,6 +58,10 @@ export interface StepOptions {
   readonly actor?: string;
   /** What ledger events are about, e.g. the job's id. Default: the plan's applications and environment. */
   readonly subject?: string;
+  /** Aborts the step's registry work (a job's lost lease, a cancellation). */
+  readonly signal?: AbortSignal;
+  /** Copy progress of the application being copied (`index` in the plan). */
+  readonly onCopyProgress?: (index: number, progress: CopyProgress) => void;
 }
 
 /** A ledger write that failed: the action it describes did not happen, so the step is not failed. */

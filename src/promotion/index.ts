@@ -1,5 +1,5 @@
 /** Public surface of the promotion layer. */
-export type { RegistryPort, ContentCopy } from './ports.js';
+export type { RegistryPort, ContentCopy, CopyOptions, CopyProgress } from './ports.js';
 export { PromotionService, type PromotionServiceOptions, type ApplierOptions } from './service.js';
 export type {
   PromoteRequest,

@@ -13,6 +13,28 @@ export interface ContentCopy {
   readonly blobsSkipped: number;
 }
 
+/** How far one application's copy got (reported while it runs). */
+export interface CopyProgress {
+  /** Bytes written to the target so far (mounted and skipped blobs count nothing). */
+  readonly bytesTransferred: number;
+  /** Bytes of every blob to transfer, as planned. */
+  readonly bytesTotal: number;
+  /** Blobs finished (copied, mounted or already present). */
+  readonly blobsDone: number;
+  /** Blobs of the image, every platform. */
+  readonly blobsTotal: number;
+}
+
+/** Options of {@link RegistryPort.copy}. */
+export interface CopyOptions {
+  /** Plan only: transfer nothing and report what would be transferred. */
+  readonly dryRun?: boolean;
+  /** Aborts the copy (a job's lost lease, a cancellation): it stops promptly and throws. */
+  readonly signal?: AbortSignal;
+  /** Called as the copy progresses (throttled by the implementation; never throws into the copy). */
+  readonly onProgress?: (progress: CopyProgress) => void;
+}
+
 /** Registry access as the promotion service needs it. */
 export interface RegistryPort {
   /** Fetches a manifest by tag or digest; `REGISTRY_MANIFEST_UNKNOWN` when absent. */
@@ -29,12 +51,7 @@ export interface RegistryPort {
   /** Referrers of a digest, optionally of one artifact type. */
   referrers(repo: Repository, digest: Digest, artifactType?: string): Promise<readonly Descriptor[]>;
   /** Copies `digest` with everything under it and its referrers from `source` to `target`, writing no tag. */
-  copy(
-    source: Repository,
-    target: Repository,
-    digest: Digest,
-    options?: { dryRun?: boolean },
-  ): Promise<ContentCopy>;
+  copy(source: Repository, target: Repository, digest: Digest, options?: CopyOptions): Promise<ContentCopy>;
   /** Points `tag` at an existing manifest (the exact bytes). */
   tag(repo: Repository, tag: string, manifest: Manifest): Promise<void>;
   /**

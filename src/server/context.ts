@@ -1,5 +1,6 @@
 /** What routes are built from: the store, its ledger and tokens, the current app, the clock. */
 import type { App } from '../app.js';
+import type { PromotionDesk } from '../jobs/index.js';
 import type { Ledger, Store, Tokens } from '../store/index.js';
 import type { ServerMetrics } from './metrics.js';
 
@@ -13,4 +14,6 @@ export interface ServerContext {
   readonly now: () => Date;
   readonly metrics: ServerMetrics;
   readonly version: string;
+  /** The promotion runtime (promotion, release, approval and rollback routes). */
+  readonly desk?: PromotionDesk;
 }

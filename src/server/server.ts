@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { pino } from 'pino';
 import type { App } from '../app.js';
+import type { PromotionDesk } from '../jobs/index.js';
 import { GantryError } from '../core/index.js';
 import { Ledger, Tokens, type Store, type TokenRefusal } from '../store/index.js';
 import { setCaller } from './caller.js';
@@ -36,6 +37,8 @@ export interface ServerOptions {
   readonly version?: string;
   /** Largest request body in bytes. Default 64 KiB. */
   readonly bodyLimit?: number;
+  /** The promotion runtime the promotion routes use. */
+  readonly desk?: PromotionDesk;
 }
 
 /** A built server, not yet listening. */
@@ -74,6 +77,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     now,
     metrics,
     version: options.version ?? '0.0.0',
+    ...(options.desk && { desk: options.desk }),
   };
 
   http.setErrorHandler((error, request, reply) => handleError(error, request, reply));
