@@ -3,6 +3,7 @@ import type { App } from '../app.js';
 import type { PromotionDesk } from '../jobs/index.js';
 import type { Ledger, Store, Tokens } from '../store/index.js';
 import type { ServerMetrics } from './metrics.js';
+import type { SnapshotOptions } from './snapshot.js';
 
 /** Shared by every route of one server. */
 export interface ServerContext {
@@ -14,6 +15,8 @@ export interface ServerContext {
   readonly now: () => Date;
   readonly metrics: ServerMetrics;
   readonly version: string;
+  /** How long the status matrix is shared between requests (see snapshot.ts). */
+  readonly statusCache: SnapshotOptions;
   /** The promotion runtime (promotion, release, approval and rollback routes). */
   readonly desk?: PromotionDesk;
 }

@@ -13,6 +13,7 @@ import { GantryError } from '../core/index.js';
 import { Ledger, Tokens, type Store, type TokenRefusal } from '../store/index.js';
 import { setCaller } from './caller.js';
 import type { ServerContext } from './context.js';
+import type { SnapshotOptions } from './snapshot.js';
 import { handleError, notFound } from './errors.js';
 import { instrument } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -37,6 +38,12 @@ export interface ServerOptions {
   readonly version?: string;
   /** Largest request body in bytes. Default 64 KiB. */
   readonly bodyLimit?: number;
+  /**
+   * How long `GET /api/v1/status` serves one reading of the registries: fresh for `freshMs`
+   * (default 2000), then served while a new reading runs for up to `maxStaleMs` (default 30000).
+   * `{freshMs: 0, maxStaleMs: 0}` reads the registries on every request.
+   */
+  readonly statusCache?: SnapshotOptions;
   /** The promotion runtime the promotion routes use. */
   readonly desk?: PromotionDesk;
 }
@@ -77,6 +84,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     now,
     metrics,
     version: options.version ?? '0.0.0',
+    statusCache: options.statusCache ?? { freshMs: 2000, maxStaleMs: 30_000 },
     ...(options.desk && { desk: options.desk }),
   };
 

@@ -3,25 +3,37 @@
  * service: the status matrix, an application's history in an environment, and a diff of two
  * environments. Each is limited to the caller's teams' applications.
  */
-import { unreadableEnvironments } from '../../app.js';
+import { unreadableEnvironments, type App, type EnvironmentState } from '../../app.js';
 import { z } from 'zod';
 import { callerOf } from '../caller.js';
 import type { ServerContext } from '../context.js';
 import { assertVisible, visibleApplications } from '../teams.js';
 import { route, type AnyRoute } from '../route.js';
+import { SnapshotCache, type Snapshot } from '../snapshot.js';
 
 const nameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a name from gantry.yaml');
 
 /** The environment routes. */
 export function environmentRoutes(ctx: ServerContext): AnyRoute[] {
+  // One status snapshot per wired app (a reload starts a new one).
+  const snapshots = new WeakMap<App, SnapshotCache<EnvironmentState[]>>();
+  const status = (app: App): Promise<Snapshot<EnvironmentState[]>> => {
+    let cache = snapshots.get(app);
+    if (!cache) {
+      cache = new SnapshotCache(() => app.promotions.status(), ctx.statusCache);
+      snapshots.set(app, cache);
+    }
+    return cache.get();
+  };
   return [
     route({
       method: 'GET',
       url: '/api/v1/status',
       summary:
-        'The environment × application matrix; cells of registries that cannot be read are "unknown" and `error` says why',
+        'The environment × application matrix; cells of registries that cannot be read are "unknown" and `error` says why. `asOf`: when the registries were read (a snapshot shared by callers for a second or two)',
       access: 'read',
       response: z.object({
+        asOf: z.string(),
         cells: z.array(z.record(z.string(), z.unknown())),
         error: z
           .object({ code: z.string(), message: z.string(), environments: z.array(z.string()) })
@@ -30,9 +42,10 @@ export function environmentRoutes(ctx: ServerContext): AnyRoute[] {
       handler: async ({ request }) => {
         const app = ctx.app();
         const visible = visibleApplications(app.config, callerOf(request).token);
-        const cells = (await app.promotions.status()).filter((c) => !visible || visible.has(c.application));
+        const snapshot = await status(app);
+        const cells = snapshot.value.filter((c) => !visible || visible.has(c.application));
         const unreadable = unreadableEnvironments(cells);
-        return { cells, ...(unreadable && { error: unreadable.error }) };
+        return { asOf: snapshot.asOf.toISOString(), cells, ...(unreadable && { error: unreadable.error }) };
       },
     }),
     route({
