@@ -44,6 +44,11 @@ export interface ServerOptions {
    * `{freshMs: 0, maxStaleMs: 0}` reads the registries on every request.
    */
   readonly statusCache?: SnapshotOptions;
+  /**
+   * How long a valid API token is trusted without a store query (ms; default 1000). A revocation
+   * through this server takes effect at once; through another replica, within this time.
+   */
+  readonly tokenCacheMs?: number;
   /** The promotion runtime the promotion routes use. */
   readonly desk?: PromotionDesk;
 }
@@ -73,7 +78,9 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     return503OnClosing: true,
   });
   const ledger = new Ledger(options.store.db);
-  const tokens = new Tokens(options.store.db, ledger);
+  // A valid token is trusted for a second without asking the store again (a query per request
+  // would cap the API at a few hundred requests/s on PGlite); see Tokens.
+  const tokens = new Tokens(options.store.db, ledger, { cacheMs: options.tokenCacheMs ?? 1000 });
   const now = options.now ?? (() => new Date());
   const metrics = instrument(http);
   const ctx: ServerContext = {

@@ -5,10 +5,12 @@
  * transaction. What the roles mean is the server's business; this file stores strings.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { GantryError } from '../core/index.js';
 import type { Ledger } from './ledger.js';
-import type { StoreDatabase } from './schema.js';
+import type { StoreDatabase, TokensTable } from './schema.js';
+
+type TokenRow = Selectable<TokensTable>;
 
 /** The prefix of every Gantry API token (lets secret scanners recognise one). */
 export const TOKEN_PREFIX = 'gty_';
@@ -72,14 +74,22 @@ export function generateToken(): string {
 export class Tokens {
   readonly #db: Kysely<StoreDatabase>;
   readonly #ledger: Ledger;
+  readonly #cacheMs: number;
+  /** Valid tokens by hash, with the time (ms) until which the row may be trusted without a query. */
+  readonly #valid = new Map<string, { readonly row: TokenRow; readonly until: number }>();
 
   /**
    * @param db the store's query builder
-   * @param ledger the store's ledger (token creation and revocation are recorded in it)
+   * @param ledger where `token.created` and `token.revoked` are recorded
+   * @param options `cacheMs`: how long a valid token is trusted without asking the database
+   *   again (default 0: every request asks). Expiry is still checked on every request, and a
+   *   revocation through this instance takes effect at once; one made by another replica takes
+   *   effect here within `cacheMs`.
    */
-  constructor(db: Kysely<StoreDatabase>, ledger: Ledger) {
+  constructor(db: Kysely<StoreDatabase>, ledger: Ledger, options: { readonly cacheMs?: number } = {}) {
     this.#db = db;
     this.#ledger = ledger;
+    this.#cacheMs = options.cacheMs ?? 0;
   }
 
   /** Creates a token and records `token.created` in one transaction; returns its secret once. */
@@ -126,11 +136,7 @@ export class Tokens {
   async authenticate(token: string, now: Date): Promise<Authentication> {
     if (!TOKEN_PATTERN.test(token)) return { ok: false, reason: 'malformed' };
     const hash = hashToken(token);
-    const row = await this.#db
-      .selectFrom('tokens')
-      .selectAll()
-      .where('token_hash', '=', hash)
-      .executeTakeFirst();
+    const row = await this.#lookup(hash, now);
     // The lookup is by hash; compare again in constant time so no index quirk decides.
     if (!row || !timingSafeEqual(Buffer.from(row.token_hash, 'hex'), Buffer.from(hash, 'hex')))
       return { ok: false, reason: 'unknown' };
@@ -138,6 +144,25 @@ export class Tokens {
     if (row.expires_at !== null && row.expires_at.getTime() <= now.getTime())
       return { ok: false, reason: 'expired' };
     return { ok: true, token: infoOf(row) };
+  }
+
+  /** The row of a token hash: from the cache while it may be trusted, else from the database. */
+  async #lookup(hash: string, now: Date): Promise<TokenRow | undefined> {
+    const cached = this.#valid.get(hash);
+    if (cached && cached.until > now.getTime()) return cached.row;
+    const row = await this.#db
+      .selectFrom('tokens')
+      .selectAll()
+      .where('token_hash', '=', hash)
+      .executeTakeFirst();
+    if (this.#cacheMs > 0) {
+      if (row && row.revoked_at === null) {
+        // Bounded: a flood of distinct valid tokens cannot grow it without limit.
+        if (this.#valid.size >= 10_000) this.#valid.clear();
+        this.#valid.set(hash, { row, until: now.getTime() + this.#cacheMs });
+      } else this.#valid.delete(hash);
+    }
+    return row;
   }
 
   /** Every token, oldest first, without secrets or hashes. */
@@ -157,6 +182,14 @@ export class Tokens {
    * writes no second entry.
    */
   async revoke(id: string, audit: TokenAudit): Promise<TokenInfo | undefined> {
+    const revoked = await this.#revoke(id, audit);
+    // Again after the commit: a request between the first purge and the commit may have cached
+    // the row as it was.
+    for (const [hash, v] of this.#valid) if (v.row.id === id) this.#valid.delete(hash);
+    return revoked;
+  }
+
+  #revoke(id: string, audit: TokenAudit): Promise<TokenInfo | undefined> {
     return this.#db.transaction().execute(async (trx) => {
       const row = await trx
         .selectFrom('tokens')
@@ -165,6 +198,7 @@ export class Tokens {
         .forUpdate()
         .executeTakeFirst();
       if (!row) return undefined;
+      this.#valid.delete(row.token_hash);
       if (row.revoked_at !== null) return infoOf(row);
       const revoked = await trx
         .updateTable('tokens')

@@ -14,3 +14,4 @@ export * from './run-command.js';
 export * from './test-users.js';
 export * from './tls-certs.js';
 export * from './token-server.js';
+export * from './gantry-server.js';

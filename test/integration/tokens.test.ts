@@ -102,4 +102,36 @@ describe('Tokens', () => {
     expect(JSON.stringify(entries)).not.toContain(t.token);
     expect(await ledger.verify()).toMatchObject({ ok: true });
   });
+
+  it('with a cache: a revocation here counts at once; one by another replica within cacheMs, expiry always', async () => {
+    const here = new Tokens(store.db, ledger, { cacheMs: 60_000 });
+    const replica = new Tokens(store.db, ledger, { cacheMs: 60_000 });
+    const a = await here.create({ name: 'cached-a', roles: ['viewer'] }, audit);
+    expect(await here.authenticate(a.token, t0)).toMatchObject({ ok: true });
+    await here.revoke(a.id, audit);
+    expect(await here.authenticate(a.token, t0)).toEqual({ ok: false, reason: 'revoked' });
+
+    const b = await here.create(
+      { name: 'cached-b', roles: ['viewer'], expiresAt: new Date(t0.getTime() + 120_000) },
+      audit,
+    );
+    expect(await here.authenticate(b.token, t0)).toMatchObject({ ok: true });
+    await replica.revoke(b.id, audit);
+    // Trusted from the cache until cacheMs has passed, then asked again.
+    expect(await here.authenticate(b.token, new Date(t0.getTime() + 59_000))).toMatchObject({ ok: true });
+    expect(await here.authenticate(b.token, new Date(t0.getTime() + 60_001))).toEqual({
+      ok: false,
+      reason: 'revoked',
+    });
+
+    const c = await here.create(
+      { name: 'cached-c', roles: ['viewer'], expiresAt: new Date(t0.getTime() + 1000) },
+      audit,
+    );
+    expect(await here.authenticate(c.token, t0)).toMatchObject({ ok: true });
+    expect(await here.authenticate(c.token, new Date(t0.getTime() + 1000))).toEqual({
+      ok: false,
+      reason: 'expired',
+    });
+  });
 });

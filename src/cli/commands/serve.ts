@@ -35,6 +35,7 @@ export async function serve(options: ServeOptions): Promise<number> {
   });
   const bootstrapToken = process.env.GANTRY_BOOTSTRAP_TOKEN;
   const logger = pino({
+    level: logLevel(process.env.GANTRY_LOG_LEVEL),
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     // Nothing logs these on purpose; the redaction is the net under it.
@@ -176,4 +177,16 @@ function bundledTemplate(): string | undefined {
   // In the bundle (dist/cli.cjs) __dirname is dist/; from source there is no template.
   const dir = typeof __dirname === 'string' ? join(__dirname, 'store-template') : undefined;
   return dir !== undefined && existsSync(dir) ? dir : undefined;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** `GANTRY_LOG_LEVEL` (default `info`); anything else is a usage error, not pino's exception. */
+function logLevel(value: string | undefined): string {
+  if (value === undefined || value === '') return 'info';
+  if (LOG_LEVELS.includes(value)) return value;
+  throw new GantryError(
+    'USAGE_INVALID',
+    `GANTRY_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not "${value}"`,
+  );
 }

@@ -25,6 +25,7 @@ export function environmentRoutes(ctx: ServerContext): AnyRoute[] {
     }
     return cache.get();
   };
+  const bodies = new WeakMap<Snapshot<EnvironmentState[]>, string>();
   return [
     route({
       method: 'GET',
@@ -39,13 +40,22 @@ export function environmentRoutes(ctx: ServerContext): AnyRoute[] {
           .object({ code: z.string(), message: z.string(), environments: z.array(z.string()) })
           .optional(),
       }),
-      handler: async ({ request }) => {
+      handler: async ({ request, reply }) => {
         const app = ctx.app();
         const visible = visibleApplications(app.config, callerOf(request).token);
         const snapshot = await status(app);
+        if (!visible) {
+          // Every caller without teams gets the same body: serialise it once per snapshot.
+          let body = bodies.get(snapshot);
+          if (body === undefined) {
+            body = JSON.stringify(statusBody(snapshot, snapshot.value));
+            bodies.set(snapshot, body);
+          }
+          reply.type('application/json; charset=utf-8');
+          return body;
+        }
         const cells = snapshot.value.filter((c) => !visible || visible.has(c.application));
-        const unreadable = unreadableEnvironments(cells);
-        return { asOf: snapshot.asOf.toISOString(), cells, ...(unreadable && { error: unreadable.error }) };
+        return statusBody(snapshot, cells);
       },
     }),
     route({
@@ -92,4 +102,10 @@ export function environmentRoutes(ctx: ServerContext): AnyRoute[] {
       },
     }),
   ];
+}
+
+/** The body of `GET /api/v1/status` for the cells a caller may see. */
+function statusBody(snapshot: Snapshot<EnvironmentState[]>, cells: readonly EnvironmentState[]) {
+  const unreadable = unreadableEnvironments(cells);
+  return { asOf: snapshot.asOf.toISOString(), cells, ...(unreadable && { error: unreadable.error }) };
 }

@@ -1,0 +1,116 @@
+/**
+ * A real `gantry serve` process (bin/gantry.js, the built bundles) for integration tests and
+ * benchmarks: started on a free loopback port, ready once `/readyz` answers 200, stopped with
+ * SIGTERM or killed with SIGKILL. Its output is kept for assertions and failure messages.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { getFreePort } from './free-port.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Options of {@link startGantryServer}. */
+export interface GantryServerOptions {
+  /** gantry.yaml. */
+  readonly config: string;
+  /** `--data-dir` (embedded store), unless `databaseUrl` is given. */
+  readonly dataDir?: string;
+  /** `--database-url` (PostgreSQL). */
+  readonly databaseUrl?: string;
+  /** `GANTRY_BOOTSTRAP_TOKEN`. */
+  readonly bootstrapToken?: string;
+  /** More arguments of `gantry serve`. */
+  readonly args?: readonly string[];
+  /** More environment variables. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Port; default a free one. */
+  readonly port?: number;
+  /** How long to wait for `/readyz`. Default 30 s. */
+  readonly readyTimeoutMs?: number;
+}
+
+/** A running server process. */
+export interface GantryServerProcess {
+  readonly child: ChildProcess;
+  /** `http://127.0.0.1:PORT`. */
+  readonly url: string;
+  readonly port: number;
+  /** Everything written so far. */
+  output(): { stdout: string; stderr: string };
+  /** Resolves with the exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+  /** SIGTERM, then wait for the exit (SIGKILL after `graceMs`, default 15 s). */
+  stop(graceMs?: number): Promise<number | null>;
+  /** SIGKILL, and wait for the exit. */
+  kill(): Promise<void>;
+}
+
+/** Starts `gantry serve` and waits until it is ready. */
+export async function startGantryServer(options: GantryServerOptions): Promise<GantryServerProcess> {
+  const port = options.port ?? (await getFreePort());
+  const args = [
+    `${root}bin/gantry.js`,
+    'serve',
+    '--config',
+    options.config,
+    '--listen',
+    `127.0.0.1:${port}`,
+    ...(options.databaseUrl !== undefined
+      ? ['--database-url', options.databaseUrl]
+      : options.dataDir !== undefined
+        ? ['--data-dir', options.dataDir]
+        : []),
+    ...(options.args ?? []),
+  ];
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: {
+      ...process.env,
+      ...(options.bootstrapToken !== undefined && { GANTRY_BOOTSTRAP_TOKEN: options.bootstrapToken }),
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const server: GantryServerProcess = {
+    child,
+    url,
+    port,
+    output: () => ({ stdout, stderr }),
+    exited,
+    async stop(graceMs = 15_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 30_000);
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`gantry serve exited ${child.exitCode}: ${stderr}`);
+    try {
+      const res = await fetch(`${url}/readyz`);
+      await res.body?.cancel();
+      if (res.status === 200) return server;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await server.kill();
+  throw new Error(`gantry serve not ready within ${options.readyTimeoutMs ?? 30_000} ms: ${stderr}`);
+}
