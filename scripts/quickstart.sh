@@ -16,4 +16,4 @@ if ! command -v docker-registry >/dev/null 2>&1; then
 fi
 [ -d node_modules ] || npm ci --no-audit --no-fund
 node scripts/build.mjs
-exec npx tsx scripts/quickstart.ts
+exec npx tsx scripts/quickstart.ts "$@"

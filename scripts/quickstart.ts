@@ -1,15 +1,29 @@
 /**
  * The quick-start demo: two local CNCF distribution registries (dev and prod) on 127.0.0.1, a
  * sample application pushed to dev by "CI", and Gantry promoting it dev → staging → prod from a
- * gantry.yaml, then showing the status matrix, the pinned reference and the attestation check.
- * Everything is removed at the end.
+ * gantry.yaml with the CLI, showing the status matrix, the pinned reference and the attestation
+ * check. Then `gantry serve` starts on the embedded store, a CI token is made with the bootstrap
+ * admin token, the second application is promoted to prod through the HTTP API, and the server
+ * keeps running with its URL printed until Ctrl-C. Everything is removed at the end.
+ *
+ *   npm run quickstart [-- --exit]     (--exit: stop once the API promotion completed)
  */
 import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeImage, makeIndex, pushImage, startRegistry } from '../test/helpers/index.js';
+import {
+  getFreePort,
+  makeImage,
+  makeIndex,
+  pushImage,
+  startGantryServer,
+  startRegistry,
+  type GantryServerProcess,
+} from '../test/helpers/index.js';
+
+const exitAfterDemo = process.argv.includes('--exit');
 
 const dir = mkdtempSync(join(tmpdir(), 'gantry-quickstart-'));
 const config = join(dir, 'gantry.yaml');
@@ -23,7 +37,38 @@ function gantry(...args: string[]): void {
   if (r.status !== 0) throw new Error(`gantry ${args[0]} exited ${r.status}`);
 }
 
+async function api<T>(
+  server: GantryServerProcess,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+    },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  const json = (await res.json()) as T & { error?: { code: string; message: string } };
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${json.error?.message ?? ''}`);
+  return json;
+}
+
+/** Port 8080 when it is free (the documented default), else any free one. */
+async function port(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => void getFreePort().then(resolve));
+    probe.listen(8080, '127.0.0.1', () => probe.close(() => resolve(8080)));
+  });
+}
+
 const [dev, prod] = await Promise.all([startRegistry(), startRegistry()]);
+let server: GantryServerProcess | undefined;
 try {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   writeFileSync(join(dir, 'signing.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
@@ -92,7 +137,64 @@ attestation: { key: ${join(dir, 'signing.pem')} }
     '--key',
     join(dir, 'signing.pub.pem'),
   );
+
+  // The one system that holds push rights to production: the server, on the embedded store.
+  const bootstrap = `gty_${randomBytes(32).toString('hex')}`;
+  console.log('\n$ GANTRY_BOOTSTRAP_TOKEN=gty_… gantry serve --data-dir …/gantry-data');
+  server = await startGantryServer({
+    config,
+    dataDir: join(dir, 'gantry-data'),
+    bootstrapToken: bootstrap,
+    port: await port(),
+    env: { GANTRY_LOG_LEVEL: 'warn' },
+  });
+  const ci = await api<{ token: string }>(server, bootstrap, 'POST', '/api/v1/tokens', {
+    name: 'ci',
+    roles: ['ci'],
+  });
+  console.log(
+    `\n$ curl -X POST ${server.url}/api/v1/promotions -d '{"app":"api","version":"3.0.1","to":"prod"}'`,
+  );
+  const requested = await api<{ id: string; state: string }>(server, ci.token, 'POST', '/api/v1/promotions', {
+    app: 'api',
+    version: '3.0.1',
+    to: 'prod',
+  });
+  console.log(`promotion ${requested.id}: ${requested.state}`);
+  let last = requested.state;
+  const ended = ['completed', 'rejected', 'failed', 'cancelled'];
+  while (!ended.includes(last)) {
+    await new Promise((r) => setTimeout(r, 100));
+    const view = await api<{ state: string; error?: { message: string } }>(
+      server,
+      ci.token,
+      'GET',
+      `/api/v1/promotions/${requested.id}`,
+    );
+    if (view.state !== last)
+      console.log(`promotion ${requested.id}: ${view.state}${view.error ? ` (${view.error.message})` : ''}`);
+    last = view.state;
+  }
+  if (last !== 'completed') throw new Error(`the API promotion ended ${last}`);
+
+  console.log(`
+Gantry is running at ${server.url} (embedded store in ${join(dir, 'gantry-data')})
+  status:    curl -H "Authorization: Bearer $GANTRY_TOKEN" ${server.url}/api/v1/status
+  ledger:    curl -H "Authorization: Bearer $GANTRY_TOKEN" ${server.url}/api/v1/ledger/verify
+  API:       ${server.url}/openapi.json
+  CLI:       GANTRY_SERVER=${server.url} GANTRY_TOKEN=… node bin/gantry.js status
+with the admin token
+  export GANTRY_TOKEN=${bootstrap}
+`);
+  if (!exitAfterDemo) {
+    console.log('Press Ctrl-C to stop (the registries, the server and their data are removed).');
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+  }
 } finally {
+  await server?.stop();
   await Promise.all([dev.stop(), prod.stop()]);
   rmSync(dir, { recursive: true, force: true });
 }
