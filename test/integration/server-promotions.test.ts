@@ -662,6 +662,62 @@ describe('event stream', () => {
   });
 });
 
+describe('event stream ordering', () => {
+  it('sends what arrives while the state is read, except states the read already shows', async () => {
+    const id = await promote(tokens.ci!);
+    desk.setState(id, 'approved');
+    const read = desk.get.bind(desk);
+    const spy = vi.spyOn(desk, 'get').mockImplementationOnce(async (x) => {
+      // Reported while the route reads: two states the read shows, then a newer state and progress.
+      desk.emit({ type: 'state', id, state: 'gated', time: 't0' });
+      desk.emit({ type: 'state', id, state: 'approved', time: 't1' });
+      const view = await read(x);
+      desk.emit({ type: 'state', id, state: 'copying', time: 't2' });
+      desk.emit({
+        type: 'progress',
+        id,
+        application: 0,
+        bytesTransferred: 1,
+        bytesTotal: 2,
+        blobsDone: 0,
+        blobsTotal: 1,
+      });
+      setImmediate(() => desk.setState(id, 'completed'));
+      return view;
+    });
+    try {
+      const res = await call('GET', `/api/v1/promotions/${id}/events`, { token: tokens.viewer });
+      const frames = res.text
+        .split('\n\n')
+        .filter(Boolean)
+        .map((f) => JSON.parse(f.split('\n')[1]!.slice('data: '.length)) as { type: string; state?: string });
+      expect(frames.map((f) => `${f.type}${f.state ? `:${f.state}` : ''}`)).toEqual([
+        'state:approved',
+        'state:copying',
+        'progress',
+        'state:completed',
+        'end',
+      ]);
+      expect(desk.listeners(id)).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('answers HEAD with the stream headers and no subscription', async () => {
+    const id = await promote(tokens.ci!);
+    const res = await server.http.inject({
+      method: 'HEAD',
+      url: `/api/v1/promotions/${id}/events`,
+      headers: { authorization: `Bearer ${tokens.viewer}` },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(desk.listeners(id)).toBe(0);
+  });
+});
+
 describe('metrics', () => {
   it('exports promotion, copy, registry-error and queue-depth metrics', async () => {
     const queue = new JobQueue(store.db);
