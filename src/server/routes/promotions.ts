@@ -124,6 +124,12 @@ const promotionView = z.object({
   cancelRequested: z.boolean().optional(),
 });
 
+/** True when a token seeing `visible` (undefined: everything) may see every application of `view`. */
+function visibleIn(visible: ReadonlySet<string> | undefined, view: PromotionView): boolean {
+  if (!visible) return true;
+  return view.applications.length > 0 && view.applications.every((a) => visible.has(a.application));
+}
+
 /** What the desk is told about the caller. */
 function deskCaller(caller: Caller): DeskCaller {
   return { actor: caller.actor, identity: caller.token.name, groups: [...caller.token.groups] };
@@ -131,16 +137,11 @@ function deskCaller(caller: Caller): DeskCaller {
 
 /** The promotion routes, served by `desk`; `streams` holds their event streams. */
 export function promotionRoutes(ctx: ServerContext, desk: PromotionDesk, streams: EventStreams): AnyRoute[] {
-  /** True when `caller` may see every application of `view` (a token without teams sees all). */
-  const visibleTo = (caller: Caller, view: PromotionView): boolean => {
-    const visible = visibleApplications(ctx.app().config, caller.token);
-    if (!visible) return true;
-    return view.applications.length > 0 && view.applications.every((a) => visible.has(a.application));
-  };
   /** The promotion `id` as `caller` may see it; 404 when unknown or another team's. */
   const load = async (caller: Caller, id: string): Promise<PromotionView> => {
     const view = await desk.get(id);
-    if (!view || !visibleTo(caller, view)) throw new GantryError('API_NOT_FOUND', `no promotion ${id}`);
+    if (!view || !visibleIn(visibleApplications(ctx.app().config, caller.token), view))
+      throw new GantryError('API_NOT_FOUND', `no promotion ${id}`);
     return view;
   };
   /** Loads `id` and checks that `caller` may approve or reject promotions to its environment. */
@@ -189,7 +190,7 @@ export function promotionRoutes(ctx: ServerContext, desk: PromotionDesk, streams
         const apps = visibleApplications(config, caller.token);
         const page = await desk.list({ ...query, ...(apps && { apps }) });
         return {
-          promotions: page.promotions.filter((p) => visibleTo(caller, p)),
+          promotions: page.promotions.filter((p) => visibleIn(apps, p)),
           ...(page.next !== undefined && { next: page.next }),
         };
       },
