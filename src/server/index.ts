@@ -9,3 +9,4 @@ export {
 } from './run-server.js';
 export { httpStatusFor } from './http-status.js';
 export { roleSchema, type Access } from './roles.js';
+export { createServerMetrics, type ServerMetrics } from './metrics.js';

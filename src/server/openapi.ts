@@ -3,7 +3,16 @@
  * (`z.toJSONSchema`), so the document and the server cannot disagree.
  */
 import { z } from 'zod';
+import type { Access } from './roles.js';
 import type { AnyRoute } from './route.js';
+
+/** How the document describes each access level (`x-gantry-access` names it exactly). */
+const NEEDS: Readonly<Record<Exclude<Access, 'public'>, string>> = Object.freeze({
+  read: 'Needs a token with any role.',
+  promote: 'Needs the admin or ci role.',
+  approve: "Needs the admin role or approver:<environment> for the promotion's target environment.",
+  admin: 'Needs the admin role.',
+});
 
 type Json = Record<string, unknown>;
 
@@ -53,13 +62,14 @@ export function openApiDocument(routes: readonly AnyRoute[], version: string): J
     const produces = r.produces ?? 'application/json';
     const operation: Json = {
       summary: r.summary,
-      ...(r.access !== 'public' && {
-        security: [{ bearer: [] }],
-        description: r.access === 'admin' ? 'Needs the admin role.' : 'Needs a token with any role.',
-      }),
+      ...(r.access !== 'public' && { security: [{ bearer: [] }], description: NEEDS[r.access] }),
+      'x-gantry-access': r.access,
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
       ...(r.body && {
-        requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(r.body) } } },
+        requestBody: {
+          required: !r.body.safeParse(undefined).success,
+          content: { 'application/json': { schema: jsonSchema(r.body) } },
+        },
       }),
       responses: {
         [ok]: {

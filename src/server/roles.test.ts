@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { grants, roleSchema } from './roles.js';
+import { grants, mayApprove, roleSchema } from './roles.js';
 
 describe('roles', () => {
   it.each(['admin', 'ci', 'viewer', 'approver:prod', 'approver:team-a_1'])('accepts %s', (role) => {
@@ -21,7 +21,29 @@ describe('roles', () => {
     [[], 'read', false],
     [['bogus'], 'read', false],
     [[], 'public', true],
+    [['admin'], 'promote', true],
+    [['ci'], 'promote', true],
+    [['viewer'], 'promote', false],
+    [['approver:prod'], 'promote', false],
+    [['admin'], 'approve', true],
+    [['approver:prod'], 'approve', true],
+    [['ci'], 'approve', false],
+    [['viewer'], 'approve', false],
+    [['approver:'], 'approve', false],
+    [['ci', 'viewer'], 'admin', false],
   ] as const)('%j grants %s: %s', (roles, access, expected) => {
     expect(grants(roles, access)).toBe(expected);
+  });
+
+  it.each([
+    [['admin'], 'prod', true],
+    [['approver:prod'], 'prod', true],
+    [['approver:staging'], 'prod', false],
+    [['approver:staging', 'approver:prod'], 'prod', true],
+    [['ci'], 'prod', false],
+    [['approver:Prod'], 'Prod', false],
+    [[], 'prod', false],
+  ] as const)('%j may approve promotions to %s: %s', (roles, env, expected) => {
+    expect(mayApprove(roles, env)).toBe(expected);
   });
 });

@@ -1,6 +1,7 @@
 /**
- * Roles of API tokens and what each may do. `admin` may do everything; `ci` and `approver:<env>`
- * act on promotions (routes to come) and read; `viewer` only reads. Every role reads.
+ * Roles of API tokens and what each may do. `admin` may do everything; `ci` requests promotions,
+ * releases, rollbacks and cancellations; `approver:<env>` approves and rejects promotions to
+ * `<env>`; `viewer` only reads. Every role reads.
  */
 import { z } from 'zod';
 
@@ -12,14 +13,45 @@ export const roleSchema = z
     'a role is admin, ci, viewer or approver:<environment>',
   );
 
-/** What a route needs: nothing (`public`), any valid token (`read`), or an `admin` token. */
-export type Access = 'public' | 'read' | 'admin';
+/**
+ * What a route needs: nothing (`public`), any valid token (`read`), `admin` or `ci` (`promote`:
+ * promotions, releases, rollbacks, cancellations), `admin` or an `approver:<env>` role (`approve`;
+ * the route then checks `<env>` against the promotion's target with {@link mayApprove}), or
+ * `admin`.
+ */
+export type Access = 'public' | 'read' | 'promote' | 'approve' | 'admin';
+
+/** Every access level, for the OpenAPI document and tests. */
+export const ACCESS_LEVELS: readonly Access[] = Object.freeze([
+  'public',
+  'read',
+  'promote',
+  'approve',
+  'admin',
+]);
 
 /** True when `roles` grant `access`. */
 export function grants(roles: readonly string[], access: Access): boolean {
-  if (access === 'public') return true;
-  if (access === 'admin') return roles.includes('admin');
-  return roles.some((r) => roleSchema.safeParse(r).success);
+  const valid = roles.filter((r) => roleSchema.safeParse(r).success);
+  switch (access) {
+    case 'public':
+      return true;
+    case 'read':
+      return valid.length > 0;
+    case 'promote':
+      return valid.includes('admin') || valid.includes('ci');
+    case 'approve':
+      return valid.some((r) => r === 'admin' || approverEnvironment(r) !== undefined);
+    case 'admin':
+      return valid.includes('admin');
+  }
+}
+
+/** True when `roles` may approve or reject a promotion to `environment`. */
+export function mayApprove(roles: readonly string[], environment: string): boolean {
+  return roles.some(
+    (r) => roleSchema.safeParse(r).success && (r === 'admin' || approverEnvironment(r) === environment),
+  );
 }
 
 /** The environment an `approver:<env>` role names, or `undefined`. */

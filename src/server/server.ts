@@ -15,13 +15,15 @@ import { setCaller } from './caller.js';
 import type { ServerContext } from './context.js';
 import type { SnapshotOptions } from './snapshot.js';
 import { handleError, notFound } from './errors.js';
-import { instrument } from './metrics.js';
+import { EventStreams } from './event-stream.js';
+import { createServerMetrics, instrument, type ServerMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { grants, type Access } from './roles.js';
 import { register, type AnyRoute } from './route.js';
 import { environmentRoutes } from './routes/environments.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { operationRoutes } from './routes/operations.js';
+import { promotionRoutes } from './routes/promotions.js';
 import { tokenRoutes } from './routes/tokens.js';
 
 /** Options of {@link buildServer}. */
@@ -49,8 +51,16 @@ export interface ServerOptions {
    * through this server takes effect at once; through another replica, within this time.
    */
   readonly tokenCacheMs?: number;
-  /** The promotion runtime the promotion routes use. */
+  /**
+   * The promotion runtime the promotion, release and rollback routes use. Default none: those
+   * routes are then not served at all (404).
+   */
   readonly desk?: PromotionDesk;
+  /**
+   * The metrics registry, made with `createServerMetrics()` before the runtime so that the
+   * runtime reports to its `observer`. Default: a new one. One server per metrics object.
+   */
+  readonly metrics?: ServerMetrics;
 }
 
 /** A built server, not yet listening. */
@@ -82,7 +92,14 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
   // would cap the API at a few hundred requests/s on PGlite); see Tokens.
   const tokens = new Tokens(options.store.db, ledger, { cacheMs: options.tokenCacheMs ?? 1000 });
   const now = options.now ?? (() => new Date());
-  const metrics = instrument(http);
+  const metrics = options.metrics ?? createServerMetrics();
+  instrument(http, metrics, options.store);
+  const streams = new EventStreams();
+  // Open event streams would keep close() waiting for their clients: end them first.
+  http.addHook('preClose', (done) => {
+    streams.closeAll();
+    done();
+  });
   const ctx: ServerContext = {
     store: options.store,
     ledger,
@@ -121,6 +138,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     ...tokenRoutes(ctx),
     ...ledgerRoutes(ctx),
     ...environmentRoutes(ctx),
+    ...(ctx.desk ? promotionRoutes(ctx, ctx.desk, streams) : []),
   );
   for (const r of routes) register(http, r, authorize);
   await http.ready();
