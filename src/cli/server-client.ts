@@ -145,13 +145,13 @@ export class ServerClient {
       );
     }
     const parser = new SseParser();
-    response.body.setEncoding('utf8');
+    const decoder = new TextDecoder('utf-8');
     try {
-      for await (const chunk of response.body as AsyncIterable<string>) {
-        for (const event of parser.push(chunk)) yield event;
+      for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+        for (const event of parser.push(decoder.decode(chunk, { stream: true }))) yield event;
       }
     } catch (error) {
-      if (signal?.aborted) throw error;
+      if (signal?.aborted || error instanceof GantryError || !isTransportError(error)) throw error;
       throw this.#transportError(error, `GET ${path}`);
     } finally {
       response.body.destroy();
@@ -232,7 +232,7 @@ export class ServerClient {
         chunks.push(chunk);
       }
     } catch (error) {
-      if (error instanceof GantryError) throw error;
+      if (error instanceof GantryError || !isTransportError(error)) throw error;
       throw this.#transportError(error, what);
     }
     if (size === 0) return undefined;
@@ -303,6 +303,11 @@ export class ServerClient {
       cause: error,
     });
   }
+}
+
+/** True for an error of the network or of undici (it has a string `code`), not a bug. */
+function isTransportError(error: unknown): boolean {
+  return typeof (error as { code?: unknown } | undefined)?.code === 'string';
 }
 
 /** True for a plain JSON object. */
