@@ -138,7 +138,7 @@ export class ServerClient {
     }
     const type = String(response.headers['content-type'] ?? '');
     if (!type.startsWith('text/event-stream')) {
-      response.body.destroy();
+      discard(response.body);
       throw new GantryError(
         'SERVER_PROTOCOL',
         `${this.server} answered GET ${path} with ${type || 'no content type'}, not an event stream`,
@@ -154,7 +154,7 @@ export class ServerClient {
       if (signal?.aborted || error instanceof GantryError || !isTransportError(error)) throw error;
       throw this.#transportError(error, `GET ${path}`);
     } finally {
-      response.body.destroy();
+      discard(response.body);
     }
   }
 
@@ -223,7 +223,7 @@ export class ServerClient {
       for await (const chunk of response.body as AsyncIterable<Buffer>) {
         size += chunk.length;
         if (size > this.#maxBytes) {
-          response.body.destroy();
+          discard(response.body);
           throw new GantryError(
             'SERVER_PROTOCOL',
             `${this.server} answered ${what} with more than ${this.#maxBytes} bytes`,
@@ -252,7 +252,7 @@ export class ServerClient {
   async #failure(response: Dispatcher.ResponseData, path: string): Promise<GantryError> {
     const status = response.statusCode;
     if (status >= 300 && status < 400) {
-      response.body.destroy();
+      discard(response.body);
       return new GantryError(
         'SERVER_PROTOCOL',
         `${this.server} redirects ${path} (HTTP ${status}); give the URL it redirects to as --server`,
@@ -303,6 +303,12 @@ export class ServerClient {
       cause: error,
     });
   }
+}
+
+/** Drops a body not read to its end (undici reports that as an error nobody listens to otherwise). */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
 }
 
 /** True for an error of the network or of undici (it has a string `code`), not a bug. */
