@@ -6,11 +6,14 @@
  * unreachable servers, malformed answers and the ledger export.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerEntryToLine } from '../../src/store/index.js';
 import { startFakeApiServer, type FakeApiServer, type PromotionScript } from '../helpers/fake-api-server.js';
+import { makeTestCertificates } from '../helpers/tls-certs.js';
 import { expectMatchesSchema } from './json-schemas.js';
 import { runCli, type CliResult } from './run-cli.js';
 
@@ -220,6 +223,35 @@ describe('tokens and failures (fake-api-server)', () => {
     expect(r.stderr).toMatch(
       /^gantry: .* answered GET \/applications\/broken\/history with malformed JSON \[SERVER_PROTOCOL\]\n$/,
     );
+  });
+
+  it('verifies https certificates: an untrusted one is SERVER_TLS (exit 7); NODE_EXTRA_CA_CERTS trusts its CA', async () => {
+    const certs = await makeTestCertificates(dir);
+    const tls = createHttpsServer(
+      { cert: await readFile(certs.certFile), key: await readFile(certs.keyFile) },
+      (_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ cells: [] }));
+      },
+    );
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `https://127.0.0.1:${(tls.address() as AddressInfo).port}`;
+      const untrusted = await gantry(['status', '--server', url]);
+      expect(untrusted.code).toBe(7);
+      expect(untrusted.stderr).toMatch(
+        /^gantry: cannot reach https:\/\/127\.0\.0\.1:\d+ over TLS .*\[SERVER_TLS\]\n$/,
+      );
+      const trusted = await gantry(['status', '--server', url, '--json'], {
+        GANTRY_TOKEN: TOKEN,
+        NODE_EXTRA_CA_CERTS: certs.caFile,
+      });
+      expect(trusted.code, trusted.stderr).toBe(0);
+      expect(JSON.parse(trusted.stdout)).toEqual({ cells: [] });
+    } finally {
+      tls.closeAllConnections();
+      await new Promise((r) => tls.close(r));
+    }
   });
 
   it('plain http to a host other than loopback is refused (the token would travel in clear)', async () => {

@@ -215,10 +215,10 @@ async function promotionOf(
       `missing the promotion: gantry ${verb} ID, or gantry ${verb} APP VERSION --env ENV`,
     );
   if (reference === undefined) {
-    if (options.env !== undefined)
+    if (options.env !== undefined || options.from !== undefined)
       throw new GantryError(
         'USAGE_INVALID',
-        `--env goes with APP VERSION; a promotion id names its environment`,
+        `--env and --from go with APP VERSION; a promotion id names its environments`,
       );
     return first;
   }
