@@ -293,10 +293,13 @@ describe('approve, reject, status, history, rollback (fake-api-server)', () => {
     expectMatchesSchema('reject', JSON.parse(rejected.stdout));
   });
 
-  it('approve --server refuses --key (the identity is the token) and reject needs a server', async () => {
+  it('approve --server refuses --key (the identity is the token); reject and --no-wait need a server', async () => {
     const r = await gantry(onServer('approve', 'p_1', '--key', 'k.pem'));
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--key has no effect against a server/);
+    const noWait = await gantry(['promote', 'web', '1.0.0', '--to', 'prod', '--no-wait']);
+    expect(noWait.code).toBe(2);
+    expect(noWait.stderr).toMatch(/--no-wait waits for a server's promotion: pass --server URL/);
     const local = await gantry(['reject', 'p_1', '--reason', 'x']);
     expect(local.code).toBe(2);
     expect(local.stderr).toMatch(/no server: pass --server URL or set GANTRY_SERVER \[USAGE_INVALID\]/);

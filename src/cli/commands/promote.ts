@@ -16,6 +16,9 @@ export interface PromoteOptions extends AppCommandOptions {
   readonly report?: string[];
   readonly override?: boolean;
   readonly reason?: string;
+  /** `--no-wait` and `--timeout`: only with `--server` (commands/remote.ts). */
+  readonly wait?: boolean;
+  readonly timeout?: string;
 }
 
 async function readReports(files: readonly string[]) {
@@ -38,6 +41,11 @@ export async function promote(
   reference: string | undefined,
   options: PromoteOptions,
 ): Promise<number> {
+  if (options.wait === false || options.timeout !== undefined)
+    throw new GantryError(
+      'USAGE_INVALID',
+      `${options.wait === false ? '--no-wait' : '--timeout'} waits for a server's promotion: pass --server URL or set GANTRY_SERVER`,
+    );
   if (options.release) {
     if (app !== undefined)
       throw new GantryError('USAGE_INVALID', 'pass either APP VERSION or --release FILE, not both');
