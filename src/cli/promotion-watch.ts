@@ -52,7 +52,9 @@ export async function watchPromotion(
   const abort = new AbortController();
   const remaining = options.deadline === undefined ? undefined : options.deadline - Date.now();
   if (remaining !== undefined && remaining <= 0) return { ended: false, state };
-  const timer = remaining === undefined ? undefined : setTimeout(() => abort.abort(), remaining);
+  // setTimeout takes at most 2^31-1 ms (24.8 days); a longer wait is as good as none.
+  const timer =
+    remaining === undefined ? undefined : setTimeout(() => abort.abort(), Math.min(remaining, 2 ** 31 - 1));
   let strikes = 0;
   try {
     for (;;) {
