@@ -26,3 +26,16 @@ export function addRegistryOptions(cmd: Command): Command {
     .option('--cert-dir <dir>', 'directory of extra CA certificates (*.crt, *.pem) to trust')
     .option('--authfile <path>', 'docker config / auth.json to read credentials from');
 }
+
+/**
+ * The Gantry server a command talks to: `--server URL`, else `GANTRY_SERVER`; undefined when
+ * neither is set (the command works locally). Here, not in server-client.ts, so that choosing
+ * between the local and the server form of a command loads no HTTP client.
+ */
+export function serverUrlOf(
+  flag: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  const value = flag ?? env.GANTRY_SERVER;
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}

@@ -16,6 +16,7 @@ export const ExitCode = Object.freeze({
   tls: 7,
   integrity: 8,
   unreachable: 9,
+  pending: 10,
 });
 
 const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
@@ -55,6 +56,10 @@ const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   API_UNAUTHENTICATED: ExitCode.auth,
   API_FORBIDDEN: ExitCode.auth,
   API_NOT_FOUND: ExitCode.notFound,
+  PROMOTION_CANCELLED: ExitCode.refused,
+  PROMOTION_WAIT_TIMEOUT: ExitCode.pending,
+  SERVER_UNREACHABLE: ExitCode.unreachable,
+  SERVER_TLS: ExitCode.tls,
 });
 
 /** The exit code for an error code (1 when the table has no entry). */

@@ -6,7 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { GantryError } from '../core/index.js';
 import { ExitCode } from './exit-codes.js';
 import { reportError } from './output.js';
-import { addRegistryOptions, parseBool } from './cli-options.js';
+import { addRegistryOptions, parseBool, serverUrlOf } from './cli-options.js';
 import { VERSION } from './version.js';
 
 type Action = (...args: unknown[]) => Promise<number>;
@@ -15,12 +15,12 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function run(load: () => Promise<Action>): (...args: unknown[]) => Promise<void> {
+function run(load: (options: { server?: string }) => Promise<Action>): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
-    const options = command.opts<{ json?: boolean }>();
+    const options = command.opts<{ json?: boolean; server?: string }>();
     try {
-      const action = await load();
+      const action = await load(options);
       process.exitCode = await action(...args.slice(0, -2), options);
     } catch (err) {
       process.exitCode = reportError(err, options.json === true);
@@ -35,6 +35,27 @@ function appOptions(cmd: Command): Command {
     .option('--authfile <path>', 'docker config / auth.json for registries without configured credentials')
     .option('--actor <name>', 'who is acting (default: $GANTRY_ACTOR, the CI user, or $USER)')
     .option('--json', 'print JSON');
+}
+
+/** Adds `--server URL` (commands that can go through a Gantry server). */
+function serverOption(cmd: Command): Command {
+  return cmd.option(
+    '--server <url>',
+    'go through this Gantry server (default: $GANTRY_SERVER; the API token is $GANTRY_TOKEN)',
+  );
+}
+
+type RemoteName = 'promote' | 'approve' | 'reject' | 'status' | 'history' | 'rollback';
+
+/** The server form of a command when `--server` or `$GANTRY_SERVER` is set, else the local one. */
+function localOrRemote(
+  name: RemoteName,
+  local: () => Promise<Action>,
+): (options: { server?: string }) => Promise<Action> {
+  return async (options) =>
+    serverUrlOf(options.server) === undefined
+      ? local()
+      : ((await import('./commands/remote.js'))[name] as Action);
 }
 
 /** Builds the command tree. */
@@ -100,7 +121,7 @@ export function buildProgram(): Command {
     ['promote', 'promote APP VERSION|DIGEST to an environment: copy or re-tag, verify, tag, attest'],
     ['plan', 'show what `gantry promote` would do (copy sizes, tags, gates) and change nothing'],
   ] as const) {
-    appOptions(
+    const cmd = appOptions(
       program
         .command(name)
         .description(description)
@@ -123,20 +144,53 @@ export function buildProgram(): Command {
           'promote despite failing gates (only where the environment allows it; needs --reason)',
         )
         .option('--reason <text>', 'why the gates are overridden (recorded in the attestation)'),
-    ).action(run(async () => (await import('./commands/promote.js'))[name] as Action));
+    );
+    const local = async (): Promise<Action> => (await import('./commands/promote.js'))[name] as Action;
+    if (name === 'plan') cmd.action(run(local));
+    else
+      serverOption(cmd)
+        .option(
+          '--no-wait',
+          'with --server: print the promotion id (--json: the promotion) and return at once',
+        )
+        .option(
+          '--timeout <duration>',
+          'with --server: stop waiting after this long (e.g. 30m; exit 10, the promotion goes on)',
+        )
+        .action(run(localOrRemote('promote', local)));
   }
 
-  appOptions(
-    program
-      .command('approve')
-      .description('sign an approval of APP VERSION for an environment and attach it to the image')
-      .argument('<app>', 'application name')
-      .argument('<version>', 'version tag or digest in the source environment')
-      .requiredOption('--env <env>', 'environment the approval is for')
-      .requiredOption('--key <private.pem>', "the approver's private key (ECDSA P-256 or Ed25519)")
-      .option('--from <env>', 'source environment (default: the only one the target allows)')
-      .option('--comment <text>', 'a note recorded with the approval'),
-  ).action(run(async () => (await import('./commands/approve.js')).approve as Action));
+  serverOption(
+    appOptions(
+      program
+        .command('approve')
+        .description(
+          'sign an approval of APP VERSION for an environment and attach it to the image; with --server: approve promotion ID (or the one of APP VERSION awaiting approval for --env)',
+        )
+        .argument('[app]', 'application name (with --server: or a promotion id)')
+        .argument('[version]', 'version tag or digest in the source environment')
+        .option('--env <env>', 'environment the approval is for (required without --server)')
+        .option(
+          '--key <private.pem>',
+          "the approver's private key, ECDSA P-256 or Ed25519 (required without --server)",
+        )
+        .option('--from <env>', 'source environment (default: the only one the target allows)')
+        .option('--comment <text>', 'a note recorded with the approval'),
+    ),
+  ).action(
+    run(localOrRemote('approve', async () => (await import('./commands/approve.js')).approve as Action)),
+  );
+  program
+    .command('reject')
+    .description('reject promotion ID on a server (or the one of APP VERSION awaiting approval for --env)')
+    .argument('[id|app]', 'promotion id, or application name')
+    .argument('[version]', 'with APP: version tag or digest')
+    .requiredOption('--reason <text>', 'why (recorded in the ledger)')
+    .option('--env <env>', 'with APP VERSION: the environment')
+    .option('--from <env>', 'with APP VERSION: the source environment, when several promotions wait')
+    .option('--server <url>', 'the Gantry server (default: $GANTRY_SERVER; the API token is $GANTRY_TOKEN)')
+    .option('--json', 'print JSON')
+    .action(run(async () => (await import('./commands/remote.js')).reject as Action));
   addRegistryOptions(
     program
       .command('attach')
@@ -151,18 +205,26 @@ export function buildProgram(): Command {
       )
       .option('--json', 'print JSON'),
   ).action(run(async () => (await import('./commands/attach.js')).attach as Action));
-  appOptions(
-    program
-      .command('status')
-      .description('the environment × application matrix: versions, digests, who promoted when'),
-  ).action(run(async () => (await import('./commands/environments.js')).status as Action));
-  appOptions(
-    program
-      .command('history')
-      .description('promotions and rollbacks of an application in an environment, newest first')
-      .argument('<app>', 'application name')
-      .requiredOption('--env <env>', 'environment'),
-  ).action(run(async () => (await import('./commands/environments.js')).history as Action));
+  serverOption(
+    appOptions(
+      program
+        .command('status')
+        .description('the environment × application matrix: versions, digests, who promoted when'),
+    ),
+  ).action(
+    run(localOrRemote('status', async () => (await import('./commands/environments.js')).status as Action)),
+  );
+  serverOption(
+    appOptions(
+      program
+        .command('history')
+        .description('promotions and rollbacks of an application in an environment, newest first')
+        .argument('<app>', 'application name')
+        .requiredOption('--env <env>', 'environment'),
+    ),
+  ).action(
+    run(localOrRemote('history', async () => (await import('./commands/environments.js')).history as Action)),
+  );
   appOptions(
     program
       .command('diff')
@@ -193,14 +255,18 @@ export function buildProgram(): Command {
       )
       .option('--allow-unrecorded', 'accept digests that have no promotion record for the environment'),
   ).action(run(async () => (await import('./commands/pin.js')).pin as Action));
-  appOptions(
-    program
-      .command('rollback')
-      .description('move an environment back to a digest promoted there before; copies nothing')
-      .argument('<app>', 'application name')
-      .requiredOption('--env <env>', 'environment')
-      .option('--to <version|digest>', 'target (default: the previous promotion)'),
-  ).action(run(async () => (await import('./commands/rollback.js')).rollback as Action));
+  serverOption(
+    appOptions(
+      program
+        .command('rollback')
+        .description('move an environment back to a digest promoted there before; copies nothing')
+        .argument('<app>', 'application name')
+        .requiredOption('--env <env>', 'environment')
+        .option('--to <version|digest>', 'target (default: the previous promotion)'),
+    ),
+  ).action(
+    run(localOrRemote('rollback', async () => (await import('./commands/rollback.js')).rollback as Action)),
+  );
   addRegistryOptions(
     program
       .command('verify')
@@ -238,6 +304,10 @@ export function buildProgram(): Command {
     .option('--database-url <url>', 'PostgreSQL store (default: $GANTRY_DATABASE_URL)')
     .option('--file <export.jsonl>', 'verify a `gantry ledger export` file offline instead')
     .option('--head <seq:hash>', 'with --file: the head the export must end at')
+    .option(
+      '--server <url>',
+      'ask this Gantry server (default: $GANTRY_SERVER unless a store or --file is given)',
+    )
     .option('--json', 'print JSON')
     .action(run(async () => (await import('./server-commands.js')).ledgerVerify as Action));
   ledger
@@ -245,6 +315,10 @@ export function buildProgram(): Command {
     .description('write every ledger entry as a JSON line (verifiable offline with `ledger verify --file`)')
     .option('--data-dir <dir>', 'embedded store directory (default ./gantry-data)')
     .option('--database-url <url>', 'PostgreSQL store (default: $GANTRY_DATABASE_URL)')
+    .option(
+      '--server <url>',
+      'export from this Gantry server (default: $GANTRY_SERVER unless a store is given)',
+    )
     .action(run(async () => (await import('./server-commands.js')).exportLedger as Action));
 
   addRegistryOptions(

@@ -48,6 +48,8 @@ export const ErrorCodes = [
   'PROMOTION_APPROVER_UNKNOWN',
   'PROMOTION_SELF_APPROVAL',
   'PROMOTION_STATE_CONFLICT',
+  'PROMOTION_CANCELLED',
+  'PROMOTION_WAIT_TIMEOUT',
   'ATTESTATION_INVALID',
   'ATTESTATION_MISSING',
   // pinning deployment files
@@ -68,6 +70,10 @@ export const ErrorCodes = [
   'API_UNAUTHENTICATED',
   'API_FORBIDDEN',
   'API_NOT_FOUND',
+  // the CLI talking to a server (--server, GANTRY_SERVER)
+  'SERVER_UNREACHABLE',
+  'SERVER_TLS',
+  'SERVER_PROTOCOL',
   // generic
   'INTERNAL',
 ] as const;

@@ -33,6 +33,12 @@ const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   PROMOTION_IMMUTABLE_TAG: 409,
   PIN_CHECK_FAILED: 409,
   STORE_LEASE_LOST: 409,
+  // the CLI's own codes for a server it talks to (the server never answers them)
+  PROMOTION_CANCELLED: 409,
+  PROMOTION_WAIT_TIMEOUT: 504,
+  SERVER_UNREACHABLE: 502,
+  SERVER_TLS: 502,
+  SERVER_PROTOCOL: 502,
   PIN_FILE_INVALID: 422,
   ATTESTATION_INVALID: 422,
   COPY_LIMIT_EXCEEDED: 422,

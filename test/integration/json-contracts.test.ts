@@ -233,6 +233,8 @@ describe('errors', () => {
     await contract('error', ['plan', 'web', '1.0.0'], 2);
     await contract('error', ['status', '--config', join(dir, 'missing.yaml')], 2);
     await contract('error', ['inspect', 'Bad//Ref'], 2);
+    // reject works against a server only (test/integration/cli-server.test.ts); without one it is a usage error.
+    await contract('reject', ['reject', 'p_1', '--reason', 'no'], 2);
   });
 
   it('every command with --json was run against its schema', () => {

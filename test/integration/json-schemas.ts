@@ -23,6 +23,7 @@ export const COMMANDS: readonly string[] = Object.freeze([
   'plan',
   'promote',
   'ref',
+  'reject',
   'rollback',
   'status',
   'verify',

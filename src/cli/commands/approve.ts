@@ -12,21 +12,36 @@ import { printJson, printLines } from '../output.js';
 
 /** Options of `gantry approve`. */
 export interface ApproveOptions extends AppCommandOptions {
-  readonly env: string;
-  readonly key: string;
+  readonly env?: string;
+  readonly key?: string;
   readonly from?: string;
   readonly comment?: string;
 }
 
 /** Runs `gantry approve`. */
-export async function approve(app: string, reference: string, options: ApproveOptions): Promise<number> {
+export async function approve(
+  app: string | undefined,
+  reference: string | undefined,
+  options: ApproveOptions,
+): Promise<number> {
+  // Optional on the command line because `approve --server ID` needs neither; required here.
+  const hint = '(see gantry approve --help)';
+  if (app === undefined) throw new GantryError('USAGE_INVALID', `missing required argument 'app' ${hint}`);
+  if (reference === undefined)
+    throw new GantryError('USAGE_INVALID', `missing required argument 'version' ${hint}`);
+  const env = options.env;
+  if (env === undefined)
+    throw new GantryError('USAGE_INVALID', `required option '--env <env>' not specified ${hint}`);
+  if (options.key === undefined)
+    throw new GantryError('USAGE_INVALID', `required option '--key <private.pem>' not specified ${hint}`);
+  const keyFile = options.key;
   let pem: string;
   try {
-    pem = await readFile(options.key, 'utf8');
+    pem = await readFile(keyFile, 'utf8');
   } catch {
-    throw new GantryError('USAGE_INVALID', `cannot read key ${options.key}`);
+    throw new GantryError('USAGE_INVALID', `cannot read key ${keyFile}`);
   }
-  const signer = loadSigner(pem, options.key);
+  const signer = loadSigner(pem, keyFile);
   const r = await withApp(options, (a) => {
     const owner = approverOfKey(signer, a.approvers());
     if (!owner) {
@@ -46,7 +61,7 @@ export async function approve(app: string, reference: string, options: ApproveOp
     return a.promotions.approve({
       app,
       reference,
-      environment: options.env,
+      environment: env,
       signer,
       approver: owner.name,
       ...(options.from && { from: options.from }),
@@ -56,7 +71,7 @@ export async function approve(app: string, reference: string, options: ApproveOp
   if (options.json) printJson(r);
   else
     printLines(
-      `Approved ${app} ${reference} (${r.digest}) for ${options.env} as ${r.approver}; recorded as ${r.approval}`,
+      `Approved ${app} ${reference} (${r.digest}) for ${env} as ${r.approver}; recorded as ${r.approval}`,
     );
   return 0;
 }

@@ -1,9 +1,12 @@
 /** `gantry status`, `gantry history`, `gantry diff` and `gantry ref`: what the environments hold. */
 import { GantryError } from '../../core/index.js';
-import { unreadableEnvironments, type EnvironmentState } from '../../app.js';
+import { unreadableEnvironments, type App, type EnvironmentState } from '../../app.js';
 import { withApp, type AppCommandOptions } from '../app-context.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { printJson, printLines } from '../output.js';
+
+/** One entry of `gantry history`. */
+type HistoryEntry = Awaited<ReturnType<App['promotions']['history']>>[number];
 
 const short = (d: string | undefined): string => (d ? d.slice(7, 19) : '-');
 
@@ -21,9 +24,14 @@ function cellText(c: EnvironmentState | undefined): string {
  */
 export async function status(options: AppCommandOptions): Promise<number> {
   const cells = await withApp(options, (a) => a.promotions.status());
+  return printStatus(cells, options.json === true);
+}
+
+/** Prints a status matrix (`gantry status`, local or from a server) and returns the exit code. */
+export function printStatus(cells: readonly EnvironmentState[], json: boolean): number {
   const unreadable = unreadableEnvironments(cells);
   const code = unreadable ? exitCodeFor(unreadable.error.code as GantryError['code']) : 0;
-  if (options.json) {
+  if (json) {
     printJson({ cells, ...(unreadable && { error: unreadable.error }) });
     return code;
   }
@@ -59,15 +67,25 @@ export interface HistoryOptions extends AppCommandOptions {
 /** Runs `gantry history APP --env ENV`. */
 export async function history(app: string, options: HistoryOptions): Promise<number> {
   const entries = await withApp(options, (a) => a.promotions.history(app, options.env));
-  if (options.json) printJson({ application: app, environment: options.env, entries });
-  else if (entries.length === 0) printLines(`No promotions of ${app} to ${options.env} recorded.`);
+  printHistory(app, options.env, entries, options.json === true);
+  return 0;
+}
+
+/** Prints an application's history in an environment (`gantry history`, local or from a server). */
+export function printHistory(
+  app: string,
+  env: string,
+  entries: readonly HistoryEntry[],
+  json: boolean,
+): void {
+  if (json) printJson({ application: app, environment: env, entries });
+  else if (entries.length === 0) printLines(`No promotions of ${app} to ${env} recorded.`);
   else
     printLines(
       ...entries.map(
         (e) => `${e.time}  ${e.kind.padEnd(9)}  ${(e.version ?? '?').padEnd(12)}  ${e.digest}  ${e.actor}`,
       ),
     );
-  return 0;
 }
 
 /** Options of `gantry diff`. */

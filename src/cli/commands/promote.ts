@@ -2,10 +2,10 @@
 import { loadReleaseFile } from '../../config/index.js';
 import { GantryError } from '../../core/index.js';
 import { readFile } from 'node:fs/promises';
-import { parseVulnerabilityReport, type PromotionOutcome } from '../../app.js';
+import { parseVulnerabilityReport } from '../../app.js';
 import { withApp, type AppCommandOptions } from '../app-context.js';
 import { printJson, printLines } from '../output.js';
-import { formatBytes } from '../progress.js';
+import { reportPromotion as report } from '../promotion-report.js';
 
 /** Options of `gantry promote` / `gantry plan`. */
 export interface PromoteOptions extends AppCommandOptions {
@@ -16,6 +16,9 @@ export interface PromoteOptions extends AppCommandOptions {
   readonly report?: string[];
   readonly override?: boolean;
   readonly reason?: string;
+  /** `--no-wait` and `--timeout`: only with `--server` (commands/remote.ts). */
+  readonly wait?: boolean;
+  readonly timeout?: string;
 }
 
 async function readReports(files: readonly string[]) {
@@ -38,6 +41,11 @@ export async function promote(
   reference: string | undefined,
   options: PromoteOptions,
 ): Promise<number> {
+  if (options.wait === false || options.timeout !== undefined)
+    throw new GantryError(
+      'USAGE_INVALID',
+      `${options.wait === false ? '--no-wait' : '--timeout'} waits for a server's promotion: pass --server URL or set GANTRY_SERVER`,
+    );
   if (options.release) {
     if (app !== undefined)
       throw new GantryError('USAGE_INVALID', 'pass either APP VERSION or --release FILE, not both');
@@ -97,33 +105,4 @@ export function plan(
   options: PromoteOptions,
 ): Promise<number> {
   return promote(app, reference, { ...options, dryRun: true });
-}
-
-function report(o: PromotionOutcome, json: boolean): void {
-  if (json) {
-    printJson(o);
-    return;
-  }
-  const what = `${o.application} ${o.version ?? ''}`.trim();
-  const lines: string[] = [];
-  if (o.status === 'unchanged')
-    lines.push(`${what} is already in ${o.to.environment} (${o.digest}); nothing to do.`);
-  else if (o.status === 'planned')
-    lines.push(`Plan: promote ${what} (${o.digest}) from ${o.from.environment} to ${o.to.environment}`);
-  else lines.push(`Promoted ${what} (${o.digest}) from ${o.from.environment} to ${o.to.environment}`);
-  lines.push(`  from ${o.from.repository}`, `  to   ${o.to.repository} (mode ${o.mode})`);
-  if (o.copy) {
-    const verb = o.status === 'planned' ? 'would copy' : 'copied';
-    lines.push(
-      `  ${verb} ${formatBytes(o.copy.bytesTransferred)} in ${o.copy.blobsCopied} blobs, ${o.copy.blobsMounted} mounted, ${o.copy.blobsSkipped} already present`,
-    );
-  }
-  for (const c of o.tags.changes)
-    lines.push(`  tag ${c.tag}${c.current ? ` (moves from ${c.current})` : ' (new)'}`);
-  if (o.tags.changes.length === 0) lines.push('  tags already in place');
-  for (const g of o.gates)
-    lines.push(`  gate ${g.gate}: ${g.status}${g.reasons.length ? ` — ${g.reasons.join('; ')}` : ''}`);
-  for (const w of o.warnings) lines.push(`  warning: ${w}`);
-  if (o.attestation) lines.push(`  attestation ${o.attestation}`);
-  printLines(...lines);
 }
