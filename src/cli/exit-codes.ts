@@ -16,6 +16,8 @@ export const ExitCode = Object.freeze({
   tls: 7,
   integrity: 8,
   unreachable: 9,
+  /** The work was aborted (interrupted, or its job lost its lease): 128 + SIGINT, as shells report it. */
+  aborted: 130,
 });
 
 const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
@@ -55,6 +57,7 @@ const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   API_UNAUTHENTICATED: ExitCode.auth,
   API_FORBIDDEN: ExitCode.auth,
   API_NOT_FOUND: ExitCode.notFound,
+  OPERATION_ABORTED: ExitCode.aborted,
 });
 
 /** The exit code for an error code (1 when the table has no entry). */

@@ -69,6 +69,7 @@ export const ErrorCodes = [
   'API_FORBIDDEN',
   'API_NOT_FOUND',
   // generic
+  'OPERATION_ABORTED',
   'INTERNAL',
 ] as const;
 
