@@ -18,6 +18,7 @@ import {
   type Credential,
   type CredentialProvider,
   type HostSettings,
+  type ReferrerLock,
   type Repository,
 } from './registry/index.js';
 
@@ -35,6 +36,11 @@ export interface RegistryClientSettings {
   readonly helperEnv?: Readonly<Record<string, string>>;
   /** `User-Agent`. Default: the client's own. */
   readonly userAgent?: string;
+  /**
+   * The lock every writer of a registry's referrers fallback index holds (`gantry serve`, across
+   * replicas): see `RegistryClientOptions.referrerLock`. Default: none.
+   */
+  readonly referrerLock?: ReferrerLock;
 }
 
 /** A registry client with the given credentials and host settings; the caller must `close()` it. */
@@ -53,6 +59,7 @@ export function createRegistryClient(settings: RegistryClientSettings): Registry
     credentials,
     hostSettings: settings.hostSettings ?? (() => ({})),
     ...(settings.userAgent !== undefined && { userAgent: settings.userAgent }),
+    ...(settings.referrerLock !== undefined && { referrerLock: settings.referrerLock }),
   });
 }
 

@@ -93,6 +93,7 @@ export class RegistryClient {
       ...(options.credentials !== undefined && { credentials: options.credentials }),
     });
     this.#session = new Session(transport, auth, logger, {
+      clock,
       ...(options.referrerLock !== undefined && { referrerLock: options.referrerLock }),
     });
   }

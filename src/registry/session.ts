@@ -5,7 +5,14 @@
  * `insufficient_scope`), and turns unexpected statuses into errors that keep the registry's codes.
  */
 import type { Readable } from 'node:stream';
-import { GantryError, escapeControl, silentLogger, type Logger } from '../core/index.js';
+import {
+  GantryError,
+  escapeControl,
+  silentLogger,
+  systemClock,
+  type Clock,
+  type Logger,
+} from '../core/index.js';
 import type { Authenticator } from './auth/authenticator.js';
 import { parseChallenges } from './auth/challenge.js';
 import { apiHost, assertManifestReference, assertRepositoryPath, type Repository } from './reference.js';
@@ -48,6 +55,8 @@ export interface SessionOptions {
   readonly signal?: AbortSignal;
   /** Serialises referrers fallback updates per key. Default: none (in-process serialisation and a settle wait). */
   readonly referrerLock?: ReferrerLock;
+  /** Clock of waits the registry resources make themselves. Default: the system clock. */
+  readonly clock?: Clock;
   /** A session whose knowledge of registries (referrers API or not) this one shares. */
   readonly shareWith?: Pick<Session, 'lacksReferrersApi' | 'hasReferrersApi'>;
 }
@@ -65,6 +74,8 @@ export class Session {
   readonly signal: AbortSignal | undefined;
   /** Runs each referrers fallback update of one key exclusively (see {@link ReferrerLock}). Default: none. */
   readonly referrerLock: ReferrerLock | undefined;
+  /** Clock of waits the registry resources make themselves (the referrers settle period). */
+  readonly clock: Clock;
 
   constructor(
     transport: HttpTransport,
@@ -77,6 +88,7 @@ export class Session {
     this.logger = logger;
     this.signal = options.signal;
     this.referrerLock = options.referrerLock;
+    this.clock = options.clock ?? systemClock;
     this.lacksReferrersApi = options.shareWith?.lacksReferrersApi ?? new Set();
     this.hasReferrersApi = options.shareWith?.hasReferrersApi ?? new Set();
   }
@@ -85,6 +97,7 @@ export class Session {
   withSignal(signal: AbortSignal): Session {
     return new Session(this.transport, this.auth, this.logger, {
       signal,
+      clock: this.clock,
       ...(this.referrerLock !== undefined && { referrerLock: this.referrerLock }),
       shareWith: this,
     });
