@@ -287,7 +287,9 @@ export {
   sameIdentity,
   verifyPromotion,
   unreadableEnvironments,
+  type CandidateList,
   type EnvironmentState,
+  type PromotionCandidate,
   type PromotionOutcome,
 } from './promotion/index.js';
 // What a job runner (src/jobs) needs of the promotion layer: plans, progress and their states.
