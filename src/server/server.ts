@@ -18,6 +18,7 @@ import { instrument } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { grants, type Access } from './roles.js';
 import { register, type AnyRoute } from './route.js';
+import { candidateRoutes } from './routes/candidates.js';
 import { environmentRoutes } from './routes/environments.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { operationRoutes } from './routes/operations.js';
@@ -106,6 +107,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     ...tokenRoutes(ctx),
     ...ledgerRoutes(ctx),
     ...environmentRoutes(ctx),
+    ...candidateRoutes(ctx),
   );
   for (const r of routes) register(http, r, authorize);
   await http.ready();
