@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Transform, type Readable } from 'node:stream';
-import { abortedError, isGantryError, throwIfAborted, unlessAborted } from '../core/index.js';
+import { abortedError, isGantryError, raceAbort, throwIfAborted, unlessAborted } from '../core/index.js';
 import { apiHost, canMount, isTemporary, type Descriptor } from '../registry/index.js';
 import { copyError } from './copy-error.js';
 import type { BlobAction, CopyListener } from './events.js';
@@ -84,7 +84,8 @@ export async function transferBlob(ctx: TransferContext, blob: Descriptor): Prom
   for (;;) {
     throwIfAborted(ctx.signal, what);
     try {
-      return await ctx.scheduler.dedupe(key, run);
+      // A run another copy started does not watch this copy's signal: stop waiting for it.
+      return await raceAbort(ctx.scheduler.dedupe(key, run), ctx.signal, what);
     } catch (err) {
       if (isGantryError(err, 'OPERATION_ABORTED') && ctx.signal?.aborted !== true) continue;
       throw unlessAborted(err, ctx.signal, what);

@@ -26,3 +26,27 @@ export function unlessAborted(err: unknown, signal: AbortSignal | undefined, wha
   if (!signal?.aborted || isGantryError(err, 'OPERATION_ABORTED')) return err;
   return abortedError(what, signal);
 }
+
+/**
+ * `work`, or `OPERATION_ABORTED` as soon as `signal` fires, whichever comes first. For work this
+ * caller shares but does not own (another caller's transfer of the same blob): it goes on, and its
+ * outcome is still observed, so a later failure never becomes an unhandled rejection.
+ */
+export function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortedError(what, signal));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: Error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
