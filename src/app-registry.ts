@@ -6,8 +6,8 @@
  */
 import { GantryError, isGantryError, type Digest } from './core/index.js';
 import type { CredentialSource, RegistryConfig } from './config/index.js';
-import { RegistryTarget, Scheduler, copyImage } from './copy/index.js';
-import type { RegistryPort } from './promotion/index.js';
+import { RegistryTarget, Scheduler, copyImage, type CopyListener, type CopyResult } from './copy/index.js';
+import type { CopyProgress, RegistryPort } from './promotion/index.js';
 import {
   DockerConfigCredentials,
   RegistryClient,
@@ -18,6 +18,7 @@ import {
   type Credential,
   type CredentialProvider,
   type HostSettings,
+  type ReferrerLock,
   type Repository,
 } from './registry/index.js';
 
@@ -35,6 +36,11 @@ export interface RegistryClientSettings {
   readonly helperEnv?: Readonly<Record<string, string>>;
   /** `User-Agent`. Default: the client's own. */
   readonly userAgent?: string;
+  /**
+   * The lock every writer of a registry's referrers fallback index holds (`gantry serve`, across
+   * replicas): see `RegistryClientOptions.referrerLock`. Default: none.
+   */
+  readonly referrerLock?: ReferrerLock;
 }
 
 /** A registry client with the given credentials and host settings; the caller must `close()` it. */
@@ -53,6 +59,7 @@ export function createRegistryClient(settings: RegistryClientSettings): Registry
     credentials,
     hostSettings: settings.hostSettings ?? (() => ({})),
     ...(settings.userAgent !== undefined && { userAgent: settings.userAgent }),
+    ...(settings.referrerLock !== undefined && { referrerLock: settings.referrerLock }),
   });
 }
 
@@ -120,15 +127,21 @@ export function registryPort(client: RegistryClient, scheduler: Scheduler = new 
     referrers: async (repo, digest, artifactType) =>
       (await client.referrersList(repo, digest, artifactType)).descriptors,
     copy: async (source, target, digest, opts) => {
+      const signal = opts?.signal;
+      const sides = signal ? { signal } : {};
+      const progress = opts?.onProgress && !opts.dryRun ? copyProgress(opts.onProgress) : undefined;
       const r = await copyImage(
-        new RegistryTarget(client, source),
+        new RegistryTarget(client, source, sides),
         digest,
-        new RegistryTarget(client, target),
+        new RegistryTarget(client, target, sides),
         {
           scheduler,
           ...(opts?.dryRun && { dryRun: true }),
+          ...(signal && { signal }),
+          ...(progress && { onEvent: progress.onEvent }),
         },
       );
+      progress?.done(r);
       return {
         bytesTransferred: r.dryRun ? r.bytesPlanned : r.bytesTransferred,
         blobsCopied: r.blobs.copied,
@@ -146,6 +159,77 @@ export function registryPort(client: RegistryClient, scheduler: Scheduler = new 
           await client.blobUpload(repo, digest, bytes.byteLength, bytes);
       }
       await client.referrerPush(repo, artifact.manifest, artifact.mediaType);
+    },
+  };
+}
+
+/** Options of {@link copyProgress}. */
+export interface CopyProgressOptions {
+  /** Least time between two reports, in ms (the final report is always made). Default 250. */
+  readonly intervalMs?: number;
+  /** Clock. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/**
+ * The copy engine's events as {@link CopyProgress} reports, at most one per `intervalMs` plus
+ * one final report (from the copy's result) in which `bytesTransferred` equals `bytesTotal`.
+ * Blobs mounted or already present leave the total (nothing of them is transferred), and a
+ * restarted blob's bytes count once. A throwing `report` is ignored: progress never breaks a copy.
+ */
+export function copyProgress(
+  report: (progress: CopyProgress) => void,
+  options: CopyProgressOptions = {},
+): { readonly onEvent: CopyListener; done(result: CopyResult): void } {
+  const interval = options.intervalMs ?? 250;
+  const now = options.now ?? Date.now;
+  let last = -Infinity;
+  const moved = new Map<Digest, number>();
+  const p = { bytesTransferred: 0, bytesTotal: 0, blobsDone: 0, blobsTotal: 0 };
+  const emit = (force: boolean): void => {
+    const t = now();
+    if (!force && t - last < interval) return;
+    last = t;
+    try {
+      report({ ...p });
+    } catch {
+      // see the doc comment
+    }
+  };
+  const onEvent: CopyListener = (e) => {
+    switch (e.type) {
+      case 'plan':
+        p.bytesTotal += e.bytes;
+        p.blobsTotal += e.blobs;
+        break;
+      case 'blob-bytes':
+        moved.set(e.digest, (moved.get(e.digest) ?? 0) + e.bytes);
+        p.bytesTransferred += e.bytes;
+        break;
+      case 'blob-retry':
+        p.bytesTransferred -= moved.get(e.digest) ?? 0;
+        moved.delete(e.digest);
+        break;
+      case 'blob-done':
+        p.blobsDone++;
+        if (e.action !== 'copied') p.bytesTotal -= e.size;
+        break;
+      default:
+        return;
+    }
+    emit(false);
+  };
+  return {
+    onEvent,
+    done: (r) => {
+      const blobs = r.blobs.copied + r.blobs.mounted + r.blobs.skipped;
+      Object.assign(p, {
+        bytesTransferred: r.bytesTransferred,
+        bytesTotal: r.bytesTransferred,
+        blobsDone: blobs,
+        blobsTotal: blobs,
+      });
+      emit(true);
     },
   };
 }

@@ -36,6 +36,7 @@ import {
   HttpTransport,
   type CredentialProvider,
   type HostSettings,
+  type ReferrerLock,
   type RegistryClient,
 } from './registry/index.js';
 import { createRegistryClient, definedEnv, providerFor, registryPort } from './app-registry.js';
@@ -58,6 +59,12 @@ export interface AppOptions {
   readonly ledger?: LedgerPort;
   /** Approvals besides the signed referrers (the server's store). Default: none. */
   readonly approvals?: ApprovalSource;
+  /**
+   * The lock every writer of a registry's referrers fallback index holds (the server's, across
+   * replicas): attaches then write once and skip the settle wait (decision 0012, addendum).
+   * Default: none (the CLI: in-process turns and a settle wait).
+   */
+  readonly referrerLock?: ReferrerLock;
 }
 
 /** The wired application. */
@@ -100,6 +107,7 @@ export function createApp(options: AppOptions): App {
   const client = createRegistryClient({
     providers,
     authFile: options.authFile,
+    ...(options.referrerLock && { referrerLock: options.referrerLock }),
     helperEnv: definedEnv(env),
     hostSettings: (host): HostSettings => {
       const r = byHost.get(host);
@@ -237,6 +245,7 @@ export {
   registryPort,
   type RegistryClientSettings,
 } from './app-registry.js';
+export type { ReferrerLock } from './registry/index.js';
 export {
   RegistryClient,
   isValidRegistryHost,
@@ -278,7 +287,9 @@ export {
   sameIdentity,
   verifyPromotion,
   unreadableEnvironments,
+  type CandidateList,
   type EnvironmentState,
+  type PromotionCandidate,
   type PromotionOutcome,
 } from './promotion/index.js';
 // What a job runner (src/jobs) needs of the promotion layer: plans, progress and their states.

@@ -17,6 +17,8 @@ export const ExitCode = Object.freeze({
   integrity: 8,
   unreachable: 9,
   pending: 10,
+  /** The work was aborted (interrupted, or its job lost its lease): 128 + SIGINT, as shells report it. */
+  aborted: 130,
 });
 
 const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
@@ -60,6 +62,7 @@ const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   PROMOTION_WAIT_TIMEOUT: ExitCode.pending,
   SERVER_UNREACHABLE: ExitCode.unreachable,
   SERVER_TLS: ExitCode.tls,
+  OPERATION_ABORTED: ExitCode.aborted,
 });
 
 /** The exit code for an error code (1 when the table has no entry). */

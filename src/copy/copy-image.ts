@@ -3,7 +3,7 @@
  * child manifests, then the root by digest, then the artifacts that travel with it, and the tags
  * last, so a failed copy never leaves a tag behind.
  */
-import { GantryError, type Digest } from '../core/index.js';
+import { GantryError, throwIfAborted, unlessAborted, type Digest } from '../core/index.js';
 import type { Manifest } from '../registry/index.js';
 import { onSide } from './copy-error.js';
 import type { BlobAction, CopyListener } from './events.js';
@@ -44,6 +44,13 @@ export interface CopyImageOptions {
   readonly onEvent?: CopyListener;
   /** Clock for the duration. Default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * Stops the copy promptly: no blob or manifest transfer starts once it fired, waits for a
+   * scheduler slot end, and the copy throws `OPERATION_ABORTED` after the transfers in flight
+   * have stopped. Build registry targets with the same signal (`new RegistryTarget(client, repo,
+   * { signal })`) so that requests in flight are cut off too. Default: none.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Counts of what happened to blobs. */
@@ -92,6 +99,24 @@ export async function copyImage(
   destination: WriteTarget,
   options: CopyImageOptions = {},
 ): Promise<CopyResult> {
+  const signal = options.signal;
+  const what = `copy of ${source.name}:${reference} to ${destination.name}`;
+  throwIfAborted(signal, what);
+  try {
+    return await copyWith(source, reference, destination, options);
+  } catch (err) {
+    throw unlessAborted(err, signal, what);
+  }
+}
+
+async function copyWith(
+  source: ReadTarget,
+  reference: string,
+  destination: WriteTarget,
+  options: CopyImageOptions,
+): Promise<CopyResult> {
+  const signal = options.signal;
+  const stopIfAborted = (object: string): void => throwIfAborted(signal, object);
   const now = options.now ?? Date.now;
   const started = now();
   const tags = [...(options.tags ?? [])];
@@ -154,6 +179,7 @@ export async function copyImage(
     budget: new RetryBudget(options.retry ?? {}, plan.blobs.length, now),
     newDestination: options.destinationTags?.size === 0,
     ...(options.onEvent && { onEvent: options.onEvent }),
+    ...(signal && { signal }),
   };
   const blobs: BlobCounts = { copied: 0, mounted: 0, skipped: 0, foreign: plan.foreign.length };
   let bytesTransferred = 0;
@@ -161,11 +187,19 @@ export async function copyImage(
     blobs[action]++;
     if (action === 'copied') bytesTransferred += size;
   };
-  await Promise.all(plan.blobs.map(async (b) => count(await transferBlob(ctx, b), b.size)));
+  const transfers = plan.blobs.map(async (b) => count(await transferBlob(ctx, b), b.size));
+  try {
+    await Promise.all(transfers);
+  } catch (err) {
+    // An aborted copy returns only once every transfer it started has stopped.
+    if (signal?.aborted) await Promise.allSettled(transfers);
+    throw err;
+  }
 
   const manifests = { copied: 0, skipped: 0 };
   const put = async (m: Manifest, reference: string): Promise<boolean> => {
     const object = `manifest ${destination.name}${reference.includes(':') ? '@' : ':'}${reference}`;
+    stopIfAborted(object);
     const confirmed = await onSide('destination', object, () =>
       destination.pushManifest(m.bytes, m.mediaType, reference),
     );
@@ -191,7 +225,7 @@ export async function copyImage(
   if (!direct) await putIfMissing(plan.root);
 
   const referrers = withReferrers
-    ? await copyAttached(destination, plan.attached, putIfMissing, put, options.destinationTags)
+    ? await copyAttached(destination, plan.attached, putIfMissing, put, options.destinationTags, signal)
     : { copied: 0, skipped: 0 };
 
   const confirmed: boolean[] = [];
@@ -227,6 +261,7 @@ async function copyAttached(
   putIfMissing: (m: Manifest) => Promise<void>,
   put: (m: Manifest, reference: string) => Promise<boolean>,
   destinationTags: ReadonlySet<string> | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<{ copied: number; skipped: number }> {
   const counts = { copied: 0, skipped: 0 };
   const present = new Map<Digest, Set<string>>();
@@ -246,6 +281,7 @@ async function copyAttached(
         counts.skipped++;
         continue;
       }
+      throwIfAborted(signal, `referrer ${m.digest}`);
       await onSide('destination', `referrer ${m.digest}`, () =>
         destination.pushReferrer(m.bytes, m.mediaType),
       );

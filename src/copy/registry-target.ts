@@ -16,8 +16,16 @@ export class RegistryTarget implements ReadTarget, WriteTarget {
   readonly repository: Repository;
   readonly #client: RegistryClient;
 
-  constructor(client: RegistryClient, repository: Repository) {
-    this.#client = client;
+  /**
+   * `options.signal` aborts every request of this target: one in flight is cut off, and none
+   * starts once it fired. Default: none.
+   */
+  constructor(
+    client: RegistryClient,
+    repository: Repository,
+    options: { readonly signal?: AbortSignal } = {},
+  ) {
+    this.#client = options.signal ? client.withSignal(options.signal) : client;
     this.repository = Object.freeze({ registry: repository.registry, repository: repository.repository });
     this.name = `${repository.registry}/${repository.repository}`;
   }

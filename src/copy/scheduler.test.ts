@@ -65,4 +65,21 @@ describe('Scheduler', () => {
     expect(await Promise.all([s.dedupe('k', task), s.dedupe('k', task)])).toEqual(['done', 'done']);
     expect(runs).toBe(1);
   });
+
+  it('an aborted wait for a slot rejects, takes no slot, and the next waiter runs', async () => {
+    const s = new Scheduler({ concurrency: 1, perHost: 1 });
+    const p = probe();
+    const first = s.run(['a'], p.task);
+    const lease = new AbortController();
+    const aborted = s.run(['a'], p.task, false, lease.signal).catch((e: unknown) => e);
+    const third = s.run(['a'], p.task);
+    await settle();
+    lease.abort(new Error('lease lost'));
+    expect(((await aborted) as Error).message).toBe('lease lost');
+    await p.drain();
+    await Promise.all([first, third]);
+    // The aborted task never ran: two runs in all, one at a time.
+    expect(p.peak()).toBe(1);
+    expect(await s.run(['a'], () => Promise.resolve('free'))).toBe('free');
+  });
 });

@@ -25,12 +25,26 @@ class Semaphore {
   constructor(size: number) {
     this.#free = Math.max(1, size);
   }
-  async acquire(): Promise<void> {
+  /** Takes a slot; a wait cut short by `signal` rejects with its reason and takes none. */
+  async acquire(signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     if (this.#free > 0) {
       this.#free--;
       return;
     }
-    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    await new Promise<void>((resolve, reject) => {
+      const grant = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        const i = this.#waiting.indexOf(grant);
+        if (i !== -1) this.#waiting.splice(i, 1);
+        reject(signal?.reason as Error);
+      };
+      this.#waiting.push(grant);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
   release(): void {
     const next = this.#waiting.shift();
@@ -50,15 +64,22 @@ class Pool {
     this.#perHost = perHost;
   }
 
-  async run<T>(hosts: readonly string[], task: () => Promise<T>): Promise<T> {
+  async run<T>(hosts: readonly string[], task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const sems = [...new Set(hosts)].sort().map((h) => this.#host(h));
-    await this.#overall.acquire();
-    for (const s of sems) await s.acquire();
+    const held: Semaphore[] = [];
+    try {
+      for (const s of [this.#overall, ...sems]) {
+        await s.acquire(signal);
+        held.push(s);
+      }
+    } catch (err) {
+      for (const s of held.reverse()) s.release();
+      throw err;
+    }
     try {
       return await task();
     } finally {
-      for (const s of sems) s.release();
-      this.#overall.release();
+      for (const s of held.reverse()) s.release();
     }
   }
 
@@ -98,9 +119,10 @@ export class Scheduler {
 
   /**
    * Runs `task` holding a slot overall and one for each of `hosts` (e.g. source and destination),
-   * from the light pool when `light` (see the module comment).
+   * from the light pool when `light` (see the module comment). A wait for slots cut short by
+   * `signal` rejects with the signal's reason, holding none.
    */
-  run<T>(hosts: readonly string[], task: () => Promise<T>, light = false): Promise<T> {
-    return (light ? this.#light : this.#transfers).run(hosts, task);
+  run<T>(hosts: readonly string[], task: () => Promise<T>, light = false, signal?: AbortSignal): Promise<T> {
+    return (light ? this.#light : this.#transfers).run(hosts, task, signal);
   }
 }

@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Transform, type Readable } from 'node:stream';
-import { isGantryError } from '../core/index.js';
+import { abortedError, isGantryError, raceAbort, throwIfAborted, unlessAborted } from '../core/index.js';
 import { apiHost, canMount, isTemporary, type Descriptor } from '../registry/index.js';
 import { copyError } from './copy-error.js';
 import type { BlobAction, CopyListener } from './events.js';
@@ -30,6 +30,8 @@ export interface TransferContext {
    */
   readonly newDestination?: boolean;
   readonly onEvent?: CopyListener;
+  /** Stops the transfer: no attempt starts once it fired, and the wait for a slot ends. */
+  readonly signal?: AbortSignal;
 }
 
 /** The hosts a transfer holds concurrency slots on. */
@@ -63,13 +65,32 @@ export function mountable(ctx: Pick<TransferContext, 'source' | 'destination'>):
   return canMount(ctx.source.repository, ctx.destination.repository);
 }
 
-/** Makes one blob present at the destination. */
-export function transferBlob(ctx: TransferContext, blob: Descriptor): Promise<BlobAction> {
+/**
+ * Makes one blob present at the destination. A transfer of the same blob that another copy
+ * started (and shares through the scheduler) may be aborted by that copy's signal: this copy,
+ * not aborted itself, then starts its own.
+ */
+export async function transferBlob(ctx: TransferContext, blob: Descriptor): Promise<BlobAction> {
   const key = `${ctx.destination.name}|${blob.digest}`;
   const light = blob.size <= SMALL_BLOB_BYTES || mountable(ctx);
-  return ctx.scheduler.dedupe(key, () =>
-    ctx.scheduler.run(hostsOf(ctx), () => attemptTransfer(ctx, blob), light),
-  );
+  const what = `blob ${blob.digest}`;
+  // Failures of a run are reported as its starter's signal says (whoever shares the run).
+  const run = () =>
+    ctx.scheduler
+      .run(hostsOf(ctx), () => attemptTransfer(ctx, blob), light, ctx.signal)
+      .catch((err: unknown) => {
+        throw unlessAborted(err, ctx.signal, what);
+      });
+  for (;;) {
+    throwIfAborted(ctx.signal, what);
+    try {
+      // A run another copy started does not watch this copy's signal: stop waiting for it.
+      return await raceAbort(ctx.scheduler.dedupe(key, run), ctx.signal, what);
+    } catch (err) {
+      if (isGantryError(err, 'OPERATION_ABORTED') && ctx.signal?.aborted !== true) continue;
+      throw unlessAborted(err, ctx.signal, what);
+    }
+  }
 }
 
 async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<BlobAction> {
@@ -94,6 +115,7 @@ async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<
   let best = 0;
   let stalls = 0;
   for (let attempt = 1; ; attempt++) {
+    throwIfAborted(ctx.signal, `blob ${blob.digest}`);
     const moved = { bytes: 0 };
     try {
       const whole = await smallBlob(ctx, blob, moved);
@@ -106,6 +128,7 @@ async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<
       ctx.onEvent?.({ type: 'blob-done', image: ctx.image, digest: blob.digest, size: blob.size, action });
       return action;
     } catch (raw) {
+      if (ctx.signal?.aborted) throw unlessAborted(raw, ctx.signal, `blob ${blob.digest}`);
       const err =
         isGantryError(raw) && raw.details.side !== undefined
           ? raw
@@ -122,7 +145,11 @@ async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<
         reason: err.message,
       });
       const pause = ctx.budget.pause(stalls);
-      if (pause > 0) await sleep(pause);
+      if (pause > 0) {
+        await sleep(pause, undefined, ctx.signal ? { signal: ctx.signal } : {}).catch(() => {
+          throw abortedError(`blob ${blob.digest}`, ctx.signal);
+        });
+      }
     }
   }
 }

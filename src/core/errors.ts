@@ -75,6 +75,7 @@ export const ErrorCodes = [
   'SERVER_TLS',
   'SERVER_PROTOCOL',
   // generic
+  'OPERATION_ABORTED',
   'INTERNAL',
 ] as const;
 

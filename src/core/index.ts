@@ -1,5 +1,6 @@
 /** Public surface of the core layer: errors, digests, media types, logging and time. */
 export * from './errors.js';
+export * from './abort.js';
 export * from './digest.js';
 export * from './media-types.js';
 export * from './logger.js';

@@ -18,6 +18,7 @@ import { MemoryLedger } from './ledger-port.js';
 import { configOf, dev, environment, prod, registry, repo, REV } from './config-fixture.test-support.js';
 import { imageWith, MemoryRegistry } from './memory-registry.test-support.js';
 import type { GateEvaluator } from './model.js';
+import type { RegistryPort } from './ports.js';
 import { initialProgress, type PromotionPlan, type PromotionProgress } from './promotion-plan.js';
 import { PromotionService } from './service.js';
 import { isTerminal } from './states.js';
@@ -327,5 +328,74 @@ describe('a failing step fails the promotion, its tags undone from the plan', ()
     expect(mem.peek(repo(prod, 'web'), 'prod')).toBe(old.digest);
     expect(mem.peek(repo(prod, 'web'), '1.1.0')).toBeUndefined();
     expect(ledger.events.at(-1)).toMatchObject({ type: 'promotion.failed' });
+  });
+});
+
+describe('an aborted step (a lost lease) stops the job, not the promotion', () => {
+  /** A service whose registry copies through `copy` instead of the in-memory one. */
+  const withCopy = (copy: RegistryPort['copy']) =>
+    new PromotionService({ config, registry: { ...mem.port, copy }, gates, ledger, now: () => NOW });
+
+  it('an abort mid-copy rethrows OPERATION_ABORTED, leaves the state copying, and a re-run completes', async () => {
+    const plan = roundTrip(await service().plan({ app: 'web', reference: '1.1.0', to: 'prod', actor: 'ci' }));
+    let p = initialProgress(plan);
+    while (p.state !== 'copying') p = roundTrip(await service().applier().step(plan, p));
+    const lease = new AbortController();
+    const seen: { index: number; bytesTransferred: number }[] = [];
+    // The copy reports progress, then the lease is lost and the transport's requests break off.
+    const s = withCopy((_source, _target, _digest, options) => {
+      options?.onProgress?.({ bytesTransferred: 10, bytesTotal: 100, blobsDone: 0, blobsTotal: 1 });
+      expect(options?.signal).toBe(lease.signal);
+      lease.abort();
+      return Promise.reject(new GantryError('REGISTRY_TIMEOUT', 'PUT blob: aborted'));
+    });
+    const err = await s
+      .applier()
+      .step(plan, p, {
+        signal: lease.signal,
+        onCopyProgress: (index, x) => seen.push({ index, bytesTransferred: x.bytesTransferred }),
+      })
+      .catch((e: unknown) => e);
+    expect((err as GantryError).code).toBe('OPERATION_ABORTED');
+    expect(seen).toEqual([{ index: 0, bytesTransferred: 10 }]);
+    expect(ledger.events.map((e) => e.type)).not.toContain('promotion.failed');
+    expect(p.state).toBe('copying');
+    const done = await service().applier().run(plan, p);
+    expect(done.state).toBe('completed');
+    expect(mem.peek(repo(prod, 'web'), '1.1.0')).toBe(candidate.digest);
+  });
+
+  it('an abort while verifying writes no further tag and undoes none', async () => {
+    const plan = roundTrip(await service().plan({ app: 'web', reference: '1.1.0', to: 'prod', actor: 'ci' }));
+    let p = initialProgress(plan);
+    while (p.tagsWritten < 1) p = roundTrip(await service().applier().step(plan, p));
+    const lease = new AbortController();
+    // The lease is lost while the step (in a new process) reads the manifest its tags point at.
+    mem.fault = (op) => {
+      if (op === 'manifest') lease.abort();
+      return undefined;
+    };
+    const writes = mem.writes.length;
+    const err = await service()
+      .applier()
+      .step(plan, p, { signal: lease.signal })
+      .catch((e: unknown) => e);
+    expect((err as GantryError).code).toBe('OPERATION_ABORTED');
+    // `prod` (the step's tag) was not written, and `latest`, written by the step before, stays.
+    expect(mem.writes.slice(writes)).toEqual([]);
+    expect(mem.peek(repo(prod, 'web'), 'latest')).toBe(candidate.digest);
+    expect(ledger.events.map((e) => e.type)).not.toContain('promotion.failed');
+    mem.fault = () => undefined;
+    expect((await service().applier().run(plan, p)).state).toBe('completed');
+  });
+
+  it('an already aborted signal does no work at all', async () => {
+    const plan = await service().plan({ app: 'web', reference: '1.1.0', to: 'prod', actor: 'ci' });
+    const err = await service()
+      .applier()
+      .step(plan, initialProgress(plan), { signal: AbortSignal.abort() })
+      .catch((e: unknown) => e);
+    expect((err as GantryError).code).toBe('OPERATION_ABORTED');
+    expect(ledger.events).toEqual([]);
   });
 });

@@ -7,7 +7,14 @@
  * copying present content transfers nothing, writing a tag that already points at the digest
  * moves nothing, and a record already attached is not attached again.
  */
-import { GantryError, toGantryError, type Digest, type Manifest } from '../core/index.js';
+import {
+  GantryError,
+  throwIfAborted,
+  toGantryError,
+  unlessAborted,
+  type Digest,
+  type Manifest,
+} from '../core/index.js';
 import {
   Annotations,
   PROMOTION_ARTIFACT_TYPE,
@@ -88,7 +95,9 @@ export class PromotionApplier {
   /**
    * Does the next unit of work of `plan` from `progress` and returns the new progress. A step
    * that fails moves the promotion to `failed` (its tags undone first, when writing them failed);
-   * a failing ledger throws, leaving `progress` as it was. A terminal progress is returned as is.
+   * a failing ledger throws, leaving `progress` as it was, and so does a step aborted by
+   * `options.signal` (`OPERATION_ABORTED`: the job stopped, the promotion did not fail). A
+   * terminal progress is returned as is.
    */
   async step(
     plan: PromotionPlan,
@@ -96,10 +105,14 @@ export class PromotionApplier {
     options: StepOptions = {},
   ): Promise<PromotionProgress> {
     if (isTerminal(progress.state)) return progress;
+    throwIfAborted(options.signal, what(plan));
     try {
       return await this.#step(plan, progress, options);
     } catch (err) {
       if (err instanceof LedgerUnavailable) throw err.cause;
+      // An aborted step says the job stopped (a lost lease, a shutdown), not that the promotion
+      // failed: the progress stays where it was and a new attempt resumes from it.
+      if (options.signal?.aborted) throw unlessAborted(err, options.signal, what(plan));
       return this.fail(plan, progress, err, options);
     }
   }
@@ -211,7 +224,7 @@ export class PromotionApplier {
         );
         return { ...p, state: next(p.state, { type: 'copy-started' }) };
       case 'copying':
-        return this.#copy(plan, p);
+        return this.#copy(plan, p, o);
       case 'verifying':
         return this.#verifying(plan, p, o);
       default:
@@ -247,21 +260,29 @@ export class PromotionApplier {
   }
 
   /** Copies the next application's content (nothing in tag mode or when unchanged). */
-  async #copy(plan: PromotionPlan, p: PromotionProgress): Promise<PromotionProgress> {
+  async #copy(plan: PromotionPlan, p: PromotionProgress, o: StepOptions): Promise<PromotionProgress> {
     const i = p.copies.length;
     if (i >= plan.applications.length) return { ...p, state: next(p.state, { type: 'copied' }) };
     const a = plan.applications[i] as PlannedPromotion;
+    const report = o.onCopyProgress;
     const copy =
-      a.mode === 'copy' && !a.unchanged ? await this.#c.registry.copy(a.source, a.target, a.digest) : null;
+      a.mode === 'copy' && !a.unchanged
+        ? await this.#c.registry.copy(a.source, a.target, a.digest, {
+            ...(o.signal && { signal: o.signal }),
+            ...(report && { onProgress: (x: CopyProgress) => report(i, x) }),
+          })
+        : null;
     return { ...p, copies: [...p.copies, copy] };
   }
 
   /** Verifies every target, then writes the tags one by one, then attaches the records. */
   async #verifying(plan: PromotionPlan, p: PromotionProgress, o: StepOptions): Promise<PromotionProgress> {
     const registry = this.#c.registry;
+    const stopIfAborted = (): void => throwIfAborted(o.signal, what(plan));
     if (!p.verified) {
       for (const a of plan.applications) {
         if (a.unchanged) continue;
+        stopIfAborted();
         if ((await registry.resolve(a.target, a.digest)) !== a.digest) {
           throw new GantryError(
             'REGISTRY_DIGEST_MISMATCH',
@@ -275,11 +296,16 @@ export class PromotionApplier {
       const w = plan.tagWrites[p.tagsWritten] as PlannedTagWrite;
       const attempted: TagWrite[] = [];
       try {
-        for (const x of plan.tagWrites.slice(0, p.tagsWritten + 1))
+        for (const x of plan.tagWrites.slice(0, p.tagsWritten + 1)) {
+          stopIfAborted();
           attempted.push(await this.#write(plan, x));
+        }
         const last = attempted[attempted.length - 1] as TagWrite;
+        stopIfAborted();
         await registry.tag(last.repo, w.tag, last.manifest);
       } catch (err) {
+        // Aborted: the tags already written are the ones a resumed step writes again; nothing is undone.
+        if (o.signal?.aborted) throw unlessAborted(err, o.signal, what(plan));
         throw tagWriteFailure(what(plan), err, attempted, await undoWrites(registry, attempted));
       }
       return { ...p, tagsWritten: p.tagsWritten + 1 };
@@ -287,7 +313,8 @@ export class PromotionApplier {
     const i = p.attestations.length;
     if (i < plan.applications.length) {
       const a = plan.applications[i] as PlannedPromotion;
-      const digest = a.unchanged ? null : await this.#attest(plan, p, i);
+      stopIfAborted();
+      const digest = a.unchanged ? null : await this.#attest(plan, p, i, stopIfAborted);
       return { ...p, attestations: [...p.attestations, digest] };
     }
     await this.#record(plan, 'promotion.completed', { attestations: p.attestations }, o);
@@ -321,7 +348,12 @@ export class PromotionApplier {
   }
 
   /** Attaches the promotion record of application `i`, with the approvals that counted; returns its digest. */
-  async #attest(plan: PromotionPlan, p: PromotionProgress, i: number): Promise<Digest> {
+  async #attest(
+    plan: PromotionPlan,
+    p: PromotionProgress,
+    i: number,
+    stopIfAborted: () => void,
+  ): Promise<Digest> {
     const a = plan.applications[i] as PlannedPromotion;
     const predicate: PromotionPredicate = {
       kind: 'promotion',
@@ -346,6 +378,7 @@ export class PromotionApplier {
     );
     const earlier = this.#c.fresh ? undefined : await this.#attached(a, predicate);
     if (earlier) return earlier;
+    stopIfAborted();
     await this.#c.registry.attach(a.target, artifact);
     return artifact.digest;
   }

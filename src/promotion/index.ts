@@ -1,6 +1,7 @@
 /** Public surface of the promotion layer. */
 export type { RegistryPort, ContentCopy, CopyOptions, CopyProgress } from './ports.js';
 export { PromotionService, type PromotionServiceOptions, type ApplierOptions } from './service.js';
+export type { CandidateList, CandidateOptions, PromotionCandidate } from './candidates.js';
 export type {
   PromoteRequest,
   PromotionOutcome,

@@ -13,6 +13,7 @@ import {
 } from '../config/index.js';
 import type { Signer } from './attestation.js';
 import { readSourceCandidate } from './candidate.js';
+import { candidatesFor, type CandidateList, type CandidateOptions } from './candidates.js';
 import { assertCandidateReference } from './tag-kinds.js';
 import { approvalArtifact } from './approval.js';
 import type {
@@ -103,6 +104,14 @@ export class PromotionService {
   /** The source environment of a promotion into `to`: `from` when allowed, else the only one configured. */
   sourceOf(to: EnvironmentConfig, from?: string): EnvironmentConfig {
     return sourceOf(this.#o.config, to, from);
+  }
+
+  /**
+   * What can be promoted into `env` of `app`: the images of its source environments, newest
+   * version first, each saying whether `env` already holds it or runs it (see candidates.ts).
+   */
+  candidates(app: string, env: string, options?: CandidateOptions): Promise<CandidateList> {
+    return candidatesFor(this.#o.registry, this.#o.config, app, env, options);
   }
 
   /** Who acts and when, for a request. */

@@ -30,7 +30,7 @@ import {
 import type { Reference, Repository } from './reference.js';
 import { referrerPush, referrersList, type ReferrersResult } from './referrers.js';
 import { ping } from './ping.js';
-import { Session } from './session.js';
+import { Session, type ReferrerLock } from './session.js';
 import { tagDelete, tagList, tagListChecked, type TagListResult } from './tags.js';
 import { HttpTransport, type HostSettings } from './transport/http-transport.js';
 import type { RetryOptions } from './transport/retry-policy.js';
@@ -51,6 +51,14 @@ export interface RegistryClientOptions {
   readonly clock?: Clock;
   /** An existing transport to share connection pools with. Default: a new one from the options above. */
   readonly transport?: HttpTransport;
+  /**
+   * Runs each update of a referrers fallback index (registries without the referrers API) inside
+   * an exclusive lock on the subject, held by the caller across processes (`gantry serve`): the
+   * update then reads, merges and writes once, verifies with one re-read, and skips the settle
+   * wait. Default: none (updates are serialised in-process only and settle before verifying; see
+   * docs/decisions/0012-referrer-index-writes.md).
+   */
+  readonly referrerLock?: ReferrerLock;
 }
 
 /** A client for OCI Distribution registries. */
@@ -58,7 +66,13 @@ export class RegistryClient {
   readonly #session: Session;
   readonly #ownsTransport: boolean;
 
-  constructor(options: RegistryClientOptions = {}) {
+  /** `session` is internal: {@link withSignal} shares this client's session under a signal. */
+  constructor(options: RegistryClientOptions = {}, session?: Session) {
+    if (session) {
+      this.#session = session;
+      this.#ownsTransport = false;
+      return;
+    }
     const logger = options.logger ?? silentLogger;
     const clock = options.clock ?? systemClock;
     const transport =
@@ -78,7 +92,19 @@ export class RegistryClient {
       ...(options.hostSettings !== undefined && { hostSettings: options.hostSettings }),
       ...(options.credentials !== undefined && { credentials: options.credentials }),
     });
-    this.#session = new Session(transport, auth, logger);
+    this.#session = new Session(transport, auth, logger, {
+      clock,
+      ...(options.referrerLock !== undefined && { referrerLock: options.referrerLock }),
+    });
+  }
+
+  /**
+   * This client with every request aborted by `signal` (connections, tokens and what it learnt
+   * of registries are shared): a request in flight is cut off, and none starts once it fired.
+   * Closing the returned client closes nothing.
+   */
+  withSignal(signal: AbortSignal): RegistryClient {
+    return new RegistryClient({}, this.#session.withSignal(signal));
   }
 
   /** Checks the registry answers `/v2/` and accepts the credentials (a token is fetched when it asks for one). */

@@ -2,6 +2,7 @@
 export * from './reference.js';
 export * from './manifest.js';
 export { RegistryClient, type RegistryClientOptions } from './client.js';
+export type { ReferrerLock } from './session.js';
 export type { ManifestHeadResult, ManifestPutResult } from './manifests.js';
 export type { TagListResult } from './tags.js';
 export type { BlobSource, BlobUploadOptions, BlobGetOptions, MountResult } from './blobs.js';

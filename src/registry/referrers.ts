@@ -12,7 +12,6 @@ import {
   isGantryError,
   type Digest,
 } from '../core/index.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { repositoryScope } from './auth/challenge.js';
 import { parseManifest, type Descriptor, type ImageIndex } from './manifest.js';
 import { manifestGet, manifestPut } from './manifests.js';
@@ -202,8 +201,8 @@ async function serialised(key: string, task: () => Promise<void>): Promise<void>
   }
 }
 
-function jitter(ms: number): Promise<void> {
-  return sleep(ms + Math.floor(Math.random() * ms));
+function jitter(session: Session, ms: number): Promise<void> {
+  return session.clock.sleep(ms + Math.floor(Math.random() * ms));
 }
 
 /**
@@ -212,6 +211,8 @@ function jitter(ms: number): Promise<void> {
  * index before this one wrote can overwrite it. Hence: writers in this process take turns, and across
  * processes each writer reads the index again after writing, puts back its own entry and every entry
  * it has seen that went missing, and only returns once its entry has survived a settle period.
+ * With the session's `referrerLock` (gantry serve) the update runs inside that lock and the first
+ * write is confirmed by one re-read, with no settle period.
  * docs/decisions/0012-referrer-index-writes.md states what that guarantees and where it stops.
  */
 async function addToFallback(
@@ -221,7 +222,12 @@ async function addToFallback(
   descriptor: Descriptor,
 ): Promise<void> {
   const key = `${repo.registry}/${repo.repository}@${subject}`;
-  await serialised(key, async () => {
+  const lock = session.referrerLock;
+  // Under a lock every writer of this index holds (gantry serve), no writer can slip in between
+  // a read and the write: the entry is written once and confirmed by the next read, without a
+  // settle wait. Should that read miss something (a writer that does not take the lock, such as
+  // the CLI), the rounds go on as without a lock.
+  const update = async (): Promise<void> => {
     const seen = new Map<string, Descriptor>();
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const current = (await fallbackIndex(session, repo, subject))?.manifests ?? [];
@@ -233,7 +239,7 @@ async function addToFallback(
       // period after the last write and still holds everything.
       if (missing.length === 0) return;
       await putIndex(session, repo, subject, [...current, ...missing]);
-      await jitter(SETTLE_MS);
+      if (!(lock && round === 0)) await jitter(session, SETTLE_MS);
     }
     const final = (await fallbackIndex(session, repo, subject))?.manifests ?? [];
     if (final.some((d) => d.digest === descriptor.digest)) return;
@@ -243,7 +249,8 @@ async function addToFallback(
         `${repo.registry}/${repo.repository}: other writers kept replacing it`,
       { details: { subject, referrer: descriptor.digest, rounds: MAX_ROUNDS } },
     );
-  });
+  };
+  await serialised(key, lock ? () => lock(key, update) : update);
 }
 
 async function putIndex(

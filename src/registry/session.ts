@@ -5,7 +5,14 @@
  * `insufficient_scope`), and turns unexpected statuses into errors that keep the registry's codes.
  */
 import type { Readable } from 'node:stream';
-import { GantryError, escapeControl, silentLogger, type Logger } from '../core/index.js';
+import {
+  GantryError,
+  escapeControl,
+  silentLogger,
+  systemClock,
+  type Clock,
+  type Logger,
+} from '../core/index.js';
 import type { Authenticator } from './auth/authenticator.js';
 import { parseChallenges } from './auth/challenge.js';
 import { apiHost, assertManifestReference, assertRepositoryPath, type Repository } from './reference.js';
@@ -36,20 +43,64 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * Runs `task` holding an exclusive lock on `key` (for `gantry serve`, one held across replicas),
+ * resolving when the task has finished and the lock is released.
+ */
+export type ReferrerLock = (key: string, task: () => Promise<void>) => Promise<void>;
+
+/** Options of a {@link Session}. */
+export interface SessionOptions {
+  /** Aborts every call that does not bring a signal of its own. Default: none. */
+  readonly signal?: AbortSignal;
+  /** Serialises referrers fallback updates per key. Default: none (in-process serialisation and a settle wait). */
+  readonly referrerLock?: ReferrerLock;
+  /** Clock of waits the registry resources make themselves. Default: the system clock. */
+  readonly clock?: Clock;
+  /** A session whose knowledge of registries (referrers API or not) this one shares. */
+  readonly shareWith?: Pick<Session, 'lacksReferrersApi' | 'hasReferrersApi'>;
+}
+
 /** The shared request machinery. Library-internal: use {@link RegistryClient}. */
 export class Session {
   readonly transport: HttpTransport;
   readonly auth: Authenticator;
   readonly logger: Logger;
   /** Registries that answered 404 on the referrers API: the tag schema is used directly. */
-  readonly lacksReferrersApi = new Set<string>();
+  readonly lacksReferrersApi: Set<string>;
   /** Registries that answered the referrers API: the tag schema is not asked. */
-  readonly hasReferrersApi = new Set<string>();
+  readonly hasReferrersApi: Set<string>;
+  /** Aborts every call of this session that does not bring a signal of its own. Default: none. */
+  readonly signal: AbortSignal | undefined;
+  /** Runs each referrers fallback update of one key exclusively (see {@link ReferrerLock}). Default: none. */
+  readonly referrerLock: ReferrerLock | undefined;
+  /** Clock of waits the registry resources make themselves (the referrers settle period). */
+  readonly clock: Clock;
 
-  constructor(transport: HttpTransport, auth: Authenticator, logger: Logger = silentLogger) {
+  constructor(
+    transport: HttpTransport,
+    auth: Authenticator,
+    logger: Logger = silentLogger,
+    options: SessionOptions = {},
+  ) {
     this.transport = transport;
     this.auth = auth;
     this.logger = logger;
+    this.signal = options.signal;
+    this.referrerLock = options.referrerLock;
+    this.clock = options.clock ?? systemClock;
+    this.lacksReferrersApi = options.shareWith?.lacksReferrersApi ?? new Set();
+    this.hasReferrersApi = options.shareWith?.hasReferrersApi ?? new Set();
+  }
+
+  /** The same session (transport, tokens, what it learnt of registries) with every call aborted by `signal`. */
+  withSignal(signal: AbortSignal): Session {
+    return new Session(this.transport, this.auth, this.logger, {
+      signal,
+      clock: this.clock,
+      ...(this.referrerLock !== undefined && { referrerLock: this.referrerLock }),
+      shareWith: this,
+    });
   }
 
   /**
@@ -82,6 +133,7 @@ export class Session {
     // registry's own origin: another origin (another host, port or scheme) gets none, and its 401
     // is not answered with a token, so a registry cannot make Gantry send them elsewhere.
     const foreign = url.origin !== new URL(origin).origin;
+    const signal = options.signal ?? this.signal;
     const send = async (authorization: string | undefined): Promise<HttpResponse> =>
       this.transport.request({
         method: options.method,
@@ -91,7 +143,7 @@ export class Session {
         ...(options.followRedirects !== undefined && { followRedirects: options.followRedirects }),
         ...(options.retry !== undefined && { retry: options.retry }),
         ...(options.deadlineMs !== undefined && { deadlineMs: options.deadlineMs }),
-        ...(options.signal !== undefined && { signal: options.signal }),
+        ...(signal !== undefined && { signal }),
       });
 
     let res = await send(foreign ? undefined : await this.auth.header(host, options.scopes));

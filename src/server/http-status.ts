@@ -63,6 +63,8 @@ const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   // the server's own store
   STORE_UNREACHABLE: 503,
   STORE_LOCKED: 503,
+  // work stopped by its own side (a job's lost lease, a shutdown): retried, not failed
+  OPERATION_ABORTED: 503,
   // the server's configuration or disk (500: the operator must act, not the caller)
   CONFIG_NOT_FOUND: 500,
   CONFIG_INVALID: 500,

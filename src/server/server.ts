@@ -20,6 +20,7 @@ import { createServerMetrics, instrument, type ServerMetrics } from './metrics.j
 import { openApiDocument } from './openapi.js';
 import { grants, type Access } from './roles.js';
 import { register, type AnyRoute } from './route.js';
+import { candidateRoutes } from './routes/candidates.js';
 import { environmentRoutes } from './routes/environments.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { operationRoutes } from './routes/operations.js';
@@ -139,6 +140,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     ...ledgerRoutes(ctx),
     ...environmentRoutes(ctx),
     ...(ctx.desk ? promotionRoutes(ctx, ctx.desk, streams) : []),
+    ...candidateRoutes(ctx),
   );
   for (const r of routes) register(http, r, authorize);
   await http.ready();

@@ -1,0 +1,117 @@
+/**
+ * Aborting copies that share a blob transfer through one scheduler (as every job of a server
+ * does): the aborted copy stops at once with `OPERATION_ABORTED` even while it waits for another
+ * copy's transfer, and a copy whose shared transfer was aborted by the other copy's signal is not
+ * failed by it: it transfers the blob itself and completes. In-memory targets.
+ */
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { MediaTypes, digestOf, isGantryError, type Digest } from '../core/index.js';
+import { parseManifest, type Descriptor, type Manifest } from '../registry/index.js';
+import { copyImage } from './copy-image.js';
+import { Scheduler } from './scheduler.js';
+import type { BlobOutcome, ReadTarget, ResolvedManifest, WriteTarget } from './target.js';
+
+const layer = Buffer.from('layer bytes');
+const config = Buffer.from('{}');
+const descriptor = (mediaType: string, bytes: Buffer): Descriptor => ({
+  mediaType,
+  digest: digestOf(bytes),
+  size: bytes.byteLength,
+});
+const manifestBytes = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MediaTypes.ociManifest,
+    config: descriptor(MediaTypes.ociConfig, config),
+    layers: [descriptor(MediaTypes.ociLayer, layer)],
+  }),
+);
+const image: Manifest = parseManifest(manifestBytes, digestOf(manifestBytes), MediaTypes.ociManifest);
+const blobs = new Map<Digest, Buffer>([
+  [digestOf(layer), layer],
+  [digestOf(config), config],
+]);
+
+const source: ReadTarget = {
+  name: 'mem/src',
+  fetchManifest: () => Promise.resolve(image),
+  fetchBlob: (d) => Readable.from([blobs.get(d.digest) as Buffer]),
+  referrers: () => Promise.resolve([]),
+  tags: () => Promise.resolve([]),
+};
+
+/**
+ * A destination whose layer uploads wait until the test lets them finish. Each copy has its own
+ * target, bound to its signal like a RegistryTarget: an upload in flight fails when it fires.
+ */
+function destination() {
+  const stored = new Map<string, ResolvedManifest>();
+  const uploads: string[] = [];
+  let release = (): void => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const target = (signal?: AbortSignal): WriteTarget => ({
+    name: 'mem/dst',
+    resolve: (ref) => Promise.resolve(stored.get(ref)),
+    hasBlob: () => Promise.resolve(false),
+    pushBlob: async (d): Promise<BlobOutcome> => {
+      uploads.push(d.digest);
+      if (d.digest === digestOf(layer)) {
+        await new Promise<void>((resolve, reject) => {
+          void gate.then(resolve);
+          signal?.addEventListener('abort', () => reject(new Error('request aborted')), { once: true });
+        });
+      }
+      return 'copied';
+    },
+    pushManifest: (bytes, mediaType, reference) => {
+      stored.set(reference, { digest: digestOf(bytes), mediaType, size: bytes.byteLength });
+      return Promise.resolve(false);
+    },
+    pushReferrer: () => Promise.resolve(),
+    referrers: () => Promise.resolve([]),
+    existingTags: () => Promise.resolve(new Set<string>()),
+  });
+  return { target, uploads, release, stored };
+}
+
+const settle = () => new Promise((r) => setImmediate(r));
+
+describe('aborting copies that share a transfer', () => {
+  it('an aborted copy stops at once while another copy transfers the blob it waits for', async () => {
+    const scheduler = new Scheduler();
+    const dst = destination();
+    const first = copyImage(source, image.digest, dst.target(), { scheduler });
+    await settle();
+    const lease = new AbortController();
+    const second = copyImage(source, image.digest, dst.target(lease.signal), {
+      scheduler,
+      signal: lease.signal,
+    }).catch((e: unknown) => e);
+    await settle();
+    lease.abort();
+    expect(isGantryError(await second, 'OPERATION_ABORTED')).toBe(true);
+    dst.release();
+    expect((await first).digest).toBe(image.digest);
+    expect(dst.stored.get(image.digest)?.digest).toBe(image.digest);
+  });
+
+  it("a copy whose shared transfer the other copy's abort stopped transfers the blob itself", async () => {
+    const scheduler = new Scheduler();
+    const dst = destination();
+    const lease = new AbortController();
+    const first = copyImage(source, image.digest, dst.target(lease.signal), {
+      scheduler,
+      signal: lease.signal,
+    }).catch((e: unknown) => e);
+    await settle();
+    const second = copyImage(source, image.digest, dst.target(), { scheduler });
+    await settle();
+    lease.abort();
+    expect(isGantryError(await first, 'OPERATION_ABORTED')).toBe(true);
+    dst.release();
+    expect((await second).digest).toBe(image.digest);
+    // The layer went up twice: in the aborted copy's run, cut off, and again by the second copy.
+    expect(dst.uploads.filter((d) => d === digestOf(layer))).toHaveLength(2);
+  });
+});
