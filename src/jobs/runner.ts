@@ -118,7 +118,11 @@ export class PromotionRunner {
     this.#owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     const c = options.registryConcurrency;
     this.#concurrency =
-      typeof c === 'function' ? c : typeof c === 'number' ? () => c : (host) => configuredConcurrency(parts.app(), host);
+      typeof c === 'function'
+        ? c
+        : typeof c === 'number'
+          ? () => c
+          : (host) => configuredConcurrency(parts.app(), host);
   }
 
   /** Starts the worker loops (once). */
@@ -181,7 +185,7 @@ export class PromotionRunner {
 
   /** Runs a claimed job step by step until it ends, parks, loses its lease or the runner stops. */
   async #run(job: ClaimedJob): Promise<void> {
-    const id = String(job.payload.promotion ?? job.id);
+    const id = promotionOf(job);
     const lease = new JobLease(this.#p, job, this.#leaseMs, () => this.stopRequested(id));
     try {
       for (;;) {
@@ -195,7 +199,8 @@ export class PromotionRunner {
         const progress = row.progress as unknown as PromotionProgress;
         if (isTerminal(progress.state)) {
           await this.#p.store.db.transaction().execute(async (trx) => {
-            if (await this.#p.queue.lock(trx, job.id, job.fence)) await this.#p.queue.complete(job.id, job.fence, trx);
+            if (await this.#p.queue.lock(trx, job.id, job.fence))
+              await this.#p.queue.complete(job.id, job.fence, trx);
           });
           return;
         }
@@ -254,7 +259,8 @@ export class PromotionRunner {
           onCopyProgress: (index, p) => {
             const before = reported.get(index) ?? 0;
             reported.set(index, p.bytesTransferred);
-            if (host && p.bytesTransferred > before) this.#p.observer?.copied(host, p.bytesTransferred - before);
+            if (host && p.bytesTransferred > before)
+              this.#p.observer?.copied(host, p.bytesTransferred - before);
             this.#p.bus.progress({ type: 'progress', id: row.id, application: index, ...pick(p) });
           },
         });
@@ -316,10 +322,11 @@ export class PromotionRunner {
     } catch (error) {
       if (!conflict(error)) throw error;
       // A rejection that came too late to reject still stops the promotion where it can.
-      if (row.stop_request === 'reject') next = await applier.cancel(plan, progress, reason, options).catch((e: unknown) => {
-        if (!conflict(e)) throw e;
-        return progress;
-      });
+      if (row.stop_request === 'reject')
+        next = await applier.cancel(plan, progress, reason, options).catch((e: unknown) => {
+          if (!conflict(e)) throw e;
+          return progress;
+        });
     }
     const stored = await this.#commit(job, row.id, next, buffer, { clearStop: true });
     if (stored) this.#entered(row.id, progress.state, next.state);
@@ -355,7 +362,10 @@ export class PromotionRunner {
     const e = toGantryError(error);
     const plain: PlainError = { code: e.code, message: e.message };
     const json: JsonObject = { code: e.code, message: e.message };
-    this.#p.logger.warn({ promotion: id, code: e.code, message: e.message, attempt: job.attempts }, 'promotion step failed; retrying');
+    this.#p.logger.warn(
+      { promotion: id, code: e.code, message: e.message, attempt: job.attempts },
+      'promotion step failed; retrying',
+    );
     const last = job.attempts >= job.maxAttempts;
     await this.#p.store.db
       .transaction()
@@ -373,13 +383,29 @@ export class PromotionRunner {
               time,
               payload: { environment: row.to_env, error: json, state: progress.state },
             });
-            await storeProgress(this.#p.promotions, trx, id, { ...progress, state: 'failed', error: plain }, time, true);
+            await storeProgress(
+              this.#p.promotions,
+              trx,
+              id,
+              { ...progress, state: 'failed', error: plain },
+              time,
+              true,
+            );
           }
         }
-        await this.#p.queue.fail(job.id, job.fence, json, { retryInMs: this.#retryMs * 2 ** Math.min(job.attempts - 1, 6) }, trx);
+        await this.#p.queue.fail(
+          job.id,
+          job.fence,
+          json,
+          { retryInMs: this.#retryMs * 2 ** Math.min(job.attempts - 1, 6) },
+          trx,
+        );
       })
       .catch((x: unknown) => {
-        this.#p.logger.error({ promotion: id, code: toGantryError(x).code }, 'cannot record the failure; the lease will run out');
+        this.#p.logger.error(
+          { promotion: id, code: toGantryError(x).code },
+          'cannot record the failure; the lease will run out',
+        );
       });
     if (last) this.#entered(id, 'requested', 'failed');
   }
@@ -436,11 +462,14 @@ class JobLease {
             this.#lastOk = Date.now();
           },
           (error: unknown) => {
-            if ((isGantryError(error) && error.code === 'STORE_LEASE_LOST') || Date.now() - this.#lastOk >= leaseMs)
+            if (
+              (isGantryError(error) && error.code === 'STORE_LEASE_LOST') ||
+              Date.now() - this.#lastOk >= leaseMs
+            )
               this.markLost();
           },
         );
-        parts.promotions.get(String(job.payload.promotion ?? job.id)).then(
+        parts.promotions.get(promotionOf(job)).then(
           (row) => {
             if (row?.stop_request) onStopRequest();
           },
@@ -462,12 +491,20 @@ class JobLease {
 
   markLost(): void {
     if (!this.lost)
-      this.#controller.abort(new GantryError('STORE_LEASE_LOST', 'the job lease was lost; the step is abandoned'));
+      this.#controller.abort(
+        new GantryError('STORE_LEASE_LOST', 'the job lease was lost; the step is abandoned'),
+      );
   }
 
   stop(): void {
     clearInterval(this.#timer);
   }
+}
+
+/** The promotion a job runs (its payload's `promotion`; the job's id is the promotion's). */
+function promotionOf(job: ClaimedJob): string {
+  const p = job.payload.promotion;
+  return typeof p === 'string' ? p : job.id;
 }
 
 /** The registry host the step from `progress` copies into, when it copies. */

@@ -262,7 +262,12 @@ export class PromotionRuntime implements PromotionDesk {
    * Rejects or cancels: at once when no worker runs the promotion's job (its state, ledger entry
    * and the job's end commit together), else by asking its runner, which stops at the next step.
    */
-  async #stop(id: string, caller: DeskCaller, kind: 'reject' | 'cancel', reason: string): Promise<PromotionView> {
+  async #stop(
+    id: string,
+    caller: DeskCaller,
+    kind: 'reject' | 'cancel',
+    reason: string,
+  ): Promise<PromotionView> {
     const app = this.#o.app();
     let entered: PromotionProgress['state'] | undefined;
     let asked = false;

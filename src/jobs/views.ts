@@ -1,5 +1,5 @@
 /** A stored promotion as the API shows it (`PromotionView`). */
-import { isTerminal, outcomeOf, type PlainError, type PromotionPlan, type PromotionProgress } from '../app.js';
+import { isTerminal, outcomeOf, type PromotionPlan, type PromotionProgress } from '../app.js';
 import type { DecisionRow, PromotionRow } from '../store/index.js';
 import type { DeskDecision, PromotionView } from './desk.js';
 
@@ -21,16 +21,14 @@ export function viewOf(row: PromotionRow, decisions: readonly DecisionRow[]): Pr
     applications: plan.applications.map((a, i) =>
       outcomeOf(plan, i, completed ? (a.unchanged ? 'unchanged' : 'completed') : 'planned', progress),
     ),
-    decisions: decisions.map(
-      (d): DeskDecision => ({
-        approver: d.approver,
-        decision: d.decision,
-        ...(d.comment !== null && { comment: d.comment }),
-        time: d.created_at.toISOString(),
-      }),
-    ),
+    decisions: decisions.map((d): DeskDecision => ({
+      approver: d.approver,
+      decision: d.decision,
+      ...(d.comment !== null && { comment: d.comment }),
+      time: d.created_at.toISOString(),
+    })),
     ...(progress.reason !== undefined && { reason: progress.reason }),
-    ...(progress.error !== undefined && { error: progress.error as PlainError }),
+    ...(progress.error !== undefined && { error: progress.error }),
     ...(stopping && { cancelRequested: true }),
   };
 }

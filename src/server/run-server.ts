@@ -31,7 +31,10 @@ export interface AppDeps {
 }
 
 /** Runtime settings of `runServer` (job lease, workers, registry concurrency…); see `PromotionRuntimeOptions`. */
-export type ServerRuntimeOptions = Omit<PromotionRuntimeOptions, 'store' | 'app' | 'observer' | 'logger' | 'now'>;
+export type ServerRuntimeOptions = Omit<
+  PromotionRuntimeOptions,
+  'store' | 'app' | 'observer' | 'logger' | 'now'
+>;
 
 /** Options of {@link runServer}. */
 export interface RunServerOptions {
