@@ -9,8 +9,9 @@
  * - a lost lease (a heartbeat refused, or the fence check) aborts the step's signal, and the
  *   worker drops the job without writing; a step aborted for a cancellation or a shutdown is
  *   discarded too (its work is idempotent and is done again or not at all).
- * Copy steps hold one of N leases `registry:<host>#<slot>` while they copy, so at most N
- * promotions copy into one registry at once across every replica.
+ * Steps that write to the target registry (copying, then tags and records) hold one of N leases
+ * `registry:<host>#<slot>` while they run, so at most N promotions write into one registry at
+ * once across every replica.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -248,6 +249,7 @@ export class PromotionRunner {
     const buffer = new BufferedLedger();
     const started = performance.now();
     const host = copyHost(plan, progress);
+    const slotHost = writeHost(plan, progress);
     const reported = new Map<number, number>();
     try {
       const applier = this.#p.app().promotions.applier({ ledger: buffer });
@@ -265,10 +267,10 @@ export class PromotionRunner {
           },
         });
       let next: PromotionProgress;
-      if (host) {
-        const slots = Math.max(1, this.#concurrency(host));
+      if (slotHost) {
+        const slots = Math.max(1, this.#concurrency(slotHost));
         next = await this.#p.leases.withLease(
-          Array.from({ length: slots }, (_, i) => `registry:${host}#${i}`),
+          Array.from({ length: slots }, (_, i) => `registry:${slotHost}#${i}`),
           { owner: `${job.owner}/${row.id}`, ttlMs: this.#leaseMs, retryMs: 100, signal: controller.signal },
           (slot) => run(AbortSignal.any([slot, controller.signal])),
         );
@@ -505,6 +507,15 @@ class JobLease {
 function promotionOf(job: ClaimedJob): string {
   const p = job.payload.promotion;
   return typeof p === 'string' ? p : job.id;
+}
+
+/**
+ * The registry host the step from `progress` writes to (content, tags, records), when it does:
+ * such steps hold one of the host's slots.
+ */
+function writeHost(plan: PromotionPlan, progress: PromotionProgress): string | undefined {
+  if (progress.state === 'verifying') return plan.applications[0]?.target.registry;
+  return copyHost(plan, progress);
 }
 
 /** The registry host the step from `progress` copies into, when it copies. */

@@ -3,9 +3,8 @@
  * promotions run through the runner to `completed` with a ledger entry per state change written
  * in the same transaction (a failing append leaves the state as it was), approvals given through
  * the desk wake a waiting promotion and reach the attestation, self-approval is refused,
- * rejections and cancellations, the event stream, and — on PostgreSQL — two runtimes (replicas)
- * racing many promotions run each job's steps exactly once, with per-registry concurrency held
- * across both.
+ * rejections and cancellations, and the event stream. Replicas, lost leases and kill -9 are in
+ * runtime-replicas.test.ts.
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -246,59 +245,4 @@ describe.each(backends)('promotion runtime on $name', (backend) => {
       a.id,
     );
   });
-
-  it.runIf(backend.name === 'postgres')(
-    'two replicas racing many promotions run every step exactly once, at most N copying into one registry',
-    async () => {
-      const second = await backend.second();
-      const app2 = await loadApp(await fixture.config(ENVIRONMENTS, { name: 'replica.yaml' }), () => second);
-      // Short leases and slow heartbeats' worth of contention; 2 registry slots across both.
-      const slots = 2;
-      const options = { workers: 4, leaseMs: 2_000, registryConcurrency: slots };
-      const r1 = runtimeOf(store, app, options);
-      const r2 = runtimeOf(second, app2, options);
-      await runtime.stop();
-      let most = 0;
-      const sampler = setInterval(() => {
-        void sql<{
-          n: number;
-        }>`select count(*)::int as n from leases where name like ${`registry:${fixture.prod.host}#%`} and until >= now()`
-          .execute(store.db)
-          .then((r) => (most = Math.max(most, r.rows[0]?.n ?? 0)));
-      }, 10);
-      try {
-        const digests = await Promise.all(APPS.map((a) => push(a, '1.0.0')));
-        const ids: string[] = [];
-        for (const [i, a] of APPS.entries())
-          ids.push((await (i % 2 ? r1 : r2).promote({ app: a, version: '1.0.0', to: 'prod' }, CI)).id);
-        r1.start();
-        r2.start();
-        for (const id of ids)
-          expect((await waitForState((x) => r1.get(x), id, ['completed', 'failed'], 60_000)).state).toBe(
-            'completed',
-          );
-        for (const [i, id] of ids.entries()) {
-          const types = await ledgerTypes(store, id);
-          expect(types.filter((t) => t === 'promotion.copying')).toHaveLength(1);
-          expect(types.filter((t) => t === 'promotion.completed')).toHaveLength(1);
-          expect(types).toHaveLength(5);
-          const records = await app.registry.referrers(
-            { registry: fixture.prod.host, repository: `team/${APPS[i]}` },
-            digests[i] as Manifest['digest'],
-            PROMOTION_ARTIFACT_TYPE,
-          );
-          expect(records).toHaveLength(1);
-        }
-        expect(await new Ledger(store.db).verify()).toMatchObject({ ok: true });
-        expect(most).toBeLessThanOrEqual(slots);
-      } finally {
-        clearInterval(sampler);
-        await Promise.all([r1.stop(), r2.stop()]);
-        await app2.close();
-        runtime = runtimeOf(store, app);
-        runtime.start();
-      }
-    },
-    120_000,
-  );
 });

@@ -18,7 +18,7 @@ export interface StoreBackend {
   start(): Promise<Store>;
   /** Another connection pool on the same database (PostgreSQL only). */
   second(): Promise<Store>;
-  /** The PostgreSQL URL (PostgreSQL only). */
+  /** The PostgreSQL URL, or the PGlite data dir. */
   url(): string;
   /** Closes the stores opened by `second` and removes the data. */
   stop(): Promise<void>;
@@ -53,9 +53,7 @@ export function pgliteBackend(): StoreBackend {
       return openStore({ dataDir: join(root, 'data'), template: await sharedTemplate() });
     },
     second: () => Promise.reject(new Error('PGlite has one replica')),
-    url: () => {
-      throw new Error('PGlite has no URL');
-    },
+    url: () => join(root, 'data'),
     async stop() {
       if (root !== '') await rm(root, { recursive: true, force: true });
     },
