@@ -540,9 +540,7 @@ function pick(p: { bytesTransferred: number; bytesTotal: number; blobsDone: numb
 
 /** `registries.<name>.concurrency` of the registry at `host`, else 4. */
 function configuredConcurrency(app: App, host: string): number {
-  for (const r of app.config.registries.values()) {
-    const c = (r as { host: string; concurrency?: number }).concurrency;
-    if (r.host === host && typeof c === 'number') return c;
-  }
+  for (const r of app.config.registries.values())
+    if (r.host === host && r.concurrency !== undefined) return r.concurrency;
   return 4;
 }
