@@ -69,3 +69,55 @@ export async function waitForState(
   }
   throw new Error(`promotion ${id} did not reach ${states.join('|')}: ${JSON.stringify(last)}`);
 }
+
+/** An app whose applier holds every step from `state` until `release()`, recording each step's signal. */
+export interface HoldingApp {
+  readonly app: App;
+  /** The signal of each held step, in order. */
+  readonly signals: AbortSignal[];
+  /** Lets held steps (and later ones) go on. */
+  release(): void;
+  /** Resolves when the first step is held. */
+  held(): Promise<AbortSignal>;
+}
+
+/** Wraps `app` so that applier steps from `state` wait for `release()` (see {@link HoldingApp}). */
+export function holdingApp(app: App, state: string): HoldingApp {
+  const signals: AbortSignal[] = [];
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  let first: (s: AbortSignal) => void = () => undefined;
+  const firstHeld = new Promise<AbortSignal>((r) => (first = r));
+  const bind = <T extends object>(target: T, key: string | symbol): unknown => {
+    const v = Reflect.get(target, key, target) as unknown;
+    return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+  };
+  const promotions = new Proxy(app.promotions, {
+    get(target, key) {
+      if (key !== 'applier') return bind(target, key);
+      return (o: Parameters<App['promotions']['applier']>[0]) => {
+        const applier = target.applier(o);
+        return new Proxy(applier, {
+          get(t, k) {
+            if (k !== 'step') return bind(t, k);
+            return async (...a: Parameters<typeof t.step>) => {
+              const signal = a[2]?.signal;
+              if (a[1].state === state && signal) {
+                signals.push(signal);
+                first(signal);
+                await gate;
+              }
+              return t.step(...a);
+            };
+          },
+        });
+      };
+    },
+  });
+  return {
+    app: { ...app, promotions },
+    signals,
+    release: () => release(),
+    held: () => firstHeld,
+  };
+}

@@ -19,7 +19,7 @@ import { PROMOTION_ARTIFACT_TYPE } from '../../src/promotion/attestation.js';
 import { Ledger, openStore, Promotions, type Store } from '../../src/store/index.js';
 import { makeImage, pushImage, startFaultProxy, type FaultProxy } from '../helpers/index.js';
 import { startPromotionFixture, type PromotionFixture } from './promotion-fixture.js';
-import { CI, loadApp, runtimeOf, waitForState } from './runtime-harness.js';
+import { CI, holdingApp, loadApp, runtimeOf, waitForState } from './runtime-harness.js';
 import { pgliteBackend, postgresBackend } from './store-backends.js';
 
 const APPS = Array.from({ length: 10 }, (_, i) => `a${i}`);
@@ -144,36 +144,10 @@ describe('replicas on PostgreSQL', () => {
   }, 120_000);
 
   it('a lost lease aborts the step signal; the stale worker writes nothing, the next claim completes', async () => {
-    const signals: AbortSignal[] = [];
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((r) => (release = r));
-    // The app as the runtime sees it, with an applier whose copy step waits (and shows its signal).
-    const promotions = new Proxy(app.promotions, {
-      get(target, key) {
-        if (key === 'applier')
-          return (o: Parameters<App['promotions']['applier']>[0]) => {
-            const applier = target.applier(o);
-            return new Proxy(applier, {
-              get(t, k) {
-                if (k === 'step')
-                  return async (...a: Parameters<typeof t.step>) => {
-                    if (a[1].state === 'copying' && a[2]?.signal) {
-                      signals.push(a[2].signal);
-                      await held;
-                    }
-                    return t.step(...a);
-                  };
-                const v = Reflect.get(t, k, t) as unknown;
-                return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(t) : v;
-              },
-            });
-          };
-        const v = Reflect.get(target, key, target) as unknown;
-        return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
-      },
-    });
-    const wrapped = { ...app, promotions } as App;
-    const runtime = runtimeOf(store, () => wrapped, { workers: 1, leaseMs: 900 });
+    const holding = holdingApp(app, 'copying');
+    const { signals } = holding;
+    const release = (): void => holding.release();
+    const runtime = runtimeOf(store, holding.app, { workers: 1, leaseMs: 900 });
     try {
       await push('web', '4.0.0');
       const { id } = await runtime.promote({ app: 'web', version: '4.0.0', to: 'prod' }, CI);
