@@ -14,7 +14,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import type { Manifest } from '../../src/core/index.js';
-import type { PromotionView } from '../../src/jobs/index.js';
+import type { PromotionStreamEvent, PromotionView } from '../../src/jobs/index.js';
 import { PROMOTION_ARTIFACT_TYPE } from '../../src/promotion/attestation.js';
 import { Ledger, openStore, Promotions, type Store } from '../../src/store/index.js';
 import { makeImage, pushImage, startFaultProxy, type FaultProxy } from '../helpers/index.js';
@@ -117,6 +117,10 @@ describe('replicas on PostgreSQL', () => {
       const ids: string[] = [];
       for (const [i, a] of APPS.entries())
         ids.push((await (i % 2 ? r1 : r2).promote({ app: a, version: '1.0.0', to: 'prod' }, CI)).id);
+      // A third replica that runs nothing sees a promotion end through its watch poll.
+      const watcher = runtimeOf(second, app2, { watchPollMs: 100 });
+      const watched: PromotionStreamEvent[] = [];
+      const unwatch = watcher.watch(ids[1]!, (e) => watched.push(e));
       r1.start();
       r2.start();
       for (const id of ids)
@@ -135,6 +139,12 @@ describe('replicas on PostgreSQL', () => {
         expect(await records(app, `team/${APPS[i]}`, digests[i]!)).toHaveLength(1);
       }
       expect(await new Ledger(store.db).verify()).toMatchObject({ ok: true });
+      const end = Date.now() + 5_000;
+      while (!watched.some((e) => e.type === 'end') && Date.now() < end)
+        await new Promise((r) => setTimeout(r, 50));
+      unwatch();
+      expect(watched[0]).toMatchObject({ type: 'state', id: ids[1] });
+      expect(watched.at(-1)).toMatchObject({ type: 'end', promotion: { id: ids[1], state: 'completed' } });
       // Uploads went through the proxy, never for more than `slots` promotions at once.
       expect(most).toBeGreaterThan(0);
       expect(most).toBeLessThanOrEqual(slots);

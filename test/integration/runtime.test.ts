@@ -10,7 +10,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import type { Manifest } from '../../src/core/index.js';
-import type { PromotionRuntime, PromotionStreamEvent } from '../../src/jobs/index.js';
+import type { PromotionRuntime, PromotionStreamEvent, RuntimeObserver } from '../../src/jobs/index.js';
 import { PROMOTION_ARTIFACT_TYPE } from '../../src/promotion/attestation.js';
 import { Ledger, type Store } from '../../src/store/index.js';
 import { makeImage, pushImage } from '../helpers/index.js';
@@ -72,6 +72,17 @@ describe.each(backends)('promotion runtime on $name', (backend) => {
   let app: App;
   let runtime: PromotionRuntime;
   let n = 0;
+  /** What the runtime reported for metrics. */
+  const seen = { entered: [] as string[], steps: [] as string[], copied: new Map<string, number>() };
+  const observer: RuntimeObserver = {
+    step: (state, ms) => {
+      expect(ms).toBeGreaterThanOrEqual(0);
+      seen.steps.push(state);
+    },
+    entered: (state) => seen.entered.push(state),
+    copied: (host, bytes) => seen.copied.set(host, (seen.copied.get(host) ?? 0) + bytes),
+    registryError: () => undefined,
+  };
   /** Pushes a new image of `app` to dev as `version` and returns its digest. */
   const push = async (name: string, version: string): Promise<string> => {
     n += 1;
@@ -88,7 +99,7 @@ describe.each(backends)('promotion runtime on $name', (backend) => {
     ENVIRONMENTS = configYaml((await writeKeyPair(fixture.dir, 'bob', 'ec')).pub);
     store = await backend.start();
     app = await loadApp(await fixture.config(ENVIRONMENTS), () => store);
-    runtime = runtimeOf(store, app);
+    runtime = runtimeOf(store, app, { observer });
     runtime.start();
   }, 180_000);
 
@@ -136,6 +147,12 @@ describe.each(backends)('promotion runtime on $name', (backend) => {
     unwatch();
     expect(events.at(-1)).toMatchObject({ type: 'end', promotion: { state: 'completed' } });
     expect(events.filter((e) => e.type === 'state').at(-1)).toMatchObject({ state: 'completed' });
+    // Metrics saw every state, the steps and the bytes copied into prod.
+    expect(seen.entered).toEqual(['requested', 'gated', 'approved', 'copying', 'verifying', 'completed']);
+    expect(seen.steps).toEqual(
+      expect.arrayContaining(['requested', 'gated', 'approved', 'copying', 'verifying']),
+    );
+    expect(seen.copied.get(fixture.prod.host)).toBeGreaterThan(0);
     // The job ended with the promotion.
     expect(
       await store.db.selectFrom('jobs').select('state').where('id', '=', view.id).executeTakeFirst(),
