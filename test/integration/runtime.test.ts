@@ -262,4 +262,38 @@ describe.each(backends)('promotion runtime on $name', (backend) => {
       a.id,
     );
   });
+
+  it('runs a release of several applications, and rolls one back with its ledger entry', async () => {
+    const [w1, a1] = await Promise.all([push('a10', '1.0.0'), push('a11', '1.0.0')]);
+    const release = await runtime.release(
+      {
+        to: 'prod',
+        applications: [
+          { app: 'a10', version: '1.0.0' },
+          { app: 'a11', digest: a1 },
+        ],
+      },
+      CI,
+    );
+    expect(release.kind).toBe('release');
+    const done = await waitForState((x) => runtime.get(x), release.id, ['completed', 'failed']);
+    expect(done.applications.map((a) => [a.application, a.status, a.digest])).toEqual([
+      ['a10', 'completed', w1],
+      ['a11', 'completed', a1],
+    ]);
+    expect((await runtime.list({ app: 'a11' })).promotions.map((p) => p.id)).toEqual([release.id]);
+
+    const w2 = await push('a10', '2.0.0');
+    const second = await runtime.promote({ app: 'a10', version: '2.0.0', to: 'prod' }, CI);
+    expect((await waitForState((x) => runtime.get(x), second.id, ['completed', 'failed'])).state).toBe(
+      'completed',
+    );
+    const prodRepo = { registry: fixture.prod.host, repository: 'team/a10' };
+    expect(await app.registry.resolve(prodRepo, 'latest')).toBe(w2);
+    const outcome = await runtime.rollback({ app: 'a10', env: 'prod' }, ALICE);
+    expect(outcome.digest).toBe(w1);
+    expect(await app.registry.resolve(prodRepo, 'latest')).toBe(w1);
+    expect(await ledgerTypes(store, `prod: a10@${w1}`)).toEqual(['rollback.completed']);
+    expect(await new Ledger(store.db).verify()).toMatchObject({ ok: true });
+  });
 });
