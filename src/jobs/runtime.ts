@@ -14,7 +14,7 @@ import {
   type PromotionProgress,
   type RollbackOutcome,
 } from '../app.js';
-import { GantryError, isGantryError, silentLogger, type Logger } from '../core/index.js';
+import { GantryError, silentLogger, type Logger } from '../core/index.js';
 import {
   JobQueue,
   Leases,
@@ -377,9 +377,4 @@ function ended(row: PromotionRow, wanted: string): GantryError {
     `promotion ${row.id} is ${state}: it can no longer be ${wanted}`,
     { details: { promotion: row.id, state } },
   );
-}
-
-/** Whether `error` is the store's "lease lost" (a worker must stop). */
-export function isLeaseLost(error: unknown): boolean {
-  return isGantryError(error) && error.code === 'STORE_LEASE_LOST';
 }
