@@ -25,9 +25,15 @@ export interface LoadedApp {
   readonly sha256: string;
 }
 
-/** What the server gives the app it loads: approvals given through the API (the store's). */
+/** What the server gives the app it loads. */
 export interface AppDeps {
+  /** Approvals given through the API (the store's), for `createApp({approvals})`. */
   readonly approvals: ApprovalSource;
+  /**
+   * Holds the named lease across replicas while `task` runs (its signal aborts when the lease is
+   * lost), e.g. a lock around a registry's tag-schema referrer index. Usable once the server runs.
+   */
+  withLease<T>(name: string, ttlMs: number, task: (signal: AbortSignal) => Promise<T>): Promise<T>;
 }
 
 /** Runtime settings of `runServer` (job lease, workers, registry concurrency…); see `PromotionRuntimeOptions`. */
@@ -81,16 +87,20 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   const now = options.now ?? (() => new Date());
   let store: Store | undefined;
   // Approvals are read at gate evaluation, which runs only once the store is open.
+  let runtime: PromotionRuntime | undefined;
   const deps: AppDeps = {
     approvals: storeApprovals(() => {
       if (!store) throw new GantryError('INTERNAL', 'the store is not open');
       return store.db;
     }),
+    withLease: (name, ttlMs, task) => {
+      if (!runtime) throw new GantryError('INTERNAL', 'the store is not open');
+      return runtime.withLease(name, ttlMs, task);
+    },
   };
   let current = await options.loadApp(deps);
   const apps: App[] = [current.app];
   let server: GantryServer | undefined;
-  let runtime: PromotionRuntime | undefined;
   const closeAll = async (): Promise<void> => {
     // Jobs first (running steps finish or are released), then requests, apps and the store.
     await runtime?.stop();

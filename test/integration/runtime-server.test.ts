@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { parseConfig } from '../../src/config/index.js';
-import { runServer, type RunningServer } from '../../src/server/index.js';
+import { runServer, type AppDeps, type RunningServer } from '../../src/server/index.js';
 import { Ledger, openStore, type Store } from '../../src/store/index.js';
 import { makeImage, pushImage } from '../helpers/index.js';
 import { startPromotionFixture, writeKeyPair, type PromotionFixture } from './promotion-fixture.js';
@@ -51,11 +51,13 @@ afterAll(async () => {
 
 describe('the runtime in runServer', () => {
   let running: RunningServer;
+  let deps: AppDeps | undefined;
 
   beforeAll(async () => {
     running = await runServer({
       store: { dataDir: join(root, 'data') },
-      loadApp: async (deps) => {
+      loadApp: async (given) => {
+        deps = given;
         const { config: parsed } = parseConfig(config, await readFile(config, 'utf8'));
         return {
           app: createApp({
@@ -90,6 +92,23 @@ describe('the runtime in runServer', () => {
     expect(done.applications[0]?.gates).toEqual([
       expect.objectContaining({ gate: 'approval', status: 'pass' }),
     ]);
+  });
+
+  it('gives the app a lock held across replicas (deps.withLease)', async () => {
+    let inside = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 3 }, () =>
+        deps!.withLease('referrers:prod/team/web', 5_000, async (signal) => {
+          expect(signal.aborted).toBe(false);
+          inside += 1;
+          most = Math.max(most, inside);
+          await new Promise((r) => setTimeout(r, 50));
+          inside -= 1;
+        }),
+      ),
+    );
+    expect(most).toBe(1);
   });
 });
 
