@@ -18,6 +18,8 @@ export interface RegistryConfig {
   /** Path of an extra CA bundle. */
   readonly caFile?: string;
   readonly credentials?: CredentialSource;
+  /** Promotions writing into this registry at once across server replicas (`gantry serve`). Default: 4 there. */
+  readonly concurrency?: number;
 }
 
 /** A stage of the pipeline. */

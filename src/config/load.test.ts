@@ -136,6 +136,15 @@ describe('parseConfig', () => {
     expect(formatProblem(first)).toMatch(/^gantry\.yaml(:\d+:\d+)?: /);
   });
 
+  it('reads registries.<name>.concurrency (1–64) for the server', () => {
+    const yaml = (c: string) =>
+      GOOD.replace('tls: { verify: false } }', `tls: { verify: false }, concurrency: ${c} }`);
+    expect(parseConfig('gantry.yaml', yaml('8')).config?.registries.get('local')?.concurrency).toBe(8);
+    expect(parseConfig('gantry.yaml', GOOD).config?.registries.get('local')?.concurrency).toBeUndefined();
+    for (const bad of ['0', '65', '1.5', 'many'])
+      expect(parseConfig('gantry.yaml', yaml(bad)).problems[0]?.path).toBe('registries.local.concurrency');
+  });
+
   it('detects a promotion cycle', () => {
     const text = GOOD.replace(
       '  dev:     { registry: dev,  prefix: team-a }',

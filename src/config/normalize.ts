@@ -80,6 +80,7 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
         scheme: url.protocol === 'http:' ? 'http' : 'https',
         tlsVerify: r.tls?.verify ?? true,
         ...(r.tls?.ca !== undefined && { caFile: r.tls.ca }),
+        ...(r.concurrency !== undefined && { concurrency: r.concurrency }),
         ...(credentials && { credentials }),
       }),
     );

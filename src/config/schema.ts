@@ -33,6 +33,13 @@ export const registrySchema = z.strictObject({
       ca: z.string().optional().describe('path of a PEM CA bundle to trust for this registry'),
     })
     .optional(),
+  concurrency: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe('promotions writing into this registry at once, across server replicas (default 4)'),
 });
 
 /** Tag policy of an environment. */

@@ -1,2 +1,7 @@
 /** Public surface of the jobs layer: the durable promotion runtime behind `gantry serve`. */
 export type * from './desk.js';
+export { PromotionRuntime } from './runtime.js';
+export type { PromotionRuntimeOptions } from './runtime.js';
+export { PROMOTION_JOB } from './runner.js';
+export type { RunnerOptions } from './runner.js';
+export { storeApprovals } from './store-approvals.js';

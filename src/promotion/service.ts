@@ -79,6 +79,8 @@ export interface ApplierOptions {
   readonly now?: Date;
   /** Nothing of the plan was applied before (`ApplierContext.fresh`). Default false: records attached by an interrupted attempt are looked for. */
   readonly fresh?: boolean;
+  /** Where this applier's events go (a job runner buffers a step's events). Default: the service's ledger. */
+  readonly ledger?: LedgerPort;
 }
 
 /** Runs promotions against the registries named in the configuration. */
@@ -141,7 +143,7 @@ export class PromotionService {
     const planner = this.#planner();
     return new PromotionApplier({
       registry: this.#o.registry,
-      ledger: this.#o.ledger ?? noLedger,
+      ledger: options.ledger ?? this.#o.ledger ?? noLedger,
       evaluate: (plan, index, at) => evaluatePlanned(planner, plan, index, at),
       now: now ? () => now : this.#now,
       ...(this.#o.signer && { signer: this.#o.signer }),

@@ -3,7 +3,9 @@ export { buildServer, type GantryServer, type ServerOptions } from './server.js'
 export {
   runServer,
   SERVER_ACTOR,
+  type AppDeps,
   type LoadedApp,
+  type ServerRuntimeOptions,
   type RunningServer,
   type RunServerOptions,
 } from './run-server.js';

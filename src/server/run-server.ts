@@ -5,8 +5,14 @@
  * its data-dir lock). Signals and the process environment stay in the CLI.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { App } from '../app.js';
+import type { App, ApprovalSource } from '../app.js';
 import { GantryError } from '../core/index.js';
+import {
+  PromotionRuntime,
+  storeApprovals,
+  type PromotionRuntimeOptions,
+  type RuntimeObserver,
+} from '../jobs/index.js';
 import { Ledger, openStore, type Store, type StoreOptions } from '../store/index.js';
 import { buildServer, type GantryServer } from './server.js';
 
@@ -19,11 +25,31 @@ export interface LoadedApp {
   readonly sha256: string;
 }
 
+/** What the server gives the app it loads. */
+export interface AppDeps {
+  /** Approvals given through the API (the store's), for `createApp({approvals})`. */
+  readonly approvals: ApprovalSource;
+  /**
+   * Holds the named lease across replicas while `task` runs (its signal aborts when the lease is
+   * lost), e.g. a lock around a registry's tag-schema referrer index. Usable once the server runs.
+   */
+  withLease<T>(name: string, ttlMs: number, task: (signal: AbortSignal) => Promise<T>): Promise<T>;
+}
+
+/** Runtime settings of `runServer` (job lease, workers, registry concurrency…); see `PromotionRuntimeOptions`. */
+export type ServerRuntimeOptions = Omit<
+  PromotionRuntimeOptions,
+  'store' | 'app' | 'observer' | 'logger' | 'now'
+>;
+
 /** Options of {@link runServer}. */
 export interface RunServerOptions {
   readonly store: StoreOptions;
-  /** Loads the configuration and wires the app (at start and on every reload). */
-  readonly loadApp: () => Promise<LoadedApp>;
+  /**
+   * Loads the configuration and wires the app (at start and on every reload), with `deps.approvals`
+   * passed to `createApp({approvals})` so approval gates count approvals given through the API.
+   */
+  readonly loadApp: (deps: AppDeps) => Promise<LoadedApp>;
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
@@ -33,6 +59,10 @@ export interface RunServerOptions {
   readonly version: string;
   /** The clock. Default `() => new Date()`. */
   readonly now?: () => Date;
+  /** Promotion metrics (step durations, states, bytes copied, registry errors). Default: none. */
+  readonly observer?: RuntimeObserver;
+  /** Settings of the promotion runtime. Default: its defaults. */
+  readonly runtime?: ServerRuntimeOptions;
 }
 
 /** The running server. */
@@ -41,6 +71,8 @@ export interface RunningServer {
   readonly url: string;
   readonly store: Store;
   readonly server: GantryServer;
+  /** The promotion runtime (the routes' desk; it runs promotion jobs). */
+  readonly runtime: PromotionRuntime;
   /** Loads the configuration again, records it in the ledger and serves with it. */
   reload(): Promise<LoadedApp>;
   /** Stops: no new connections, in-flight requests finish, then apps and store close. Idempotent. */
@@ -53,11 +85,25 @@ export const SERVER_ACTOR = 'gantry serve';
 /** Starts the server. On failure everything opened so far is closed again. */
 export async function runServer(options: RunServerOptions): Promise<RunningServer> {
   const now = options.now ?? (() => new Date());
-  let current = await options.loadApp();
-  const apps: App[] = [current.app];
   let store: Store | undefined;
+  // Approvals are read at gate evaluation, which runs only once the store is open.
+  let runtime: PromotionRuntime | undefined;
+  const deps: AppDeps = {
+    approvals: storeApprovals(() => {
+      if (!store) throw new GantryError('INTERNAL', 'the store is not open');
+      return store.db;
+    }),
+    withLease: (name, ttlMs, task) => {
+      if (!runtime) throw new GantryError('INTERNAL', 'the store is not open');
+      return runtime.withLease(name, ttlMs, task);
+    },
+  };
+  let current = await options.loadApp(deps);
+  const apps: App[] = [current.app];
   let server: GantryServer | undefined;
   const closeAll = async (): Promise<void> => {
+    // Jobs first (running steps finish or are released), then requests, apps and the store.
+    await runtime?.stop();
     await server?.http.close();
     await Promise.allSettled(apps.map((a) => a.close()));
     await store?.close();
@@ -66,12 +112,21 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
     store = await openStore(options.store);
     const ledger = new Ledger(store.db);
     await recordConfig(store, ledger, current, 'start', now());
+    runtime = new PromotionRuntime({
+      ...options.runtime,
+      store,
+      app: () => current.app,
+      logger: options.logger,
+      now,
+      ...(options.observer && { observer: options.observer }),
+    });
     server = await buildServer({
       store,
       app: () => current.app,
       logger: options.logger,
       now,
       version: options.version,
+      desk: runtime,
     });
     if (options.bootstrapToken !== undefined) {
       const seeded = await server.tokens.seedBootstrap(options.bootstrapToken, {
@@ -81,6 +136,7 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
       options.logger.info({ seeded }, seeded ? 'bootstrap admin token seeded' : 'bootstrap token present');
     }
     await listen(server, options.host, options.port);
+    runtime.start();
   } catch (error) {
     await closeAll().catch(() => undefined);
     throw error;
@@ -88,14 +144,15 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   const address = server.http.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  const opened = { store, server };
+  const opened = { store, server, runtime };
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
     store: opened.store,
     server: opened.server,
+    runtime: opened.runtime,
     reload: async () => {
-      const next = await options.loadApp();
+      const next = await options.loadApp(deps);
       try {
         await recordConfig(opened.store, opened.server.ledger, next, 'reload', now());
       } catch (error) {

@@ -33,3 +33,15 @@ export type {
   TokenInfo,
   TokenRefusal,
 } from './tokens.js';
+export { Leases, sleep } from './leases.js';
+export type { HeldLease, WithLeaseOptions } from './leases.js';
+export { Promotions } from './promotions.js';
+export type {
+  DecisionRow,
+  NewDecision,
+  NewPromotion,
+  PromotionQuery,
+  PromotionRow,
+  PromotionUpdate,
+  StoredDecision,
+} from './promotions.js';

@@ -119,6 +119,7 @@ export class JobQueue {
         lease_until: leaseEnd(leaseMs),
         fence: eb('fence', '+', 1),
         attempts: eb('attempts', '+', 1),
+        woken: false,
         updated_at: sql<Date>`now()`,
       }))
       .where(
@@ -240,6 +241,78 @@ export class JobQueue {
       .where('fence', '=', fence)
       .executeTakeFirst();
     if (done.numUpdatedRows === 0n) throw leaseLost(id, fence, 'release');
+  }
+
+  /**
+   * Parks a job the worker holds with `fence` (one that waits, e.g. for approvals) until
+   * `delayMs` from now (database time), without counting the attempt: it is queued again and
+   * claimable then, or at once when {@link wake} was called while it ran. Pass the transaction
+   * that stores why it waits. Throws `STORE_LEASE_LOST` on a stale fence.
+   */
+  async defer(id: string, fence: number, delayMs: number, trx: Db = this.#db): Promise<void> {
+    checkDelay(delayMs);
+    const done = await trx
+      .updateTable('jobs')
+      .set((eb) => ({
+        state: 'queued',
+        run_at: sql<Date>`case when woken then now() else now() + ${delayMs} * interval '1 millisecond' end`,
+        lease_owner: null,
+        lease_until: null,
+        attempts: eb('attempts', '-', 1),
+        woken: false,
+        updated_at: sql<Date>`now()`,
+      }))
+      .where('id', '=', id)
+      .where('state', '=', 'running')
+      .where('fence', '=', fence)
+      .executeTakeFirst();
+    if (done.numUpdatedRows === 0n) throw leaseLost(id, fence, 'defer');
+  }
+
+  /**
+   * Makes a parked job runnable now; a job that is running is marked so that parking it makes it
+   * runnable at once (what woke it may have come after its worker looked). Jobs that ended are
+   * left alone. Returns whether the job was queued or running. Pass the transaction that records
+   * why (an approval) so both commit together.
+   */
+  async wake(id: string, trx: Db = this.#db): Promise<boolean> {
+    const done = await trx
+      .updateTable('jobs')
+      .set({
+        run_at: sql<Date>`case when state = 'queued' and run_at > now() then now() else run_at end`,
+        woken: sql<boolean>`state = 'running'`,
+        updated_at: sql<Date>`now()`,
+      })
+      .where('id', '=', id)
+      .where('state', 'in', ['queued', 'running'])
+      .executeTakeFirst();
+    return done.numUpdatedRows > 0n;
+  }
+
+  /**
+   * Ends a job that no worker holds (state `queued`) as `succeeded`, because its work was settled
+   * elsewhere (a promotion rejected or cancelled while it waited). Returns false when the job is
+   * running or ended. Pass the transaction that settles the work.
+   */
+  async settle(id: string, trx: Db = this.#db): Promise<boolean> {
+    const done = await trx
+      .updateTable('jobs')
+      .set({ state: 'succeeded', lease_owner: null, lease_until: null, updated_at: sql<Date>`now()` })
+      .where('id', '=', id)
+      .where('state', '=', 'queued')
+      .executeTakeFirst();
+    return done.numUpdatedRows > 0n;
+  }
+
+  /**
+   * Locks the job's row for the rest of `trx` (`SELECT … FOR UPDATE`) and returns it, or
+   * undefined. With `fence`, returns it only while that claim holds it (state `running`, same
+   * fence): the check a worker makes before writing its step's outcome.
+   */
+  async lock(trx: Transaction<StoreDatabase>, id: string, fence?: number): Promise<JobRow | undefined> {
+    const row = await trx.selectFrom('jobs').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+    if (row === undefined || fence === undefined) return row;
+    return row.state === 'running' && row.fence === fence ? row : undefined;
   }
 
   /** The job's row, or undefined. */

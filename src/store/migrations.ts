@@ -104,9 +104,61 @@ const initial: Migration = {
   },
 };
 
+/**
+ * The promotion runtime (docs/decisions/0013-durable-jobs.md): a promotion's kind, progress and
+ * the request to stop it; who asked (the identity self-approval is checked against); the
+ * applications and `app@digest` pairs it covers (filters, and which stored approvals count); the
+ * actor of API decisions; a job's pending wake-up; and named leases held across replicas.
+ */
+const runtime: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .alterTable('promotions')
+      .addColumn('kind', 'text', (c) =>
+        c
+          .notNull()
+          .defaultTo('promotion')
+          .check(sql`kind in ('promotion', 'release')`),
+      )
+      .addColumn('progress', 'jsonb')
+      .addColumn('requester_identity', 'text', (c) => c.notNull().defaultTo(''))
+      .addColumn('apps', sql`text[]`, (c) => c.notNull().defaultTo(sql`'{}'`))
+      .addColumn('subjects', sql`text[]`, (c) => c.notNull().defaultTo(sql`'{}'`))
+      .addColumn('reason', 'text')
+      .addColumn('stop_request', 'text', (c) => c.check(sql`stop_request in ('cancel', 'reject')`))
+      .addColumn('stop_reason', 'text')
+      .addColumn('stop_actor', 'text')
+      .execute();
+    await db.schema
+      .createIndex('promotions_newest')
+      .on('promotions')
+      .columns(['created_at desc', 'id desc'])
+      .execute();
+    await db.schema
+      .createIndex('promotions_subjects')
+      .on('promotions')
+      .using('gin')
+      .column('subjects')
+      .execute();
+    await db.schema.alterTable('approvals').addColumn('actor', 'text').execute();
+    await db.schema
+      .alterTable('jobs')
+      .addColumn('woken', 'boolean', (c) => c.notNull().defaultTo(false))
+      .execute();
+    await db.schema
+      .createTable('leases')
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('owner', 'text', (c) => c.notNull())
+      .addColumn('fence', 'bigint', (c) => c.notNull())
+      .addColumn('until', 'timestamptz', (c) => c.notNull())
+      .execute();
+  },
+};
+
 /** Every migration, by name. Append new ones; never edit or reorder released ones. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_initial': initial,
+  '0002_runtime': runtime,
 });
 
 /** Serves {@link migrations} to kysely's `Migrator` without reading files. */

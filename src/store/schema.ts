@@ -34,6 +34,22 @@ export interface PromotionsTable {
   error: NullableJsonbColumn;
   created_at: CreatedAtColumn;
   updated_at: ColumnType<Date, Date | undefined, Date>;
+  /** `promotion` (one application) or `release` (several). */
+  kind: ColumnType<'promotion' | 'release', 'promotion' | 'release' | undefined, 'promotion' | 'release'>;
+  /** How far the plan was applied (`PromotionProgress`). */
+  progress: NullableJsonbColumn;
+  /** The requester's identity (compared with approvers). */
+  requester_identity: ColumnType<string, string | undefined, string>;
+  /** The applications of the plan. */
+  apps: ColumnType<string[], string[] | undefined, string[]>;
+  /** `app@digest` of every application of the plan. */
+  subjects: ColumnType<string[], string[] | undefined, string[]>;
+  /** Why it was rejected or cancelled. */
+  reason: string | null;
+  /** A rejection or cancellation asked for while its job was running: its runner applies it. */
+  stop_request: 'cancel' | 'reject' | null;
+  stop_reason: string | null;
+  stop_actor: string | null;
 }
 
 /** `approvals`: one decision (approve or reject) per approver and promotion. */
@@ -45,6 +61,8 @@ export interface ApprovalsTable {
   groups: ColumnType<string[], string[] | undefined, string[]>;
   comment: string | null;
   created_at: CreatedAtColumn;
+  /** The approver's actor string (`<token name> (<token id>)`). */
+  actor: string | null;
 }
 
 /** `ledger`: the hash-chained, append-only record (see ledger.ts). */
@@ -94,6 +112,16 @@ export interface JobsTable {
   last_error: NullableJsonbColumn;
   created_at: CreatedAtColumn;
   updated_at: ColumnType<Date, Date | undefined, Date>;
+  /** A wake-up arrived while the job ran: parking it (`defer`) makes it runnable at once. */
+  woken: ColumnType<boolean, boolean | undefined, boolean>;
+}
+
+/** `leases`: named leases held across replicas (see leases.ts). */
+export interface LeasesTable {
+  name: string;
+  owner: string;
+  fence: number;
+  until: Date;
 }
 
 /** Every table of the store, for `Kysely<StoreDatabase>`. */
@@ -104,6 +132,7 @@ export interface StoreDatabase {
   ledger_head: LedgerHeadTable;
   tokens: TokensTable;
   jobs: JobsTable;
+  leases: LeasesTable;
 }
 
 /** JSON text for a `jsonb` column (canonical, so equal values are stored as equal text). */

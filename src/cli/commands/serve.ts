@@ -13,7 +13,7 @@ import { createApp } from '../../app.js';
 import { findConfigFile, formatProblem, MAX_CONFIG_FILE_BYTES, parseConfig } from '../../config/index.js';
 import { GantryError, toGantryError } from '../../core/index.js';
 import { redactDatabaseUrl } from '../../store/index.js';
-import { runServer, type LoadedApp } from '../../server/index.js';
+import { runServer, type AppDeps, type LoadedApp } from '../../server/index.js';
 import { authFilePath } from '../registry-options.js';
 import { VERSION } from '../version.js';
 import { storeOptions, type StoreCommandOptions } from './store-options.js';
@@ -51,7 +51,7 @@ export async function serve(options: ServeOptions): Promise<number> {
       censor: '[redacted]',
     },
   });
-  const loadApp = async (): Promise<LoadedApp> => {
+  const loadApp = async (deps: AppDeps): Promise<LoadedApp> => {
     const config = await loadConfigWithHash(file);
     return {
       app: createApp({
@@ -59,6 +59,7 @@ export async function serve(options: ServeOptions): Promise<number> {
         env: process.env,
         authFile: authFilePath(options.authfile),
         actor: 'gantry serve',
+        approvals: deps.approvals,
       }),
       file,
       sha256: config.sha256,

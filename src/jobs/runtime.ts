@@ -1,0 +1,380 @@
+/**
+ * The durable promotion runtime behind `gantry serve`: the {@link PromotionDesk} the routes call,
+ * over a store and the current app, and the runner that applies promotions as jobs
+ * (docs/decisions/0013-durable-jobs.md). Every state change commits with its ledger entry in one
+ * transaction; registry I/O (planning, rollback) happens outside transactions.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  isTerminal,
+  initialProgress,
+  sameIdentity,
+  type App,
+  type PromotionPlan,
+  type PromotionProgress,
+  type RollbackOutcome,
+} from '../app.js';
+import { GantryError, silentLogger, type Logger } from '../core/index.js';
+import {
+  JobQueue,
+  Leases,
+  Ledger,
+  Promotions,
+  type JsonObject,
+  type PromotionRow,
+  type Store,
+} from '../store/index.js';
+import { BufferedLedger } from './buffered-ledger.js';
+import type {
+  DeskCaller,
+  PromoteBody,
+  PromotionDesk,
+  PromotionFilter,
+  PromotionStreamEvent,
+  PromotionView,
+  ReleaseBody,
+  RollbackBody,
+  RuntimeObserver,
+} from './desk.js';
+import { EventBus } from './event-bus.js';
+import { PROMOTION_JOB, PromotionRunner, storeProgress, type RunnerOptions } from './runner.js';
+import { viewOf } from './views.js';
+
+/** Options of {@link PromotionRuntime}. */
+export interface PromotionRuntimeOptions extends RunnerOptions {
+  /** The open store (the caller closes it, after `stop()`). */
+  readonly store: Store;
+  /** The app of the current configuration (called per request and per step: reloads take effect). */
+  readonly app: () => App;
+  /** Metrics. Default: none. */
+  readonly observer?: RuntimeObserver;
+  /** Logs (pino-compatible). Default: none. */
+  readonly logger?: Logger;
+  /** The clock. Default `() => new Date()`. */
+  readonly now?: () => Date;
+  /** How often watched promotions are read again (changes made by other replicas), ms. Default 500. */
+  readonly watchPollMs?: number;
+  /** Attempts of a promotion job before an infrastructure failure fails it. Default 5. */
+  readonly maxAttempts?: number;
+}
+
+const WAITING = new Set(['requested', 'gated', 'awaiting-approval']);
+const CANCELLABLE = new Set(['requested', 'gated', 'awaiting-approval', 'approved', 'copying']);
+
+/** The promotion desk and its runner. */
+export class PromotionRuntime implements PromotionDesk {
+  readonly #o: PromotionRuntimeOptions;
+  readonly #now: () => Date;
+  readonly #queue: JobQueue;
+  readonly #promotions: Promotions;
+  readonly #ledger: Ledger;
+  readonly #leases: Leases;
+  readonly #bus: EventBus;
+  readonly #runner: PromotionRunner;
+
+  constructor(options: PromotionRuntimeOptions) {
+    this.#o = Object.freeze({ ...options });
+    this.#now = options.now ?? (() => new Date());
+    const db = options.store.db;
+    this.#queue = new JobQueue(db);
+    this.#promotions = new Promotions(db);
+    this.#ledger = new Ledger(db);
+    this.#leases = new Leases(db);
+    this.#bus = new EventBus((ids) => this.#views(ids), options.watchPollMs ?? 500);
+    this.#runner = new PromotionRunner(
+      {
+        store: options.store,
+        app: options.app,
+        queue: this.#queue,
+        promotions: this.#promotions,
+        ledger: this.#ledger,
+        leases: this.#leases,
+        bus: this.#bus,
+        ...(options.observer && { observer: options.observer }),
+        logger: options.logger ?? silentLogger,
+        now: this.#now,
+        view: (id) => this.get(id),
+      },
+      options,
+    );
+  }
+
+  /** Starts running promotion jobs. */
+  start(): void {
+    this.#runner.start();
+  }
+
+  /** Stops running jobs (see `PromotionRunner.stop`) and watching. Call before closing the store. */
+  async stop(): Promise<void> {
+    await this.#runner.stop();
+    this.#bus.close();
+  }
+
+  /**
+   * Holds the lease `name` (across replicas) while `task` runs; `task`'s signal aborts when the
+   * lease is lost. E.g. a lock around a registry's tag-schema referrer index.
+   */
+  withLease<T>(name: string, ttlMs: number, task: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return this.#leases.withLease(name, { owner: `lease:${randomUUID()}`, ttlMs }, (signal) => task(signal));
+  }
+
+  async promote(body: PromoteBody, caller: DeskCaller): Promise<PromotionView> {
+    if ((body.version === undefined) === (body.digest === undefined))
+      throw new GantryError('API_REQUEST_INVALID', 'give exactly one of "version" and "digest"');
+    const now = this.#now();
+    const plan = await this.#o.app().promotions.plan({
+      app: body.app,
+      reference: (body.version ?? body.digest) as string,
+      to: body.to,
+      ...(body.from !== undefined && { from: body.from }),
+      ...(body.override !== undefined && { override: body.override }),
+      actor: caller.identity,
+      now,
+    });
+    return this.#request(plan, caller, now);
+  }
+
+  async release(body: ReleaseBody, caller: DeskCaller): Promise<PromotionView> {
+    const applications = body.applications.map((a) => {
+      if ((a.version === undefined) === (a.digest === undefined))
+        throw new GantryError('API_REQUEST_INVALID', `${a.app}: give exactly one of "version" and "digest"`);
+      return { app: a.app, reference: (a.version ?? a.digest) as string };
+    });
+    const now = this.#now();
+    const plan = await this.#o.app().promotions.planRelease({
+      applications,
+      to: body.to,
+      ...(body.from !== undefined && { from: body.from }),
+      actor: caller.identity,
+      now,
+    });
+    return this.#request(plan, caller, now);
+  }
+
+  /** Stores a planned promotion, its job and `promotion.requested` in one transaction. */
+  async #request(plan: PromotionPlan, caller: DeskCaller, now: Date): Promise<PromotionView> {
+    const id = randomUUID();
+    const progress = initialProgress(plan);
+    const first = plan.applications[0];
+    await this.#o.store.db.transaction().execute(async (trx) => {
+      await this.#promotions.insert(trx, {
+        id,
+        kind: plan.kind,
+        apps: plan.applications.map((a) => a.application),
+        subjects: plan.applications.map((a) => `${a.application}@${a.digest}`),
+        ...(first?.version !== undefined && { version: first.version }),
+        digest: first?.digest ?? '',
+        from: plan.from,
+        to: plan.environment,
+        state: progress.state,
+        requester: caller.actor,
+        requesterIdentity: caller.identity,
+        plan: plan as unknown as JsonObject,
+        progress: progress as unknown as JsonObject,
+        time: now,
+      });
+      await this.#queue.enqueue(
+        {
+          id,
+          kind: PROMOTION_JOB,
+          payload: { promotion: id },
+          ...(this.#o.maxAttempts !== undefined && { maxAttempts: this.#o.maxAttempts }),
+        },
+        trx,
+      );
+      await this.#ledger.append(trx, {
+        type: 'promotion.requested',
+        subject: id,
+        actor: caller.actor,
+        time: now,
+        payload: { environment: plan.environment, plan: plan as unknown as JsonObject },
+      });
+    });
+    this.#o.observer?.entered('requested');
+    this.#runner.kick();
+    return this.#required(id);
+  }
+
+  async get(id: string): Promise<PromotionView | undefined> {
+    const [view] = await this.#views([id]);
+    return view;
+  }
+
+  async list(filter: PromotionFilter): Promise<{ promotions: PromotionView[]; next?: string }> {
+    const page = await this.#promotions.list({
+      ...(filter.app !== undefined && { app: filter.app }),
+      ...(filter.env !== undefined && { env: filter.env }),
+      ...(filter.state !== undefined && { state: filter.state }),
+      ...(filter.apps !== undefined && { apps: [...filter.apps] }),
+      ...(filter.limit !== undefined && { limit: filter.limit }),
+      ...(filter.before !== undefined && { before: filter.before }),
+    });
+    const promotions = await this.#withDecisions(page.rows);
+    return page.next === undefined ? { promotions } : { promotions, next: page.next };
+  }
+
+  async approve(id: string, caller: DeskCaller, comment?: string): Promise<PromotionView> {
+    await this.#o.store.db.transaction().execute(async (trx) => {
+      const row = await this.#locked(trx, id);
+      if (isTerminal(stateOf(row))) throw ended(row, 'approved');
+      if (sameIdentity(caller.identity, row.requester_identity))
+        throw new GantryError(
+          'PROMOTION_SELF_APPROVAL',
+          `${caller.identity} requested promotion ${id} and cannot approve it`,
+          { details: { promotion: id } },
+        );
+      const added = await this.#promotions.decide(trx, {
+        promotionId: id,
+        approver: caller.identity,
+        actor: caller.actor,
+        decision: 'approved',
+        groups: caller.groups,
+        ...(comment !== undefined && { comment }),
+      });
+      if (!added) return;
+      await this.#ledger.append(trx, {
+        type: 'promotion.approval',
+        subject: id,
+        actor: caller.actor,
+        time: this.#now(),
+        payload: {
+          environment: row.to_env,
+          approver: caller.identity,
+          groups: [...caller.groups],
+          ...(comment !== undefined && { comment }),
+        },
+      });
+      await this.#queue.wake(id, trx);
+    });
+    this.#runner.kick();
+    return this.#required(id);
+  }
+
+  reject(id: string, caller: DeskCaller, reason: string): Promise<PromotionView> {
+    return this.#stop(id, caller, 'reject', reason);
+  }
+
+  cancel(id: string, caller: DeskCaller, reason?: string): Promise<PromotionView> {
+    return this.#stop(id, caller, 'cancel', reason ?? `cancelled by ${caller.identity}`);
+  }
+
+  /**
+   * Rejects or cancels: at once when no worker runs the promotion's job (its state, ledger entry
+   * and the job's end commit together), else by asking its runner, which stops at the next step.
+   */
+  async #stop(
+    id: string,
+    caller: DeskCaller,
+    kind: 'reject' | 'cancel',
+    reason: string,
+  ): Promise<PromotionView> {
+    const app = this.#o.app();
+    let entered: PromotionProgress['state'] | undefined;
+    let asked = false;
+    await this.#o.store.db.transaction().execute(async (trx) => {
+      const row = await this.#locked(trx, id);
+      const state = stateOf(row);
+      const allowed = kind === 'reject' ? WAITING : CANCELLABLE;
+      if (!allowed.has(state)) throw ended(row, kind === 'reject' ? 'rejected' : 'cancelled');
+      if (kind === 'reject')
+        await this.#promotions.decide(trx, {
+          promotionId: id,
+          approver: caller.identity,
+          actor: caller.actor,
+          decision: 'rejected',
+          groups: caller.groups,
+          comment: reason,
+        });
+      const job = await this.#queue.lock(trx, id);
+      if (job?.state === 'running') {
+        await this.#promotions.requestStop(trx, id, { kind, reason, actor: caller.actor });
+        asked = true;
+        return;
+      }
+      const buffer = new BufferedLedger();
+      const applier = app.promotions.applier({ ledger: buffer });
+      const plan = row.plan as unknown as PromotionPlan;
+      const progress = row.progress as unknown as PromotionProgress;
+      const options = { actor: caller.actor, subject: id };
+      const next =
+        kind === 'reject'
+          ? await applier.reject(plan, progress, reason, options)
+          : await applier.cancel(plan, progress, reason, options);
+      await buffer.flush(trx, this.#ledger);
+      await storeProgress(this.#promotions, trx, id, next, this.#now(), true);
+      await this.#queue.settle(id, trx);
+      entered = next.state;
+    });
+    if (asked) this.#runner.stopRequested(id);
+    const view = await this.#required(id);
+    if (entered) {
+      this.#o.observer?.entered(entered);
+      this.#bus.entered(id, entered, view);
+    }
+    return view;
+  }
+
+  async rollback(body: RollbackBody, caller: DeskCaller): Promise<RollbackOutcome> {
+    const now = this.#now();
+    const outcome = await this.#o
+      .app()
+      .promotions.rollback(body.app, body.env, body.to, { actor: caller.identity, now });
+    await this.#o.store.db.transaction().execute((trx) =>
+      this.#ledger.append(trx, {
+        type: 'rollback.completed',
+        subject: `${body.env}: ${body.app}@${outcome.digest}`,
+        actor: caller.actor,
+        time: now,
+        payload: { environment: body.env, outcome: JSON.parse(JSON.stringify(outcome)) as JsonObject },
+      }),
+    );
+    return outcome;
+  }
+
+  watch(id: string, listener: (event: PromotionStreamEvent) => void): () => void {
+    return this.#bus.watch(id, listener);
+  }
+
+  async #locked(trx: Parameters<Promotions['lock']>[0], id: string): Promise<PromotionRow> {
+    const row = await this.#promotions.lock(trx, id);
+    if (!row) throw notFound(id);
+    return row;
+  }
+
+  async #required(id: string): Promise<PromotionView> {
+    const view = await this.get(id);
+    if (!view) throw notFound(id);
+    return view;
+  }
+
+  async #views(ids: readonly string[]): Promise<PromotionView[]> {
+    return this.#withDecisions(await this.#promotions.getMany(ids));
+  }
+
+  async #withDecisions(rows: readonly PromotionRow[]): Promise<PromotionView[]> {
+    const decisions = await this.#promotions.decisions(rows.map((r) => r.id));
+    return rows.map((r) =>
+      viewOf(
+        r,
+        decisions.filter((d) => d.promotion_id === r.id),
+      ),
+    );
+  }
+}
+
+function stateOf(row: PromotionRow): PromotionProgress['state'] {
+  return (row.progress as unknown as PromotionProgress).state;
+}
+
+function notFound(id: string): GantryError {
+  return new GantryError('API_NOT_FOUND', `no promotion ${id}`, { details: { promotion: id } });
+}
+
+function ended(row: PromotionRow, wanted: string): GantryError {
+  const state = stateOf(row);
+  return new GantryError(
+    'PROMOTION_STATE_CONFLICT',
+    `promotion ${row.id} is ${state}: it can no longer be ${wanted}`,
+    { details: { promotion: row.id, state } },
+  );
+}
