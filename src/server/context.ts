@@ -17,6 +17,13 @@ export interface ServerContext {
   readonly version: string;
   /** How long the status matrix is shared between requests (see snapshot.ts). */
   readonly statusCache: SnapshotOptions;
+  /**
+   * What environments hold has changed here (a promotion completed, a rollback): cached readings
+   * of the registries are dropped. Routes that cache add their invalidation with `onStatusChange`.
+   */
+  statusChanged(): void;
+  /** Registers a function `statusChanged` calls. */
+  onStatusChange(listener: () => void): void;
   /** The promotion runtime (promotion, release, approval and rollback routes). */
   readonly desk?: PromotionDesk;
 }

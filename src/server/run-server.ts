@@ -15,6 +15,7 @@ import {
 } from '../jobs/index.js';
 import { Ledger, openStore, type Store, type StoreOptions } from '../store/index.js';
 import { buildServer, type GantryServer } from './server.js';
+import { createServerMetrics } from './metrics.js';
 
 /** A configuration loaded and wired into an app, with the hash of the file it came from. */
 export interface LoadedApp {
@@ -112,15 +113,17 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
     store = await openStore(options.store);
     const ledger = new Ledger(store.db);
     await recordConfig(store, ledger, current, 'start', now());
+    const metrics = createServerMetrics();
     runtime = new PromotionRuntime({
       ...options.runtime,
       store,
       app: () => current.app,
       logger: options.logger,
       now,
-      ...(options.observer && { observer: options.observer }),
+      observer: statusAware(options.observer ?? metrics.observer, () => server?.statusChanged()),
     });
     server = await buildServer({
+      metrics,
       store,
       app: () => current.app,
       logger: options.logger,
@@ -205,4 +208,17 @@ async function recordConfig(
       payload: { sha256: loaded.sha256, reason },
     }),
   );
+}
+
+/** `observer`, also calling `changed` when a promotion completes (what environments hold changed). */
+function statusAware(observer: RuntimeObserver, changed: () => void): RuntimeObserver {
+  return {
+    step: (state, ms) => observer.step(state, ms),
+    entered: (state) => {
+      observer.entered(state);
+      if (state === 'completed') changed();
+    },
+    copied: (host, bytes) => observer.copied(host, bytes),
+    registryError: (host, code) => observer.registryError(host, code),
+  };
 }

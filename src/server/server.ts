@@ -69,6 +69,8 @@ export interface GantryServer {
   readonly http: FastifyInstance;
   readonly ledger: Ledger;
   readonly tokens: Tokens;
+  /** What environments hold has changed (a promotion completed here): cached status is dropped. */
+  statusChanged(): void;
 }
 
 const REFUSALS: Readonly<Record<TokenRefusal | 'missing', string>> = {
@@ -101,6 +103,10 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     streams.closeAll();
     done();
   });
+  const statusListeners: (() => void)[] = [];
+  const statusChanged = (): void => {
+    for (const l of statusListeners) l();
+  };
   const ctx: ServerContext = {
     store: options.store,
     ledger,
@@ -111,6 +117,8 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     version: options.version ?? '0.0.0',
     statusCache: options.statusCache ?? { freshMs: 2000, maxStaleMs: 30_000 },
     ...(options.desk && { desk: options.desk }),
+    statusChanged,
+    onStatusChange: (listener) => void statusListeners.push(listener),
   };
 
   http.setErrorHandler((error, request, reply) => handleError(error, request, reply));
@@ -144,7 +152,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
   );
   for (const r of routes) register(http, r, authorize);
   await http.ready();
-  return { http, ledger, tokens };
+  return { http, ledger, tokens, statusChanged };
 }
 
 function unauthenticated(reason: TokenRefusal | 'missing'): GantryError {

@@ -60,6 +60,8 @@ export async function serve(options: ServeOptions): Promise<number> {
         authFile: authFilePath(options.authfile),
         actor: 'gantry serve',
         approvals: deps.approvals,
+        // Every replica writes referrer indexes under one lease per subject: no settle wait.
+        referrerLock: (key, task) => deps.withLease(`referrers:${key}`, 30_000, () => task()),
       }),
       file,
       sha256: config.sha256,

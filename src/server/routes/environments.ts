@@ -16,7 +16,8 @@ const nameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a nam
 /** The environment routes. */
 export function environmentRoutes(ctx: ServerContext): AnyRoute[] {
   // One status snapshot per wired app (a reload starts a new one).
-  const snapshots = new WeakMap<App, SnapshotCache<EnvironmentState[]>>();
+  let snapshots = new WeakMap<App, SnapshotCache<EnvironmentState[]>>();
+  ctx.onStatusChange(() => (snapshots = new WeakMap()));
   const status = (app: App): Promise<Snapshot<EnvironmentState[]>> => {
     let cache = snapshots.get(app);
     if (!cache) {

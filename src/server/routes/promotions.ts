@@ -336,7 +336,9 @@ export function promotionRoutes(ctx: ServerContext, desk: PromotionDesk, streams
       handler: async ({ body, request }) => {
         const caller = callerOf(request);
         assertVisible(ctx.app().config, caller.token, body.app);
-        return desk.rollback(body, deskCaller(caller));
+        const outcome = await desk.rollback(body, deskCaller(caller));
+        ctx.statusChanged();
+        return outcome;
       },
     }),
   ];
