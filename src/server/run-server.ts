@@ -13,7 +13,7 @@ import {
   type PromotionRuntimeOptions,
   type RuntimeObserver,
 } from '../jobs/index.js';
-import { Ledger, openStore, type Store, type StoreOptions } from '../store/index.js';
+import { JobQueue, Ledger, openStore, type Store, type StoreOptions } from '../store/index.js';
 import { buildServer, type GantryServer } from './server.js';
 import { createServerMetrics } from './metrics.js';
 
@@ -139,6 +139,11 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
       options.logger.info({ seeded }, seeded ? 'bootstrap admin token seeded' : 'bootstrap token present');
     }
     await listen(server, options.host, options.port);
+    if (store.kind === 'pglite') {
+      // One process holds the embedded store: jobs still running belong to one that died.
+      const orphans = await new JobQueue(store.db).expireLeases();
+      if (orphans > 0) options.logger.info({ jobs: orphans }, 'resuming jobs of a server that stopped');
+    }
     runtime.start();
   } catch (error) {
     await closeAll().catch(() => undefined);

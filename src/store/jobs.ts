@@ -315,6 +315,20 @@ export class JobQueue {
     return row.state === 'running' && row.fence === fence ? row : undefined;
   }
 
+  /**
+   * Ends every running job's lease now, so the next claim takes the job at once. Only for a store
+   * no other worker can be using — the embedded store, whose data dir one process holds: a job
+   * running there at start-up belongs to a process that died (`kill -9`). Returns how many.
+   */
+  async expireLeases(): Promise<number> {
+    const done = await this.#db
+      .updateTable('jobs')
+      .set({ lease_until: sql<Date>`now() - interval '1 millisecond'`, updated_at: sql<Date>`now()` })
+      .where('state', '=', 'running')
+      .executeTakeFirst();
+    return Number(done.numUpdatedRows);
+  }
+
   /** The job's row, or undefined. */
   async get(id: string): Promise<JobRow | undefined> {
     return this.#db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();

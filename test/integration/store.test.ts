@@ -405,6 +405,18 @@ describe.each(backends)('store on $name', (backend) => {
       expect(await queue.get(id)).toMatchObject({ state: 'succeeded', fence: 2 });
     });
 
+    it("expireLeases hands a dead worker's running job to the next claim at once, fenced", async () => {
+      const queue = new JobQueue(store.db);
+      const id = await queue.enqueue({ kind: 'expire-test', payload });
+      const dead = (await queue.claim('worker-dead', 3_600_000, { kinds: ['expire-test'] }))!;
+      expect(await queue.claim('worker-new', 60_000, { kinds: ['expire-test'] })).toBeUndefined();
+      expect(await queue.expireLeases()).toBeGreaterThanOrEqual(1);
+      const taken = await queue.claim('worker-new', 60_000, { kinds: ['expire-test'] });
+      expect(taken).toMatchObject({ id, fence: dead.fence + 1, owner: 'worker-new' });
+      await expectCode(queue.complete(id, dead.fence), 'STORE_LEASE_LOST');
+      await queue.complete(id, taken!.fence);
+    });
+
     it('refuses a heartbeat after the lease expired, even before anyone reclaimed it', async () => {
       const queue = new JobQueue(store.db);
       const id = await queue.enqueue({ kind: 'promotion', payload });
