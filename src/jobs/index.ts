@@ -5,3 +5,4 @@ export type { PromotionRuntimeOptions } from './runtime.js';
 export { PROMOTION_JOB } from './runner.js';
 export type { RunnerOptions } from './runner.js';
 export { storeApprovals } from './store-approvals.js';
+export type * from './candidates.js';
