@@ -23,6 +23,11 @@ export class BufferedLedger implements LedgerPort {
     return this.#events;
   }
 
+  /** Forgets the kept events (after they were appended, or with a step whose outcome was dropped). */
+  clear(): void {
+    this.#events.length = 0;
+  }
+
   /** Appends every kept event to `ledger` inside `trx`, in order. */
   async flush(trx: Transaction<StoreDatabase>, ledger: Ledger): Promise<void> {
     for (const e of this.#events) {

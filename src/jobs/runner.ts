@@ -30,7 +30,8 @@ import {
   type ClaimedJob,
   type JobQueue,
   type JsonObject,
-  type Leases,
+  type HeldLease,
+  type LeaseHolder,
   type Ledger,
   type Promotions,
   type PromotionRow,
@@ -74,12 +75,42 @@ export interface RunnerParts {
   readonly queue: JobQueue;
   readonly promotions: Promotions;
   readonly ledger: Ledger;
-  readonly leases: Leases;
+  readonly leases: LeaseHolder;
   readonly bus: EventBus;
   readonly observer?: RuntimeObserver;
   readonly logger: Logger;
   readonly now: () => Date;
   readonly view: (id: string) => Promise<PromotionView | undefined>;
+}
+
+/** The applier a run uses for all its steps. */
+type PromotionApplier = ReturnType<App['promotions']['applier']>;
+
+/** States before `verifying`: no promotion record can have been attached yet. */
+const BEFORE_VERIFYING: ReadonlySet<PromotionState> = new Set([
+  'requested',
+  'gated',
+  'awaiting-approval',
+  'approved',
+  'copying',
+]);
+
+/** A step that changes nothing but progress is stored at least this often (ms). */
+const COMMIT_EVERY_MS = 1000;
+
+/** What one run of a job keeps between its steps. */
+interface RunState {
+  /** When this run last stored the progress (performance.now()). */
+  lastCommit: number;
+}
+
+/** What a step needs from its run. */
+interface StepContext {
+  readonly lease: JobLease;
+  readonly slot: RegistrySlot;
+  readonly applier: PromotionApplier;
+  readonly buffer: BufferedLedger;
+  readonly run: RunState;
 }
 
 /** Why a step's signal was aborted. */
@@ -105,6 +136,8 @@ export class PromotionRunner {
   readonly #loops: Promise<void>[] = [];
   /** Running jobs of this process: promotion id → the controller of its current step. */
   readonly #running = new Map<string, AbortController>();
+  /** Promotions run here with a stop request seen since their row was last read. */
+  readonly #stops = new Set<string>();
   #stopping = false;
   #idle = new AbortController();
 
@@ -141,6 +174,7 @@ export class PromotionRunner {
 
   /** A stop (reject or cancel) was asked for: the step running for `id` here is aborted. */
   stopRequested(id: string): void {
+    this.#stops.add(id);
     this.#running.get(id)?.abort(new Aborted('stop-request'));
   }
 
@@ -184,20 +218,42 @@ export class PromotionRunner {
     }
   }
 
-  /** Runs a claimed job step by step until it ends, parks, loses its lease or the runner stops. */
+  /**
+   * Runs a claimed job step by step until it ends, parks, loses its lease or the runner stops.
+   * The promotion's row is read at the start and again only after a stop request or an aborted
+   * step; in between, plan and progress are this worker's (it holds the job). One applier serves
+   * the whole run, so manifests read for one tag are not read again for the next.
+   */
   async #run(job: ClaimedJob): Promise<void> {
     const id = promotionOf(job);
     const lease = new JobLease(this.#p, job, this.#leaseMs, () => this.stopRequested(id));
+    const slot = new RegistrySlot(this.#p.leases, `${job.owner}/${id}`, this.#leaseMs);
+    const buffer = new BufferedLedger();
+    let applier: PromotionApplier | undefined;
+    let row: PromotionRow | undefined;
+    let progress: PromotionProgress | undefined;
+    let reread = true;
+    const run: RunState = { lastCommit: performance.now() };
+    this.#stops.delete(id);
     try {
       for (;;) {
         if (lease.lost) return;
-        const row = await this.#p.promotions.get(id);
-        if (!row) {
-          await this.#p.queue.fail(job.id, job.fence, { code: 'INTERNAL', message: `no promotion ${id}` });
-          return;
+        if (this.#stops.delete(id)) reread = true;
+        if (reread || !row || !progress) {
+          row = await this.#p.promotions.get(id);
+          if (!row) {
+            await this.#p.queue.fail(job.id, job.fence, { code: 'INTERNAL', message: `no promotion ${id}` });
+            return;
+          }
+          progress = row.progress as unknown as PromotionProgress;
+          reread = false;
         }
+        // No earlier claim can have attached a promotion record while the state first read is
+        // before `verifying` (entering it is committed before any record is written).
+        applier ??= this.#p
+          .app()
+          .promotions.applier({ ledger: buffer, fresh: BEFORE_VERIFYING.has(progress.state) });
         const plan = row.plan as unknown as PromotionPlan;
-        const progress = row.progress as unknown as PromotionProgress;
         if (isTerminal(progress.state)) {
           await this.#p.store.db.transaction().execute(async (trx) => {
             if (await this.#p.queue.lock(trx, job.id, job.fence))
@@ -206,14 +262,16 @@ export class PromotionRunner {
           return;
         }
         if (row.stop_request !== null) {
+          await slot.release();
           if (!(await this.#applyStop(job, row, plan, progress))) return;
+          reread = true;
           continue;
         }
         if (this.#stopping) {
           await this.#p.queue.release(job.id, job.fence).catch(() => undefined);
           return;
         }
-        const outcome = await this.#step(job, row, plan, progress, lease);
+        const outcome = await this.#step(job, row, plan, progress, { lease, slot, applier, buffer, run });
         if (outcome === 'lost') return;
         if (outcome === 'aborted') {
           if (lease.lost) return;
@@ -221,8 +279,10 @@ export class PromotionRunner {
             await this.#p.queue.release(job.id, job.fence).catch(() => undefined);
             return;
           }
+          reread = true;
           continue; // a stop request: the next turn applies it
         }
+        progress = outcome;
         if (isTerminal(outcome.state) || outcome.state === 'awaiting-approval') return;
       }
     } catch (error) {
@@ -230,54 +290,50 @@ export class PromotionRunner {
       await this.#failed(job, id, error);
     } finally {
       lease.stop();
+      await slot.release();
       this.#running.delete(id);
     }
   }
 
-  /** One step: run it (under a registry slot when it copies), then store its outcome under the fence. */
+  /**
+   * One step: run it (under a registry slot when it writes to a registry), then store its outcome
+   * under the fence — when it changed the state, recorded events, or the last store is a second
+   * old. Steps in between (each tag, each record) are idempotent: after a crash they are done
+   * again from the stored progress, and writing a tag or record that is there changes nothing.
+   */
   async #step(
     job: ClaimedJob,
     row: PromotionRow,
     plan: PromotionPlan,
     progress: PromotionProgress,
-    lease: JobLease,
+    ctx: StepContext,
   ): Promise<PromotionProgress | 'lost' | 'aborted'> {
+    const { lease, slot, applier, buffer } = ctx;
     const controller = new AbortController();
     this.#running.set(row.id, controller);
     const onLost = (): void => controller.abort(new Aborted('lease'));
     lease.signal.addEventListener('abort', onLost, { once: true });
-    const buffer = new BufferedLedger();
     const started = performance.now();
     const host = copyHost(plan, progress);
     const slotHost = writeHost(plan, progress);
     const reported = new Map<number, number>();
     try {
-      const applier = this.#p.app().promotions.applier({ ledger: buffer });
-      const run = (signal: AbortSignal): Promise<PromotionProgress> =>
-        applier.step(plan, progress, {
-          actor: row.requester,
-          subject: row.id,
-          signal,
-          onCopyProgress: (index, p) => {
-            const before = reported.get(index) ?? 0;
-            reported.set(index, p.bytesTransferred);
-            if (host && p.bytesTransferred > before)
-              this.#p.observer?.copied(host, p.bytesTransferred - before);
-            this.#p.bus.progress({ type: 'progress', id: row.id, application: index, ...pick(p) });
-          },
-        });
-      let next: PromotionProgress;
-      if (slotHost) {
-        const slots = Math.max(1, this.#concurrency(slotHost));
-        next = await this.#p.leases.withLease(
-          Array.from({ length: slots }, (_, i) => `registry:${slotHost}#${i}`),
-          { owner: `${job.owner}/${row.id}`, ttlMs: this.#leaseMs, retryMs: 100, signal: controller.signal },
-          (slot) => run(AbortSignal.any([slot, controller.signal])),
-        );
-      } else {
-        next = await run(controller.signal);
-      }
-      if (controller.signal.aborted) return 'aborted';
+      if (slotHost) await slot.hold(slotHost, Math.max(1, this.#concurrency(slotHost)), controller.signal);
+      else await slot.release();
+      const signal = slotHost ? AbortSignal.any([slot.signal, controller.signal]) : controller.signal;
+      const next = await applier.step(plan, progress, {
+        actor: row.requester,
+        subject: row.id,
+        signal,
+        onCopyProgress: (index, p) => {
+          const before = reported.get(index) ?? 0;
+          reported.set(index, p.bytesTransferred);
+          if (host && p.bytesTransferred > before)
+            this.#p.observer?.copied(host, p.bytesTransferred - before);
+          this.#p.bus.progress({ type: 'progress', id: row.id, application: index, ...pick(p) });
+        },
+      });
+      if (controller.signal.aborted || signal.aborted) return 'aborted';
       this.#p.observer?.step(progress.state, performance.now() - started);
       if (host) {
         const i = progress.copies.length;
@@ -287,17 +343,24 @@ export class PromotionRunner {
       }
       if (next.state === 'failed' && next.error?.code.startsWith('REGISTRY_'))
         this.#p.observer?.registryError(host ?? targetHost(plan), next.error.code);
+      const due =
+        next.state !== progress.state ||
+        buffer.events.length > 0 ||
+        performance.now() - ctx.run.lastCommit >= COMMIT_EVERY_MS;
+      if (!due) return next;
       const stored = await this.#commit(job, row.id, next, buffer, { awaiting: true });
       if (!stored) {
         lease.markLost();
         return 'lost';
       }
+      ctx.run.lastCommit = performance.now();
       this.#entered(row.id, progress.state, next.state);
       return next;
     } catch (error) {
-      if (controller.signal.aborted) return 'aborted';
+      if (controller.signal.aborted || slot.signal.aborted) return 'aborted';
       throw error;
     } finally {
+      buffer.clear();
       lease.signal.removeEventListener('abort', onLost);
       this.#running.delete(row.id);
     }
@@ -543,4 +606,71 @@ function configuredConcurrency(app: App, host: string): number {
   for (const r of app.config.registries.values())
     if (r.host === host && r.concurrency !== undefined) return r.concurrency;
   return 4;
+}
+
+/**
+ * One of a registry host's N write slots (`registry:<host>#<i>` leases), held by one job across
+ * its consecutive steps that write there (the copy, each tag, each record) and given back when
+ * it stops writing, parks or ends. Renewed every third of its lease; `signal` aborts when the
+ * lease is lost.
+ */
+class RegistrySlot {
+  readonly #leases: LeaseHolder;
+  readonly #owner: string;
+  readonly #ttlMs: number;
+  #held: HeldLease | undefined;
+  #host: string | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #controller = new AbortController();
+
+  constructor(leases: LeaseHolder, owner: string, ttlMs: number) {
+    this.#leases = leases;
+    this.#owner = owner;
+    this.#ttlMs = ttlMs;
+  }
+
+  /** Aborts when the slot held is lost. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Holds a slot of `host` (one of `slots`), waiting for one to be free unless `signal` aborts. */
+  async hold(host: string, slots: number, signal: AbortSignal): Promise<void> {
+    if (this.#held && this.#host === host && !this.#controller.signal.aborted) return;
+    await this.release();
+    const names = Array.from({ length: slots }, (_, i) => `registry:${host}#${i}`);
+    let held: HeldLease | undefined;
+    for (;;) {
+      signal.throwIfAborted();
+      held = await this.#leases.acquireAny(names, this.#owner, this.#ttlMs);
+      if (held) break;
+      await sleep(100, signal);
+    }
+    const controller = new AbortController();
+    this.#controller = controller;
+    this.#held = held;
+    this.#host = host;
+    const lease = held;
+    this.#timer = setInterval(
+      () => {
+        this.#leases.renew(lease, this.#ttlMs).then(
+          (ok) => {
+            if (!ok) controller.abort(new Aborted('lease'));
+          },
+          () => controller.abort(new Aborted('lease')),
+        );
+      },
+      Math.max(1, Math.floor(this.#ttlMs / 3)),
+    );
+  }
+
+  /** Gives the slot back (nothing when none is held). */
+  async release(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    const held = this.#held;
+    this.#held = undefined;
+    this.#host = undefined;
+    if (held) await this.#leases.release(held).catch(() => undefined);
+  }
 }

@@ -15,9 +15,12 @@ import {
   type RollbackOutcome,
 } from '../app.js';
 import { GantryError, silentLogger, type Logger } from '../core/index.js';
+import type {
+  LeaseHolder} from '../store/index.js';
 import {
   JobQueue,
   Leases,
+  MemoryLeases,
   Ledger,
   Promotions,
   type JsonObject,
@@ -68,7 +71,7 @@ export class PromotionRuntime implements PromotionDesk {
   readonly #queue: JobQueue;
   readonly #promotions: Promotions;
   readonly #ledger: Ledger;
-  readonly #leases: Leases;
+  readonly #leases: LeaseHolder;
   readonly #bus: EventBus;
   readonly #runner: PromotionRunner;
 
@@ -79,7 +82,7 @@ export class PromotionRuntime implements PromotionDesk {
     this.#queue = new JobQueue(db);
     this.#promotions = new Promotions(db);
     this.#ledger = new Ledger(db);
-    this.#leases = new Leases(db);
+    this.#leases = leasesFor(options.store);
     this.#bus = new EventBus((ids) => this.#views(ids), options.watchPollMs ?? 500);
     this.#runner = new PromotionRunner(
       {
@@ -377,4 +380,18 @@ function ended(row: PromotionRow, wanted: string): GantryError {
     `promotion ${row.id} is ${state}: it can no longer be ${wanted}`,
     { details: { promotion: row.id, state } },
   );
+}
+
+/** In-process leases of each embedded store (shared by every runtime on it). */
+const memoryLeases = new WeakMap<Store, MemoryLeases>();
+
+/**
+ * The leases of `store`: in the database for PostgreSQL (replicas share them); in this process
+ * for the embedded store, which one process holds (its data-dir lock), so no query is needed.
+ */
+function leasesFor(store: Store): LeaseHolder {
+  if (store.kind !== 'pglite') return new Leases(store.db);
+  let leases = memoryLeases.get(store);
+  if (!leases) memoryLeases.set(store, (leases = new MemoryLeases()));
+  return leases;
 }

@@ -33,7 +33,7 @@ export type {
   TokenInfo,
   TokenRefusal,
 } from './tokens.js';
-export { Leases, sleep } from './leases.js';
+export { LeaseHolder, Leases, MemoryLeases, sleep } from './leases.js';
 export type { HeldLease, WithLeaseOptions } from './leases.js';
 export { Promotions } from './promotions.js';
 export type {

@@ -29,35 +29,19 @@ export interface WithLeaseOptions {
   readonly signal?: AbortSignal;
 }
 
-/** Acquires, renews and releases named leases. */
-export class Leases {
-  readonly #db: Kysely<StoreDatabase>;
-
-  /** @param db the store's query builder (never a transaction: leases commit on their own) */
-  constructor(db: Kysely<StoreDatabase>) {
-    this.#db = db;
-  }
-
+/** What holds named leases: the store (across replicas) or this process alone. */
+export abstract class LeaseHolder {
   /** Takes `name` for `owner` for `ttlMs` if free, expired or already `owner`'s; undefined otherwise. */
-  async acquire(name: string, owner: string, ttlMs: number): Promise<HeldLease | undefined> {
-    checkTtl(ttlMs);
-    const row = await this.#db
-      .insertInto('leases')
-      .values({ name, owner, fence: 1, until: until(ttlMs) })
-      .onConflict((oc) =>
-        oc
-          .column('name')
-          .doUpdateSet({
-            owner: (eb) => eb.ref('excluded.owner'),
-            fence: sql<number>`leases.fence + 1`,
-            until: (eb) => eb.ref('excluded.until'),
-          })
-          .where((eb) => eb.or([eb('leases.until', '<', sql<Date>`now()`), eb('leases.owner', '=', owner)])),
-      )
-      .returning(['name', 'owner', 'fence'])
-      .executeTakeFirst();
-    return row;
-  }
+  abstract acquire(name: string, owner: string, ttlMs: number): Promise<HeldLease | undefined>;
+
+  /** Extends a lease still held by `lease.owner` with `lease.fence`; false when it was lost. */
+  abstract renew(lease: HeldLease, ttlMs: number): Promise<boolean>;
+
+  /** Gives a lease up (nothing happens when it was lost meanwhile). */
+  abstract release(lease: HeldLease): Promise<void>;
+
+  /** Holders of leases whose name starts with `prefix` that have not expired. */
+  abstract holders(prefix: string): Promise<string[]>;
 
   /** Takes the first free one of `names`; undefined when every one is held. */
   async acquireAny(names: readonly string[], owner: string, ttlMs: number): Promise<HeldLease | undefined> {
@@ -66,42 +50,6 @@ export class Leases {
       if (held) return held;
     }
     return undefined;
-  }
-
-  /** Extends a lease still held by `lease.owner` with `lease.fence`; false when it was lost. */
-  async renew(lease: HeldLease, ttlMs: number): Promise<boolean> {
-    checkTtl(ttlMs);
-    const done = await this.#db
-      .updateTable('leases')
-      .set({ until: until(ttlMs) })
-      .where('name', '=', lease.name)
-      .where('owner', '=', lease.owner)
-      .where('fence', '=', lease.fence)
-      .where('until', '>=', sql<Date>`now()`)
-      .executeTakeFirst();
-    return done.numUpdatedRows > 0n;
-  }
-
-  /** Gives a lease up (nothing happens when it was lost meanwhile). */
-  async release(lease: HeldLease): Promise<void> {
-    await this.#db
-      .updateTable('leases')
-      .set({ until: sql<Date>`now() - interval '1 millisecond'` })
-      .where('name', '=', lease.name)
-      .where('owner', '=', lease.owner)
-      .where('fence', '=', lease.fence)
-      .execute();
-  }
-
-  /** Holders of leases whose name starts with `prefix` that have not expired. */
-  async holders(prefix: string): Promise<string[]> {
-    const rows = await this.#db
-      .selectFrom('leases')
-      .select('owner')
-      .where('name', 'like', `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)
-      .where('until', '>=', sql<Date>`now()`)
-      .execute();
-    return rows.map((r) => r.owner);
   }
 
   /**
@@ -146,6 +94,117 @@ export class Leases {
       options.signal?.removeEventListener('abort', onAbort);
       await this.release(held).catch(() => undefined);
     }
+  }
+}
+
+/** Acquires, renews and releases named leases. */
+export class Leases extends LeaseHolder {
+  readonly #db: Kysely<StoreDatabase>;
+
+  /** @param db the store's query builder (never a transaction: leases commit on their own) */
+  constructor(db: Kysely<StoreDatabase>) {
+    super();
+    this.#db = db;
+  }
+
+  /** Takes `name` for `owner` for `ttlMs` if free, expired or already `owner`'s; undefined otherwise. */
+  override async acquire(name: string, owner: string, ttlMs: number): Promise<HeldLease | undefined> {
+    checkTtl(ttlMs);
+    const row = await this.#db
+      .insertInto('leases')
+      .values({ name, owner, fence: 1, until: until(ttlMs) })
+      .onConflict((oc) =>
+        oc
+          .column('name')
+          .doUpdateSet({
+            owner: (eb) => eb.ref('excluded.owner'),
+            fence: sql<number>`leases.fence + 1`,
+            until: (eb) => eb.ref('excluded.until'),
+          })
+          .where((eb) => eb.or([eb('leases.until', '<', sql<Date>`now()`), eb('leases.owner', '=', owner)])),
+      )
+      .returning(['name', 'owner', 'fence'])
+      .executeTakeFirst();
+    return row;
+  }
+
+  /** Extends a lease still held by `lease.owner` with `lease.fence`; false when it was lost. */
+  override async renew(lease: HeldLease, ttlMs: number): Promise<boolean> {
+    checkTtl(ttlMs);
+    const done = await this.#db
+      .updateTable('leases')
+      .set({ until: until(ttlMs) })
+      .where('name', '=', lease.name)
+      .where('owner', '=', lease.owner)
+      .where('fence', '=', lease.fence)
+      .where('until', '>=', sql<Date>`now()`)
+      .executeTakeFirst();
+    return done.numUpdatedRows > 0n;
+  }
+
+  /** Gives a lease up (nothing happens when it was lost meanwhile). */
+  override async release(lease: HeldLease): Promise<void> {
+    await this.#db
+      .updateTable('leases')
+      .set({ until: sql<Date>`now() - interval '1 millisecond'` })
+      .where('name', '=', lease.name)
+      .where('owner', '=', lease.owner)
+      .where('fence', '=', lease.fence)
+      .execute();
+  }
+
+  /** Holders of leases whose name starts with `prefix` that have not expired. */
+  override async holders(prefix: string): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('leases')
+      .select('owner')
+      .where('name', 'like', `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)
+      .where('until', '>=', sql<Date>`now()`)
+      .execute();
+    return rows.map((r) => r.owner);
+  }
+}
+
+/**
+ * Leases held in this process only, for the embedded store: its data dir admits one process
+ * (the data-dir lock), so a lease here is as exclusive as one in the database, at no query.
+ * Time is this process's clock.
+ */
+export class MemoryLeases extends LeaseHolder {
+  readonly #held = new Map<string, { owner: string; fence: number; until: number }>();
+
+  override acquire(name: string, owner: string, ttlMs: number): Promise<HeldLease | undefined> {
+    checkTtl(ttlMs);
+    const now = Date.now();
+    const current = this.#held.get(name);
+    if (current && current.until >= now && current.owner !== owner) return Promise.resolve(undefined);
+    const fence = (current?.fence ?? 0) + 1;
+    this.#held.set(name, { owner, fence, until: now + ttlMs });
+    return Promise.resolve({ name, owner, fence });
+  }
+
+  override renew(lease: HeldLease, ttlMs: number): Promise<boolean> {
+    checkTtl(ttlMs);
+    const current = this.#held.get(lease.name);
+    const now = Date.now();
+    if (!current || current.owner !== lease.owner || current.fence !== lease.fence || current.until < now)
+      return Promise.resolve(false);
+    current.until = now + ttlMs;
+    return Promise.resolve(true);
+  }
+
+  override release(lease: HeldLease): Promise<void> {
+    const current = this.#held.get(lease.name);
+    if (current && current.owner === lease.owner && current.fence === lease.fence)
+      current.until = Date.now() - 1;
+    return Promise.resolve();
+  }
+
+  override holders(prefix: string): Promise<string[]> {
+    const now = Date.now();
+    return Promise.resolve(
+      [...this.#held].filter(([n, l]) => n.startsWith(prefix) && l.until >= now).map(([, l]) => l.owner),
+    );
   }
 }
 
