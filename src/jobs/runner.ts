@@ -95,6 +95,9 @@ const BEFORE_VERIFYING: ReadonlySet<PromotionState> = new Set([
   'copying',
 ]);
 
+/** States stored only with the state that follows them (their steps do no registry work). */
+const BOOKKEEPING: ReadonlySet<PromotionState> = new Set(['gated', 'approved']);
+
 /** A step that changes nothing but progress is stored at least this often (ms). */
 const COMMIT_EVERY_MS = 1000;
 
@@ -102,6 +105,8 @@ const COMMIT_EVERY_MS = 1000;
 interface RunState {
   /** When this run last stored the progress (performance.now()). */
   lastCommit: number;
+  /** State changes made since then, announced once stored. */
+  transitions: [PromotionState, PromotionState][];
 }
 
 /** What a step needs from its run. */
@@ -233,7 +238,7 @@ export class PromotionRunner {
     let row: PromotionRow | undefined;
     let progress: PromotionProgress | undefined;
     let reread = true;
-    const run: RunState = { lastCommit: performance.now() };
+    const run: RunState = { lastCommit: performance.now(), transitions: [] };
     this.#stops.delete(id);
     try {
       for (;;) {
@@ -333,7 +338,11 @@ export class PromotionRunner {
           this.#p.bus.progress({ type: 'progress', id: row.id, application: index, ...pick(p) });
         },
       });
-      if (controller.signal.aborted || signal.aborted) return 'aborted';
+      if (controller.signal.aborted || signal.aborted) {
+        buffer.clear();
+        ctx.run.transitions.length = 0;
+        return 'aborted';
+      }
       this.#p.observer?.step(progress.state, performance.now() - started);
       if (host) {
         const i = progress.copies.length;
@@ -343,24 +352,33 @@ export class PromotionRunner {
       }
       if (next.state === 'failed' && next.error?.code.startsWith('REGISTRY_'))
         this.#p.observer?.registryError(host ?? targetHost(plan), next.error.code);
+      // Bookkeeping states (gates passed, approved) do no registry work: they are stored, with
+      // their ledger entries, together with the state that follows.
+      const bookkeeping = BOOKKEEPING.has(next.state);
       const due =
-        next.state !== progress.state ||
-        buffer.events.length > 0 ||
-        performance.now() - ctx.run.lastCommit >= COMMIT_EVERY_MS;
+        !bookkeeping &&
+        (next.state !== progress.state ||
+          buffer.events.length > 0 ||
+          performance.now() - ctx.run.lastCommit >= COMMIT_EVERY_MS);
+      if (next.state !== progress.state) ctx.run.transitions.push([progress.state, next.state]);
       if (!due) return next;
       const stored = await this.#commit(job, row.id, next, buffer, { awaiting: true });
       if (!stored) {
         lease.markLost();
         return 'lost';
       }
+      buffer.clear();
       ctx.run.lastCommit = performance.now();
-      this.#entered(row.id, progress.state, next.state);
+      for (const [before, after] of ctx.run.transitions.splice(0)) this.#entered(row.id, before, after);
       return next;
     } catch (error) {
+      // The step's outcome is dropped, and with it what was not stored yet: the run reads the
+      // stored state again (or ends) and does that work again.
+      buffer.clear();
+      ctx.run.transitions.length = 0;
       if (controller.signal.aborted || slot.signal.aborted) return 'aborted';
       throw error;
     } finally {
-      buffer.clear();
       lease.signal.removeEventListener('abort', onLost);
       this.#running.delete(row.id);
     }

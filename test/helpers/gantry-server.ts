@@ -25,6 +25,8 @@ export interface GantryServerOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Port; default a free one. */
   readonly port?: number;
+  /** Node.js flags for the server process (e.g. `--cpu-prof`). */
+  readonly nodeArgs?: readonly string[];
   /** How long to wait for `/readyz`. Default 30 s. */
   readonly readyTimeoutMs?: number;
 }
@@ -49,6 +51,7 @@ export interface GantryServerProcess {
 export async function startGantryServer(options: GantryServerOptions): Promise<GantryServerProcess> {
   const port = options.port ?? (await getFreePort());
   const args = [
+    ...(options.nodeArgs ?? []),
     `${root}bin/gantry.js`,
     'serve',
     '--config',

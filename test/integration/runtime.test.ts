@@ -186,12 +186,10 @@ describe.each(backends)('promotion runtime on $name', (backend) => {
         await new Promise((r) => setTimeout(r, 50));
       }
       // The state change to copying was not stored without its entry, and nothing was copied.
-      expect((await runtime.get(id))?.state).toBe('approved');
-      expect(await ledgerTypes(store, id)).toEqual([
-        'promotion.requested',
-        'promotion.gated',
-        'promotion.approved',
-      ]);
+      // (Gates passed and approved are stored, with their entries, together with copying: the
+      // whole transaction was refused, so the promotion is still as requested.)
+      expect((await runtime.get(id))?.state).toBe('requested');
+      expect(await ledgerTypes(store, id)).toEqual(['promotion.requested']);
       expect(
         await app.registry.resolve({ registry: fixture.prod.host, repository: 'team/web' }, '1.1.0'),
       ).toBeUndefined();
