@@ -125,7 +125,6 @@ attestation: { key: ${join(dir, 'signing.pem')} }
   gantry('promote', 'api', '3.0.1', '--to', 'staging');
   gantry('plan', 'web', '1.4.2', '--to', 'prod');
   gantry('promote', 'web', '1.4.2', '--to', 'prod');
-  gantry('promote', 'api', '3.0.1', '--to', 'prod');
   gantry('status');
   gantry('ref', 'web', '--env', 'prod');
   gantry(
