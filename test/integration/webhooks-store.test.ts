@@ -8,7 +8,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebhookConfig, WebhookTarget } from '../../src/config/index.js';
-import { webhookOutbox, WebhookWorker, WEBHOOK_JOB } from '../../src/jobs/index.js';
+import { isGantryError } from '../../src/core/index.js';
+import { redeliver, webhookOutbox, WebhookWorker, WEBHOOK_JOB } from '../../src/jobs/index.js';
 import { Ledger, Promotions, WebhookDeliveries, type Store } from '../../src/store/index.js';
 import { pgliteBackend, postgresBackend, type StoreBackend } from './store-backends.js';
 
@@ -197,6 +198,43 @@ describe.each(backends)('webhook outbox and worker on $name', (backend) => {
       .where('kind', '=', WEBHOOK_JOB)
       .execute();
     expect(jobs.map((j) => j.state).sort()).toEqual(['failed', 'succeeded']);
+  }, 60_000);
+
+  it('redelivers only a settled delivery to an endpoint still configured; a removed endpoint ends it dead', async () => {
+    const deliveries = new WebhookDeliveries(store.db);
+    const targets = [endpoint('all', url, ['promotion.*'], 2)];
+    const code = async (p: Promise<unknown>): Promise<string> =>
+      p.then(
+        () => 'ok',
+        (e: unknown) => (isGantryError(e) ? e.code : String(e)),
+      );
+    const [dead] = (await deliveries.list({ state: 'dead' })).deliveries;
+    const id = dead?.id ?? '';
+    expect(await code(redeliver(store.db, `msg_${'0'.repeat(32)}`, targets))).toBe('API_NOT_FOUND');
+    expect(await code(redeliver(store.db, id, []))).toBe('WEBHOOK_ENDPOINT_UNKNOWN');
+    expect((await deliveries.get(id))?.state).toBe('dead');
+    expect(await code(redeliver(store.db, id, targets))).toBe('ok');
+    expect((await deliveries.get(id))?.state).toBe('pending');
+    // Asked again while it is pending: refused, and no second job is queued.
+    expect(await code(redeliver(store.db, id, targets))).toBe('WEBHOOK_DELIVERY_PENDING');
+    const queued = await store.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('kind', '=', WEBHOOK_JOB)
+      .where('state', '=', 'queued')
+      .execute();
+    expect(queued.map((j) => j.payload)).toEqual([{ delivery: id }]);
+    // The endpoint was removed from the configuration before the worker got to it: dead, not sent.
+    seen.length = 0;
+    const worker = new WebhookWorker({ store, targets: () => [], userAgent: 'gantry/test', idleMs: 20 });
+    worker.start();
+    try {
+      await waitFor(async () => (await deliveries.get(id))?.state === 'dead');
+    } finally {
+      await worker.stop();
+    }
+    expect(seen).toEqual([]);
+    expect((await deliveries.get(id))?.last_error).toBe('endpoint "all" is no longer configured');
   }, 60_000);
 });
 
