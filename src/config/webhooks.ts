@@ -8,7 +8,6 @@ import { z } from 'zod';
 import type { Config, WebhookConfig } from './config.js';
 import { configError } from './config-error.js';
 import { durationSchema } from './gates-schema.js';
-import type { PathProblem } from './normalize.js';
 
 /** Event types a webhook can ask for (every promotion state change, approvals, rollbacks). */
 export const WEBHOOK_EVENT_TYPES: readonly string[] = Object.freeze([
@@ -89,6 +88,12 @@ function filterProblem(filter: string): string | undefined {
 function isLoopback(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   return h === 'localhost' || h === '::1' || /^127(?:\.\d{1,3}){3}$/.test(h);
+}
+
+/** A problem with its key path (normalize.ts's `PathProblem`). */
+interface PathProblem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
 }
 
 /** Checks and normalises `webhooks:`; problems are pushed to `problems`. */

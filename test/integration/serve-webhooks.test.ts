@@ -143,6 +143,8 @@ environments:
     gates:
       - approval: { count: 1, groups: [ops] }
 applications: [web, api]
+teams:
+  web-team: [web]
 webhooks:
   hook:
     url: http://127.0.0.1:${port}/hook
