@@ -7,7 +7,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +102,9 @@ describe('webhooks out through gantry serve (real processes)', () => {
   const received: Received[] = [];
   /** How many more requests to each path are answered 500 on purpose. */
   const failures = new Map<string, number>([['/hook', 2]]);
+  /** While set, requests to /hook get no answer (kept here to end at cleanup). */
+  let hang = false;
+  const hung: ServerResponse[] = [];
 
   beforeAll(async () => {
     [dev, prod] = await Promise.all([startRegistry(), startRegistry()]);
@@ -115,6 +118,17 @@ describe('webhooks out through gantry serve (real processes)', () => {
       req.on('data', (c: string) => (body += c));
       req.on('end', () => {
         const path = req.url ?? '';
+        if (hang && path === '/hook') {
+          received.push({
+            path,
+            headers: req.headers,
+            body,
+            verified: verify(KEY, req.headers, body),
+            answered: 0,
+          });
+          hung.push(res);
+          return;
+        }
         const verified = verify(path === '/alerts' ? ALERT_KEY : KEY, req.headers, body);
         const left = failures.get(path) ?? 0;
         const answered = !verified ? 401 : left > 0 ? 500 : 204;
@@ -169,6 +183,7 @@ webhooks:
   }, 120_000);
 
   afterAll(async () => {
+    for (const res of hung) res.destroy();
     await server?.kill();
     await new Promise((resolve) => receiver?.close(resolve));
     await Promise.all([dev?.stop(), prod?.stop()]);
@@ -382,4 +397,44 @@ webhooks:
     expect(metrics).toMatch(/gantry_webhook_deliveries_total\{endpoint="hook",outcome="retry"\} 2/);
     expect(metrics).toMatch(/gantry_webhook_deliveries_total\{endpoint="alerts",outcome="delivered"\} 1/);
   }, 60_000);
+
+  it('delivers a committed event after the server is killed (kill -9) in the middle of the attempt', async () => {
+    let s = server as GantryServerProcess;
+    hang = true;
+    const posted = await api<{ id: string }>(s, BOOTSTRAP, 'POST', '/api/v1/promotions', {
+      app: 'api',
+      version: '1.0.0',
+      to: 'prod',
+    });
+    expect(posted.status, JSON.stringify(posted.body)).toBe(202);
+    const id = posted.body.id;
+    const first = await until('the attempt in flight', () =>
+      Promise.resolve(received.find((r) => r.path === '/hook' && r.body.includes(id))),
+    );
+    expect(first.verified).toBe(true);
+    await s.kill();
+    hang = false;
+    s = server = await startGantryServer({
+      config,
+      dataDir: join(dir, 'data'),
+      env: { TEST_WEBHOOK_SECRET: SECRET, TEST_ALERT_SECRET: ALERT_SECRET },
+    });
+    const delivered = await until('the delivery after the restart', async () => {
+      const r = await api<{ deliveries: Delivery[] }>(
+        s,
+        BOOTSTRAP,
+        'GET',
+        '/api/v1/webhooks/deliveries?endpoint=hook',
+      );
+      return r.body.deliveries.find((d) => d.subject === id && d.state === 'delivered');
+    });
+    expect(delivered.id).toBe(first.headers['webhook-id']);
+    const again = received.filter((r) => r.headers['webhook-id'] === delivered.id);
+    expect(again.map((r) => [r.verified, r.answered])).toEqual([
+      [true, 0],
+      [true, 204],
+    ]);
+    // The attempt cut off by the kill left no row; the one that delivered did.
+    expect(delivered.attemptLog.map((a) => [a.status, a.outcome])).toEqual([[204, 'delivered']]);
+  }, 120_000);
 });
