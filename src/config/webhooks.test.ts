@@ -115,4 +115,9 @@ describe('webhookMatches', () => {
     expect(webhookMatches(['failures', 'promotion.completed'], 'promotion.completed')).toBe(true);
     expect(webhookMatches(['promotion.*'], 'promotionx.completed')).toBe(false);
   });
+
+  it('never matches ledger entries that are not webhook events, not even with *', () => {
+    for (const t of ['token.created', 'token.revoked', 'config.loaded', 'promotion.unknown'])
+      expect(webhookMatches(['*', 'promotion.*', 'failures'], t)).toBe(false);
+  });
 });

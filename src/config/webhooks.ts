@@ -66,8 +66,12 @@ export const webhookSchema = z.strictObject({
 /** `webhooks:` as parsed. */
 export type RawWebhooks = Record<string, z.output<typeof webhookSchema>>;
 
-/** Whether event type `type` passes `filters`. */
+/**
+ * Whether event type `type` passes `filters`. Only the types of {@link WEBHOOK_EVENT_TYPES} are
+ * ever sent: other ledger entries (tokens, configuration loads) match no filter, not even `*`.
+ */
 export function webhookMatches(filters: readonly string[], type: string): boolean {
+  if (!WEBHOOK_EVENT_TYPES.includes(type)) return false;
   return filters.some((f) => {
     if (f === '*') return true;
     if (f === 'failures') return FAILURE_EVENT_TYPES.includes(type);
