@@ -36,6 +36,8 @@ const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   PROMOTION_APPROVER_UNKNOWN: ExitCode.refused,
   PROMOTION_SELF_APPROVAL: ExitCode.refused,
   PROMOTION_STATE_CONFLICT: ExitCode.refused,
+  WEBHOOK_DELIVERY_PENDING: ExitCode.refused,
+  WEBHOOK_ENDPOINT_UNKNOWN: ExitCode.refused,
   PROMOTION_IMMUTABLE_TAG: ExitCode.immutable,
   PIN_CHECK_FAILED: ExitCode.refused,
   PIN_FILE_INVALID: ExitCode.usage,

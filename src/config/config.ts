@@ -67,6 +67,22 @@ export interface ApproverConfig {
   readonly keyFile: string;
 }
 
+/** An outbound webhook endpoint (`webhooks:`); its secret stays in the environment. */
+export interface WebhookConfig {
+  readonly name: string;
+  readonly url: string;
+  /** Event filters: types, `prefix.*`, `*`, `failures`. */
+  readonly events: readonly string[];
+  /** The environment variable holding the signing secret. */
+  readonly secretEnv: string;
+  readonly timeoutMs: number;
+  /** Attempts before a delivery is dead. */
+  readonly attempts: number;
+  /** Delay before the first retry (doubled after each further failure, up to `maxBackoffMs`). */
+  readonly backoffMs: number;
+  readonly maxBackoffMs: number;
+}
+
 /** Where the keys of a configuration were written, for problems found after it loaded. */
 export interface ConfigSource {
   /** 1-based line and column of the value at `path` (or its nearest written parent). */
@@ -88,6 +104,8 @@ export interface Config {
    * their applications. Empty when the file has none; absent for a configuration built in code.
    */
   readonly teams?: ReadonlyMap<string, readonly string[]>;
+  /** Outbound webhook endpoints by name; absent for a configuration built in code. */
+  readonly webhooks?: ReadonlyMap<string, WebhookConfig>;
   /** Positions of keys in {@link file}; absent for a configuration built in code. */
   readonly source?: ConfigSource;
 }

@@ -7,6 +7,7 @@ export type {
   CredentialSource,
   AttestationConfig,
   ConfigSource,
+  WebhookConfig,
 } from './config.js';
 export { configError, atConfigKey } from './config-error.js';
 export { MAX_CONFIG_FILE_BYTES } from './bounded-yaml.js';
@@ -18,3 +19,11 @@ export { configJsonSchema } from './schema.js';
 export { loadReleaseFile, type ReleaseFile } from './release.js';
 export * from './gates-schema.js';
 export { parseDuration, formatDuration } from './duration.js';
+export {
+  webhookMatches,
+  webhookTargets,
+  decodeSecret,
+  WEBHOOK_EVENT_TYPES,
+  FAILURE_EVENT_TYPES,
+  type WebhookTarget,
+} from './webhooks.js';

@@ -16,6 +16,7 @@ import { toGateConfig } from './gates-schema.js';
 import { unsafeRegexReason } from './safe-regex.js';
 import { isValidRegistryHost } from '../registry/index.js';
 import { isValidTag } from '../core/index.js';
+import { normalizeWebhooks } from './webhooks.js';
 
 /** A problem before positions are attached. */
 export interface PathProblem {
@@ -267,6 +268,8 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
     });
   }
 
+  const webhooks = normalizeWebhooks(raw.webhooks, problems);
+
   if (problems.length > 0) return { problems };
   const attestation = raw.attestation
     ? Object.freeze({
@@ -287,6 +290,7 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
       applications,
       approvers,
       teams,
+      webhooks,
       ...(attestation && { attestation }),
     }),
   };

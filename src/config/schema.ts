@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { gateSchema, gateSchemas } from './gates-schema.js';
+import { webhookSchema } from './webhooks.js';
 
 const name = z
   .string()
@@ -127,6 +128,10 @@ export const configSchema = z.strictObject({
     .record(name, z.array(z.string().min(1)).describe('applications of this team'))
     .default({})
     .describe('teams and their applications: an API token with teams sees only their applications'),
+  webhooks: z
+    .record(name, webhookSchema)
+    .default({})
+    .describe('endpoints `gantry serve` sends signed promotion events to (Standard Webhooks)'),
 });
 
 /** `gantry.yaml` as parsed, before semantic checks. */

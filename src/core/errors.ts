@@ -70,6 +70,9 @@ export const ErrorCodes = [
   'API_UNAUTHENTICATED',
   'API_FORBIDDEN',
   'API_NOT_FOUND',
+  // outbound webhooks (gantry serve)
+  'WEBHOOK_DELIVERY_PENDING',
+  'WEBHOOK_ENDPOINT_UNKNOWN',
   // the CLI talking to a server (--server, GANTRY_SERVER)
   'SERVER_UNREACHABLE',
   'SERVER_TLS',

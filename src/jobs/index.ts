@@ -6,3 +6,7 @@ export { PROMOTION_JOB } from './runner.js';
 export type { RunnerOptions } from './runner.js';
 export { storeApprovals } from './store-approvals.js';
 export type * from './candidates.js';
+export { webhookOutbox, redeliver, newDeliveryId, WEBHOOK_JOB } from './webhook-outbox.js';
+export type { WebhookOutboxOptions } from './webhook-outbox.js';
+export { WebhookWorker, signWebhook, retryDelayMs } from './webhooks.js';
+export type { WebhookWorkerOptions, WebhookOutcome } from './webhooks.js';

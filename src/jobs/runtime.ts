@@ -59,6 +59,8 @@ export interface PromotionRuntimeOptions extends RunnerOptions {
   readonly watchPollMs?: number;
   /** Attempts of a promotion job before an infrastructure failure fails it. Default 5. */
   readonly maxAttempts?: number;
+  /** The ledger to append to (e.g. one with an outbox hook). Default: a new one over the store. */
+  readonly ledger?: Ledger;
 }
 
 const WAITING = new Set(['requested', 'gated', 'awaiting-approval']);
@@ -81,7 +83,7 @@ export class PromotionRuntime implements PromotionDesk {
     const db = options.store.db;
     this.#queue = new JobQueue(db);
     this.#promotions = new Promotions(db);
-    this.#ledger = new Ledger(db);
+    this.#ledger = options.ledger ?? new Ledger(db);
     this.#leases = leasesFor(options.store);
     this.#bus = new EventBus((ids) => this.#views(ids), options.watchPollMs ?? 500);
     this.#runner = new PromotionRunner(

@@ -1,5 +1,6 @@
 /** What routes are built from: the store, its ledger and tokens, the current app, the clock. */
 import type { App } from '../app.js';
+import type { WebhookConfig } from '../config/index.js';
 import type { PromotionDesk } from '../jobs/index.js';
 import type { Ledger, Store, Tokens } from '../store/index.js';
 import type { ServerMetrics } from './metrics.js';
@@ -26,4 +27,6 @@ export interface ServerContext {
   onStatusChange(listener: () => void): void;
   /** The promotion runtime (promotion, release, approval and rollback routes). */
   readonly desk?: PromotionDesk;
+  /** The webhook endpoints of the current configuration. */
+  readonly webhooks: () => readonly WebhookConfig[];
 }

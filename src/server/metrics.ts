@@ -16,6 +16,8 @@ export interface ServerMetrics {
   readonly registry: Registry;
   /** Hand this to the promotion runtime: it feeds the `gantry_promotion*`, copy and registry metrics. */
   readonly observer: RuntimeObserver;
+  /** Counts a webhook delivery attempt (`gantry_webhook_deliveries_total{endpoint,outcome}`). */
+  webhookDelivered(endpoint: string, outcome: 'delivered' | 'retry' | 'dead'): void;
 }
 
 /** Job states counted by `gantry_queue_depth`. */
@@ -61,6 +63,12 @@ export function createServerMetrics(): ServerMetrics {
     labelNames: ['registry', 'code'] as const,
     registers: [registry],
   });
+  const webhooks = new Counter({
+    name: 'gantry_webhook_deliveries_total',
+    help: 'Webhook delivery attempts, by endpoint and outcome (delivered, retry, dead)',
+    labelNames: ['endpoint', 'outcome'] as const,
+    registers: [registry],
+  });
   // The runtime must never fail because of a metric: values that cannot be recorded are dropped.
   const observer = Object.freeze<RuntimeObserver>({
     step: (state, ms) => {
@@ -72,7 +80,12 @@ export function createServerMetrics(): ServerMetrics {
     },
     registryError: (host, code) => registryErrors.inc({ registry: host, code }),
   });
-  return Object.freeze({ registry, observer });
+  return Object.freeze({
+    registry,
+    observer,
+    webhookDelivered: (endpoint: string, outcome: 'delivered' | 'retry' | 'dead') =>
+      webhooks.inc({ endpoint, outcome }),
+  });
 }
 
 /**

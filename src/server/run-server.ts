@@ -7,9 +7,12 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { App, ApprovalSource } from '../app.js';
 import { GantryError } from '../core/index.js';
+import type { WebhookTarget } from '../config/index.js';
 import {
   PromotionRuntime,
   storeApprovals,
+  webhookOutbox,
+  WebhookWorker,
   type PromotionRuntimeOptions,
   type RuntimeObserver,
 } from '../jobs/index.js';
@@ -24,6 +27,8 @@ export interface LoadedApp {
   readonly file: string;
   /** SHA-256 (hex) of the file's bytes, as parsed. */
   readonly sha256: string;
+  /** The webhook endpoints with their secrets (`webhookTargets`). Default: none. */
+  readonly webhooks?: readonly WebhookTarget[];
 }
 
 /** What the server gives the app it loads. */
@@ -40,7 +45,7 @@ export interface AppDeps {
 /** Runtime settings of `runServer` (job lease, workers, registry concurrency…); see `PromotionRuntimeOptions`. */
 export type ServerRuntimeOptions = Omit<
   PromotionRuntimeOptions,
-  'store' | 'app' | 'observer' | 'logger' | 'now'
+  'store' | 'app' | 'observer' | 'logger' | 'now' | 'ledger'
 >;
 
 /** Options of {@link runServer}. */
@@ -64,6 +69,8 @@ export interface RunServerOptions {
   readonly observer?: RuntimeObserver;
   /** Settings of the promotion runtime. Default: its defaults. */
   readonly runtime?: ServerRuntimeOptions;
+  /** How long an idle webhook worker waits before looking for deliveries again, ms. Default 1000. */
+  readonly webhookIdleMs?: number;
 }
 
 /** The running server. */
@@ -102,8 +109,10 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   let current = await options.loadApp(deps);
   const apps: App[] = [current.app];
   let server: GantryServer | undefined;
+  let webhooks: WebhookWorker | undefined;
   const closeAll = async (): Promise<void> => {
     // Jobs first (running steps finish or are released), then requests, apps and the store.
+    await webhooks?.stop();
     await runtime?.stop();
     await server?.http.close();
     await Promise.allSettled(apps.map((a) => a.close()));
@@ -114,9 +123,26 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
     const ledger = new Ledger(store.db);
     await recordConfig(store, ledger, current, 'start', now());
     const metrics = createServerMetrics();
+    const worker = new WebhookWorker({
+      store,
+      targets: () => current.webhooks ?? [],
+      userAgent: `gantry/${options.version}`,
+      logger: options.logger,
+      ...(options.webhookIdleMs !== undefined && { idleMs: options.webhookIdleMs }),
+      observe: (endpoint, outcome) => metrics.webhookDelivered(endpoint, outcome),
+    });
+    webhooks = worker;
+    // Every ledger entry (in its transaction) queues a delivery per matching endpoint: the outbox.
+    ledger.onAppend(
+      webhookOutbox({
+        endpoints: () => current.webhooks ?? [],
+        queued: () => void setTimeout(() => worker.kick(), 20).unref(),
+      }),
+    );
     runtime = new PromotionRuntime({
       ...options.runtime,
       store,
+      ledger,
       app: () => current.app,
       logger: options.logger,
       now,
@@ -130,6 +156,8 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
       now,
       version: options.version,
       desk: runtime,
+      ledger,
+      webhooks: () => current.webhooks ?? [],
     });
     if (options.bootstrapToken !== undefined) {
       const seeded = await server.tokens.seedBootstrap(options.bootstrapToken, {
@@ -145,6 +173,7 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
       if (orphans > 0) options.logger.info({ jobs: orphans }, 'resuming jobs of a server that stopped');
     }
     runtime.start();
+    worker.start();
   } catch (error) {
     await closeAll().catch(() => undefined);
     throw error;

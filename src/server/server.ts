@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { pino } from 'pino';
 import type { App } from '../app.js';
+import type { WebhookConfig } from '../config/index.js';
 import type { PromotionDesk } from '../jobs/index.js';
 import { GantryError } from '../core/index.js';
 import { Ledger, Tokens, type Store, type TokenRefusal } from '../store/index.js';
@@ -26,6 +27,7 @@ import { ledgerRoutes } from './routes/ledger.js';
 import { operationRoutes } from './routes/operations.js';
 import { promotionRoutes } from './routes/promotions.js';
 import { tokenRoutes } from './routes/tokens.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 /** Options of {@link buildServer}. */
 export interface ServerOptions {
@@ -57,6 +59,10 @@ export interface ServerOptions {
    * routes are then not served at all (404).
    */
   readonly desk?: PromotionDesk;
+  /** The ledger routes append to (e.g. one with the webhook outbox hook). Default: a new one. */
+  readonly ledger?: Ledger;
+  /** The configured webhook endpoints (the delivery log routes). Default: none. */
+  readonly webhooks?: () => readonly WebhookConfig[];
   /**
    * The metrics registry, made with `createServerMetrics()` before the runtime so that the
    * runtime reports to its `observer`. Default: a new one. One server per metrics object.
@@ -90,7 +96,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     // Fastify's request log holds method, URL and client only, never headers (they carry tokens).
     return503OnClosing: true,
   });
-  const ledger = new Ledger(options.store.db);
+  const ledger = options.ledger ?? new Ledger(options.store.db);
   // A valid token is trusted for a second without asking the store again (a query per request
   // would cap the API at a few hundred requests/s on PGlite); see Tokens.
   const tokens = new Tokens(options.store.db, ledger, { cacheMs: options.tokenCacheMs ?? 1000 });
@@ -117,6 +123,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     version: options.version ?? '0.0.0',
     statusCache: options.statusCache ?? { freshMs: 2000, maxStaleMs: 30_000 },
     ...(options.desk && { desk: options.desk }),
+    webhooks: options.webhooks ?? (() => []),
     statusChanged,
     onStatusChange: (listener) => void statusListeners.push(listener),
   };
@@ -149,6 +156,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     ...environmentRoutes(ctx),
     ...(ctx.desk ? promotionRoutes(ctx, ctx.desk, streams) : []),
     ...candidateRoutes(ctx),
+    ...webhookRoutes(ctx),
   );
   for (const r of routes) register(http, r, authorize);
   await http.ready();

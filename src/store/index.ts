@@ -13,7 +13,7 @@ export { toJsonb } from './schema.js';
 export { canonicalJson } from './canonical-json.js';
 export type { JsonValue, JsonObject } from './canonical-json.js';
 export { Ledger } from './ledger.js';
-export type { NewLedgerEntry, LedgerEntriesOptions, LedgerReadOptions } from './ledger.js';
+export type { NewLedgerEntry, LedgerEntriesOptions, LedgerReadOptions, LedgerAppendHook } from './ledger.js';
 export {
   GENESIS_HASH,
   hashLedgerEntry,
@@ -45,3 +45,12 @@ export type {
   PromotionUpdate,
   StoredDecision,
 } from './promotions.js';
+export { WebhookDeliveries } from './webhooks.js';
+export type {
+  NewDelivery,
+  DeliveryRow,
+  AttemptRow,
+  NewAttempt,
+  DeliveryQuery,
+  DeliveryWithAttempts,
+} from './webhooks.js';

@@ -46,13 +46,32 @@ export interface LedgerEntriesOptions extends LedgerReadOptions {
   readonly subject?: string;
 }
 
+/**
+ * Called with every entry appended, inside the appending transaction: what it writes commits or
+ * rolls back with the entry (an outbox). A hook that throws fails the append.
+ */
+export type LedgerAppendHook = (trx: Transaction<StoreDatabase>, entry: LedgerEntry) => Promise<void>;
+
 /** Reads and appends the ledger of one store. */
 export class Ledger {
   readonly #db: Kysely<StoreDatabase>;
+  readonly #hooks: LedgerAppendHook[] = [];
 
   /** @param db the store's query builder */
   constructor(db: Kysely<StoreDatabase>) {
     this.#db = db;
+  }
+
+  /**
+   * Registers `hook`, called after every later append inside its transaction. Returns a function
+   * that removes it.
+   */
+  onAppend(hook: LedgerAppendHook): () => void {
+    this.#hooks.push(hook);
+    return () => {
+      const i = this.#hooks.indexOf(hook);
+      if (i >= 0) this.#hooks.splice(i, 1);
+    };
   }
 
   /**
@@ -91,7 +110,9 @@ export class Ledger {
       .values({ ...body, payload: payloadText, hash })
       .execute();
     await trx.updateTable('ledger_head').set({ seq: body.seq, hash }).where('id', '=', 1).execute();
-    return { ...body, hash };
+    const appended = { ...body, hash };
+    for (const hook of [...this.#hooks]) await hook(trx, appended);
+    return appended;
   }
 
   /**

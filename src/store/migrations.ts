@@ -155,10 +155,58 @@ const runtime: Migration = {
   },
 };
 
+/**
+ * Outbound webhooks (docs/decisions/0015-webhooks.md): one delivery per event and endpoint,
+ * written in the ledger entry's transaction (the outbox), and every attempt to deliver it.
+ */
+const webhooks: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('webhook_deliveries')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('endpoint', 'text', (c) => c.notNull())
+      .addColumn('event', 'text', (c) => c.notNull())
+      .addColumn('subject', 'text', (c) => c.notNull())
+      .addColumn('ledger_seq', 'bigint', (c) => c.notNull())
+      .addColumn('body', 'jsonb', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('pending', 'delivered', 'dead')`))
+      .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+      .addColumn('last_status', 'integer')
+      .addColumn('last_error', 'text')
+      .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+      .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+      .addColumn('delivered_at', 'timestamptz')
+      .execute();
+    await db.schema
+      .createIndex('webhook_deliveries_newest')
+      .on('webhook_deliveries')
+      .columns(['created_at desc', 'id desc'])
+      .execute();
+    await db.schema
+      .createTable('webhook_attempts')
+      .addColumn('id', 'bigserial', (c) => c.primaryKey())
+      .addColumn('delivery_id', 'text', (c) =>
+        c.notNull().references('webhook_deliveries.id').onDelete('cascade'),
+      )
+      .addColumn('started_at', 'timestamptz', (c) => c.notNull())
+      .addColumn('duration_ms', 'integer', (c) => c.notNull())
+      .addColumn('status', 'integer')
+      .addColumn('error', 'text')
+      .addColumn('outcome', 'text', (c) => c.notNull().check(sql`outcome in ('delivered', 'retry', 'dead')`))
+      .execute();
+    await db.schema
+      .createIndex('webhook_attempts_delivery')
+      .on('webhook_attempts')
+      .columns(['delivery_id', 'id'])
+      .execute();
+  },
+};
+
 /** Every migration, by name. Append new ones; never edit or reorder released ones. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_initial': initial,
   '0002_runtime': runtime,
+  '0004_webhooks': webhooks,
 });
 
 /** Serves {@link migrations} to kysely's `Migrator` without reading files. */

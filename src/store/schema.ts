@@ -124,6 +124,37 @@ export interface LeasesTable {
   until: Date;
 }
 
+/** `webhook_deliveries`: one event for one endpoint, and where its delivery stands (webhooks.ts). */
+export interface WebhookDeliveriesTable {
+  /** The `webhook-id` (the same on every attempt and redelivery). */
+  id: string;
+  endpoint: string;
+  event: string;
+  subject: string;
+  ledger_seq: number;
+  /** The JSON body sent. */
+  body: JsonbColumn;
+  state: 'pending' | 'delivered' | 'dead';
+  attempts: ColumnType<number, number | undefined, number>;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: CreatedAtColumn;
+  updated_at: ColumnType<Date, Date | undefined, Date>;
+  delivered_at: Date | null;
+}
+
+/** `webhook_attempts`: every attempt to deliver, with its answer and timing. */
+export interface WebhookAttemptsTable {
+  id: Generated<number>;
+  delivery_id: string;
+  started_at: Date;
+  duration_ms: number;
+  /** The HTTP status, or null when no answer came. */
+  status: number | null;
+  error: string | null;
+  outcome: 'delivered' | 'retry' | 'dead';
+}
+
 /** Every table of the store, for `Kysely<StoreDatabase>`. */
 export interface StoreDatabase {
   promotions: PromotionsTable;
@@ -133,6 +164,8 @@ export interface StoreDatabase {
   tokens: TokensTable;
   jobs: JobsTable;
   leases: LeasesTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 
 /** JSON text for a `jsonb` column (canonical, so equal values are stored as equal text). */

@@ -261,8 +261,10 @@ describe('HTTP API on PGlite', () => {
       'GET /api/v1/ledger/verify',
       'GET /api/v1/status',
       'GET /api/v1/tokens',
+      'GET /api/v1/webhooks/deliveries',
       'GET /metrics',
       'POST /api/v1/tokens',
+      'POST /api/v1/webhooks/deliveries/tok_0000000000000000/redeliver',
     ]);
     expect(
       routes

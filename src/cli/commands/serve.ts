@@ -10,7 +10,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createApp } from '../../app.js';
-import { findConfigFile, formatProblem, MAX_CONFIG_FILE_BYTES, parseConfig } from '../../config/index.js';
+import {
+  findConfigFile,
+  formatProblem,
+  MAX_CONFIG_FILE_BYTES,
+  parseConfig,
+  webhookTargets,
+} from '../../config/index.js';
 import { GantryError, toGantryError } from '../../core/index.js';
 import { redactDatabaseUrl } from '../../store/index.js';
 import { runServer, type AppDeps, type LoadedApp } from '../../server/index.js';
@@ -53,7 +59,11 @@ export async function serve(options: ServeOptions): Promise<number> {
   });
   const loadApp = async (deps: AppDeps): Promise<LoadedApp> => {
     const config = await loadConfigWithHash(file);
+    // Every webhook's secret must be set now: a missing one is a configuration error at start
+    // (or a refused reload), not a delivery failing later.
+    const webhooks = webhookTargets(config.config, process.env);
     return {
+      webhooks,
       app: createApp({
         config: config.config,
         env: process.env,
