@@ -6,6 +6,7 @@ export type {
   ApplicationConfig,
   CredentialSource,
   AttestationConfig,
+  EventsConfig,
   ConfigSource,
 } from './config.js';
 export { configError, atConfigKey } from './config-error.js';
