@@ -6,3 +6,5 @@ export { PROMOTION_JOB } from './runner.js';
 export type { RunnerOptions } from './runner.js';
 export { storeApprovals } from './store-approvals.js';
 export type * from './candidates.js';
+export { RegistryPoller, unwiredCandidateSink } from './poller.js';
+export type { PollRound, RegistryPollerOptions } from './poller.js';

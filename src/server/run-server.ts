@@ -9,7 +9,10 @@ import type { App, ApprovalSource } from '../app.js';
 import { GantryError } from '../core/index.js';
 import {
   PromotionRuntime,
+  RegistryPoller,
   storeApprovals,
+  unwiredCandidateSink,
+  type CandidateSink,
   type PromotionRuntimeOptions,
   type RuntimeObserver,
 } from '../jobs/index.js';
@@ -64,6 +67,11 @@ export interface RunServerOptions {
   readonly observer?: RuntimeObserver;
   /** Settings of the promotion runtime. Default: its defaults. */
   readonly runtime?: ServerRuntimeOptions;
+  /**
+   * Where registry notifications and polls put candidates. Default: none (they are logged and
+   * dropped).
+   */
+  readonly candidates?: CandidateSink;
 }
 
 /** The running server. */
@@ -102,8 +110,10 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   let current = await options.loadApp(deps);
   const apps: App[] = [current.app];
   let server: GantryServer | undefined;
+  let poller: RegistryPoller | undefined;
   const closeAll = async (): Promise<void> => {
-    // Jobs first (running steps finish or are released), then requests, apps and the store.
+    // Polls and jobs first (running steps finish or are released), then requests, apps and the store.
+    await poller?.stop();
     await runtime?.stop();
     await server?.http.close();
     await Promise.allSettled(apps.map((a) => a.close()));
@@ -130,6 +140,7 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
       now,
       version: options.version,
       desk: runtime,
+      ...(options.candidates && { candidates: options.candidates }),
     });
     if (options.bootstrapToken !== undefined) {
       const seeded = await server.tokens.seedBootstrap(options.bootstrapToken, {
@@ -145,6 +156,14 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
       if (orphans > 0) options.logger.info({ jobs: orphans }, 'resuming jobs of a server that stopped');
     }
     runtime.start();
+    poller = new RegistryPoller({
+      store,
+      app: () => current.app,
+      sink: options.candidates ?? unwiredCandidateSink(options.logger),
+      logger: options.logger,
+      now,
+    });
+    poller.start();
   } catch (error) {
     await closeAll().catch(() => undefined);
     throw error;

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { pino } from 'pino';
 import type { App } from '../app.js';
-import type { CandidateSink, PromotionDesk } from '../jobs/index.js';
+import { unwiredCandidateSink, type CandidateSink, type PromotionDesk } from '../jobs/index.js';
 import { GantryError } from '../core/index.js';
 import { Ledger, Tokens, type Store, type TokenRefusal } from '../store/index.js';
 import { setCaller } from './caller.js';
@@ -162,7 +162,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     ...environmentRoutes(ctx),
     ...(ctx.desk ? promotionRoutes(ctx, ctx.desk, streams) : []),
     ...candidateRoutes(ctx),
-    ...registryEventRoutes(ctx, ctx.candidates ?? unwiredSink(http.log)),
+    ...registryEventRoutes(ctx, ctx.candidates ?? unwiredCandidateSink(http.log)),
   );
   for (const r of routes) if (!r.rawBody) register(http, r, authorize);
   // Routes that verify a signature get the body as bytes, whatever its content type.
@@ -178,19 +178,6 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
   });
   await http.ready();
   return { http, ledger, tokens, statusChanged };
-}
-
-/** Without a candidate store: notifications are answered and logged, nothing is kept. */
-function unwiredSink(log: FastifyBaseLogger): CandidateSink {
-  return {
-    register: (candidate) => {
-      log.warn(
-        { app: candidate.app, environment: candidate.environment },
-        'no candidate store: candidate dropped',
-      );
-      return Promise.resolve({ registered: false });
-    },
-  };
 }
 
 function unauthenticated(reason: TokenRefusal | 'missing'): GantryError {
