@@ -58,7 +58,7 @@ applications: [web, api]
       resolve: (repo, ref) => real.registry.resolve(repo, ref),
     },
     close: () => real.close(),
-  } as App;
+  };
 }, 120_000);
 
 afterAll(async () => {
