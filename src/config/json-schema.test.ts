@@ -23,6 +23,7 @@ describe('published JSON Schema', () => {
       'attestation',
       'approvers',
       'teams',
+      'events',
     ]);
     expect(schema.required).toEqual(['registries', 'environments', 'applications']);
     expect(schema.additionalProperties).toBe(false);

@@ -137,7 +137,6 @@ export const configSchema = z.strictObject({
   environments: z.record(name, environmentSchema),
   applications: z.array(applicationSchema).min(1),
   attestation: attestationSchema.optional(),
-  events: eventsSchema.optional(),
   approvers: z
     .record(z.string().regex(/^[\w.@+-]{1,64}$/, 'letters, digits and . @ + - _ only'), approverSchema)
     .default({}),
@@ -145,6 +144,7 @@ export const configSchema = z.strictObject({
     .record(name, z.array(z.string().min(1)).describe('applications of this team'))
     .default({})
     .describe('teams and their applications: an API token with teams sees only their applications'),
+  events: eventsSchema.optional(),
 });
 
 /** `gantry.yaml` as parsed, before semantic checks. */
