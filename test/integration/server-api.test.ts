@@ -262,6 +262,7 @@ describe('HTTP API on PGlite', () => {
       'GET /api/v1/status',
       'GET /api/v1/tokens',
       'GET /metrics',
+      'POST /api/v1/registry-events',
       'POST /api/v1/tokens',
     ]);
     expect(

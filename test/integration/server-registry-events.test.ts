@@ -226,6 +226,23 @@ describe('POST /api/v1/registry-events', () => {
     });
   });
 
+  it('reads the body whatever its content type, or none', async () => {
+    const body = JSON.stringify({ repository: 'registry.example.com:5000/dev/web', digest: C });
+    for (const type of [undefined, 'text/plain', DISTRIBUTION]) {
+      const res = await server.http.inject({
+        method: 'POST',
+        url: '/api/v1/registry-events',
+        headers: {
+          authorization: `Bearer ${tokens.registry}`,
+          ...(type !== undefined && { 'content-type': type }),
+        },
+        payload: body,
+      });
+      expect(res.statusCode, `${String(type)}: ${res.body}`).toBe(202);
+    }
+    expect(sink.seen).toHaveLength(3);
+  });
+
   it('keeps parsing JSON bodies of the other routes', async () => {
     const res = await server.http.inject({
       method: 'POST',
