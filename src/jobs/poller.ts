@@ -4,14 +4,14 @@
  * once, resolves each tag to its digest (HEAD), and registers the tags that are new or moved
  * since the last round as candidates (`source: 'poll'`). Across replicas one holder of the lease
  * `registry-poll:<env>` polls an environment; the lease lasts one interval, so another replica
- * takes over only when the holder stops polling. What was seen is kept in memory: after a restart
- * the first round hands every tag to the sink again, which is idempotent.
+ * takes over only when the holder stops polling. What was seen is kept in the store
+ * (`registry_polls`), so neither a restart nor a replica taking over reports every tag again.
  */
 import { randomUUID } from 'node:crypto';
 import type { App } from '../app.js';
 import { repositoryOf, type EnvironmentConfig } from '../config/index.js';
 import { isValidTag, silentLogger, type Logger } from '../core/index.js';
-import { Leases, type HeldLease, type Store } from '../store/index.js';
+import { Leases, RegistryPolls, type HeldLease, type Store } from '../store/index.js';
 import type { CandidateSink } from './candidates.js';
 
 /** Options of {@link RegistryPoller}. */
@@ -51,8 +51,7 @@ export class RegistryPoller {
   readonly #owner = `poller:${randomUUID()}`;
   readonly #log: Logger;
   readonly #now: () => Date;
-  /** `env\0app` → tag → digest seen last round. */
-  readonly #seen = new Map<string, Map<string, string>>();
+  readonly #polls: RegistryPolls;
   /** Environment → when its last round started (ms). */
   readonly #last = new Map<string, number>();
   /** Leases this poller took (released on stop, so another replica takes over at once). */
@@ -64,6 +63,7 @@ export class RegistryPoller {
   constructor(options: RegistryPollerOptions) {
     this.#o = Object.freeze({ ...options });
     this.#leases = new Leases(options.store.db);
+    this.#polls = new RegistryPolls(options.store.db);
     this.#log = options.logger ?? silentLogger;
     this.#now = options.now ?? (() => new Date());
   }
@@ -160,8 +160,7 @@ export class RegistryPoller {
     const listed = (await app.registry.tags(repo)).filter(
       (t) => isValidTag(t) && !/^sha256-[0-9a-f]{64}/.test(t),
     );
-    const key = `${env.name}\0${appName}`;
-    const before = this.#seen.get(key) ?? new Map<string, string>();
+    const before = await this.#polls.seen(env.name, appName);
     const now = new Map<string, string>();
     const digests = await mapLimit(listed, this.#o.concurrency ?? 4, (tag) =>
       app.registry.resolve(repo, tag),
@@ -184,7 +183,8 @@ export class RegistryPoller {
       }
       now.set(tag, digest);
     }
-    this.#seen.set(key, now);
+    // Only once every new tag was handed on: a failure leaves them new for the next round.
+    await this.#polls.replace(env.name, appName, now, this.#now());
     return { tags: listed.length, registered };
   }
 }

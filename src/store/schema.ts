@@ -124,6 +124,15 @@ export interface LeasesTable {
   until: Date;
 }
 
+/** `registry_polls`: the digest each tag had when the registry poller last listed it (see registry-polls.ts). */
+export interface RegistryPollsTable {
+  environment: string;
+  app: string;
+  tag: string;
+  digest: string;
+  seen_at: Date;
+}
+
 /** Every table of the store, for `Kysely<StoreDatabase>`. */
 export interface StoreDatabase {
   promotions: PromotionsTable;
@@ -133,6 +142,7 @@ export interface StoreDatabase {
   tokens: TokensTable;
   jobs: JobsTable;
   leases: LeasesTable;
+  registry_polls: RegistryPollsTable;
 }
 
 /** JSON text for a `jsonb` column (canonical, so equal values are stored as equal text). */
