@@ -60,6 +60,13 @@ describe('parseRegistryNotification', () => {
     expect(parseRegistryNotification(fixture('harbor-pull.json'))).toMatchObject({ pushes: [], ignored: 1 });
   });
 
+  it('reads the host of a Harbor resource URL written with a scheme', () => {
+    const body = fixture('harbor-push.json') as { event_data: { resources: { resource_url: string }[] } };
+    const resource = body.event_data.resources[0];
+    if (resource) resource.resource_url = 'https://harbor.example.com/dev/web:1.4.2';
+    expect(parseRegistryNotification(body).pushes[0]?.host).toBe('harbor.example.com');
+  });
+
   it('reads a Harbor push by digest (the digest in "tag") as an untagged push', () => {
     const body = fixture('harbor-push.json') as { event_data: { resources: { tag: string }[] } };
     const resource = body.event_data.resources[0];

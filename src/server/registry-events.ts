@@ -160,7 +160,7 @@ function harbor(body: z.output<typeof harborSchema>): RegistryNotification {
       ignored += 1;
       continue;
     }
-    const host = r.resource_url !== undefined ? r.resource_url.split('/')[0] : undefined;
+    const host = r.resource_url?.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0];
     // Harbor names a push by digest with the digest in `tag`.
     const tag = r.tag !== undefined && !isDigest(r.tag) ? r.tag : undefined;
     pushes.push({
