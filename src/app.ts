@@ -77,6 +77,11 @@ export interface App {
   approvers(): readonly KnownApprover[];
   /** Which promotion records count: signed ones when an attestation key is configured. */
   readonly trust: PromotionTrust;
+  /**
+   * The HMAC secret of inbound registry notifications (the variable `events.secretEnv` names);
+   * `undefined` when none is configured or the variable is unset or empty (HMAC then refused).
+   */
+  notificationSecret(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -190,6 +195,11 @@ export function createApp(options: AppOptions): App {
     promotions,
     approvers,
     trust,
+    notificationSecret: () => {
+      const name = config.events?.secretEnv;
+      const value = name === undefined ? undefined : env[name];
+      return value === undefined || value === '' ? undefined : value;
+    },
     close: async () => {
       await Promise.all([client.close(), policyTransport.close()]);
     },

@@ -42,6 +42,14 @@ export interface EnvironmentConfig {
   readonly auto: boolean;
   /** `promote --override --reason` may pass failing gates. */
   readonly allowOverride: boolean;
+  /** `gantry serve` polls this environment's repositories this often (ms); absent: never. */
+  readonly poll?: number;
+}
+
+/** Inbound registry notifications. */
+export interface EventsConfig {
+  /** Environment variable holding the HMAC secret of `X-Gantry-Signature`. */
+  readonly secretEnv?: string;
 }
 
 /** A tracked application. */
@@ -98,6 +106,8 @@ export interface Config {
   readonly environments: ReadonlyMap<string, EnvironmentConfig>;
   readonly applications: ReadonlyMap<string, ApplicationConfig>;
   readonly attestation?: AttestationConfig;
+  /** Inbound registry notifications (`events:`). */
+  readonly events?: EventsConfig;
   readonly approvers: ReadonlyMap<string, ApproverConfig>;
   /**
    * Teams and the applications each one owns (`teams:`); an API token limited to teams sees only

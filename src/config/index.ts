@@ -6,6 +6,7 @@ export type {
   ApplicationConfig,
   CredentialSource,
   AttestationConfig,
+  EventsConfig,
   ConfigSource,
   WebhookConfig,
 } from './config.js';

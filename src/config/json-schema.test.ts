@@ -24,6 +24,7 @@ describe('published JSON Schema', () => {
       'approvers',
       'teams',
       'webhooks',
+      'events',
     ]);
     expect(schema.required).toEqual(['registries', 'environments', 'applications']);
     expect(schema.additionalProperties).toBe(false);

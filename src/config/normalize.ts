@@ -14,6 +14,7 @@ import type { RawConfig } from './schema.js';
 import { suggest } from './problems.js';
 import { toGateConfig } from './gates-schema.js';
 import { unsafeRegexReason } from './safe-regex.js';
+import { parseDuration } from './duration.js';
 import { isValidRegistryHost } from '../registry/index.js';
 import { isValidTag } from '../core/index.js';
 import { normalizeWebhooks } from './webhooks.js';
@@ -164,6 +165,7 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
     } else if (e.tag !== undefined) {
       problems.push({ path: at('tag'), message: 'tag: is only used with mode: tag' });
     }
+    const poll = pollInterval(e.poll, e.mode, (message) => problems.push({ path: at('poll'), message }));
     environments.set(
       name,
       Object.freeze({
@@ -178,6 +180,7 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
         gates: Object.freeze(e.gates.map((g) => Object.freeze(toGateConfig(g)))),
         auto: e.auto,
         allowOverride: e.allowOverride,
+        ...(poll !== undefined && { poll }),
       }),
     );
   }
@@ -292,8 +295,29 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
       teams,
       webhooks,
       ...(attestation && { attestation }),
+      ...(raw.events && { events: Object.freeze({ ...raw.events }) }),
     }),
   };
+}
+
+/** Shortest `poll:` interval: a registry is not listed more often than this. */
+export const MIN_POLL_MS = 10_000;
+
+function pollInterval(
+  text: string | undefined,
+  mode: 'copy' | 'tag',
+  problem: (message: string) => void,
+): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined) problem(`"${text}" is not a duration (e.g. 30s, 1m, 1h)`);
+  else if (ms < MIN_POLL_MS) problem(`"${text}" is too often: poll at most every 10s`);
+  else if (mode === 'tag')
+    problem(
+      "poll: watches pushes to an environment's own repository; a mode: tag environment has none (poll its source)",
+    );
+  else return ms;
+  return undefined;
 }
 
 function credentialSource(c: RawConfig['registries'][string]['credentials']): CredentialSource | undefined {

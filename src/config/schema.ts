@@ -72,6 +72,12 @@ export const environmentSchema = z.strictObject({
     .boolean()
     .default(false)
     .describe('allow `promote --override --reason` past failing gates (recorded in the attestation)'),
+  poll: z
+    .string()
+    .optional()
+    .describe(
+      'gantry serve lists the tags of every application repository this often (e.g. 1m; at least 10s) and registers new or moved tags as candidates, for registries that cannot send notifications',
+    ),
 });
 
 /** One application: a name, or a name with its repository path under each environment prefix. */
@@ -115,6 +121,17 @@ export const approverSchema = z.strictObject({
     .describe("path of the approver's public key (PEM); approvals are signed with its private key"),
 });
 
+/** Inbound registry notifications (`POST /api/v1/registry-events`). */
+export const eventsSchema = z.strictObject({
+  secretEnv: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'environment variable holding the HMAC-SHA256 secret of X-Gantry-Signature on registry notifications (else only API tokens are accepted)',
+    ),
+});
+
 /** The whole file. */
 export const configSchema = z.strictObject({
   registries: z.record(name, registrySchema),
@@ -132,6 +149,7 @@ export const configSchema = z.strictObject({
     .record(name, webhookSchema)
     .default({})
     .describe('endpoints `gantry serve` sends signed promotion events to (Standard Webhooks)'),
+  events: eventsSchema.optional(),
 });
 
 /** `gantry.yaml` as parsed, before semantic checks. */

@@ -10,3 +10,5 @@ export { webhookOutbox, redeliver, newDeliveryId, WEBHOOK_JOB } from './webhook-
 export type { WebhookOutboxOptions } from './webhook-outbox.js';
 export { WebhookWorker, signWebhook, retryDelayMs } from './webhooks.js';
 export type { WebhookWorkerOptions, WebhookOutcome } from './webhooks.js';
+export { RegistryPoller, unwiredCandidateSink } from './poller.js';
+export type { PollRound, RegistryPollerOptions } from './poller.js';

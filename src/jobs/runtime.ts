@@ -15,8 +15,7 @@ import {
   type RollbackOutcome,
 } from '../app.js';
 import { GantryError, silentLogger, type Logger } from '../core/index.js';
-import type {
-  LeaseHolder} from '../store/index.js';
+import type { LeaseHolder } from '../store/index.js';
 import {
   JobQueue,
   Leases,

@@ -18,6 +18,11 @@ export function setCaller(request: FastifyRequest, token: TokenInfo): void {
   callers.set(request, Object.freeze({ token, actor: `${token.name} (${token.id})` }));
 }
 
+/** The caller of a request authenticated by a token, or `undefined` (e.g. an HMAC-signed one). */
+export function tokenCallerOf(request: FastifyRequest): Caller | undefined {
+  return callers.get(request);
+}
+
 /** The caller of an authenticated route's request. */
 export function callerOf(request: FastifyRequest): Caller {
   const caller = callers.get(request);

@@ -11,6 +11,8 @@ const NEEDS: Readonly<Record<Exclude<Access, 'public'>, string>> = Object.freeze
   read: 'Needs a token with any role.',
   promote: 'Needs the admin or ci role.',
   approve: "Needs the admin role or approver:<environment> for the promotion's target environment.",
+  notify:
+    'Needs the admin, ci or registry role, or instead of a token an X-Gantry-Signature: sha256=<hex HMAC-SHA256 of the body> header.',
   admin: 'Needs the admin role.',
 });
 

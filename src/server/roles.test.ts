@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { grants, mayApprove, roleSchema } from './roles.js';
 
 describe('roles', () => {
-  it.each(['admin', 'ci', 'viewer', 'approver:prod', 'approver:team-a_1'])('accepts %s', (role) => {
-    expect(roleSchema.safeParse(role).success).toBe(true);
-  });
+  it.each(['admin', 'ci', 'viewer', 'registry', 'approver:prod', 'approver:team-a_1'])(
+    'accepts %s',
+    (role) => {
+      expect(roleSchema.safeParse(role).success).toBe(true);
+    },
+  );
 
   it.each(['', 'root', 'Admin', 'approver:', 'approver:Prod', 'approver:a b', 'viewer '])(
     'refuses %j',
@@ -31,6 +34,13 @@ describe('roles', () => {
     [['viewer'], 'approve', false],
     [['approver:'], 'approve', false],
     [['ci', 'viewer'], 'admin', false],
+    [['registry'], 'notify', true],
+    [['ci'], 'notify', true],
+    [['admin'], 'notify', true],
+    [['viewer'], 'notify', false],
+    [['approver:prod'], 'notify', false],
+    [['registry'], 'promote', false],
+    [['registry'], 'read', true],
   ] as const)('%j grants %s: %s', (roles, access, expected) => {
     expect(grants(roles, access)).toBe(expected);
   });

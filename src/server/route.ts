@@ -40,6 +40,11 @@ export interface RouteSpec<
   readonly status?: number;
   /** Content type of a successful response. Default `application/json`. */
   readonly produces?: string;
+  /**
+   * The body reaches the handler as the raw bytes (a `Buffer`, whatever the content type), for
+   * routes that verify a signature over them; `body` is then not given. Default false.
+   */
+  readonly rawBody?: boolean;
   readonly handler: (input: RouteInput<P, Q, B>) => Promise<unknown>;
 }
 

@@ -10,9 +10,12 @@ import { GantryError } from '../core/index.js';
 import type { WebhookTarget } from '../config/index.js';
 import {
   PromotionRuntime,
+  RegistryPoller,
   storeApprovals,
   webhookOutbox,
   WebhookWorker,
+  unwiredCandidateSink,
+  type CandidateSink,
   type PromotionRuntimeOptions,
   type RuntimeObserver,
 } from '../jobs/index.js';
@@ -71,6 +74,11 @@ export interface RunServerOptions {
   readonly runtime?: ServerRuntimeOptions;
   /** How long an idle webhook worker waits before looking for deliveries again, ms. Default 1000. */
   readonly webhookIdleMs?: number;
+  /**
+   * Where registry notifications and polls put candidates. Default: none (they are logged and
+   * dropped).
+   */
+  readonly candidates?: CandidateSink;
 }
 
 /** The running server. */
@@ -110,8 +118,10 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   const apps: App[] = [current.app];
   let server: GantryServer | undefined;
   let webhooks: WebhookWorker | undefined;
+  let poller: RegistryPoller | undefined;
   const closeAll = async (): Promise<void> => {
-    // Jobs first (running steps finish or are released), then requests, apps and the store.
+    // Polls and jobs first (running steps finish or are released), then requests, apps and the store.
+    await poller?.stop();
     await webhooks?.stop();
     await runtime?.stop();
     await server?.http.close();
@@ -158,6 +168,7 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
       desk: runtime,
       ledger,
       webhooks: () => current.webhooks ?? [],
+      ...(options.candidates && { candidates: options.candidates }),
     });
     if (options.bootstrapToken !== undefined) {
       const seeded = await server.tokens.seedBootstrap(options.bootstrapToken, {
@@ -174,6 +185,14 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
     }
     runtime.start();
     worker.start();
+    poller = new RegistryPoller({
+      store,
+      app: () => current.app,
+      sink: options.candidates ?? unwiredCandidateSink(options.logger),
+      logger: options.logger,
+      now,
+    });
+    poller.start();
   } catch (error) {
     await closeAll().catch(() => undefined);
     throw error;

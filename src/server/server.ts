@@ -9,7 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import { pino } from 'pino';
 import type { App } from '../app.js';
 import type { WebhookConfig } from '../config/index.js';
-import type { PromotionDesk } from '../jobs/index.js';
+import { unwiredCandidateSink, type CandidateSink, type PromotionDesk } from '../jobs/index.js';
 import { GantryError } from '../core/index.js';
 import { Ledger, Tokens, type Store, type TokenRefusal } from '../store/index.js';
 import { setCaller } from './caller.js';
@@ -26,6 +26,11 @@ import { environmentRoutes } from './routes/environments.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { operationRoutes } from './routes/operations.js';
 import { promotionRoutes } from './routes/promotions.js';
+import {
+  REGISTRY_EVENTS_BODY_LIMIT,
+  SIGNATURE_HEADER,
+  registryEventRoutes,
+} from './routes/registry-events.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
@@ -68,6 +73,11 @@ export interface ServerOptions {
    * runtime reports to its `observer`. Default: a new one. One server per metrics object.
    */
   readonly metrics?: ServerMetrics;
+  /**
+   * Where registry notifications put candidates. Default: none; notifications are then read,
+   * answered and logged, but no candidate is kept.
+   */
+  readonly candidates?: CandidateSink;
 }
 
 /** A built server, not yet listening. */
@@ -124,6 +134,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     statusCache: options.statusCache ?? { freshMs: 2000, maxStaleMs: 30_000 },
     ...(options.desk && { desk: options.desk }),
     webhooks: options.webhooks ?? (() => []),
+    ...(options.candidates && { candidates: options.candidates }),
     statusChanged,
     onStatusChange: (listener) => void statusListeners.push(listener),
   };
@@ -137,6 +148,8 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
   const authorize = async (request: FastifyRequest, access: Access): Promise<void> => {
     if (access === 'public') return;
     const header = request.headers.authorization;
+    // A signed registry notification carries no token: its route checks the HMAC over the body.
+    if (access === 'notify' && !header && request.headers[SIGNATURE_HEADER] !== undefined) return;
     if (header === undefined || header === '') throw unauthenticated('missing');
     const match = /^Bearer +(\S+)$/i.exec(header);
     if (!match?.[1]) throw unauthenticated('malformed');
@@ -157,8 +170,20 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     ...(ctx.desk ? promotionRoutes(ctx, ctx.desk, streams) : []),
     ...candidateRoutes(ctx),
     ...webhookRoutes(ctx),
+    ...registryEventRoutes(ctx, ctx.candidates ?? unwiredCandidateSink(http.log)),
   );
-  for (const r of routes) register(http, r, authorize);
+  for (const r of routes) if (!r.rawBody) register(http, r, authorize);
+  // Routes that verify a signature get the body as bytes, whatever its content type.
+  await http.register((scope, _opts, done) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'buffer', bodyLimit: REGISTRY_EVENTS_BODY_LIMIT },
+      (_r, body, done) => done(null, body),
+    );
+    for (const r of routes) if (r.rawBody) register(scope, r, authorize);
+    done();
+  });
   await http.ready();
   return { http, ledger, tokens, statusChanged };
 }

@@ -34,6 +34,7 @@ export type {
   TokenRefusal,
 } from './tokens.js';
 export { LeaseHolder, Leases, MemoryLeases, sleep } from './leases.js';
+export { RegistryPolls } from './registry-polls.js';
 export type { HeldLease, WithLeaseOptions } from './leases.js';
 export { Promotions } from './promotions.js';
 export type {

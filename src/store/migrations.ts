@@ -202,11 +202,27 @@ const webhooks: Migration = {
   },
 };
 
+/** What the registry poller saw last, so a restart or another replica does not report every tag again. */
+const registryPolls: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('registry_polls')
+      .addColumn('environment', 'text', (c) => c.notNull())
+      .addColumn('app', 'text', (c) => c.notNull())
+      .addColumn('tag', 'text', (c) => c.notNull())
+      .addColumn('digest', 'text', (c) => c.notNull())
+      .addColumn('seen_at', 'timestamptz', (c) => c.notNull())
+      .addPrimaryKeyConstraint('registry_polls_pk', ['environment', 'app', 'tag'])
+      .execute();
+  },
+};
+
 /** Every migration, by name. Append new ones; never edit or reorder released ones. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_initial': initial,
   '0002_runtime': runtime,
   '0004_webhooks': webhooks,
+  '0006_registry_polls': registryPolls,
 });
 
 /** Serves {@link migrations} to kysely's `Migrator` without reading files. */

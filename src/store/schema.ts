@@ -155,6 +155,15 @@ export interface WebhookAttemptsTable {
   outcome: 'delivered' | 'retry' | 'dead';
 }
 
+/** `registry_polls`: the digest each tag had when the registry poller last listed it (see registry-polls.ts). */
+export interface RegistryPollsTable {
+  environment: string;
+  app: string;
+  tag: string;
+  digest: string;
+  seen_at: Date;
+}
+
 /** Every table of the store, for `Kysely<StoreDatabase>`. */
 export interface StoreDatabase {
   promotions: PromotionsTable;
@@ -166,6 +175,7 @@ export interface StoreDatabase {
   leases: LeasesTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  registry_polls: RegistryPollsTable;
 }
 
 /** JSON text for a `jsonb` column (canonical, so equal values are stored as equal text). */

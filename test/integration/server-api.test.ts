@@ -263,6 +263,7 @@ describe('HTTP API on PGlite', () => {
       'GET /api/v1/tokens',
       'GET /api/v1/webhooks/deliveries',
       'GET /metrics',
+      'POST /api/v1/registry-events',
       'POST /api/v1/tokens',
       'POST /api/v1/webhooks/deliveries/tok_0000000000000000/redeliver',
     ]);
