@@ -11,6 +11,7 @@ const NEEDS: Readonly<Record<Exclude<Access, 'public'>, string>> = Object.freeze
   read: 'Needs a token with any role.',
   promote: 'Needs the admin or ci role.',
   approve: "Needs the admin role or approver:<environment> for the promotion's target environment.",
+  deploy: 'Needs the admin, ci or deployer role.',
   admin: 'Needs the admin role.',
 });
 

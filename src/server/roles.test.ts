@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { grants, mayApprove, roleSchema } from './roles.js';
 
 describe('roles', () => {
-  it.each(['admin', 'ci', 'viewer', 'approver:prod', 'approver:team-a_1'])('accepts %s', (role) => {
+  it.each(['admin', 'ci', 'deployer', 'viewer', 'approver:prod', 'approver:team-a_1'])('accepts %s', (role) => {
     expect(roleSchema.safeParse(role).success).toBe(true);
   });
 
@@ -31,6 +31,13 @@ describe('roles', () => {
     [['viewer'], 'approve', false],
     [['approver:'], 'approve', false],
     [['ci', 'viewer'], 'admin', false],
+    [['admin'], 'deploy', true],
+    [['ci'], 'deploy', true],
+    [['deployer'], 'deploy', true],
+    [['deployer'], 'promote', false],
+    [['deployer'], 'read', true],
+    [['viewer'], 'deploy', false],
+    [['approver:prod'], 'deploy', false],
   ] as const)('%j grants %s: %s', (roles, access, expected) => {
     expect(grants(roles, access)).toBe(expected);
   });

@@ -1,25 +1,25 @@
 /**
  * Roles of API tokens and what each may do. `admin` may do everything; `ci` requests promotions,
  * releases, rollbacks and cancellations; `approver:<env>` approves and rejects promotions to
- * `<env>`; `viewer` only reads. Every role reads.
+ * `<env>`; `deployer` reports deployments (what runs where); `viewer` only reads. Every role reads.
  */
 import { z } from 'zod';
 
-/** A role as written in a token: `admin`, `ci`, `viewer` or `approver:<environment>`. */
+/** A role as written in a token: `admin`, `ci`, `deployer`, `viewer` or `approver:<environment>`. */
 export const roleSchema = z
   .string()
   .regex(
-    /^(?:admin|ci|viewer|approver:[a-z0-9][a-z0-9_-]{0,62})$/,
-    'a role is admin, ci, viewer or approver:<environment>',
+    /^(?:admin|ci|deployer|viewer|approver:[a-z0-9][a-z0-9_-]{0,62})$/,
+    'a role is admin, ci, deployer, viewer or approver:<environment>',
   );
 
 /**
  * What a route needs: nothing (`public`), any valid token (`read`), `admin` or `ci` (`promote`:
  * promotions, releases, rollbacks, cancellations), `admin` or an `approver:<env>` role (`approve`;
- * the route then checks `<env>` against the promotion's target with {@link mayApprove}), or
- * `admin`.
+ * the route then checks `<env>` against the promotion's target with {@link mayApprove}), `admin`,
+ * `ci` or `deployer` (`deploy`: deployment reports), or `admin`.
  */
-export type Access = 'public' | 'read' | 'promote' | 'approve' | 'admin';
+export type Access = 'public' | 'read' | 'promote' | 'approve' | 'deploy' | 'admin';
 
 /** Every access level, for the OpenAPI document and tests. */
 export const ACCESS_LEVELS: readonly Access[] = Object.freeze([
@@ -27,6 +27,7 @@ export const ACCESS_LEVELS: readonly Access[] = Object.freeze([
   'read',
   'promote',
   'approve',
+  'deploy',
   'admin',
 ]);
 
@@ -42,6 +43,8 @@ export function grants(roles: readonly string[], access: Access): boolean {
       return valid.includes('admin') || valid.includes('ci');
     case 'approve':
       return valid.some((r) => r === 'admin' || approverEnvironment(r) !== undefined);
+    case 'deploy':
+      return valid.some((r) => r === 'admin' || r === 'ci' || r === 'deployer');
     case 'admin':
       return valid.includes('admin');
   }

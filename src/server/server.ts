@@ -21,6 +21,7 @@ import { openApiDocument } from './openapi.js';
 import { grants, type Access } from './roles.js';
 import { register, type AnyRoute } from './route.js';
 import { candidateRoutes } from './routes/candidates.js';
+import { deploymentRoutes } from './routes/deployments.js';
 import { environmentRoutes } from './routes/environments.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { operationRoutes } from './routes/operations.js';
@@ -149,6 +150,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     ...environmentRoutes(ctx),
     ...(ctx.desk ? promotionRoutes(ctx, ctx.desk, streams) : []),
     ...candidateRoutes(ctx),
+    ...deploymentRoutes(ctx),
   );
   for (const r of routes) register(http, r, authorize);
   await http.ready();

@@ -45,3 +45,5 @@ export type {
   PromotionUpdate,
   StoredDecision,
 } from './promotions.js';
+export { Deployments, deploymentSubject } from './deployments.js';
+export type { CurrentDeployment, Deployment, DeploymentQuery, NewDeployment } from './deployments.js';

@@ -124,6 +124,17 @@ export interface LeasesTable {
   until: Date;
 }
 
+/** `deployments`: what deploy tooling reported running, per environment, application and target. */
+export interface DeploymentsTable {
+  id: Generated<number>;
+  environment: string;
+  app: string;
+  target: string;
+  digest: string;
+  reported_by: string;
+  reported_at: Date;
+}
+
 /** Every table of the store, for `Kysely<StoreDatabase>`. */
 export interface StoreDatabase {
   promotions: PromotionsTable;
@@ -133,6 +144,7 @@ export interface StoreDatabase {
   tokens: TokensTable;
   jobs: JobsTable;
   leases: LeasesTable;
+  deployments: DeploymentsTable;
 }
 
 /** JSON text for a `jsonb` column (canonical, so equal values are stored as equal text). */
