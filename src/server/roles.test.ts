@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { grants, mayApprove, roleSchema } from './roles.js';
 
 describe('roles', () => {
-  it.each(['admin', 'ci', 'deployer', 'viewer', 'approver:prod', 'approver:team-a_1'])('accepts %s', (role) => {
-    expect(roleSchema.safeParse(role).success).toBe(true);
-  });
+  it.each(['admin', 'ci', 'deployer', 'viewer', 'approver:prod', 'approver:team-a_1'])(
+    'accepts %s',
+    (role) => {
+      expect(roleSchema.safeParse(role).success).toBe(true);
+    },
+  );
 
   it.each(['', 'root', 'Admin', 'approver:', 'approver:Prod', 'approver:a b', 'viewer '])(
     'refuses %j',

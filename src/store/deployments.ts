@@ -81,7 +81,10 @@ export class Deployments {
   }
 
   /** Records a report and its `deployment.reported` ledger entry in one transaction. */
-  async report(d: NewDeployment, audit: { readonly actor: string; readonly time: Date }): Promise<Deployment> {
+  async report(
+    d: NewDeployment,
+    audit: { readonly actor: string; readonly time: Date },
+  ): Promise<Deployment> {
     return this.#db.transaction().execute(async (trx) => {
       const row = await trx
         .insertInto('deployments')

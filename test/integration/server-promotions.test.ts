@@ -187,6 +187,7 @@ describe('access control on every route', () => {
       read: [],
       promote: ['viewer', 'prodApprover'],
       approve: ['viewer', 'ci'],
+      deploy: ['viewer', 'prodApprover'],
       admin: ['viewer', 'ci', 'prodApprover'],
     };
     let checked = 0;
