@@ -256,12 +256,14 @@ describe('HTTP API on PGlite', () => {
       'DELETE /api/v1/tokens/tok_0000000000000000',
       'GET /api/v1/applications/web/candidates',
       'GET /api/v1/applications/web/history',
+      'GET /api/v1/deployments',
       'GET /api/v1/diff',
       'GET /api/v1/ledger',
       'GET /api/v1/ledger/verify',
       'GET /api/v1/status',
       'GET /api/v1/tokens',
       'GET /metrics',
+      'POST /api/v1/deployments',
       'POST /api/v1/tokens',
     ]);
     expect(
