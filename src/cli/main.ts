@@ -288,6 +288,18 @@ export function buildProgram(): Command {
   ).action(run(async () => (await import('./commands/verify.js')).verify as Action));
 
   program
+    .command('deployed')
+    .description(
+      'report to a Gantry server that a target now runs APP@DIGEST in an environment (what runs where; see docs/server.md)',
+    )
+    .argument('<images...>', 'APP@DIGEST, e.g. web@sha256:… (one or more)')
+    .requiredOption('--env <env>', 'the environment the target belongs to')
+    .requiredOption('--target <target>', 'where it runs: a cluster, region or host group (e.g. cluster-a)')
+    .option('--server <url>', 'the Gantry server (default: $GANTRY_SERVER; the API token is $GANTRY_TOKEN)')
+    .option('--json', 'print JSON')
+    .action(run(async () => (await import('./commands/deployed.js')).deployed as Action));
+
+  program
     .command('serve')
     .description('run the Gantry server: HTTP API, API tokens, ledger (see docs/server.md)')
     .option('--config <file>', 'gantry.yaml to serve (default: $GANTRY_CONFIG, then ./gantry.yaml)')
