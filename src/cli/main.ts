@@ -253,7 +253,15 @@ export function buildProgram(): Command {
         '--check',
         "change nothing; exit 3 when a file is not pinned to the environment's current digests",
       )
-      .option('--allow-unrecorded', 'accept digests that have no promotion record for the environment'),
+      .option('--allow-unrecorded', 'accept digests that have no promotion record for the environment')
+      .option(
+        '--report <target>',
+        'then report to a Gantry server that TARGET runs every application pinned (like gantry deployed)',
+      )
+      .option(
+        '--server <url>',
+        'with --report: the Gantry server (default: $GANTRY_SERVER; token $GANTRY_TOKEN)',
+      ),
   ).action(run(async () => (await import('./commands/pin.js')).pin as Action));
   serverOption(
     appOptions(
