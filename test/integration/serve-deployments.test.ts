@@ -18,6 +18,7 @@ import {
   type GantryServerProcess,
   type RegistryProcess,
 } from '../helpers/index.js';
+import { expectMatchesSchema } from './json-schemas.js';
 import { runCli } from './run-cli.js';
 
 const BOOTSTRAP = `gty_${'5'.repeat(64)}`;
@@ -192,7 +193,9 @@ applications: [web]
     expect(human.stdout).toContain('1 target drifts');
     const json = await runCli(['status', '--server', s().url, '--json'], { env: { GANTRY_TOKEN: viewer } });
     expect(json.code, json.stderr).toBe(0);
-    const cells = (JSON.parse(json.stdout) as { cells: Cell[] }).cells;
+    const parsed: unknown = JSON.parse(json.stdout);
+    expectMatchesSchema('status', parsed);
+    const cells = (parsed as { cells: Cell[] }).cells;
     expect(driftOf(cells.find((c) => c.environment === 'prod') as Cell)).toEqual({
       'cluster-a': 'none',
       'cluster-b': 'unpromoted',
@@ -245,8 +248,28 @@ spec:
       'cluster-b',
       'cluster-c',
     ]);
+    const json = await runCli(
+      [
+        'deployed',
+        '--env',
+        'prod',
+        '--target',
+        'cluster-d',
+        `web@${v2.digest}`,
+        '--server',
+        s().url,
+        '--json',
+      ],
+      { env: { GANTRY_TOKEN: argo } },
+    );
+    expect(json.code, json.stderr).toBe(0);
+    const out: unknown = JSON.parse(json.stdout);
+    expectMatchesSchema('deployed', out);
+    expect(out).toMatchObject({
+      deployments: [{ application: 'web', target: 'cluster-d', digest: v2.digest }],
+    });
     const refused = await runCli(
-      ['deployed', '--env', 'prod', '--target', 'cluster-d', `web@${v2.digest}`, '--server', s().url],
+      ['deployed', '--env', 'prod', '--target', 'cluster-e', `web@${v2.digest}`, '--server', s().url],
       { env: { GANTRY_TOKEN: viewer } },
     );
     expect(refused.code).toBe(6);
