@@ -253,7 +253,15 @@ export function buildProgram(): Command {
         '--check',
         "change nothing; exit 3 when a file is not pinned to the environment's current digests",
       )
-      .option('--allow-unrecorded', 'accept digests that have no promotion record for the environment'),
+      .option('--allow-unrecorded', 'accept digests that have no promotion record for the environment')
+      .option(
+        '--report <target>',
+        'then report to a Gantry server that TARGET runs every application pinned (like gantry deployed)',
+      )
+      .option(
+        '--server <url>',
+        'with --report: the Gantry server (default: $GANTRY_SERVER; token $GANTRY_TOKEN)',
+      ),
   ).action(run(async () => (await import('./commands/pin.js')).pin as Action));
   serverOption(
     appOptions(
@@ -286,6 +294,18 @@ export function buildProgram(): Command {
       )
       .option('--json', 'print JSON'),
   ).action(run(async () => (await import('./commands/verify.js')).verify as Action));
+
+  program
+    .command('deployed')
+    .description(
+      'report to a Gantry server that a target now runs APP@DIGEST in an environment (what runs where; see docs/server.md)',
+    )
+    .argument('<images...>', 'APP@DIGEST, e.g. web@sha256:… (one or more)')
+    .requiredOption('--env <env>', 'the environment the target belongs to')
+    .requiredOption('--target <target>', 'where it runs: a cluster, region or host group (e.g. cluster-a)')
+    .option('--server <url>', 'the Gantry server (default: $GANTRY_SERVER; the API token is $GANTRY_TOKEN)')
+    .option('--json', 'print JSON')
+    .action(run(async () => (await import('./commands/deployed.js')).deployed as Action));
 
   program
     .command('serve')

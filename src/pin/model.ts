@@ -57,6 +57,12 @@ export interface PinResult {
   readonly references: number;
   readonly changes: readonly PinChange[];
   readonly unpinned: readonly PinUnpinned[];
+  /**
+   * The applications (`PinTarget.application`, else the repository key) with at least one
+   * reference pinned to the environment's digest once the new text is written: re-pinned now or
+   * pinned already. `gantry pin --report` reports these as deployed.
+   */
+  readonly pinned: readonly string[];
 }
 
 /** The file formats `gantry pin` understands. */

@@ -98,6 +98,17 @@ describe('pinFile on real-world files', () => {
     expect(result.references).toBe(c.references);
   });
 
+  it('lists the applications pinned after the run (re-pinned or already pinned), not those it could not pin', () => {
+    const fresh = pinFile({ text: fixture('k8s/shop.yaml'), name: 'shop.yaml' }, PROD);
+    const again = pinFile({ text: fresh.text, name: 'shop.yaml' }, PROD);
+    expect(again.changes).toEqual([]);
+    for (const r of [fresh, again]) {
+      expect([...r.pinned].sort()).toEqual([...new Set([...fresh.changes.map((c) => c.application)])].sort());
+      for (const u of r.unpinned) expect(r.pinned).not.toContain(u.application);
+    }
+    expect(fresh.pinned.length).toBeGreaterThan(0);
+  });
+
   it('reports the application and repository of each change', () => {
     const [change] = pinFile({ text: fixture('k8s/shop.yaml'), name: 'shop.yaml' }, PROD).changes;
     expect(change).toMatchObject({ application: 'web', repository: `${HOST}/web`, line: 38, column: 18 });

@@ -54,6 +54,8 @@ interface Context {
   readonly unpinned: PinUnpinned[];
   /** Offsets of scalars already handled (an anchored image used through aliases). */
   readonly done: Set<number>;
+  /** Applications (or repositories) with a reference pinned to their digest after this run. */
+  readonly pinned: Set<string>;
   references: number;
 }
 
@@ -87,6 +89,7 @@ export function pinYaml(text: string, options: PinYamlOptions): PinResult {
     changes: [],
     unpinned: [],
     done: new Set(),
+    pinned: new Set(),
     references: 0,
   };
   for (const doc of docs)
@@ -96,6 +99,7 @@ export function pinYaml(text: string, options: PinYamlOptions): PinResult {
     references: ctx.references,
     changes: ctx.changes,
     unpinned: ctx.unpinned,
+    pinned: [...ctx.pinned],
   };
 }
 
@@ -145,6 +149,7 @@ function pinImageString(ctx: Context, doc: Document, value: unknown, path: reado
   ctx.references++;
   const where = locate(ctx, node.range[0], path, d);
   if (d.kind === 'unpinned') ctx.unpinned.push({ ...where, reference: written });
+  else ctx.pinned.add(d.target.application ?? d.key);
   if (d.kind !== 'repin') return;
   // Keep the name as written (host spelling, docker:// prefix); only tag and digest change.
   let name = written.includes('@') ? written.slice(0, written.indexOf('@')) : written;
@@ -186,6 +191,7 @@ function pinImageMap(ctx: Context, map: YAMLMap, path: readonly Segment[], role:
     ctx.unpinned.push({ ...where, reference: from });
     return;
   }
+  ctx.pinned.add(d.target.application ?? d.key);
   if (d.kind === 'pinned') return;
   if (m.digestPair && isScalar(m.digestPair.value)) replaceScalar(ctx, m.digestPair.value, d.digest);
   else insertPair(ctx, map, m.tagPair ?? m.namePair, 'digest', d.digest);

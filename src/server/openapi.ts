@@ -13,6 +13,7 @@ const NEEDS: Readonly<Record<Exclude<Access, 'public'>, string>> = Object.freeze
   approve: "Needs the admin role or approver:<environment> for the promotion's target environment.",
   notify:
     'Needs the admin, ci or registry role, or instead of a token an X-Gantry-Signature: sha256=<hex HMAC-SHA256 of the body> header.',
+  deploy: 'Needs the admin, ci or deployer role.',
   admin: 'Needs the admin role.',
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { grants, mayApprove, roleSchema } from './roles.js';
 
 describe('roles', () => {
-  it.each(['admin', 'ci', 'viewer', 'registry', 'approver:prod', 'approver:team-a_1'])(
+  it.each(['admin', 'ci', 'deployer', 'viewer', 'registry', 'approver:prod', 'approver:team-a_1'])(
     'accepts %s',
     (role) => {
       expect(roleSchema.safeParse(role).success).toBe(true);
@@ -41,6 +41,13 @@ describe('roles', () => {
     [['approver:prod'], 'notify', false],
     [['registry'], 'promote', false],
     [['registry'], 'read', true],
+    [['admin'], 'deploy', true],
+    [['ci'], 'deploy', true],
+    [['deployer'], 'deploy', true],
+    [['deployer'], 'promote', false],
+    [['deployer'], 'read', true],
+    [['viewer'], 'deploy', false],
+    [['approver:prod'], 'deploy', false],
   ] as const)('%j grants %s: %s', (roles, access, expected) => {
     expect(grants(roles, access)).toBe(expected);
   });

@@ -2,16 +2,17 @@
  * Roles of API tokens and what each may do. `admin` may do everything; `ci` requests promotions,
  * releases, rollbacks and cancellations, and may report registry pushes; `approver:<env>` approves
  * and rejects promotions to `<env>`; `registry` only reports pushes (`POST /api/v1/registry-events`,
- * the token a registry's notification endpoint sends); `viewer` only reads. Every role reads.
+ * the token a registry's notification endpoint sends); `deployer` reports deployments (what runs
+ * where); `viewer` only reads. Every role reads.
  */
 import { z } from 'zod';
 
-/** A role as written in a token: `admin`, `ci`, `viewer`, `registry` or `approver:<environment>`. */
+/** A role as written in a token: `admin`, `ci`, `deployer`, `viewer`, `registry` or `approver:<environment>`. */
 export const roleSchema = z
   .string()
   .regex(
-    /^(?:admin|ci|viewer|registry|approver:[a-z0-9][a-z0-9_-]{0,62})$/,
-    'a role is admin, ci, viewer, registry or approver:<environment>',
+    /^(?:admin|ci|deployer|viewer|registry|approver:[a-z0-9][a-z0-9_-]{0,62})$/,
+    'a role is admin, ci, deployer, viewer, registry or approver:<environment>',
   );
 
 /**
@@ -19,9 +20,9 @@ export const roleSchema = z
  * promotions, releases, rollbacks, cancellations), `admin` or an `approver:<env>` role (`approve`;
  * the route then checks `<env>` against the promotion's target with {@link mayApprove}), `admin`,
  * `ci` or `registry` (`notify`: registry notifications, which may instead carry an HMAC of their
- * body that the route checks), or `admin`.
+ * body that the route checks), `ci` or `deployer` (`deploy`: deployment reports), or `admin`.
  */
-export type Access = 'public' | 'read' | 'promote' | 'approve' | 'notify' | 'admin';
+export type Access = 'public' | 'read' | 'promote' | 'approve' | 'notify' | 'deploy' | 'admin';
 
 /** Every access level, for the OpenAPI document and tests. */
 export const ACCESS_LEVELS: readonly Access[] = Object.freeze([
@@ -30,6 +31,7 @@ export const ACCESS_LEVELS: readonly Access[] = Object.freeze([
   'promote',
   'approve',
   'notify',
+  'deploy',
   'admin',
 ]);
 
@@ -47,6 +49,8 @@ export function grants(roles: readonly string[], access: Access): boolean {
       return valid.some((r) => r === 'admin' || approverEnvironment(r) !== undefined);
     case 'notify':
       return valid.includes('admin') || valid.includes('ci') || valid.includes('registry');
+    case 'deploy':
+      return valid.some((r) => r === 'admin' || r === 'ci' || r === 'deployer');
     case 'admin':
       return valid.includes('admin');
   }

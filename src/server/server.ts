@@ -22,6 +22,7 @@ import { openApiDocument } from './openapi.js';
 import { grants, type Access } from './roles.js';
 import { register, type AnyRoute } from './route.js';
 import { candidateRoutes } from './routes/candidates.js';
+import { deploymentRoutes } from './routes/deployments.js';
 import { environmentRoutes } from './routes/environments.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { operationRoutes } from './routes/operations.js';
@@ -171,6 +172,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     ...candidateRoutes(ctx),
     ...webhookRoutes(ctx),
     ...registryEventRoutes(ctx, ctx.candidates ?? unwiredCandidateSink(http.log)),
+    ...deploymentRoutes(ctx),
   );
   for (const r of routes) if (!r.rawBody) register(http, r, authorize);
   // Routes that verify a signature get the body as bytes, whatever its content type.

@@ -55,3 +55,5 @@ export type {
   DeliveryQuery,
   DeliveryWithAttempts,
 } from './webhooks.js';
+export { Deployments, deploymentSubject } from './deployments.js';
+export type { CurrentDeployment, Deployment, DeploymentQuery, NewDeployment } from './deployments.js';

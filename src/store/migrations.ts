@@ -217,11 +217,37 @@ const registryPolls: Migration = {
   },
 };
 
+/**
+ * What runs where (docs/server.md, "What runs where"): one row per deployment report, kept as
+ * history; the current deployment of a target is its newest row. The index serves both the
+ * "current per target" query (`distinct on`) and a target's history.
+ */
+const deployments: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('deployments')
+      .addColumn('id', 'bigserial', (c) => c.primaryKey())
+      .addColumn('environment', 'text', (c) => c.notNull())
+      .addColumn('app', 'text', (c) => c.notNull())
+      .addColumn('target', 'text', (c) => c.notNull())
+      .addColumn('digest', 'text', (c) => c.notNull())
+      .addColumn('reported_by', 'text', (c) => c.notNull())
+      .addColumn('reported_at', 'timestamptz', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('deployments_env_app_target')
+      .on('deployments')
+      .columns(['environment', 'app', 'target', 'reported_at desc', 'id desc'])
+      .execute();
+  },
+};
+
 /** Every migration, by name. Append new ones; never edit or reorder released ones. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_initial': initial,
   '0002_runtime': runtime,
   '0004_webhooks': webhooks,
+  '0005_deployments': deployments,
   '0006_registry_polls': registryPolls,
 });
 

@@ -164,6 +164,17 @@ export interface RegistryPollsTable {
   seen_at: Date;
 }
 
+/** `deployments`: what deploy tooling reported running, per environment, application and target. */
+export interface DeploymentsTable {
+  id: Generated<number>;
+  environment: string;
+  app: string;
+  target: string;
+  digest: string;
+  reported_by: string;
+  reported_at: Date;
+}
+
 /** Every table of the store, for `Kysely<StoreDatabase>`. */
 export interface StoreDatabase {
   promotions: PromotionsTable;
@@ -176,6 +187,7 @@ export interface StoreDatabase {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
   registry_polls: RegistryPollsTable;
+  deployments: DeploymentsTable;
 }
 
 /** JSON text for a `jsonb` column (canonical, so equal values are stored as equal text). */

@@ -235,6 +235,12 @@ describe('errors', () => {
     await contract('error', ['inspect', 'Bad//Ref'], 2);
     // reject works against a server only (test/integration/cli-server.test.ts); without one it is a usage error.
     await contract('reject', ['reject', 'p_1', '--reason', 'no'], 2);
+    // deployed reports to a server (test/integration/serve-deployments.test.ts); without one it is a usage error.
+    await contract(
+      'deployed',
+      ['deployed', '--env', 'prod', '--target', 'a', `web@sha256:${'a'.repeat(64)}`],
+      2,
+    );
   });
 
   it('every command with --json was run against its schema', () => {

@@ -13,6 +13,7 @@ export const COMMANDS: readonly string[] = Object.freeze([
   'approve',
   'attach',
   'copy',
+  'deployed',
   'diff',
   'history',
   'inspect',

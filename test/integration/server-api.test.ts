@@ -256,6 +256,7 @@ describe('HTTP API on PGlite', () => {
       'DELETE /api/v1/tokens/tok_0000000000000000',
       'GET /api/v1/applications/web/candidates',
       'GET /api/v1/applications/web/history',
+      'GET /api/v1/deployments',
       'GET /api/v1/diff',
       'GET /api/v1/ledger',
       'GET /api/v1/ledger/verify',
@@ -264,6 +265,7 @@ describe('HTTP API on PGlite', () => {
       'GET /api/v1/webhooks/deliveries',
       'GET /metrics',
       'POST /api/v1/registry-events',
+      'POST /api/v1/deployments',
       'POST /api/v1/tokens',
       'POST /api/v1/webhooks/deliveries/tok_0000000000000000/redeliver',
     ]);

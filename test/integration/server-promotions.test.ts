@@ -188,6 +188,7 @@ describe('access control on every route', () => {
       promote: ['viewer', 'prodApprover'],
       approve: ['viewer', 'ci'],
       notify: ['viewer', 'prodApprover'],
+      deploy: ['viewer', 'prodApprover'],
       admin: ['viewer', 'ci', 'prodApprover'],
     };
     let checked = 0;

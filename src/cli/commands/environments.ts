@@ -4,6 +4,7 @@ import { unreadableEnvironments, type App, type EnvironmentState } from '../../a
 import { withApp, type AppCommandOptions } from '../app-context.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { printJson, printLines } from '../output.js';
+import { targetLines } from './status-targets.js';
 
 /** One entry of `gantry history`. */
 type HistoryEntry = Awaited<ReturnType<App['promotions']['history']>>[number];
@@ -54,6 +55,7 @@ export function printStatus(cells: readonly EnvironmentState[], json: boolean): 
       `${c.application} in ${c.environment}: promoted ${c.promotedAt ?? ''} by ${c.promotedBy ?? 'unknown'}`,
     );
   if (notes.length > 0) lines.push('', ...notes);
+  lines.push(...targetLines(cells)); // what runs where (deployment reports from a server)
   printLines(...lines.map((l) => l.trimEnd()));
   for (const e of unreadable?.each.values() ?? []) process.stderr.write(`gantry: ${e.message} [${e.code}]\n`);
   return code;

@@ -3,6 +3,8 @@
  * (Kubernetes manifests, kustomizations, Helm values, ECS task definitions) to the digests ENV
  * runs, keeping comments and formatting. `--check` changes nothing and fails with
  * `PIN_CHECK_FAILED` (exit 3) when a file is not pinned to the environment's current digests.
+ * `--report TARGET` then tells a Gantry server that TARGET runs every application pinned
+ * (`POST /api/v1/deployments`, as `gantry deployed`).
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -13,6 +15,13 @@ import { isValidTag } from '../../app.js';
 import { withApp, type AppCommandOptions } from '../app-context.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { printJson, printLines, reportError } from '../output.js';
+import {
+  checkTarget,
+  deploymentClient,
+  reportDeployments,
+  type DeployedImage,
+  type ReportedDeployment,
+} from './deployed.js';
 
 /** Options of `gantry pin`. */
 export interface PinOptions extends AppCommandOptions {
@@ -21,6 +30,10 @@ export interface PinOptions extends AppCommandOptions {
   readonly check?: boolean;
   /** Accept digests with no promotion record for the environment. */
   readonly allowUnrecorded?: boolean;
+  /** After pinning, report to the server that this target runs every application pinned. */
+  readonly report?: string;
+  /** The server `report` goes to (default `GANTRY_SERVER`). */
+  readonly server?: string;
 }
 
 interface FileOutcome {
@@ -31,6 +44,24 @@ interface FileOutcome {
 
 /** Runs `gantry pin`. */
 export async function pin(files: string[], options: PinOptions): Promise<number> {
+  if (options.report !== undefined && options.check)
+    throw new GantryError(
+      'USAGE_INVALID',
+      '--report goes with pinning, not with --check (which changes nothing)',
+    );
+  if (options.server !== undefined && options.report === undefined)
+    throw new GantryError(
+      'USAGE_INVALID',
+      '--server goes with --report TARGET (pin itself reads the registries)',
+    );
+  // A bad target or a missing server fails before any file is read or written.
+  const reportTo =
+    options.report === undefined
+      ? undefined
+      : {
+          target: checkTarget(options.report, '--report'),
+          client: deploymentClient(options.server, 'gantry pin --report'),
+        };
   const inputs = await readFiles(files);
   // A file that cannot be parsed fails the run before any registry is asked.
   for (const f of inputs) pinFile({ text: f.text, name: f.file }, new Map());
@@ -44,7 +75,25 @@ export async function pin(files: string[], options: PinOptions): Promise<number>
   if (!options.check) {
     for (const o of outcomes) if (o.result.text !== o.text) await writeAtomic(o.file, o.result.text);
   }
-  return report(outcomes, options);
+  const reported = reportTo
+    ? await reportDeployments(reportTo.client, options.env, reportTo.target, pinnedImages(outcomes, targets))
+    : undefined;
+  return report(outcomes, options, reported);
+}
+
+/** Every application pinned in some file, with the digest it is pinned to, in name order. */
+function pinnedImages(
+  outcomes: readonly FileOutcome[],
+  targets: ReadonlyMap<string, PinTarget>,
+): DeployedImage[] {
+  const digests = new Map<string, string>();
+  for (const t of targets.values())
+    if (t.application !== undefined && t.digest !== undefined) digests.set(t.application, t.digest);
+  const apps = new Set(outcomes.flatMap((o) => o.result.pinned));
+  return [...apps].sort().flatMap((app) => {
+    const digest = digests.get(app);
+    return digest === undefined ? [] : [{ app, digest }];
+  });
 }
 
 /**
@@ -101,7 +150,11 @@ async function writeAtomic(file: string, text: string): Promise<void> {
   }
 }
 
-function report(outcomes: readonly FileOutcome[], options: PinOptions): number {
+function report(
+  outcomes: readonly FileOutcome[],
+  options: PinOptions,
+  reported: readonly ReportedDeployment[] | undefined,
+): number {
   const { env } = options;
   const changes = outcomes.flatMap((o) => o.result.changes.map((c) => ({ file: o.file, ...c })));
   const unpinned = outcomes.flatMap((o) => o.result.unpinned.map((u) => ({ file: o.file, ...u })));
@@ -142,6 +195,7 @@ function report(outcomes: readonly FileOutcome[], options: PinOptions): number {
         references: o.result.references,
         changed: !options.check && o.result.text !== o.text,
       })),
+      ...(reported && { reported }),
       ...(error && { error: { code: error.code, message: error.message } }),
     });
     return error ? exitCodeFor(error.code) : 0;
@@ -166,6 +220,12 @@ function report(outcomes: readonly FileOutcome[], options: PinOptions): number {
           ? `All ${plural(references - unpinned.length, 'reference')} already pinned to ${env}; nothing to change.`
           : `No references to the applications of ${env} in ${plural(outcomes.length, 'file')}.`,
     );
+    if (reported)
+      lines.push(
+        reported.length > 0
+          ? `Reported ${reported.map((d) => d.application).join(', ')} running on ${options.report ?? ''} in ${env}.`
+          : `Nothing pinned: nothing reported for ${options.report ?? ''}.`,
+      );
     for (const u of unpinned)
       process.stderr.write(
         `gantry: warning: ${where(u)}: ${name(u)} does not run in ${env}; ${u.reference} left as it is\n`,

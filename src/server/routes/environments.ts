@@ -10,6 +10,7 @@ import type { ServerContext } from '../context.js';
 import { assertVisible, visibleApplications } from '../teams.js';
 import { route, type AnyRoute } from '../route.js';
 import { SnapshotCache, type Snapshot } from '../snapshot.js';
+import { deploymentBoard } from '../deployment-board.js';
 
 const nameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a name from gantry.yaml');
 
@@ -26,13 +27,14 @@ export function environmentRoutes(ctx: ServerContext): AnyRoute[] {
     }
     return cache.get();
   };
-  const bodies = new WeakMap<Snapshot<EnvironmentState[]>, string>();
+  const bodies = new WeakMap<readonly EnvironmentState[], string>();
+  const board = deploymentBoard(ctx);
   return [
     route({
       method: 'GET',
       url: '/api/v1/status',
       summary:
-        'The environment × application matrix; cells of registries that cannot be read are "unknown" and `error` says why. `asOf`: when the registries were read (a snapshot shared by callers for a second or two)',
+        'The environment × application matrix; cells of registries that cannot be read are "unknown" and `error` says why. `asOf`: when the registries were read (a snapshot shared by callers for a second or two). `targets` of a cell: the newest deployment report of each target of its environment and application: `[{target, digest, reportedAt, reportedBy, drift?}]`, `drift` `unpromoted` or `behind`',
       access: 'read',
       response: z.object({
         asOf: z.string(),
@@ -45,17 +47,19 @@ export function environmentRoutes(ctx: ServerContext): AnyRoute[] {
         const app = ctx.app();
         const visible = visibleApplications(app.config, callerOf(request).token);
         const snapshot = await status(app);
+        // What each target runs (store), merged into what the registries hold: see drift.ts.
+        const all = board.merge(snapshot.value, (await board.current()).value);
         if (!visible) {
-          // Every caller without teams gets the same body: serialise it once per snapshot.
-          let body = bodies.get(snapshot);
+          // Every caller without teams gets the same body: serialise it once per merged matrix.
+          let body = bodies.get(all);
           if (body === undefined) {
-            body = JSON.stringify(statusBody(snapshot, snapshot.value));
-            bodies.set(snapshot, body);
+            body = JSON.stringify(statusBody(snapshot, all));
+            bodies.set(all, body);
           }
           reply.type('application/json; charset=utf-8');
           return body;
         }
-        const cells = snapshot.value.filter((c) => !visible || visible.has(c.application));
+        const cells = all.filter((c) => !visible || visible.has(c.application));
         return statusBody(snapshot, cells);
       },
     }),

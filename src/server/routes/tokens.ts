@@ -20,7 +20,7 @@ const groupSchema = z.string().regex(/^[\w.@+-]{1,64}$/, 'letters, digits and . 
 
 const createBody = z.strictObject({
   name: nameSchema.describe('what the token is for, e.g. "ci-web"'),
-  roles: z.array(roleSchema).min(1).max(20).describe('admin, ci, viewer or approver:<environment>'),
+  roles: z.array(roleSchema).min(1).max(20).describe('admin, ci, deployer, viewer or approver:<environment>'),
   groups: z.array(groupSchema).max(50).optional().describe('approval groups the holder belongs to'),
   teams: z.array(teamSchema).max(50).optional().describe("limit the token to these teams' applications"),
   expiresIn: z
