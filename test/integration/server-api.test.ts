@@ -264,8 +264,8 @@ describe('HTTP API on PGlite', () => {
       'GET /api/v1/tokens',
       'GET /api/v1/webhooks/deliveries',
       'GET /metrics',
-      'POST /api/v1/registry-events',
       'POST /api/v1/deployments',
+      'POST /api/v1/registry-events',
       'POST /api/v1/tokens',
       'POST /api/v1/webhooks/deliveries/tok_0000000000000000/redeliver',
     ]);

@@ -27,9 +27,6 @@ import {
 import { findPostgresBinDir, startPostgres, type PostgresCluster } from '../helpers/postgres.js';
 
 const exec = promisify(execFile);
-/** Every migration, in the order they apply (names sort in that order). */
-const ALL_MIGRATIONS = Object.keys(migrations).sort();
-
 /** One database the suite runs against. */
 interface Backend {
   readonly name: 'pglite' | 'postgres';
