@@ -163,6 +163,11 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
     } else if (e.tag !== undefined) {
       problems.push({ path: at('tag'), message: 'tag: is only used with mode: tag' });
     }
+    if (e.auto && e.from.length === 0)
+      problems.push({
+        path: at('auto'),
+        message: 'auto: true promotes new candidates of a source environment: it needs from: [ENV]',
+      });
     environments.set(
       name,
       Object.freeze({

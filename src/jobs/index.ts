@@ -6,3 +6,14 @@ export { PROMOTION_JOB } from './runner.js';
 export type { RunnerOptions } from './runner.js';
 export { storeApprovals } from './store-approvals.js';
 export type * from './candidates.js';
+export { AUTO_CALLER } from './runtime.js';
+export type { PlannedRequest, RuntimeTransaction } from './runtime.js';
+export { AutoPromoter } from './auto-promote.js';
+export type {
+  AutoPromoterOptions,
+  AutoPromotionOutcome,
+  CandidateRegistration,
+  HoldDesk,
+  HoldFilter,
+  HoldView,
+} from './auto-promote.js';

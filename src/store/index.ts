@@ -45,3 +45,5 @@ export type {
   PromotionUpdate,
   StoredDecision,
 } from './promotions.js';
+export { Candidates } from './candidates.js';
+export type { CandidateRow, HoldQuery, HoldRow, NewCandidateRow, NewHold } from './candidates.js';

@@ -18,6 +18,7 @@ import {
   JobQueue,
   Ledger,
   LOCK_FILE,
+  migrations,
   openStore,
   verifyLedgerLines,
   type ClaimedJob,
@@ -165,13 +166,13 @@ describe.each(backends)('store on $name', (backend) => {
         (
           await sql<{ name: string }>`select name from kysely_migration order by name`.execute(store.db)
         ).rows.map((r) => r.name);
-      expect(await applied()).toEqual(['0001_initial', '0002_runtime']);
+      expect(await applied()).toEqual(Object.keys(migrations));
       const ledger = await appendMany(store, 2);
       expect((await ledger.verify()).entries).toBe(2);
 
       store = await backend.reopen(store);
       expect(store.migrated).toEqual([]);
-      expect(await applied()).toEqual(['0001_initial', '0002_runtime']);
+      expect(await applied()).toEqual(Object.keys(migrations));
       expect(await new Ledger(store.db).verify()).toMatchObject({ ok: true, entries: 2 });
       if (backend.name === 'pglite') other = store;
     }, 60_000);
@@ -575,7 +576,7 @@ describe('embedded store data dir', () => {
     await mkdir(join(dataDir, '.pgdata-init-crashed', 'base'), { recursive: true });
     const store = await openStore({ dataDir }); // no template: PGlite's initdb
     try {
-      expect(store.migrated).toEqual(['0001_initial', '0002_runtime']);
+      expect(store.migrated).toEqual(Object.keys(migrations));
       expect((await readdir(dataDir)).sort()).toEqual([LOCK_FILE, 'pgdata']);
     } finally {
       await store.close();
