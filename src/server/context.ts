@@ -1,6 +1,6 @@
 /** What routes are built from: the store, its ledger and tokens, the current app, the clock. */
 import type { App } from '../app.js';
-import type { PromotionDesk } from '../jobs/index.js';
+import type { CandidateSink, HoldDesk, PromotionDesk } from '../jobs/index.js';
 import type { Ledger, Store, Tokens } from '../store/index.js';
 import type { ServerMetrics } from './metrics.js';
 import type { SnapshotOptions } from './snapshot.js';
@@ -26,4 +26,8 @@ export interface ServerContext {
   onStatusChange(listener: () => void): void;
   /** The promotion runtime (promotion, release, approval and rollback routes). */
   readonly desk?: PromotionDesk;
+  /** Where registry events put candidates (stored, and auto-promoted where `auto: true`). */
+  readonly candidates?: CandidateSink;
+  /** Holds on auto-promotion (the hold routes). */
+  readonly holds?: HoldDesk;
 }

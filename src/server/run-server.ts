@@ -8,6 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { App, ApprovalSource } from '../app.js';
 import { GantryError } from '../core/index.js';
 import {
+  AutoPromoter,
   PromotionRuntime,
   storeApprovals,
   type PromotionRuntimeOptions,
@@ -74,6 +75,8 @@ export interface RunningServer {
   readonly server: GantryServer;
   /** The promotion runtime (the routes' desk; it runs promotion jobs). */
   readonly runtime: PromotionRuntime;
+  /** The candidate sink with auto-promotion, and the holds (`ctx.candidates`, `ctx.holds`). */
+  readonly candidates: AutoPromoter;
   /** Loads the configuration again, records it in the ledger and serves with it. */
   reload(): Promise<LoadedApp>;
   /** Stops: no new connections, in-flight requests finish, then apps and store close. Idempotent. */
@@ -102,6 +105,7 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   let current = await options.loadApp(deps);
   const apps: App[] = [current.app];
   let server: GantryServer | undefined;
+  let candidates: AutoPromoter | undefined;
   const closeAll = async (): Promise<void> => {
     // Jobs first (running steps finish or are released), then requests, apps and the store.
     await runtime?.stop();
@@ -122,6 +126,13 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
       now,
       observer: statusAware(options.observer ?? metrics.observer, () => server?.statusChanged()),
     });
+    candidates = new AutoPromoter({
+      store,
+      runtime,
+      app: () => current.app,
+      logger: options.logger,
+      now,
+    });
     server = await buildServer({
       metrics,
       store,
@@ -130,6 +141,8 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
       now,
       version: options.version,
       desk: runtime,
+      candidates,
+      holds: candidates,
     });
     if (options.bootstrapToken !== undefined) {
       const seeded = await server.tokens.seedBootstrap(options.bootstrapToken, {
@@ -152,13 +165,14 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   const address = server.http.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  const opened = { store, server, runtime };
+  const opened = { store, server, runtime, candidates };
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
     store: opened.store,
     server: opened.server,
     runtime: opened.runtime,
+    candidates: opened.candidates,
     reload: async () => {
       const next = await options.loadApp(deps);
       try {

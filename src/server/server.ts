@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { pino } from 'pino';
 import type { App } from '../app.js';
-import type { PromotionDesk } from '../jobs/index.js';
+import type { CandidateSink, HoldDesk, PromotionDesk } from '../jobs/index.js';
 import { GantryError } from '../core/index.js';
 import { Ledger, Tokens, type Store, type TokenRefusal } from '../store/index.js';
 import { setCaller } from './caller.js';
@@ -22,6 +22,7 @@ import { grants, type Access } from './roles.js';
 import { register, type AnyRoute } from './route.js';
 import { candidateRoutes } from './routes/candidates.js';
 import { environmentRoutes } from './routes/environments.js';
+import { holdRoutes } from './routes/holds.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { operationRoutes } from './routes/operations.js';
 import { promotionRoutes } from './routes/promotions.js';
@@ -57,6 +58,10 @@ export interface ServerOptions {
    * routes are then not served at all (404).
    */
   readonly desk?: PromotionDesk;
+  /** Where registry events put candidates (auto-promotion). Default none. */
+  readonly candidates?: CandidateSink;
+  /** Holds on auto-promotion. Default none: the hold routes are then not served (404). */
+  readonly holds?: HoldDesk;
   /**
    * The metrics registry, made with `createServerMetrics()` before the runtime so that the
    * runtime reports to its `observer`. Default: a new one. One server per metrics object.
@@ -117,6 +122,8 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     version: options.version ?? '0.0.0',
     statusCache: options.statusCache ?? { freshMs: 2000, maxStaleMs: 30_000 },
     ...(options.desk && { desk: options.desk }),
+    ...(options.candidates && { candidates: options.candidates }),
+    ...(options.holds && { holds: options.holds }),
     statusChanged,
     onStatusChange: (listener) => void statusListeners.push(listener),
   };
@@ -149,6 +156,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     ...environmentRoutes(ctx),
     ...(ctx.desk ? promotionRoutes(ctx, ctx.desk, streams) : []),
     ...candidateRoutes(ctx),
+    ...(ctx.holds ? holdRoutes(ctx, ctx.holds) : []),
   );
   for (const r of routes) register(http, r, authorize);
   await http.ready();

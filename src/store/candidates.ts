@@ -108,7 +108,7 @@ export class Candidates {
    * interleave, across replicas too.
    */
   async lockPair(trx: Transaction<StoreDatabase>, app: string, environment: string): Promise<void> {
-    const key = `gantry:auto:${app}\u0000${environment}`;
+    const key = `gantry:auto:${app} ${environment}`;
     await sql`select pg_advisory_xact_lock(hashtextextended(${key}, 0))`.execute(trx);
   }
 
