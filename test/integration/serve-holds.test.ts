@@ -223,6 +223,14 @@ applications: [web]
       },
     );
     expect(bad.status).toBe(400);
+    for (const [method, path] of [
+      ['GET', '/api/v1/holds'],
+      ['POST', '/api/v1/holds/release'],
+    ] as const) {
+      const res = await fetch(`${(server as GantryServerProcess).url}${path}`, { method });
+      expect(res.status, `${method} ${path}`).toBe(401);
+      await res.body?.cancel();
+    }
     expect(bad.body.error.code).toBe('API_REQUEST_INVALID');
   });
 });
