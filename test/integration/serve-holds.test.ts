@@ -19,6 +19,7 @@ import {
   type GantryServerProcess,
   type RegistryProcess,
 } from '../helpers/index.js';
+import { expectMatchesSchema } from './json-schemas.js';
 import { runCli } from './run-cli.js';
 
 const BOOTSTRAP = `gty_${'5'.repeat(64)}`;
@@ -143,6 +144,7 @@ applications: [web]
       waiting: { id: string; waiting: unknown }[];
     };
     expect(parsed.cells.length).toBeGreaterThan(0);
+    expectMatchesSchema('status', parsed);
     expect(parsed.waiting).toEqual([expect.objectContaining({ id: view.id, waiting: view.waiting })]);
   }, 90_000);
 
