@@ -295,6 +295,27 @@ export function buildProgram(): Command {
       .option('--json', 'print JSON'),
   ).action(run(async () => (await import('./commands/verify.js')).verify as Action));
 
+  const hold = program
+    .command('hold')
+    .description('holds on auto-promotion (a rollback through a server puts one); against a server only');
+  serverOption(
+    hold
+      .command('list')
+      .description('active holds on auto-promotion (with --all, released ones too)')
+      .option('--app <app>', 'only this application')
+      .option('--env <env>', 'only this environment')
+      .option('--all', 'also released holds')
+      .option('--json', 'print JSON'),
+  ).action(run(async () => (await import('./commands/holds.js')).list as Action));
+  serverOption(
+    hold
+      .command('release')
+      .description('release the hold on auto-promotion of APP in --env: the next candidate is promoted again')
+      .argument('<app>', 'application name')
+      .requiredOption('--env <env>', 'environment')
+      .option('--json', 'print JSON'),
+  ).action(run(async () => (await import('./commands/holds.js')).release as Action));
+
   program
     .command('deployed')
     .description(

@@ -162,6 +162,18 @@ describe('parseConfig', () => {
     const { problems } = parseConfig('gantry.yaml', text);
     expect(problems.map(formatProblem).join('\n')).toContain('mode: tag shares the repository of its source');
   });
+
+  it('refuses auto: true on an environment without from (nothing feeds it)', () => {
+    const text = GOOD.replace(
+      '  dev:     { registry: dev,  prefix: team-a }',
+      '  dev:     { registry: dev,  prefix: team-a, auto: true }',
+    );
+    const { config, problems } = parseConfig('gantry.yaml', text);
+    expect(config).toBeUndefined();
+    expect(problems.map(formatProblem).join('\n')).toContain(
+      'environments.dev.auto: auto: true promotes new candidates of a source environment: it needs from: [ENV]',
+    );
+  });
 });
 
 describe('gate options', () => {

@@ -166,6 +166,11 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
       problems.push({ path: at('tag'), message: 'tag: is only used with mode: tag' });
     }
     const poll = pollInterval(e.poll, e.mode, (message) => problems.push({ path: at('poll'), message }));
+    if (e.auto && e.from.length === 0)
+      problems.push({
+        path: at('auto'),
+        message: 'auto: true promotes new candidates of a source environment: it needs from: [ENV]',
+      });
     environments.set(
       name,
       Object.freeze({

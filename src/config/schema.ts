@@ -67,7 +67,12 @@ export const environmentSchema = z.strictObject({
   from: z.array(name).default([]).describe('environments this one may be promoted from'),
   tags: tagPolicySchema.optional(),
   gates: z.array(gateSchema).default([]),
-  auto: z.boolean().default(false).describe('promote automatically when a new candidate arrives (server)'),
+  auto: z
+    .boolean()
+    .default(false)
+    .describe(
+      'gantry serve promotes each new candidate of a `from` environment as it arrives (needs from; gates apply; a rollback holds it)',
+    ),
   allowOverride: z
     .boolean()
     .default(false)

@@ -59,6 +59,15 @@ export interface DeskDecision {
   readonly time: string;
 }
 
+/** Why a promotion waits: one application's gate that is still pending. */
+export interface WaitingReason {
+  readonly application: string;
+  /** The gate, e.g. `approval`. */
+  readonly gate: string;
+  /** The gate's reasons, e.g. `0 of 2 approvals; needs an approver from ops`. */
+  readonly reason: string;
+}
+
 /** A promotion or release as the API shows it. */
 export interface PromotionView {
   readonly id: string;
@@ -87,6 +96,8 @@ export interface PromotionView {
   readonly error?: PlainError;
   /** A cancel was asked for while the promotion was copying; it stops at the next step. */
   readonly cancelRequested?: boolean;
+  /** While it waits (`requested`, `gated`, `awaiting-approval`): the gates it waits for, and why. */
+  readonly waiting?: readonly WaitingReason[];
 }
 
 /** Filters of `GET /api/v1/promotions`. */

@@ -12,3 +12,14 @@ export { WebhookWorker, signWebhook, retryDelayMs } from './webhooks.js';
 export type { WebhookWorkerOptions, WebhookOutcome } from './webhooks.js';
 export { RegistryPoller, unwiredCandidateSink } from './poller.js';
 export type { PollRound, RegistryPollerOptions } from './poller.js';
+export { AUTO_CALLER } from './runtime.js';
+export type { PlannedRequest, RuntimeTransaction } from './runtime.js';
+export { AutoPromoter } from './auto-promote.js';
+export type {
+  AutoPromoterOptions,
+  AutoPromotionOutcome,
+  CandidateRegistration,
+  HoldDesk,
+  HoldFilter,
+  HoldView,
+} from './auto-promote.js';

@@ -14,9 +14,11 @@ import {
   type PromotionProgress,
   type RollbackOutcome,
 } from '../app.js';
+import type { Transaction } from 'kysely';
 import { GantryError, silentLogger, type Logger } from '../core/index.js';
 import type { LeaseHolder } from '../store/index.js';
 import {
+  Candidates,
   JobQueue,
   Leases,
   MemoryLeases,
@@ -25,6 +27,7 @@ import {
   type JsonObject,
   type PromotionRow,
   type Store,
+  type StoreDatabase,
 } from '../store/index.js';
 import { BufferedLedger } from './buffered-ledger.js';
 import type {
@@ -64,6 +67,40 @@ export interface PromotionRuntimeOptions extends RunnerOptions {
 
 const WAITING = new Set(['requested', 'gated', 'awaiting-approval']);
 const CANCELLABLE = new Set(['requested', 'gated', 'awaiting-approval', 'approved', 'copying']);
+
+/** Who requests promotions Gantry makes on its own (auto-promotion of new candidates). */
+export const AUTO_CALLER: DeskCaller = Object.freeze({
+  actor: 'gantry auto',
+  identity: 'gantry auto',
+  groups: Object.freeze<string[]>([]),
+});
+
+/** A promotion planned outside any transaction (registry reads done), ready to be stored. */
+export interface PlannedRequest {
+  readonly plan: PromotionPlan;
+  readonly caller: DeskCaller;
+  /** When it was asked for. */
+  readonly time: Date;
+}
+
+/** What {@link PromotionRuntime.within} offers inside its transaction. */
+export interface RuntimeTransaction {
+  readonly trx: Transaction<StoreDatabase>;
+  /** Stores a planned promotion, its job and `promotion.requested`; returns its id. */
+  request(planned: PlannedRequest): Promise<string>;
+  /**
+   * Cancels a promotion before its tags are written (at once, or by asking the runner that holds
+   * its job); `PROMOTION_STATE_CONFLICT` once it can no longer be cancelled.
+   */
+  cancel(id: string, caller: DeskCaller, reason: string): Promise<void>;
+}
+
+/** What happens once a runtime transaction commits. */
+interface AfterCommit {
+  readonly requested: string[];
+  readonly asked: string[];
+  readonly entered: [string, PromotionProgress['state']][];
+}
 
 /** The promotion desk and its runner. */
 export class PromotionRuntime implements PromotionDesk {
@@ -123,6 +160,15 @@ export class PromotionRuntime implements PromotionDesk {
   }
 
   async promote(body: PromoteBody, caller: DeskCaller): Promise<PromotionView> {
+    const planned = await this.plan(body, caller);
+    return this.#request(planned.plan, caller, planned.time);
+  }
+
+  /**
+   * Plans a promotion as {@link promote} does (registry reads, no transaction open) without
+   * storing it: store it with {@link within}'s `request`.
+   */
+  async plan(body: PromoteBody, caller: DeskCaller): Promise<PlannedRequest> {
     if ((body.version === undefined) === (body.digest === undefined))
       throw new GantryError('API_REQUEST_INVALID', 'give exactly one of "version" and "digest"');
     const now = this.#now();
@@ -135,7 +181,33 @@ export class PromotionRuntime implements PromotionDesk {
       actor: caller.identity,
       now,
     });
-    return this.#request(plan, caller, now);
+    return { plan, caller, time: now };
+  }
+
+  /**
+   * Runs `work` in one store transaction, where it may store planned promotions and cancel
+   * waiting ones together with its own writes; once it commits, runners are woken and state
+   * changes reported. No registry I/O inside `work`.
+   */
+  async within<T>(work: (tx: RuntimeTransaction) => Promise<T>): Promise<T> {
+    const app = this.#o.app();
+    return this.#transaction((trx, after) =>
+      work({
+        trx,
+        request: (planned) => this.#insert(trx, planned, after),
+        cancel: (id, caller, reason) => this.#stopIn(trx, app, id, caller, 'cancel', reason, after),
+      }),
+    );
+  }
+
+  /** One transaction; what it started or changed is reported once it commits. */
+  async #transaction<T>(
+    work: (trx: Transaction<StoreDatabase>, after: AfterCommit) => Promise<T>,
+  ): Promise<T> {
+    const after: AfterCommit = { requested: [], asked: [], entered: [] };
+    const result = await this.#o.store.db.transaction().execute((trx) => work(trx, after));
+    await this.#afterCommit(after);
+    return result;
   }
 
   async release(body: ReleaseBody, caller: DeskCaller): Promise<PromotionView> {
@@ -157,46 +229,63 @@ export class PromotionRuntime implements PromotionDesk {
 
   /** Stores a planned promotion, its job and `promotion.requested` in one transaction. */
   async #request(plan: PromotionPlan, caller: DeskCaller, now: Date): Promise<PromotionView> {
+    const id = await this.within((tx) => tx.request({ plan, caller, time: now }));
+    return this.#required(id);
+  }
+
+  async #insert(
+    trx: Transaction<StoreDatabase>,
+    { plan, caller, time: now }: PlannedRequest,
+    after: AfterCommit,
+  ): Promise<string> {
     const id = randomUUID();
     const progress = initialProgress(plan);
     const first = plan.applications[0];
-    await this.#o.store.db.transaction().execute(async (trx) => {
-      await this.#promotions.insert(trx, {
-        id,
-        kind: plan.kind,
-        apps: plan.applications.map((a) => a.application),
-        subjects: plan.applications.map((a) => `${a.application}@${a.digest}`),
-        ...(first?.version !== undefined && { version: first.version }),
-        digest: first?.digest ?? '',
-        from: plan.from,
-        to: plan.environment,
-        state: progress.state,
-        requester: caller.actor,
-        requesterIdentity: caller.identity,
-        plan: plan as unknown as JsonObject,
-        progress: progress as unknown as JsonObject,
-        time: now,
-      });
-      await this.#queue.enqueue(
-        {
-          id,
-          kind: PROMOTION_JOB,
-          payload: { promotion: id },
-          ...(this.#o.maxAttempts !== undefined && { maxAttempts: this.#o.maxAttempts }),
-        },
-        trx,
-      );
-      await this.#ledger.append(trx, {
-        type: 'promotion.requested',
-        subject: id,
-        actor: caller.actor,
-        time: now,
-        payload: { environment: plan.environment, plan: plan as unknown as JsonObject },
-      });
+    await this.#promotions.insert(trx, {
+      id,
+      kind: plan.kind,
+      apps: plan.applications.map((a) => a.application),
+      subjects: plan.applications.map((a) => `${a.application}@${a.digest}`),
+      ...(first?.version !== undefined && { version: first.version }),
+      digest: first?.digest ?? '',
+      from: plan.from,
+      to: plan.environment,
+      state: progress.state,
+      requester: caller.actor,
+      requesterIdentity: caller.identity,
+      plan: plan as unknown as JsonObject,
+      progress: progress as unknown as JsonObject,
+      time: now,
     });
-    this.#o.observer?.entered('requested');
-    this.#runner.kick();
-    return this.#required(id);
+    await this.#queue.enqueue(
+      {
+        id,
+        kind: PROMOTION_JOB,
+        payload: { promotion: id },
+        ...(this.#o.maxAttempts !== undefined && { maxAttempts: this.#o.maxAttempts }),
+      },
+      trx,
+    );
+    await this.#ledger.append(trx, {
+      type: 'promotion.requested',
+      subject: id,
+      actor: caller.actor,
+      time: now,
+      payload: { environment: plan.environment, plan: plan as unknown as JsonObject },
+    });
+    after.requested.push(id);
+    return id;
+  }
+
+  async #afterCommit(after: AfterCommit): Promise<void> {
+    for (const _ of after.requested) this.#o.observer?.entered('requested');
+    if (after.requested.length > 0) this.#runner.kick();
+    for (const id of after.asked) this.#runner.stopRequested(id);
+    for (const [id, state] of after.entered) {
+      const view = await this.get(id);
+      this.#o.observer?.entered(state);
+      this.#bus.entered(id, state, view);
+    }
   }
 
   async get(id: string): Promise<PromotionView | undefined> {
@@ -273,65 +362,115 @@ export class PromotionRuntime implements PromotionDesk {
     reason: string,
   ): Promise<PromotionView> {
     const app = this.#o.app();
-    let entered: PromotionProgress['state'] | undefined;
-    let asked = false;
-    await this.#o.store.db.transaction().execute(async (trx) => {
-      const row = await this.#locked(trx, id);
-      const state = stateOf(row);
-      const allowed = kind === 'reject' ? WAITING : CANCELLABLE;
-      if (!allowed.has(state)) throw ended(row, kind === 'reject' ? 'rejected' : 'cancelled');
-      if (kind === 'reject')
-        await this.#promotions.decide(trx, {
-          promotionId: id,
-          approver: caller.identity,
-          actor: caller.actor,
-          decision: 'rejected',
-          groups: caller.groups,
-          comment: reason,
-        });
-      const job = await this.#queue.lock(trx, id);
-      if (job?.state === 'running') {
-        await this.#promotions.requestStop(trx, id, { kind, reason, actor: caller.actor });
-        asked = true;
-        return;
-      }
-      const buffer = new BufferedLedger();
-      const applier = app.promotions.applier({ ledger: buffer });
-      const plan = row.plan as unknown as PromotionPlan;
-      const progress = row.progress as unknown as PromotionProgress;
-      const options = { actor: caller.actor, subject: id };
-      const next =
-        kind === 'reject'
-          ? await applier.reject(plan, progress, reason, options)
-          : await applier.cancel(plan, progress, reason, options);
-      await buffer.flush(trx, this.#ledger);
-      await storeProgress(this.#promotions, trx, id, next, this.#now(), true);
-      await this.#queue.settle(id, trx);
-      entered = next.state;
-    });
-    if (asked) this.#runner.stopRequested(id);
-    const view = await this.#required(id);
-    if (entered) {
-      this.#o.observer?.entered(entered);
-      this.#bus.entered(id, entered, view);
-    }
-    return view;
+    await this.#transaction((trx, after) => this.#stopIn(trx, app, id, caller, kind, reason, after));
+    return this.#required(id);
   }
 
+  async #stopIn(
+    trx: Transaction<StoreDatabase>,
+    app: App,
+    id: string,
+    caller: DeskCaller,
+    kind: 'reject' | 'cancel',
+    reason: string,
+    after: AfterCommit,
+  ): Promise<void> {
+    const row = await this.#locked(trx, id);
+    const state = stateOf(row);
+    const allowed = kind === 'reject' ? WAITING : CANCELLABLE;
+    if (!allowed.has(state)) throw ended(row, kind === 'reject' ? 'rejected' : 'cancelled');
+    if (kind === 'reject')
+      await this.#promotions.decide(trx, {
+        promotionId: id,
+        approver: caller.identity,
+        actor: caller.actor,
+        decision: 'rejected',
+        groups: caller.groups,
+        comment: reason,
+      });
+    const job = await this.#queue.lock(trx, id);
+    if (job?.state === 'running') {
+      await this.#promotions.requestStop(trx, id, { kind, reason, actor: caller.actor });
+      after.asked.push(id);
+      return;
+    }
+    const buffer = new BufferedLedger();
+    const applier = app.promotions.applier({ ledger: buffer });
+    const plan = row.plan as unknown as PromotionPlan;
+    const progress = row.progress as unknown as PromotionProgress;
+    const options = { actor: caller.actor, subject: id };
+    const next =
+      kind === 'reject'
+        ? await applier.reject(plan, progress, reason, options)
+        : await applier.cancel(plan, progress, reason, options);
+    await buffer.flush(trx, this.#ledger);
+    await storeProgress(this.#promotions, trx, id, next, this.#now(), true);
+    await this.#queue.settle(id, trx);
+    after.entered.push([id, next.state]);
+  }
+
+  /**
+   * Rolls back (a tag move; registry I/O before the transaction), then in one transaction records
+   * `rollback.completed`, puts a hold on auto-promotion of the application into the environment
+   * (`hold.created`, unless one is active) and cancels auto-promotions of it there that have not
+   * written tags: automation never undoes a rollback.
+   */
   async rollback(body: RollbackBody, caller: DeskCaller): Promise<RollbackOutcome> {
     const now = this.#now();
-    const outcome = await this.#o
-      .app()
-      .promotions.rollback(body.app, body.env, body.to, { actor: caller.identity, now });
-    await this.#o.store.db.transaction().execute((trx) =>
-      this.#ledger.append(trx, {
+    const app = this.#o.app();
+    const outcome = await app.promotions.rollback(body.app, body.env, body.to, {
+      actor: caller.identity,
+      now,
+    });
+    const candidates = new Candidates(this.#o.store.db);
+    await this.#transaction(async (trx, after) => {
+      await candidates.lockPair(trx, body.app, body.env);
+      await this.#ledger.append(trx, {
         type: 'rollback.completed',
         subject: `${body.env}: ${body.app}@${outcome.digest}`,
         actor: caller.actor,
         time: now,
         payload: { environment: body.env, outcome: JSON.parse(JSON.stringify(outcome)) as JsonObject },
-      }),
-    );
+      });
+      const to = outcome.version ?? outcome.digest;
+      const hold = await candidates.hold(trx, {
+        app: body.app,
+        environment: body.env,
+        reason: `rolled back to ${to} by ${caller.identity}`,
+        actor: caller.actor,
+        time: now,
+      });
+      if (hold)
+        await this.#ledger.append(trx, {
+          type: 'hold.created',
+          subject: `${body.env}: ${body.app}`,
+          actor: caller.actor,
+          time: now,
+          payload: {
+            hold: hold.id,
+            application: body.app,
+            environment: body.env,
+            reason: hold.reason,
+            digest: outcome.digest,
+          },
+        });
+      const pending = await candidates.promotionsBy(trx, {
+        app: body.app,
+        environment: body.env,
+        requester: AUTO_CALLER.actor,
+        states: [...CANCELLABLE],
+      });
+      for (const p of pending)
+        await this.#stopIn(
+          trx,
+          app,
+          p.id,
+          caller,
+          'cancel',
+          `auto-promotion held: ${body.app} was rolled back in ${body.env}`,
+          after,
+        );
+    });
     return outcome;
   }
 

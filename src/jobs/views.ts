@@ -1,7 +1,9 @@
 /** A stored promotion as the API shows it (`PromotionView`). */
 import { isTerminal, outcomeOf, type PromotionPlan, type PromotionProgress } from '../app.js';
 import type { DecisionRow, PromotionRow } from '../store/index.js';
-import type { DeskDecision, PromotionView } from './desk.js';
+import type { DeskDecision, PromotionView, WaitingReason } from './desk.js';
+
+const WAITING = new Set(['requested', 'gated', 'awaiting-approval']);
 
 /** The view of `row` with its API `decisions` (oldest first). */
 export function viewOf(row: PromotionRow, decisions: readonly DecisionRow[]): PromotionView {
@@ -9,6 +11,7 @@ export function viewOf(row: PromotionRow, decisions: readonly DecisionRow[]): Pr
   const progress = row.progress as unknown as PromotionProgress;
   const completed = progress.state === 'completed';
   const stopping = row.stop_request !== null && !isTerminal(progress.state);
+  const waiting = WAITING.has(progress.state) ? waitingReasons(plan, progress) : [];
   return {
     id: row.id,
     kind: row.kind,
@@ -30,5 +33,19 @@ export function viewOf(row: PromotionRow, decisions: readonly DecisionRow[]): Pr
     ...(progress.reason !== undefined && { reason: progress.reason }),
     ...(progress.error !== undefined && { error: progress.error }),
     ...(stopping && { cancelRequested: true }),
+    ...(waiting.length > 0 && { waiting }),
   };
+}
+
+/** The pending gates of a waiting promotion, per application, with their reasons. */
+function waitingReasons(plan: PromotionPlan, progress: PromotionProgress): WaitingReason[] {
+  return plan.applications.flatMap((a, i) =>
+    (progress.gates[i] ?? a.gates)
+      .filter((g) => g.status === 'pending')
+      .map((g) => ({
+        application: a.application,
+        gate: g.gate,
+        reason: g.reasons.join('; ') || 'pending',
+      })),
+  );
 }

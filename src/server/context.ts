@@ -1,7 +1,7 @@
 /** What routes are built from: the store, its ledger and tokens, the current app, the clock. */
 import type { App } from '../app.js';
 import type { WebhookConfig } from '../config/index.js';
-import type { CandidateSink, PromotionDesk } from '../jobs/index.js';
+import type { CandidateSink, HoldDesk, PromotionDesk } from '../jobs/index.js';
 import type { Ledger, Store, Tokens } from '../store/index.js';
 import type { ServerMetrics } from './metrics.js';
 import type { SnapshotOptions } from './snapshot.js';
@@ -31,4 +31,6 @@ export interface ServerContext {
   readonly webhooks: () => readonly WebhookConfig[];
   /** Where registry notifications put candidates (the auto-promotion side). */
   readonly candidates?: CandidateSink;
+  /** Holds on auto-promotion (the hold routes). */
+  readonly holds?: HoldDesk;
 }

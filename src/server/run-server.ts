@@ -9,12 +9,12 @@ import type { App, ApprovalSource } from '../app.js';
 import { GantryError } from '../core/index.js';
 import type { WebhookTarget } from '../config/index.js';
 import {
+  AutoPromoter,
   PromotionRuntime,
   RegistryPoller,
   storeApprovals,
   webhookOutbox,
   WebhookWorker,
-  unwiredCandidateSink,
   type CandidateSink,
   type PromotionRuntimeOptions,
   type RuntimeObserver,
@@ -75,8 +75,8 @@ export interface RunServerOptions {
   /** How long an idle webhook worker waits before looking for deliveries again, ms. Default 1000. */
   readonly webhookIdleMs?: number;
   /**
-   * Where registry notifications and polls put candidates. Default: none (they are logged and
-   * dropped).
+   * Where registry notifications and polls put candidates. Default: the server's own store with
+   * auto-promotion (`RunningServer.candidates`).
    */
   readonly candidates?: CandidateSink;
 }
@@ -89,6 +89,8 @@ export interface RunningServer {
   readonly server: GantryServer;
   /** The promotion runtime (the routes' desk; it runs promotion jobs). */
   readonly runtime: PromotionRuntime;
+  /** The candidate sink with auto-promotion, and the holds (`ctx.candidates`, `ctx.holds`). */
+  readonly candidates: AutoPromoter;
   /** Loads the configuration again, records it in the ledger and serves with it. */
   reload(): Promise<LoadedApp>;
   /** Stops: no new connections, in-flight requests finish, then apps and store close. Idempotent. */
@@ -119,6 +121,7 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   let server: GantryServer | undefined;
   let webhooks: WebhookWorker | undefined;
   let poller: RegistryPoller | undefined;
+  let candidates: AutoPromoter | undefined;
   const closeAll = async (): Promise<void> => {
     // Polls and jobs first (running steps finish or are released), then requests, apps and the store.
     await poller?.stop();
@@ -158,6 +161,13 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
       now,
       observer: statusAware(options.observer ?? metrics.observer, () => server?.statusChanged()),
     });
+    candidates = new AutoPromoter({
+      store,
+      runtime,
+      app: () => current.app,
+      logger: options.logger,
+      now,
+    });
     server = await buildServer({
       metrics,
       store,
@@ -168,7 +178,8 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
       desk: runtime,
       ledger,
       webhooks: () => current.webhooks ?? [],
-      ...(options.candidates && { candidates: options.candidates }),
+      candidates: options.candidates ?? candidates,
+      holds: candidates,
     });
     if (options.bootstrapToken !== undefined) {
       const seeded = await server.tokens.seedBootstrap(options.bootstrapToken, {
@@ -188,7 +199,7 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
     poller = new RegistryPoller({
       store,
       app: () => current.app,
-      sink: options.candidates ?? unwiredCandidateSink(options.logger),
+      sink: options.candidates ?? candidates,
       logger: options.logger,
       now,
     });
@@ -200,13 +211,14 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   const address = server.http.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  const opened = { store, server, runtime };
+  const opened = { store, server, runtime, candidates };
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
     store: opened.store,
     server: opened.server,
     runtime: opened.runtime,
+    candidates: opened.candidates,
     reload: async () => {
       const next = await options.loadApp(deps);
       try {

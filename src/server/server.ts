@@ -9,7 +9,12 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequ
 import { pino } from 'pino';
 import type { App } from '../app.js';
 import type { WebhookConfig } from '../config/index.js';
-import { unwiredCandidateSink, type CandidateSink, type PromotionDesk } from '../jobs/index.js';
+import {
+  unwiredCandidateSink,
+  type CandidateSink,
+  type HoldDesk,
+  type PromotionDesk,
+} from '../jobs/index.js';
 import { GantryError } from '../core/index.js';
 import { Ledger, Tokens, type Store, type TokenRefusal } from '../store/index.js';
 import { setCaller } from './caller.js';
@@ -24,6 +29,7 @@ import { register, type AnyRoute } from './route.js';
 import { candidateRoutes } from './routes/candidates.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { environmentRoutes } from './routes/environments.js';
+import { holdRoutes } from './routes/holds.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { operationRoutes } from './routes/operations.js';
 import { promotionRoutes } from './routes/promotions.js';
@@ -69,6 +75,8 @@ export interface ServerOptions {
   readonly ledger?: Ledger;
   /** The configured webhook endpoints (the delivery log routes). Default: none. */
   readonly webhooks?: () => readonly WebhookConfig[];
+  /** Holds on auto-promotion. Default none: the hold routes are then not served (404). */
+  readonly holds?: HoldDesk;
   /**
    * The metrics registry, made with `createServerMetrics()` before the runtime so that the
    * runtime reports to its `observer`. Default: a new one. One server per metrics object.
@@ -136,6 +144,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     ...(options.desk && { desk: options.desk }),
     webhooks: options.webhooks ?? (() => []),
     ...(options.candidates && { candidates: options.candidates }),
+    ...(options.holds && { holds: options.holds }),
     statusChanged,
     onStatusChange: (listener) => void statusListeners.push(listener),
   };
@@ -173,6 +182,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     ...webhookRoutes(ctx),
     ...registryEventRoutes(ctx, ctx.candidates ?? unwiredCandidateSink(http.log)),
     ...deploymentRoutes(ctx),
+    ...(ctx.holds ? holdRoutes(ctx, ctx.holds) : []),
   );
   for (const r of routes) if (!r.rawBody) register(http, r, authorize);
   // Routes that verify a signature get the body as bytes, whatever its content type.

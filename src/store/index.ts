@@ -57,3 +57,5 @@ export type {
 } from './webhooks.js';
 export { Deployments, deploymentSubject } from './deployments.js';
 export type { CurrentDeployment, Deployment, DeploymentQuery, NewDeployment } from './deployments.js';
+export { Candidates } from './candidates.js';
+export type { CandidateRow, HoldQuery, HoldRow, NewCandidateRow, NewHold } from './candidates.js';

@@ -242,6 +242,47 @@ const deployments: Migration = {
   },
 };
 
+/**
+ * Auto-promotion (issue 12): candidates seen in an environment's repository (one per
+ * application, environment and digest), and holds on auto-promotion after a rollback (at most one
+ * active per application and environment).
+ */
+const candidates: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('candidates')
+      .addColumn('id', 'bigserial', (c) => c.primaryKey())
+      .addColumn('app', 'text', (c) => c.notNull())
+      .addColumn('environment', 'text', (c) => c.notNull())
+      .addColumn('digest', 'text', (c) => c.notNull())
+      .addColumn('tag', 'text')
+      .addColumn('source', 'text', (c) => c.notNull())
+      .addColumn('seen_at', 'timestamptz', (c) => c.notNull())
+      .addColumn('reported_by', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+      .addUniqueConstraint('candidates_one_per_digest', ['app', 'environment', 'digest'])
+      .execute();
+    await db.schema
+      .createTable('holds')
+      .addColumn('id', 'bigserial', (c) => c.primaryKey())
+      .addColumn('app', 'text', (c) => c.notNull())
+      .addColumn('environment', 'text', (c) => c.notNull())
+      .addColumn('reason', 'text', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'timestamptz', (c) => c.notNull())
+      .addColumn('released_at', 'timestamptz')
+      .addColumn('released_by', 'text')
+      .execute();
+    await db.schema
+      .createIndex('holds_one_active')
+      .on('holds')
+      .columns(['app', 'environment'])
+      .unique()
+      .where(sql.ref('released_at'), 'is', null)
+      .execute();
+  },
+};
+
 /** Every migration, by name. Append new ones; never edit or reorder released ones. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_initial': initial,
@@ -249,6 +290,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0004_webhooks': webhooks,
   '0005_deployments': deployments,
   '0006_registry_polls': registryPolls,
+  '0003_candidates': candidates,
 });
 
 /** Serves {@link migrations} to kysely's `Migrator` without reading files. */

@@ -175,6 +175,31 @@ export interface DeploymentsTable {
   reported_at: Date;
 }
 
+/** `candidates`: images seen in an environment's repository (see candidates.ts). */
+export interface CandidatesTable {
+  id: Generated<number>;
+  app: string;
+  environment: string;
+  digest: string;
+  tag: string | null;
+  source: string;
+  seen_at: Date;
+  reported_by: string;
+  created_at: CreatedAtColumn;
+}
+
+/** `holds`: auto-promotion held for an application in an environment (after a rollback). */
+export interface HoldsTable {
+  id: Generated<number>;
+  app: string;
+  environment: string;
+  reason: string;
+  actor: string;
+  created_at: Date;
+  released_at: Date | null;
+  released_by: string | null;
+}
+
 /** Every table of the store, for `Kysely<StoreDatabase>`. */
 export interface StoreDatabase {
   promotions: PromotionsTable;
@@ -188,6 +213,8 @@ export interface StoreDatabase {
   webhook_attempts: WebhookAttemptsTable;
   registry_polls: RegistryPollsTable;
   deployments: DeploymentsTable;
+  candidates: CandidatesTable;
+  holds: HoldsTable;
 }
 
 /** JSON text for a `jsonb` column (canonical, so equal values are stored as equal text). */

@@ -229,9 +229,12 @@ describe('tokens and failures (fake-api-server)', () => {
     const certs = await makeTestCertificates(dir);
     const tls = createHttpsServer(
       { cert: await readFile(certs.certFile), key: await readFile(certs.keyFile) },
-      (_req, res) => {
+      (req, res) => {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ cells: [] }));
+        // status --server also reads the promotions awaiting approval (its "Waiting" part)
+        res.end(
+          JSON.stringify(req.url?.startsWith('/api/v1/promotions') ? { promotions: [] } : { cells: [] }),
+        );
       },
     );
     await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
@@ -247,7 +250,7 @@ describe('tokens and failures (fake-api-server)', () => {
         NODE_EXTRA_CA_CERTS: certs.caFile,
       });
       expect(trusted.code, trusted.stderr).toBe(0);
-      expect(JSON.parse(trusted.stdout)).toEqual({ cells: [] });
+      expect(JSON.parse(trusted.stdout)).toEqual({ cells: [], waiting: [] });
     } finally {
       tls.closeAllConnections();
       await new Promise((r) => tls.close(r));

@@ -29,11 +29,16 @@ export async function status(options: AppCommandOptions): Promise<number> {
 }
 
 /** Prints a status matrix (`gantry status`, local or from a server) and returns the exit code. */
-export function printStatus(cells: readonly EnvironmentState[], json: boolean): number {
+export function printStatus(
+  cells: readonly EnvironmentState[],
+  json: boolean,
+  /** More top-level JSON fields (e.g. `waiting` from a server). */
+  extra: Readonly<Record<string, unknown>> = {},
+): number {
   const unreadable = unreadableEnvironments(cells);
   const code = unreadable ? exitCodeFor(unreadable.error.code as GantryError['code']) : 0;
   if (json) {
-    printJson({ cells, ...(unreadable && { error: unreadable.error }) });
+    printJson({ cells, ...(unreadable && { error: unreadable.error }), ...extra });
     return code;
   }
   const envs = [...new Set(cells.map((c) => c.environment))];

@@ -17,6 +17,7 @@ import { serverUrlOf } from '../cli-options.js';
 import { objectWith, ServerClient } from '../server-client.js';
 import { printHistory, printStatus } from './environments.js';
 import { printRollback } from './rollback.js';
+import { printWaiting, waitingJson, waitingPromotions } from './waiting.js';
 
 /** What every command accepts against a server. */
 export interface RemoteOptions {
@@ -51,7 +52,8 @@ export interface DecisionOptions extends RemoteOptions {
   readonly reason?: string;
 }
 
-function clientFor(
+/** The client of the server `options` name, refusing the local flags in `local` that were given. */
+export function clientFor(
   options: RemoteOptions,
   local: readonly (keyof RemoteOptions | 'key' | 'report')[],
 ): ServerClient {
@@ -299,7 +301,11 @@ function describe(view: PromotionView): string {
 export async function status(options: RemoteOptions): Promise<number> {
   const client = clientFor(options, LOCAL_APP_FLAGS);
   const body = await client.get('/status', objectWith<{ cells: EnvironmentState[] }>({ cells: 'array' }));
-  return printStatus(body.cells, options.json === true);
+  const waiting = await waitingPromotions(client);
+  if (options.json) return printStatus(body.cells, true, { waiting: waitingJson(waiting) });
+  const code = printStatus(body.cells, false);
+  printWaiting(waiting);
+  return code;
 }
 
 /** `gantry history --server APP --env ENV`. */

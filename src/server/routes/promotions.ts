@@ -122,6 +122,10 @@ const promotionView = z.object({
     .object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() })
     .optional(),
   cancelRequested: z.boolean().optional(),
+  waiting: z
+    .array(z.object({ application: z.string(), gate: z.string(), reason: z.string() }))
+    .optional()
+    .describe('while it waits: the pending gates and why (e.g. whose approval is missing)'),
 });
 
 /** True when a token seeing `visible` (undefined: everything) may see every application of `view`. */
