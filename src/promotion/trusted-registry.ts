@@ -57,20 +57,34 @@ function agrees(a: Readonly<Record<string, string>>, p: PromotionPredicate): boo
 
 /** Envelopes and other small blobs kept once read (records are read again by history and gates). */
 const CACHED_BLOB = 1024 * 1024;
+/**
+ * Entries the content cache keeps. A server's app lives for months: without a bound every
+ * manifest and record it ever read would stay in memory. Oldest first out.
+ */
+export const CONTENT_CACHE_ENTRIES = 2000;
 
 /**
  * Remembers manifests fetched by digest and small blobs: both are content-addressed, so a second
- * reader of the same record costs no request. A failed read is forgotten.
+ * reader of the same record costs no request. A failed read is forgotten; past `maxEntries` the
+ * least recently used entry is.
  */
-function contentCache(registry: RegistryPort): RegistryPort {
+export function contentCache(registry: RegistryPort, maxEntries = CONTENT_CACHE_ENTRIES): RegistryPort {
   const cache = new Map<string, Promise<unknown>>();
   const remember = <T>(key: string, read: () => Promise<T>): Promise<T> => {
     let p = cache.get(key) as Promise<T> | undefined;
-    if (!p) {
-      p = read();
-      p.catch(() => cache.delete(key));
+    if (p) {
+      // Most recently used last (a Map keeps insertion order).
+      cache.delete(key);
       cache.set(key, p);
+      return p;
     }
+    const fresh = read();
+    p = fresh;
+    fresh.catch(() => {
+      if (cache.get(key) === fresh) cache.delete(key);
+    });
+    cache.set(key, fresh);
+    while (cache.size > maxEntries) cache.delete(cache.keys().next().value as string);
     return p;
   };
   const where = (repo: Repository) => `${repo.registry}/${repo.repository}`;
