@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import {
+  api,
   makeImage,
   pushImage,
   startGantryServer,
@@ -78,26 +79,8 @@ class Resources {
   }
 }
 
-async function api<T = Record<string, unknown>>(
-  base: string,
-  method: string,
-  path: string,
-  token: string,
-  body?: unknown,
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined && { 'content-type': 'application/json' }),
-    },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
-
 async function token(base: string, roles: string[]): Promise<string> {
-  const r = await api<{ token: string }>(base, 'POST', '/api/v1/tokens', BOOTSTRAP, {
+  const r = await api<{ token: string }>({ url: base }, BOOTSTRAP, 'POST', '/api/v1/tokens', {
     name: `bench-${roles.join('-')}`,
     roles,
   });
@@ -154,7 +137,7 @@ applications: [${apps.join(', ')}]
   await pushApps(prod, 'prod', apps, ['current'], 'dev');
   const server = await res.server({ config, dataDir: join(dir, 'data') });
   const viewer = await token(server.url, ['viewer']);
-  const first = await api<{ cells: unknown[] }>(server.url, 'GET', '/api/v1/status', viewer);
+  const first = await api<{ cells: unknown[] }>(server, viewer, 'GET', '/api/v1/status');
   if (first.body.cells.length !== 80) throw new Error(`status: ${first.body.cells.length} cells, not 80`);
   const r = await loadTest({
     url: server.url,
@@ -191,7 +174,7 @@ async function promoteAll(
     while (next < apps.length) {
       const i = next++;
       const s = servers[i % servers.length] as { url: string; token: string };
-      const r = await api<PromotionView>(s.url, 'POST', '/api/v1/promotions', s.token, {
+      const r = await api<PromotionView>(s, s.token, 'POST', '/api/v1/promotions', {
         app: apps[i],
         version: '1.0.0',
         to,
@@ -205,10 +188,10 @@ async function promoteAll(
   const ended = new Set(['completed', 'failed', 'rejected', 'cancelled']);
   for (;;) {
     const list = await api<{ promotions: PromotionView[] }>(
-      s0.url,
+      s0,
+      s0.token,
       'GET',
       `/api/v1/promotions?env=${to}&limit=500`,
-      s0.token,
     );
     const states: Record<string, number> = {};
     for (const p of list.body.promotions) states[p.state] = (states[p.state] ?? 0) + 1;
@@ -323,7 +306,7 @@ applications: [${apps.join(', ')}]
   // The first two warm the server (connections to the registry, JIT); the other ten are measured.
   for (const [i, app] of apps.entries()) {
     const t0 = performance.now();
-    const r = await api<PromotionView>(server.url, 'POST', '/api/v1/promotions', ci, {
+    const r = await api<PromotionView>(server, ci, 'POST', '/api/v1/promotions', {
       app,
       version: '1.0.0',
       to: 'prod',

@@ -117,3 +117,25 @@ export async function startGantryServer(options: GantryServerOptions): Promise<G
   await server.kill();
   throw new Error(`gantry serve not ready within ${options.readyTimeoutMs ?? 30_000} ms: ${stderr}`);
 }
+
+/**
+ * One call of a Gantry server's API with a bearer token: the status and the parsed JSON body
+ * (never throws on an HTTP error status; check `status`).
+ */
+export async function api<T = Record<string, unknown>>(
+  server: { url: string },
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+    },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  api,
   makeImage,
   pushImage,
   startGantryServer,
@@ -35,24 +36,6 @@ interface Cell {
   state: string;
   digest?: string;
   targets: Target[];
-}
-
-async function api<T = Record<string, unknown>>(
-  server: { url: string },
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined && { 'content-type': 'application/json' }),
-    },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as T };
 }
 
 describe('what runs where through gantry serve (real processes)', () => {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  api,
   makeImage,
   pushImage,
   startGantryServer,
@@ -28,24 +29,6 @@ interface View {
   id: string;
   state: string;
   waiting?: { application: string; gate: string; reason: string }[];
-}
-
-async function api<T = Record<string, unknown>>(
-  server: { url: string },
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined && { 'content-type': 'application/json' }),
-    },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as T };
 }
 
 async function makeToken(server: { url: string }, name: string, roles: string[]): Promise<string> {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  api,
   makeImage,
   pushImage,
   startGantryServer,
@@ -62,24 +63,6 @@ function verify(key: Buffer, headers: IncomingHttpHeaders, body: string): boolea
     const given = Buffer.from(value ?? '', 'base64');
     return version === 'v1' && given.length === expected.length && timingSafeEqual(given, expected);
   });
-}
-
-async function api<T = Record<string, unknown>>(
-  server: { url: string },
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body !== undefined && { 'content-type': 'application/json' }),
-    },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as T };
 }
 
 async function until<T>(what: string, get: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
