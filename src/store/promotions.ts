@@ -5,9 +5,9 @@
  * with its ledger entry and its job's change.
  */
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { GantryError } from '../core/index.js';
 import type { JsonObject } from './canonical-json.js';
 import { toJsonb, type ApprovalsTable, type PromotionsTable, type StoreDatabase } from './schema.js';
+import { decodePageCursor, pageLimit, pageOf } from './page.js';
 
 /** A promotion as stored. */
 export type PromotionRow = Selectable<PromotionsTable>;
@@ -169,14 +169,14 @@ export class Promotions {
 
   /** Promotions matching `q`, newest first, and the cursor of the next page. */
   async list(q: PromotionQuery): Promise<{ rows: PromotionRow[]; next?: string }> {
-    const limit = Math.min(Math.max(Math.trunc(q.limit ?? 50), 1), 500);
+    const limit = pageLimit(q.limit);
     let query = this.#db.selectFrom('promotions').selectAll();
     if (q.app !== undefined) query = query.where(sql<boolean>`${q.app} = any(apps)`);
     if (q.env !== undefined) query = query.where('to_env', '=', q.env);
     if (q.state !== undefined) query = query.where('state', '=', q.state);
     if (q.apps !== undefined) query = query.where(sql<boolean>`apps <@ ${sql.val([...q.apps])}::text[]`);
     if (q.before !== undefined) {
-      const { time, id } = decodeCursor(q.before);
+      const { time, id } = decodePageCursor(q.before);
       query = query.where(sql<boolean>`(created_at, id) < (${time}::timestamptz, ${id})`);
     }
     const rows = await query
@@ -184,9 +184,8 @@ export class Promotions {
       .orderBy('id', 'desc')
       .limit(limit + 1)
       .execute();
-    const page = rows.slice(0, limit);
-    const last = page.at(-1);
-    return rows.length > limit && last ? { rows: page, next: encodeCursor(last) } : { rows: page };
+    const { page, next } = pageOf(rows, limit);
+    return next === undefined ? { rows: page } : { rows: page, next };
   }
 
   /**
@@ -243,25 +242,4 @@ export class Promotions {
       ...(r.comment !== null && { comment: r.comment }),
     }));
   }
-}
-
-function encodeCursor(row: PromotionRow): string {
-  return Buffer.from(JSON.stringify([row.created_at.toISOString(), row.id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { time: string; id: string } {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (
-      Array.isArray(v) &&
-      v.length === 2 &&
-      typeof v[0] === 'string' &&
-      typeof v[1] === 'string' &&
-      !Number.isNaN(Date.parse(v[0]))
-    )
-      return { time: v[0], id: v[1] };
-  } catch {
-    // reported below
-  }
-  throw new GantryError('API_REQUEST_INVALID', 'the page cursor "before" is not one this server gave out');
 }

@@ -4,8 +4,8 @@
  * entry's transaction (the outbox); attempts are stored with the outcome of their job.
  */
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { GantryError } from '../core/index.js';
 import type { JsonObject } from './canonical-json.js';
+import { decodePageCursor, pageLimit, pageOf } from './page.js';
 import {
   toJsonb,
   type StoreDatabase,
@@ -151,13 +151,13 @@ export class WebhookDeliveries {
 
   /** Deliveries matching `q` with their attempts, newest first, and the next page's cursor. */
   async list(q: DeliveryQuery): Promise<{ deliveries: DeliveryWithAttempts[]; next?: string }> {
-    const limit = Math.min(Math.max(Math.trunc(q.limit ?? 50), 1), 500);
+    const limit = pageLimit(q.limit);
     let query = this.#db.selectFrom('webhook_deliveries').selectAll();
     if (q.id !== undefined) query = query.where('id', '=', q.id);
     if (q.endpoint !== undefined) query = query.where('endpoint', '=', q.endpoint);
     if (q.state !== undefined) query = query.where('state', '=', q.state);
     if (q.before !== undefined) {
-      const { time, id } = decodeCursor(q.before);
+      const { time, id } = decodePageCursor(q.before);
       query = query.where(sql<boolean>`(created_at, id) < (${time}::timestamptz, ${id})`);
     }
     const rows = await query
@@ -165,14 +165,13 @@ export class WebhookDeliveries {
       .orderBy('id', 'desc')
       .limit(limit + 1)
       .execute();
-    const page = rows.slice(0, limit);
+    const { page, next } = pageOf(rows, limit);
     const attempts = await this.attempts(page.map((r) => r.id));
     const deliveries = page.map((r) => ({
       ...r,
       attemptLog: attempts.filter((a) => a.delivery_id === r.id),
     }));
-    const last = page.at(-1);
-    return rows.length > limit && last ? { deliveries, next: encodeCursor(last) } : { deliveries };
+    return next === undefined ? { deliveries } : { deliveries, next };
   }
 
   /** The attempts of these deliveries, oldest first. */
@@ -185,17 +184,4 @@ export class WebhookDeliveries {
       .orderBy('id')
       .execute();
   }
-}
-
-function encodeCursor(row: DeliveryRow): string {
-  return Buffer.from(`${row.created_at.toISOString()}|${row.id}`, 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): { time: string; id: string } {
-  const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const bar = text.indexOf('|');
-  const time = text.slice(0, bar);
-  if (bar < 0 || Number.isNaN(Date.parse(time)))
-    throw new GantryError('API_REQUEST_INVALID', 'invalid query: before: not a cursor from a previous page');
-  return { time, id: text.slice(bar + 1) };
 }
