@@ -200,3 +200,103 @@ describe('GET /api/v1/pipeline', () => {
     expect((bad.body as { error: { message: string } }).error.message).not.toContain('\n');
   });
 });
+
+describe('GET /api/v1/ledger filters', () => {
+  interface Entry {
+    seq: number;
+    type: string;
+    actor: string;
+    subject: string;
+  }
+  const page = async (query: string) => {
+    const res = await call('GET', `/api/v1/ledger?${query}`, { token: tokens.viewer!.token });
+    expect(res.status, res.text).toBe(200);
+    return res.body as { entries: Entry[]; next?: number };
+  };
+  let all: Entry[] = [];
+
+  beforeAll(async () => {
+    const events = [
+      ['promotion.requested', 'alice (tok_a)', 'p1'],
+      ['promotion.approval', 'bob (tok_b)', 'p1'],
+      ['promotion.completed', 'alice (tok_a)', 'p1'],
+      ['promotions.other', 'alice (tok_a)', 'p2'],
+      ['rollback.completed', 'bob (tok_b)', 'web'],
+      ['promotion.requested', 'bob (tok_b)', 'p3'],
+    ];
+    await store.db.transaction().execute(async (trx) => {
+      for (const [type, actor, subject] of events)
+        await server.ledger.append(trx, {
+          type: type!,
+          actor: actor!,
+          subject: subject!,
+          time: new Date(clock),
+          payload: {},
+        });
+    });
+    all = (await page('limit=1000')).entries;
+  });
+
+  it('keeps sequence order and `after` paging when no filter is given', async () => {
+    expect(all.map((e) => e.seq)).toEqual([...all.map((e) => e.seq)].sort((a, b) => a - b));
+    expect(all.length).toBeGreaterThan(6);
+    const first = await page('limit=2');
+    expect(first.entries.map((e) => e.seq)).toEqual(all.slice(0, 2).map((e) => e.seq));
+    expect(first.next).toBe(all[1]!.seq);
+  });
+
+  it('filters by exact type, by a type prefix ending in .*, and by actor', async () => {
+    const exact = await page('type=promotion.requested');
+    expect(exact.entries.map((e) => [e.type, e.subject])).toEqual([
+      ['promotion.requested', 'p1'],
+      ['promotion.requested', 'p3'],
+    ]);
+    // `promotion.*` is every type under `promotion.`: not `promotions.other`.
+    const prefix = await page('type=promotion.*');
+    expect(prefix.entries.map((e) => e.type)).toEqual([
+      'promotion.requested',
+      'promotion.approval',
+      'promotion.completed',
+      'promotion.requested',
+    ]);
+    const bob = await page(`actor=${encodeURIComponent('bob (tok_b)')}`);
+    expect(bob.entries.map((e) => e.type)).toEqual([
+      'promotion.approval',
+      'rollback.completed',
+      'promotion.requested',
+    ]);
+    const both = await page(`actor=${encodeURIComponent('alice (tok_a)')}&type=promotion.*`);
+    expect(both.entries.map((e) => e.type)).toEqual(['promotion.requested', 'promotion.completed']);
+    expect((await page('actor=nobody')).entries).toEqual([]);
+  });
+
+  it('pages newest first with order=desc, `next` being the `before` of the following page', async () => {
+    const newest = [...all].reverse();
+    const first = await page('order=desc&limit=3');
+    expect(first.entries.map((e) => e.seq)).toEqual(newest.slice(0, 3).map((e) => e.seq));
+    expect(first.next).toBe(newest[2]!.seq);
+    const second = await page(`order=desc&limit=3&before=${first.next}`);
+    expect(second.entries.map((e) => e.seq)).toEqual(newest.slice(3, 6).map((e) => e.seq));
+    const filtered = await page('order=desc&type=promotion.*&limit=3');
+    expect(filtered.entries.map((e) => e.subject)).toEqual(['p3', 'p1', 'p1']);
+    const rest = await page(`order=desc&type=promotion.*&limit=3&before=${filtered.next}`);
+    expect(rest.entries.map((e) => [e.type, e.subject])).toEqual([['promotion.requested', 'p1']]);
+    expect(rest.next).toBeUndefined();
+  });
+
+  it.each([
+    'type=*',
+    'type=promotion.',
+    'type=Promotion.requested',
+    'type=promotion.*.*',
+    'type=promotion%20requested',
+    'order=newest',
+    'before=-1',
+    'actor=',
+  ])('answers %s with a one-line 400', async (query) => {
+    const res = await call('GET', `/api/v1/ledger?${query}`, { token: tokens.viewer!.token });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: { code: 'API_REQUEST_INVALID' } });
+    expect((res.body as { error: { message: string } }).error.message).not.toContain('\n');
+  });
+});
