@@ -14,6 +14,7 @@ import { HistoryPage } from './pages/history';
 import { LedgerPage } from './pages/ledger';
 import { DiffPage } from './pages/diff';
 import { AdminPage } from './pages/admin';
+import { pendingApprovals } from './live';
 
 interface Page {
   readonly pattern: string;
@@ -79,6 +80,7 @@ export function App() {
                   }
                 >
                   {n.label}
+                  {n.href === '/approvals' && <WaitingCount />}
                 </a>
               </li>
             ))}
@@ -103,6 +105,21 @@ export function App() {
           </section>
         )}
       </main>
+    </>
+  );
+}
+
+/** How many promotions await approval (live), after the Approvals link. */
+function WaitingCount() {
+  const n = pendingApprovals.value.length;
+  if (n === 0) return null;
+  return (
+    <>
+      {' '}
+      <span class="nav-count">
+        {n}
+        <span class="sr-only"> waiting</span>
+      </span>
     </>
   );
 }

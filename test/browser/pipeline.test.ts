@@ -1,0 +1,154 @@
+/**
+ * The pipeline page in real Chromium against a real `gantry serve`: the environments drawn as
+ * the graph they form, the applications × environments matrix after promotions done through the
+ * API (and live after one more), what is waiting and what failed with their reasons; usable and
+ * accessible at desktop and phone widths.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { dashboardContext, screenshot, seriousViolations, signIn, VIEWPORTS } from '../helpers/browser.js';
+import { startDashboardWorld, type DashboardWorld } from './fixture.js';
+
+const short = (digest: string | undefined) => `sha256:${(digest ?? '').slice(7, 19)}`;
+
+describe('dashboard: the pipeline page (real Chromium, real gantry serve)', () => {
+  let world: DashboardWorld;
+  let failedId: string;
+  let waitingId: string;
+  let waitingReason: string;
+
+  beforeAll(async () => {
+    world = await startDashboardWorld({ name: 'pipeline' });
+    for (const [app, version] of [
+      ['web', '1.1.0'],
+      ['api', '1.0.0'],
+      ['worker', '1.1.0'],
+    ] as const)
+      expect((await world.promote(app, version, 'staging', ['completed', 'failed'])).state).toBe('completed');
+    // A promotion to prod that fails: prod refuses blob uploads.
+    world.proxy.setFault((req) =>
+      req.url.includes('/blobs/uploads/')
+        ? { status: 403, body: { errors: [{ code: 'DENIED', message: 'uploads are closed' }] } }
+        : 'pass',
+    );
+    const failing = await world.promote('api', '1.0.0', 'prod');
+    expect(failing.state).toBe('awaiting-approval');
+    const approved = await world.call(
+      world.tokens.alice,
+      'POST',
+      `/api/v1/promotions/${failing.id}/approvals`,
+      {},
+    );
+    expect(approved.status, JSON.stringify(approved.body)).toBe(201);
+    failedId = (await world.waitFor(failing.id, ['failed'])).id;
+    world.proxy.setFault(() => 'pass');
+    // One that waits for its approval.
+    const waiting = await world.promote('web', '1.1.0', 'prod');
+    expect(waiting.state).toBe('awaiting-approval');
+    waitingId = waiting.id;
+    const view = await world.call<{ waiting?: { reason: string }[] }>(
+      world.tokens.admin,
+      'GET',
+      `/api/v1/promotions/${waitingId}`,
+    );
+    waitingReason = view.body.waiting?.[0]?.reason ?? '';
+    expect(waitingReason).not.toBe('');
+  }, 150_000);
+
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  const cell = (page: Page, app: string, env: string) =>
+    page.locator(`tr[data-app="${app}"] td[data-env="${env}"]`);
+
+  it('draws dev → staging → prod, the matrix, and what waits and failed, updating live', async () => {
+    const ctx = await dashboardContext(world.browser, world.server.url, VIEWPORTS.desktop);
+    try {
+      const page = await ctx.newPage();
+      await signIn(page, world.tokens.victor);
+      await page.getByRole('heading', { name: 'Pipeline', level: 1 }).waitFor();
+
+      // The graph: three columns in promotion order, each box with its registry, sources and gates.
+      const graph = page.getByRole('list', { name: 'Environments in promotion order' });
+      await graph.locator('.env-box').first().waitFor();
+      expect(await graph.locator('.env-box h3').allTextContents()).toEqual(['dev', 'staging', 'prod']);
+      expect(await graph.locator('.arrow').count()).toBe(2);
+      const prod = graph.locator('.env-box[data-env="prod"]');
+      expect(await prod.textContent()).toContain('staging');
+      expect(await prod.textContent()).toContain('approval');
+      expect(await prod.textContent()).toContain('protected');
+      expect(await graph.locator('.env-box[data-env="staging"]').textContent()).toContain('dev');
+
+      // The matrix: each app's version and short digest in staging, with a link to promote it on.
+      await expect.poll(() => cell(page, 'worker', 'staging').textContent()).toContain('1.1.0');
+      for (const [app, version] of [
+        ['web', '1.1.0'],
+        ['api', '1.0.0'],
+        ['worker', '1.1.0'],
+      ] as const) {
+        const text = await cell(page, app, 'staging').textContent();
+        expect(text).toContain(version);
+        expect(text).toContain(short(world.digests[app]?.[version]));
+        expect(text).toContain('by ci');
+      }
+      const link = cell(page, 'web', 'staging').getByRole('link', {
+        name: /Promote to prod \(web 1\.1\.0 from staging\)/,
+      });
+      expect(await link.getAttribute('href')).toBe(
+        `/apps/web/candidates/${encodeURIComponent(world.digests.web?.['1.1.0'] ?? '')}?env=prod`,
+      );
+      expect(await cell(page, 'web', 'prod').textContent()).toContain('not promoted');
+
+      // What waits (with why) and what failed (with why), each linking to its promotion.
+      const waiting = page.getByRole('region', { name: 'Waiting' });
+      await expect
+        .poll(() => waiting.locator(`li[data-id="${waitingId}"]`).textContent())
+        .toContain(waitingReason);
+      expect(await waiting.getByRole('link', { name: 'web 1.1.0 → prod' }).getAttribute('href')).toBe(
+        `/promotions/${waitingId}`,
+      );
+      const failed = page.getByRole('region', { name: 'Failed in the last day' });
+      const failedText = await failed.locator(`li[data-id="${failedId}"]`).textContent();
+      expect(failedText).toContain('api 1.0.0 → prod');
+      expect(failedText).toContain('failed');
+      expect(failedText).toMatch(/REGISTRY_|COPY_|PROMOTION_/);
+      expect(await page.locator('nav').getByRole('link', { name: 'Approvals 1 waiting' }).count()).toBe(1);
+      expect(await seriousViolations(page)).toEqual([]);
+      await screenshot(page, 'matrix-desktop');
+
+      // Live: a promotion done through the API shows up in the matrix without a reload.
+      expect((await world.promote('api', '1.1.0', 'staging', ['completed', 'failed'])).state).toBe(
+        'completed',
+      );
+      await expect
+        .poll(() => cell(page, 'api', 'staging').textContent(), { timeout: 15_000 })
+        .toContain('1.1.0');
+
+      expect(ctx.external).toEqual([]);
+      expect(ctx.pageErrors).toEqual([]);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('is usable at 390 px: the matrix scrolls inside its box, not the page', async () => {
+    const ctx = await dashboardContext(world.browser, world.server.url, VIEWPORTS.phone);
+    try {
+      const page = await ctx.newPage();
+      await signIn(page, world.tokens.victor);
+      await expect.poll(() => cell(page, 'web', 'staging').textContent()).toContain('1.1.0');
+      await page.getByRole('region', { name: 'Waiting' }).locator(`li[data-id="${waitingId}"]`).waitFor();
+      const [pageWidth, viewport] = await page.evaluate<[number, number]>(
+        '[document.documentElement.scrollWidth, window.innerWidth]',
+      );
+      expect(pageWidth).toBeLessThanOrEqual(viewport);
+      expect(await seriousViolations(page)).toEqual([]);
+      await screenshot(page, 'matrix-phone');
+      expect(ctx.external).toEqual([]);
+      expect(ctx.pageErrors).toEqual([]);
+    } finally {
+      await ctx.close();
+    }
+  });
+});
