@@ -3,8 +3,10 @@
 // never sees a half-written dist/.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { gzipSync } from 'node:zlib';
+import { build as viteBuild } from 'vite';
 
 const root = new URL('..', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
@@ -122,6 +124,23 @@ await build({
   define: { __GANTRY_VERSION__: JSON.stringify(pkg.version) },
   external: ['@electric-sql/pglite', 'pg-native'],
 });
+
+// The dashboard (web/, decision 0016): Vite builds it into dist/web, which `gantry serve` serves
+// at /. Each text file gets a .gz twin that is sent to browsers that accept gzip.
+await viteBuild({
+  configFile: new URL('web/vite.config.ts', root).pathname,
+  logLevel: 'warn',
+  build: { outDir: new URL('web', tmp).pathname },
+});
+for (const dir of ['web', 'web/assets']) {
+  const at = new URL(`${dir}/`, tmp);
+  if (!existsSync(at)) continue;
+  for (const name of readdirSync(at)) {
+    if (!/\.(?:js|css|html|svg|json)$/.test(name)) continue;
+    const file = new URL(name, at);
+    writeFileSync(new URL(`${name}.gz`, at), gzipSync(readFileSync(file), { level: 9 }));
+  }
+}
 
 // The embedded store's data-dir template (docs/decisions/0009-store.md, 0011-server.md): a
 // migrated, closed PGlite data dir that `gantry serve` copies on a first start instead of running

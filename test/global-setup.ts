@@ -21,6 +21,7 @@ export default function setup(): void {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const sources = Math.max(
     newest(join(root, 'src')),
+    newest(join(root, 'web')),
     statSync(join(root, 'scripts/build.mjs')).mtimeMs,
     statSync(join(root, 'package-lock.json')).mtimeMs,
   );

@@ -336,6 +336,7 @@ export function buildProgram(): Command {
     .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:8080)')
     .option('--data-dir <dir>', 'embedded store (PGlite) directory (default ./gantry-data)')
     .option('--database-url <url>', 'PostgreSQL store instead of --data-dir (default: $GANTRY_DATABASE_URL)')
+    .option('--no-dashboard', 'serve the API only, not the web dashboard at /')
     .action(run(async () => (await import('./server-commands.js')).serve as Action));
   const ledger = program.command('ledger').description('check and export the hash-chained ledger');
   ledger

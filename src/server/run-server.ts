@@ -79,6 +79,8 @@ export interface RunServerOptions {
    * auto-promotion (`RunningServer.candidates`).
    */
   readonly candidates?: CandidateSink;
+  /** The built dashboard to serve at `/` (dist/web). Default: none. */
+  readonly dashboardDir?: string;
 }
 
 /** The running server. */
@@ -180,6 +182,7 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
       webhooks: () => current.webhooks ?? [],
       candidates: options.candidates ?? candidates,
       holds: candidates,
+      ...(options.dashboardDir !== undefined && { dashboardDir: options.dashboardDir }),
     });
     if (options.bootstrapToken !== undefined) {
       const seeded = await server.tokens.seedBootstrap(options.bootstrapToken, {

@@ -20,6 +20,7 @@ import { Ledger, Tokens, type Store, type TokenRefusal } from '../store/index.js
 import { setCaller } from './caller.js';
 import type { ServerContext } from './context.js';
 import type { SnapshotOptions } from './snapshot.js';
+import { registerDashboard } from './dashboard.js';
 import { handleError, notFound } from './errors.js';
 import { EventStreams } from './event-stream.js';
 import { createServerMetrics, instrument, type ServerMetrics } from './metrics.js';
@@ -89,6 +90,11 @@ export interface ServerOptions {
    * answered and logged, but no candidate is kept.
    */
   readonly candidates?: CandidateSink;
+  /**
+   * The built dashboard (dist/web), served at `/`. Default none; a directory without a build is
+   * ignored.
+   */
+  readonly dashboardDir?: string;
 }
 
 /** A built server, not yet listening. */
@@ -152,7 +158,12 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
   };
 
   http.setErrorHandler((error, request, reply) => handleError(error, request, reply));
-  http.setNotFoundHandler((request, reply) => handleError(notFound(request), request, reply));
+  const dashboard =
+    options.dashboardDir !== undefined ? await registerDashboard(http, options.dashboardDir) : undefined;
+  http.setNotFoundHandler((request, reply) => {
+    if (dashboard?.page(request, reply)) return reply;
+    return handleError(notFound(request), request, reply);
+  });
   http.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

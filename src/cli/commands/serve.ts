@@ -30,11 +30,14 @@ export interface ServeOptions extends StoreCommandOptions {
   readonly authfile?: string;
   /** `host:port`; default `127.0.0.1:8080`. */
   readonly listen?: string;
+  /** `--no-dashboard`: serve the API only. */
+  readonly dashboard?: boolean;
 }
 
 /** Runs the server until SIGTERM or SIGINT; returns the exit code. */
 export async function serve(options: ServeOptions): Promise<number> {
   const { host, port } = parseListen(options.listen ?? '127.0.0.1:8080');
+  const dashboardDir = options.dashboard === false ? undefined : builtDashboard();
   const file = findConfigFile(options.config);
   const store = storeOptions(options, {
     ...(bundledTemplate() !== undefined && { template: bundledTemplate() }),
@@ -85,6 +88,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     logger,
     ...(bootstrapToken !== undefined && bootstrapToken !== '' && { bootstrapToken }),
     version: VERSION,
+    ...(dashboardDir !== undefined && { dashboardDir }),
   });
   const where =
     'databaseUrl' in store
@@ -92,6 +96,7 @@ export async function serve(options: ServeOptions): Promise<number> {
       : `PGlite in ${store.dataDir}`;
   logger.info({ url: running.url, store: running.store.kind }, 'listening');
   process.stderr.write(`gantry serve: listening on ${running.url} (store: ${where})\n`);
+  if (dashboardDir !== undefined) process.stderr.write(`gantry serve: dashboard at ${running.url}/\n`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -190,6 +195,12 @@ function bundledTemplate(): string | undefined {
   // In the bundle (dist/cli.cjs) __dirname is dist/; from source there is no template.
   const dir = typeof __dirname === 'string' ? join(__dirname, 'store-template') : undefined;
   return dir !== undefined && existsSync(dir) ? dir : undefined;
+}
+
+/** The built dashboard next to the bundle (dist/web); none from source. */
+function builtDashboard(): string | undefined {
+  const dir = typeof __dirname === 'string' ? join(__dirname, 'web') : undefined;
+  return dir !== undefined && existsSync(join(dir, 'index.html')) ? dir : undefined;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
