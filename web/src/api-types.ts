@@ -143,7 +143,8 @@ export interface Promotion {
 /** Copy progress (`progress` events). */
 export interface Progress {
   readonly id: string;
-  readonly application: number;
+  /** The application's name. */
+  readonly application: string;
   readonly bytesTransferred: number;
   readonly bytesTotal: number;
   readonly blobsDone: number;

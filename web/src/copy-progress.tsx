@@ -2,9 +2,15 @@
 import type { Progress } from './api-types';
 import { bytes } from './components';
 
-/** A `<progress>` with bytes and blobs as text; nothing before the first progress event. */
+/** A `<progress>` with bytes and blobs as text; indeterminate until the first progress event. */
 export function CopyProgress({ progress, label }: { progress: Progress | undefined; label: string }) {
-  if (!progress) return null;
+  if (!progress)
+    return (
+      <div class="copy-progress">
+        <progress aria-label={label} />
+        <span class="muted">Waiting for the first progress report…</span>
+      </div>
+    );
   const { bytesTransferred, bytesTotal, blobsDone, blobsTotal } = progress;
   const text = `${bytes(bytesTransferred)} of ${bytes(bytesTotal)}, ${blobsDone} of ${blobsTotal} blobs`;
   return (
