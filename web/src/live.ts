@@ -17,6 +17,9 @@ export const progress = signal<ReadonlyMap<string, Progress>>(new Map());
 /** Bumped (debounced, ~300 ms) when the status matrix changed: pages re-read `/api/v1/status`. */
 export const statusVersion = signal(0);
 
+/** The time, every 15 s while signed in: pages that show ages read it to stay current. */
+export const clock = signal(Date.now());
+
 /** Promotions waiting for an approval, oldest request first. */
 export const pendingApprovals = computed(() =>
   [...promotions.value.values()]
@@ -115,6 +118,8 @@ effect(() => {
   if (!signedIn) return;
   const c = new AbortController();
   controller = c;
+  const tick = setInterval(() => (clock.value = Date.now()), 15_000);
+  c.signal.addEventListener('abort', () => clearInterval(tick));
   void seed(c.signal);
   // Every (re)connection reads what the stream may have missed before it opened.
   openStream('/api/v1/events', onEvent, c.signal, () => void seed(c.signal));

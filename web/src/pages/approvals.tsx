@@ -8,11 +8,12 @@ import { ApprovalForm, actorName } from '../approval-form';
 import { session } from '../auth';
 import { Age, ShortDigest } from '../components';
 import { summary } from '../in-flight';
-import { pendingApprovals } from '../live';
+import { clock, pendingApprovals } from '../live';
 
 export function ApprovalsPage() {
   const s = session.value;
   const queue = pendingApprovals.value;
+  void clock.value; // re-render as time passes: the ages stay current
   return (
     <section>
       <h1>Approvals</h1>

@@ -6,13 +6,14 @@ import { api } from '../api';
 import type { Pipeline, Status } from '../api-types';
 import { Age, ErrorNote, useLoad } from '../components';
 import { InFlight } from '../in-flight';
-import { statusVersion } from '../live';
+import { clock, statusVersion } from '../live';
 import { StatusMatrix } from '../matrix';
 import { columns, PipelineGraph } from '../pipeline-graph';
 
 export function PipelinePage() {
   const pipeline = useLoad(() => api<Pipeline>('GET', '/api/v1/pipeline'), []);
   const version = statusVersion.value;
+  void clock.value; // re-render as time passes: the ages stay current
   const status = useLoad(() => api<Status>('GET', '/api/v1/status'), [version]);
   const p = pipeline.data.value;
   const s = status.data.value;

@@ -11,7 +11,7 @@ import { session } from '../auth';
 import { Age, Dialog, ErrorNote, ShortDigest, StateBadge, useLoad } from '../components';
 import { CopyProgress } from '../copy-progress';
 import { summary } from '../in-flight';
-import { progress, promotions, remember, RUNNING } from '../live';
+import { clock, progress, promotions, remember, RUNNING } from '../live';
 
 const GATE_TONE: Record<RecordedGate['status'], string> = {
   pass: 'ok',
@@ -147,6 +147,7 @@ function Cancel({ p }: { p: Promotion }) {
 export function PromotionPage({ id }: { id: string }) {
   const read = useLoad(() => api<Promotion>('GET', `/api/v1/promotions/${encodeURIComponent(id)}`), [id]);
   const s = session.value;
+  void clock.value; // re-render as time passes: the ages stay current
   const p = newest(read.data.value, promotions.value.get(id));
   if (!p)
     return (
