@@ -108,10 +108,21 @@ describe('dashboard: approvals (real Chromium, real gantry serve)', () => {
       await screenshot(page, 'promotion-copying');
       await clean(ctx, page);
 
+      // The pipeline tab shows it in flight, with the same live progress.
+      const flight = pipeline
+        .getByRole('region', { name: 'In flight' })
+        .locator(`li[data-id="${requested.id}"]`);
+      await expect
+        .poll(() => flight.locator('.copy-progress').textContent(), { timeout: 20_000 })
+        .toMatch(/^[1-9][\d.]* (?:B|kB|MB) of [\d.]+ MB, \d of \d blobs$/);
+      expect(await flight.getByRole('progressbar', { name: 'Copy progress of web 1.1.0' }).count()).toBe(1);
+
       release();
       await expect.poll(() => state.textContent(), { timeout: 60_000 }).toBe('completed');
       expect(await page.getByRole('progressbar').count()).toBe(0);
       await expect.poll(() => prodWeb.textContent(), { timeout: 15_000 }).toContain('1.1.0');
+      // …and it left the in-flight list.
+      await expect.poll(() => flight.count()).toBe(0);
       expect(await prodWeb.textContent()).toContain('by ci');
       await clean(ctx, pipeline);
     } finally {

@@ -12,8 +12,13 @@ import { session } from './auth';
 
 /** The latest view of each promotion seen, by id. */
 export const promotions = signal<ReadonlyMap<string, Promotion>>(new Map());
-/** The latest copy progress of each promotion that is copying, by id. */
+/**
+ * The latest copy progress of each promotion that is copying, by id. A release copies several
+ * applications: its progress is their sum (`application` names them all).
+ */
 export const progress = signal<ReadonlyMap<string, Progress>>(new Map());
+/** The latest report of each application of each promotion, behind {@link progress}. */
+const perApplication = new Map<string, Map<string, Progress>>();
 /** Bumped (debounced, ~300 ms) when the status matrix changed: pages re-read `/api/v1/status`. */
 export const statusVersion = signal(0);
 
@@ -50,7 +55,10 @@ export function remember(...views: Promotion[]): void {
     const still = new Map(progress.value);
     for (const id of still.keys()) {
       const p = next.get(id);
-      if (p && ENDED_STATES.includes(p.state)) still.delete(id);
+      if (p && ENDED_STATES.includes(p.state)) {
+        still.delete(id);
+        perApplication.delete(id);
+      }
     }
     if (still.size !== progress.value.size) progress.value = still;
   }
@@ -81,13 +89,30 @@ function isProgress(data: unknown): data is Progress {
   );
 }
 
+/** The reports of several applications of promotion `id` as one. */
+function sum(id: string, reports: readonly Progress[]): Progress {
+  const total = (f: (p: Progress) => number) => reports.reduce((n, p) => n + f(p), 0);
+  return {
+    id,
+    application: reports.map((p) => p.application).join(', '),
+    bytesTransferred: total((p) => p.bytesTransferred),
+    bytesTotal: total((p) => p.bytesTotal),
+    blobsDone: total((p) => p.blobsDone),
+    blobsTotal: total((p) => p.blobsTotal),
+  };
+}
+
 function onEvent(e: StreamEvent): void {
   if (e.event === 'promotion' && isPromotion(e.data)) remember(e.data);
   else if (e.event === 'progress' && isProgress(e.data)) {
-    const known = promotions.value.get(e.data.id);
+    const report = e.data;
+    const known = promotions.value.get(report.id);
     if (known && ENDED_STATES.includes(known.state)) return;
+    const apps = perApplication.get(report.id) ?? new Map<string, Progress>();
+    apps.set(report.application, report);
+    perApplication.set(report.id, apps);
     const next = new Map(progress.value);
-    next.set(e.data.id, e.data);
+    next.set(report.id, sum(report.id, [...apps.values()]));
     progress.value = next;
   } else if (e.event === 'status') statusChanged();
 }
@@ -115,6 +140,7 @@ effect(() => {
   controller = undefined;
   promotions.value = new Map();
   progress.value = new Map();
+  perApplication.clear();
   if (!signedIn) return;
   const c = new AbortController();
   controller = c;
