@@ -147,8 +147,14 @@ describe('dashboard: approvals (real Chromium, real gantry serve)', () => {
       expect(await row.getByLabel('Comment (the reason, to reject)').getAttribute('aria-invalid')).toBe(
         'true',
       );
-      await row.getByLabel('Comment (the reason, to reject)').fill('CVE-2026-0001 is not fixed yet');
-      await row.getByRole('button', { name: 'Reject' }).click();
+      // By keyboard: type the reason, then Tab past Approve to Reject.
+      await row.getByLabel('Comment (the reason, to reject)').focus();
+      await page.keyboard.type('CVE-2026-0001 is not fixed yet');
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate('document.activeElement.textContent')).toBe('Approve');
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate('document.activeElement.textContent')).toBe('Reject');
+      await page.keyboard.press('Enter');
       await expect.poll(() => row.count()).toBe(0);
       expect((await world.waitFor(requested.id, ['rejected'])).state).toBe('rejected');
 
