@@ -115,7 +115,6 @@ describe('dashboard: the pipeline page (real Chromium, real gantry serve)', () =
       expect(failedText).toMatch(/REGISTRY_|COPY_|PROMOTION_/);
       expect(await page.locator('nav').getByRole('link', { name: 'Approvals 1 waiting' }).count()).toBe(1);
       expect(await seriousViolations(page)).toEqual([]);
-      await screenshot(page, 'matrix-desktop');
 
       // Live: a promotion done through the API shows up in the matrix without a reload.
       expect((await world.promote('api', '1.1.0', 'staging', ['completed', 'failed'])).state).toBe(
@@ -124,6 +123,32 @@ describe('dashboard: the pipeline page (real Chromium, real gantry serve)', () =
       await expect
         .poll(() => cell(page, 'api', 'staging').textContent(), { timeout: 15_000 })
         .toContain('1.1.0');
+
+      // Deployment reports show up live as the cell's targets, drift as text and badge.
+      const report = async (app: string, version: string, target: string) => {
+        const r = await world.call(world.tokens.ci, 'POST', '/api/v1/deployments', {
+          env: 'staging',
+          app,
+          digest: world.digests[app]?.[version],
+          target,
+        });
+        expect(r.status, JSON.stringify(r.body)).toBe(201);
+      };
+      await report('web', '1.1.0', 'cluster-a');
+      await report('web', '1.0.0', 'cluster-b');
+      await report('api', '1.0.0', 'cluster-a');
+      const targets = (app: string, target: string) =>
+        cell(page, app, 'staging')
+          .getByRole('list', { name: 'Deployed targets' })
+          .locator('li', { hasText: target });
+      await expect
+        .poll(() => targets('web', 'cluster-b').textContent(), { timeout: 15_000 })
+        .toContain('drift: unpromoted');
+      expect(await targets('web', 'cluster-a').textContent()).toContain('in sync');
+      expect(await targets('web', 'cluster-b').textContent()).toContain(short(world.digests.web?.['1.0.0']));
+      await expect.poll(() => targets('api', 'cluster-a').textContent()).toContain('drift: behind');
+      expect(await seriousViolations(page)).toEqual([]);
+      await screenshot(page, 'matrix-desktop');
 
       expect(ctx.external).toEqual([]);
       expect(ctx.pageErrors).toEqual([]);
