@@ -176,4 +176,38 @@ describe('dashboard: the pipeline page (real Chromium, real gantry serve)', () =
       await ctx.close();
     }
   });
+
+  it('shows why a cell is unknown when its registry cannot be read', async () => {
+    world.proxy.setFault((req) =>
+      req.url.startsWith('/v2/')
+        ? { status: 403, body: { errors: [{ code: 'DENIED', message: 'closed for maintenance' }] } }
+        : 'pass',
+    );
+    const ctx = await dashboardContext(world.browser, world.server.url, VIEWPORTS.desktop);
+    try {
+      const page = await ctx.newPage();
+      await signIn(page, world.tokens.victor);
+      // The status snapshot is shared for a second or two: read again until it is fresh.
+      await expect
+        .poll(
+          async () => {
+            await page.reload();
+            await page.getByRole('region', { name: 'Applications by environment' }).waitFor();
+            return cell(page, 'web', 'prod').textContent();
+          },
+          { timeout: 20_000, interval: 1000 },
+        )
+        .toContain('unknown');
+      const text = await cell(page, 'web', 'prod').textContent();
+      expect(text).toMatch(/REGISTRY_\w+: /);
+      // The other environments are still read.
+      expect(await cell(page, 'web', 'staging').textContent()).toContain('1.1.0');
+      expect(await seriousViolations(page)).toEqual([]);
+      expect(ctx.external).toEqual([]);
+      expect(ctx.pageErrors).toEqual([]);
+    } finally {
+      world.proxy.setFault(() => 'pass');
+      await ctx.close();
+    }
+  });
 });
