@@ -10,6 +10,7 @@ import { Age, ShortDigest } from '../components';
 import { summary } from '../in-flight';
 import { clock, pendingApprovals } from '../live';
 
+/** The approvals queue. */
 export function ApprovalsPage() {
   const s = session.value;
   const queue = pendingApprovals.value;

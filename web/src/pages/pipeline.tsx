@@ -10,6 +10,7 @@ import { clock, statusVersion } from '../live';
 import { StatusMatrix } from '../matrix';
 import { columns, PipelineGraph } from '../pipeline-graph';
 
+/** The pipeline page. */
 export function PipelinePage() {
   const pipeline = useLoad(() => api<Pipeline>('GET', '/api/v1/pipeline'), []);
   const version = statusVersion.value;

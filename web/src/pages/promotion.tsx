@@ -144,6 +144,7 @@ function Cancel({ p }: { p: Promotion }) {
   );
 }
 
+/** The page of promotion `id`. */
 export function PromotionPage({ id }: { id: string }) {
   const read = useLoad(() => api<Promotion>('GET', `/api/v1/promotions/${encodeURIComponent(id)}`), [id]);
   const s = session.value;
