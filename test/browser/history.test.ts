@@ -1,0 +1,128 @@
+/**
+ * History, rollback, ledger and diff pages in real Chromium against a real `gantry serve`: the
+ * rollback dialog offers only digests the environment held before, a confirmed rollback shows in
+ * the history and the status, the ledger verifies and filters by a type prefix, and the diff
+ * compares two environments.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import {
+  dashboardContext,
+  screenshot,
+  seriousViolations,
+  signIn,
+  VIEWPORTS,
+  type DashboardContext,
+} from '../helpers/browser.js';
+import { startDashboardWorld, type DashboardWorld } from './fixture.js';
+
+describe('dashboard: history, rollback, ledger and diff (real Chromium, real gantry serve)', () => {
+  let world: DashboardWorld;
+
+  beforeAll(async () => {
+    world = await startDashboardWorld({ name: 'history' });
+    expect((await world.promote('web', '1.0.0', 'staging')).state).toBe('completed');
+    expect((await world.promote('web', '1.1.0', 'staging')).state).toBe('completed');
+  }, 180_000);
+
+  afterAll(async () => {
+    await world?.stop();
+  });
+
+  /** The page is accessible, fetched nothing from elsewhere and logged no error. */
+  async function clean(ctx: DashboardContext, page: Page): Promise<void> {
+    expect(await seriousViolations(page)).toEqual([]);
+    expect(ctx.external).toEqual([]);
+    expect(ctx.pageErrors).toEqual([]);
+  }
+
+  it('rolls back to the only digest staging held before, then the ledger and the diff show it', async () => {
+    const ctx = await dashboardContext(world.browser, world.server.url, VIEWPORTS.desktop);
+    try {
+      const page = await ctx.newPage();
+      await signIn(page, world.tokens.ci);
+      await page.goto('/history?app=web&env=staging');
+      const rows = page.locator('table tbody tr');
+      await expect.poll(() => rows.count()).toBe(2);
+      expect(await rows.nth(0).textContent()).toContain('1.1.0');
+      expect(await rows.nth(1).textContent()).toContain('1.0.0');
+      expect(await page.getByLabel('Application').inputValue()).toBe('web');
+      expect(await page.getByLabel('Environment').inputValue()).toBe('staging');
+      await clean(ctx, page);
+      await screenshot(page, 'history-desktop');
+
+      await page.getByRole('button', { name: 'Roll back…' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Roll back web in staging' });
+      await dialog.waitFor();
+      // Only 1.0.0: not the current 1.1.0, not the never-promoted digests of other apps.
+      const radios = dialog.getByRole('radio');
+      expect(await radios.count()).toBe(1);
+      expect(await radios.first().getAttribute('value')).toBe(world.digests.web?.['1.0.0']);
+      expect(await radios.first().isChecked()).toBe(true);
+      expect(await dialog.textContent()).toContain('1.0.0');
+      expect(await dialog.textContent()).not.toContain('1.1.0');
+      await clean(ctx, page);
+      await screenshot(page, 'history-rollback-dialog');
+
+      await dialog.getByRole('button', { name: 'Roll back', exact: true }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      await expect.poll(() => rows.count()).toBe(3);
+      expect(await rows.nth(0).textContent()).toContain('rollback');
+      expect(await rows.nth(0).textContent()).toContain('1.0.0');
+
+      const status = await world.call<{
+        cells: { environment: string; application: string; digest?: string; version?: string }[];
+      }>(world.tokens.ci, 'GET', '/api/v1/status');
+      const cell = status.body.cells.find((c) => c.environment === 'staging' && c.application === 'web');
+      expect(cell?.digest).toBe(world.digests.web?.['1.0.0']);
+      await clean(ctx, page);
+
+      // The ledger: verified, and filtered to rollbacks.
+      await page.getByRole('link', { name: 'Ledger' }).click();
+      await expect.poll(() => page.getByText(/Ledger verified · \d+ entries/).count()).toBe(1);
+      await page.getByLabel('Event type').selectOption('rollback.*');
+      await page.getByRole('button', { name: 'Filter' }).click();
+      await expect.poll(() => new URL(page.url()).searchParams.get('type')).toBe('rollback.*');
+      const entries = page.locator('table tbody tr');
+      await expect.poll(() => entries.count()).toBe(1);
+      expect(await entries.first().textContent()).toContain('rollback.completed');
+      await entries.first().locator('summary').click();
+      expect(await entries.first().locator('pre').textContent()).toContain(world.digests.web?.['1.0.0']);
+      await clean(ctx, page);
+      await screenshot(page, 'ledger-desktop');
+
+      // The diff: staging runs web 1.0.0, prod nothing yet.
+      await page.goto('/diff?left=staging&right=prod');
+      const web = page.locator('table tbody tr', { has: page.getByRole('rowheader', { name: 'web' }) });
+      await expect.poll(() => web.textContent()).toContain('differs');
+      expect(await web.textContent()).toContain('1.0.0');
+      expect(await page.getByRole('status').textContent()).toContain('differ between staging and prod');
+      await clean(ctx, page);
+      await screenshot(page, 'diff-desktop');
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('is usable on a phone, and a viewer gets no rollback button', async () => {
+    const ctx = await dashboardContext(world.browser, world.server.url, VIEWPORTS.phone);
+    try {
+      const page = await ctx.newPage();
+      await signIn(page, world.tokens.victor);
+      await page.goto('/history?app=web&env=staging');
+      await expect.poll(() => page.locator('table tbody tr').count()).toBe(3);
+      expect(await page.getByRole('button', { name: 'Roll back…' }).count()).toBe(0);
+      // The page itself never scrolls sideways; wide tables scroll in their own box.
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+      await clean(ctx, page);
+      await screenshot(page, 'history-phone');
+      await page.goto('/ledger');
+      await expect.poll(() => page.getByText(/Ledger verified/).count()).toBe(1);
+      expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
+      await clean(ctx, page);
+      await screenshot(page, 'ledger-phone');
+    } finally {
+      await ctx.close();
+    }
+  });
+});
