@@ -178,11 +178,13 @@ attestation: { key: ${join(dir, 'signing.pem')} }
 
   console.log(`
 Gantry is running at ${server.url} (embedded store in ${join(dir, 'gantry-data')})
+  dashboard: ${server.url}/
+             sign in with the admin token below
   status:    curl -H "Authorization: Bearer $GANTRY_TOKEN" ${server.url}/api/v1/status
   ledger:    curl -H "Authorization: Bearer $GANTRY_TOKEN" ${server.url}/api/v1/ledger/verify
   API:       ${server.url}/openapi.json
   CLI:       GANTRY_SERVER=${server.url} GANTRY_TOKEN=… node bin/gantry.js status
-with the admin token
+the admin token (dashboard sign-in, API and CLI)
   export GANTRY_TOKEN=${bootstrap}
 `);
   if (!exitAfterDemo) {

@@ -161,8 +161,8 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
   const dashboard =
     options.dashboardDir !== undefined ? await registerDashboard(http, options.dashboardDir) : undefined;
   http.setNotFoundHandler((request, reply) => {
-    if (dashboard?.page(request, reply)) return;
-    handleError(notFound(request), request, reply);
+    if (dashboard?.page(request, reply)) return reply;
+    return handleError(notFound(request), request, reply);
   });
   http.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
