@@ -246,6 +246,17 @@ class ConfiguredPromotions extends PromotionService {
 }
 
 export { attestationPublicKeys, attestationTrust, loadConfiguredSigner } from './app-signing.js';
+export {
+  describeImage,
+  imageDetails,
+  referrerKind,
+  summarizeReport,
+  type ImageDetails,
+  type InspectReferrer,
+  type InspectResult,
+  type ReferrerKind,
+  type VulnerabilitySummary,
+} from './app-inspect.js';
 
 // The domain as the CLI (and the server) see it: they import from this root only
 // (.dependency-cruiser.cjs, docs/decisions/0010-promotion-state-machine.md).

@@ -45,6 +45,7 @@ export {
   evaluatePlanned,
   type PlannerContext,
   type PlanRequester,
+  type CandidateEvaluation,
 } from './planner.js';
 export { applicationOf, environmentOf, sourceOf } from './lookup.js';
 export {
@@ -121,4 +122,10 @@ export {
   type ApprovalPredicate,
   type KnownApprover,
 } from './approval.js';
-export { parseVulnerabilityReport, type VulnerabilityReport } from './gates/vulnerability-report.js';
+export {
+  collapseFindings,
+  parseVulnerabilityReport,
+  type Finding,
+  type VulnerabilityReport,
+} from './gates/vulnerability-report.js';
+export { COSIGN_SIG_ARTIFACT_TYPE } from './gates/cosign.js';

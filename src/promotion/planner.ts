@@ -126,6 +126,51 @@ export async function evaluatePlanned(
     : evaluated;
 }
 
+/** What evaluating a candidate's gates found, without planning a promotion ({@link evaluateCandidate}). */
+export interface CandidateEvaluation extends GateEvaluation {
+  readonly digest: Digest;
+  /** The source environment. */
+  readonly from: string;
+  readonly version?: string;
+}
+
+/**
+ * Evaluates the gates of `req.to` for the candidate `req.reference` in its source, as planning
+ * would, without checking the target's tags or estimating a copy: what a reviewer is shown.
+ * Reads the registries, writes nothing.
+ */
+export async function evaluateCandidate(
+  ctx: PlannerContext,
+  req: PromoteRequest,
+  by: PlanRequester,
+): Promise<CandidateEvaluation> {
+  assertCandidateReference(req.reference);
+  const app = applicationOf(ctx.config, req.app);
+  const to = environmentOf(ctx.config, req.to);
+  const from = sourceOf(ctx.config, to, req.from);
+  const candidate = await readSourceCandidate(
+    ctx.registry,
+    from.name,
+    repositoryOf(from, app),
+    req.reference,
+  );
+  const { version } = await deriveTags(ctx.registry, to, candidate, req.reference);
+  const evaluated = await evaluate(ctx, to, candidate, {
+    from,
+    app,
+    ...(version !== undefined && { version }),
+    reports: req.reports ?? [],
+    requester: by.actor,
+    now: by.now,
+  });
+  return {
+    ...evaluated,
+    digest: candidate.digest,
+    from: from.name,
+    ...(version !== undefined && { version }),
+  };
+}
+
 function assemble(
   kind: PromotionPlan['kind'],
   req: { readonly to: string; readonly override?: string; readonly reports?: PromoteRequest['reports'] },

@@ -38,9 +38,11 @@ import { rollback, type RollbackOutcome } from './rollback.js';
 import { noLedger, type LedgerPort } from './ledger-port.js';
 import { applicationOf, environmentOf, sourceOf } from './lookup.js';
 import {
+  evaluateCandidate,
   evaluatePlanned,
   planPromotion,
   planRelease,
+  type CandidateEvaluation,
   type PlannerContext,
   type PlanRequester,
 } from './planner.js';
@@ -127,6 +129,14 @@ export class PromotionService {
    */
   plan(req: PromoteRequest): Promise<PromotionPlan> {
     return planPromotion(this.#planner(), req, this.requester(req));
+  }
+
+  /**
+   * Evaluates the gates of `req.to` for the candidate `req.reference` (as `req.actor` would
+   * request it) without planning a promotion: no target tags are checked, nothing is written.
+   */
+  evaluate(req: PromoteRequest): Promise<CandidateEvaluation> {
+    return evaluateCandidate(this.#planner(), req, this.requester(req));
   }
 
   /** Plans a release (several applications, one environment). */

@@ -188,6 +188,18 @@ export class Promotions {
     return next === undefined ? { rows: page } : { rows: page, next };
   }
 
+  /** The newest promotions (and releases) with `subject` (`<app>@<digest>`), newest first. */
+  async ofSubject(subject: string, limit: number): Promise<PromotionRow[]> {
+    return this.#db
+      .selectFrom('promotions')
+      .selectAll()
+      .where(sql<boolean>`subjects @> ${sql.val([subject])}::text[]`)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+  }
+
   /**
    * Records a decision inside `trx`. An approver decides once per promotion: a second decision is
    * ignored (false).

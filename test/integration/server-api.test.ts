@@ -255,6 +255,7 @@ describe('HTTP API on PGlite', () => {
     expect(secured.map((r) => `${r.method} ${r.url}`).sort()).toEqual([
       'DELETE /api/v1/tokens/tok_0000000000000000',
       'GET /api/v1/applications/web/candidates',
+      'GET /api/v1/applications/web/candidates/{digest}',
       'GET /api/v1/applications/web/history',
       'GET /api/v1/deployments',
       'GET /api/v1/diff',

@@ -167,6 +167,7 @@ describe('access control on every route', () => {
         'POST /api/v1/rollbacks',
         'GET /api/v1/session',
         'GET /api/v1/pipeline',
+        'GET /api/v1/applications/sample/candidates/sample',
       ]),
     );
     // … and only these three need no token.
