@@ -1,22 +1,9 @@
 /** The webhook delivery log on the Admin page: newest first, with a redelivery per delivery. */
 import { useSignal } from '@preact/signals';
 import { api } from './api';
+import type { WebhookDelivery as Delivery } from './api-types';
 import { Age, ErrorNote, useLoad } from './components';
 import { ReviewTableWrap } from './review-fields';
-
-/** A delivery as `GET /api/v1/webhooks/deliveries` lists it. */
-export interface Delivery {
-  readonly id: string;
-  readonly endpoint: string;
-  readonly event: string;
-  readonly subject: string;
-  readonly state: 'pending' | 'delivered' | 'dead';
-  readonly attempts: number;
-  readonly lastStatus: number | null;
-  readonly lastError: string | null;
-  readonly createdAt: string;
-  readonly updatedAt: string;
-}
 
 const TONE: Record<Delivery['state'], string> = { pending: 'wait', delivered: 'ok', dead: 'bad' };
 

@@ -4,23 +4,11 @@
  */
 import { useSignal } from '@preact/signals';
 import { api } from '../api';
-import type { Pipeline } from '../api-types';
+import type { CreatedToken, Pipeline, TokenInfo } from '../api-types';
 import { session } from '../auth';
 import { Age, Dialog, ErrorNote, useLoad } from '../components';
 import { ReviewTableWrap } from '../review-fields';
 import { ReviewDeliveries } from '../review-deliveries';
-
-/** A token as `GET /api/v1/tokens` lists it (never its secret). */
-export interface TokenInfo {
-  readonly id: string;
-  readonly name: string;
-  readonly roles: string[];
-  readonly groups: string[];
-  readonly teams: string[];
-  readonly createdAt: string;
-  readonly expiresAt: string | null;
-  readonly revokedAt: string | null;
-}
 
 const ROLES = ['admin', 'ci', 'deployer', 'viewer', 'registry'] as const;
 
@@ -56,7 +44,7 @@ function list(value: FormDataEntryValue | null): string[] {
 function Tokens() {
   const tokens = useLoad(() => api<{ tokens: TokenInfo[] }>('GET', '/api/v1/tokens'), []);
   const pipeline = useLoad(() => api<Pipeline>('GET', '/api/v1/pipeline'), []);
-  const created = useSignal<(TokenInfo & { token: string }) | undefined>(undefined);
+  const created = useSignal<CreatedToken | undefined>(undefined);
   const revoking = useSignal<TokenInfo | undefined>(undefined);
   const createError = useSignal<unknown>(undefined);
   const busy = useSignal(false);
@@ -76,7 +64,7 @@ function Tokens() {
     if (roles.length === 0) return void (createError.value = 'Choose at least one role.');
     busy.value = true;
     try {
-      created.value = await api<TokenInfo & { token: string }>('POST', '/api/v1/tokens', {
+      created.value = await api<CreatedToken>('POST', '/api/v1/tokens', {
         name,
         roles,
         ...(groups.length > 0 && { groups }),
@@ -216,7 +204,7 @@ function Tokens() {
 }
 
 /** The new token's secret, shown this once. */
-function SecretDialog({ created, onClose }: { created: TokenInfo & { token: string }; onClose: () => void }) {
+function SecretDialog({ created, onClose }: { created: CreatedToken; onClose: () => void }) {
   const copied = useSignal<string | undefined>(undefined);
   const copy = async () => {
     try {

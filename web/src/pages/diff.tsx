@@ -1,22 +1,9 @@
 /** Two environments side by side (`/diff?left=&right=`): which applications differ between them. */
 import { api, withQuery } from '../api';
-import type { Pipeline, StatusCell } from '../api-types';
+import type { Diff, Pipeline, StatusCell } from '../api-types';
 import { ErrorNote, ShortDigest, useLoad } from '../components';
 import { navigate } from '../router';
 import { defaultEnvironment, ReviewSelect, ReviewTableWrap } from '../review-fields';
-
-/** `GET /api/v1/diff`. */
-interface Diff {
-  readonly left: string;
-  readonly right: string;
-  readonly same: boolean;
-  readonly applications: {
-    readonly application: string;
-    readonly same: boolean;
-    readonly left: StatusCell;
-    readonly right: StatusCell;
-  }[];
-}
 
 /** The environment promoted from `left` (else the last one), to compare `left` with. */
 function nextEnvironment(p: Pipeline, left: string): string {

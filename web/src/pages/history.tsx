@@ -4,17 +4,11 @@
  */
 import { useSignal } from '@preact/signals';
 import { api, withQuery } from '../api';
-import type { HistoryEntry, Pipeline } from '../api-types';
+import type { History, HistoryEntry, Pipeline } from '../api-types';
 import { session } from '../auth';
 import { Age, Dialog, ErrorNote, ShortDigest, useLoad } from '../components';
 import { navigate } from '../router';
 import { defaultEnvironment, ReviewSelect, ReviewTableWrap } from '../review-fields';
-
-interface History {
-  readonly application: string;
-  readonly environment: string;
-  readonly entries: HistoryEntry[];
-}
 
 /** A digest the environment held before, as the rollback dialog offers it. */
 export interface RollbackChoice {

@@ -4,7 +4,7 @@
  * entries, with the chain's verification on top.
  */
 import { api, withQuery } from '../api';
-import type { LedgerEntry, LedgerVerify } from '../api-types';
+import type { LedgerPage as Page, LedgerVerify } from '../api-types';
 import { Age, ErrorNote, useLoad } from '../components';
 import { navigate } from '../router';
 import { ReviewTableWrap } from '../review-fields';
@@ -39,11 +39,7 @@ export function LedgerPage({ query }: { query: URLSearchParams }) {
   const before = query.get('before') ?? '';
   const verify = useLoad(() => api<LedgerVerify>('GET', '/api/v1/ledger/verify'), []);
   const page = useLoad(
-    () =>
-      api<{ entries: LedgerEntry[]; next?: number }>(
-        'GET',
-        withQuery('/api/v1/ledger', { ...filters, before, order: 'desc', limit: PAGE }),
-      ),
+    () => api<Page>('GET', withQuery('/api/v1/ledger', { ...filters, before, order: 'desc', limit: PAGE })),
     [filters.type, filters.actor, filters.subject, before],
   );
   const submit = (e: Event) => {
