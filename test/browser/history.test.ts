@@ -63,6 +63,13 @@ describe('dashboard: history, rollback, ledger and diff (real Chromium, real gan
       expect(await dialog.textContent()).not.toContain('1.1.0');
       await clean(ctx, page);
       await screenshot(page, 'history-rollback-dialog');
+      // Keyboard: Escape closes the dialog, Enter on the button opens it again with focus inside.
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+      await page.getByRole('button', { name: 'Roll back…' }).focus();
+      await page.keyboard.press('Enter');
+      await dialog.waitFor();
+      expect(await page.evaluate<boolean>("document.activeElement?.closest('dialog') != null")).toBe(true);
 
       await dialog.getByRole('button', { name: 'Roll back', exact: true }).click();
       await dialog.waitFor({ state: 'hidden' });
@@ -90,6 +97,13 @@ describe('dashboard: history, rollback, ledger and diff (real Chromium, real gan
       expect(await entries.first().locator('pre').textContent()).toContain(world.digests.web?.['1.0.0']);
       await clean(ctx, page);
       await screenshot(page, 'ledger-desktop');
+      // Paging towards older entries: before=5 starts at #4, and links back to the newest.
+      await page.goto('/ledger?before=5');
+      await expect.poll(() => entries.count()).toBe(4);
+      expect(await entries.first().locator('td').first().textContent()).toBe('4');
+      await page.getByRole('link', { name: 'Newest' }).click();
+      await expect.poll(() => entries.first().locator('td').first().textContent()).not.toBe('4');
+      expect(new URL(page.url()).search).toBe('');
 
       // The diff: staging runs web 1.0.0, prod nothing yet.
       await page.goto('/diff?left=staging&right=prod');
