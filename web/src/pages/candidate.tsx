@@ -66,6 +66,11 @@ export function CandidatePage({ app, digest, env }: { app: string; digest: strin
         {app} {d?.version ?? <ShortDigest digest={digest} />} <span class="muted">→ {env}</span>
       </h1>
       <ErrorNote error={detail.error.value} />
+      {!d && detail.loading.value && (
+        <p class="muted" role="status">
+          Reading the image and its referrers…
+        </p>
+      )}
       <div class="filters">
         {list.data.value && list.data.value.candidates.length > 0 && (
           <div class="field">

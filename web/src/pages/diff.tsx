@@ -47,6 +47,11 @@ export function DiffPage({ query }: { query: URLSearchParams }) {
         />
       </div>
       <ErrorNote error={diff.error.value} />
+      {!d && diff.loading.value && (
+        <p class="muted" role="status">
+          Reading both environments…
+        </p>
+      )}
       {d && (
         <>
           <p role="status">

@@ -78,6 +78,11 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
         )}
       </div>
       <ErrorNote error={history.error.value} />
+      {!history.data.value && history.loading.value && (
+        <p class="muted" role="status">
+          Loading the history…
+        </p>
+      )}
       {history.data.value && entries.length === 0 && (
         <p class="muted">
           Nothing has been promoted to {env} for {app} yet.
