@@ -208,6 +208,14 @@ describe('dashboard: the candidate page (real Chromium, real gantry serve)', () 
       await clean(ctx, page);
       await screenshot(page, 'candidate-phone');
 
+      // 1.0.0 in dev, reviewed for staging: nothing refers to it, and staging has no gates.
+      await page.goto(`/apps/web/candidates/${world.digests.web?.['1.0.0'] ?? ''}?env=staging`);
+      await page.getByRole('heading', { name: 'Image' }).waitFor();
+      expect(await text(page, 'Vulnerabilities')).toContain('No vulnerability report');
+      expect(await text(page, 'Gates of staging')).toContain('staging has no gates');
+      expect(await page.getByText('Nothing refers to this image').count()).toBe(1);
+      await clean(ctx, page);
+
       // 1.0.0 never reached staging: it is no candidate for prod.
       await page.goto(`/apps/web/candidates/${world.digests.web?.['1.0.0'] ?? ''}?env=prod`);
       await expect.poll(() => page.getByRole('alert').textContent()).toContain('is not a candidate');
