@@ -33,12 +33,14 @@ import { environmentRoutes } from './routes/environments.js';
 import { holdRoutes } from './routes/holds.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { operationRoutes } from './routes/operations.js';
+import { pipelineRoutes } from './routes/pipeline.js';
 import { promotionRoutes } from './routes/promotions.js';
 import {
   REGISTRY_EVENTS_BODY_LIMIT,
   SIGNATURE_HEADER,
   registryEventRoutes,
 } from './routes/registry-events.js';
+import { sessionRoutes } from './routes/session.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
@@ -194,6 +196,8 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     ...registryEventRoutes(ctx, ctx.candidates ?? unwiredCandidateSink(http.log)),
     ...deploymentRoutes(ctx),
     ...(ctx.holds ? holdRoutes(ctx, ctx.holds) : []),
+    ...sessionRoutes(ctx),
+    ...pipelineRoutes(ctx),
   );
   for (const r of routes) if (!r.rawBody) register(http, r, authorize);
   // Routes that verify a signature get the body as bytes, whatever its content type.

@@ -4,7 +4,7 @@
  * (`SELECT … FOR UPDATE`), which holds the last seq and hash: two replicas appending at once on
  * PostgreSQL wait for each other and never fork the chain, and a rolled-back append leaves no gap.
  */
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { GantryError } from '../core/index.js';
 import type { JsonObject } from './canonical-json.js';
 import {
@@ -44,6 +44,16 @@ export interface LedgerEntriesOptions extends LedgerReadOptions {
   readonly upTo?: number;
   /** Only entries about this subject (e.g. one promotion). Default: all. */
   readonly subject?: string;
+  /** Only entries before this seq. Default: no bound. */
+  readonly before?: number;
+  /** Only entries of this type (`promotion.completed`). Default: all. */
+  readonly type?: string;
+  /** Only entries whose type starts with this (`promotion.`). Default: all. */
+  readonly typePrefix?: string;
+  /** Only entries by this actor (exact). Default: all. */
+  readonly actor?: string;
+  /** `desc`: newest first. Default `asc` (sequence order). */
+  readonly order?: 'asc' | 'desc';
 }
 
 /**
@@ -146,26 +156,37 @@ export class Ledger {
     for await (const entry of this.entries(options)) yield ledgerEntryToLine(entry);
   }
 
-  /** Entries in sequence order, read in pages (keyset pagination on `seq`). */
+  /**
+   * Entries in sequence order (or newest first with `order: 'desc'`), read in pages (keyset
+   * pagination on `seq`).
+   */
   async *entries(options: LedgerEntriesOptions = {}): AsyncGenerator<LedgerEntry> {
     const pageSize = options.pageSize ?? 1000;
+    const desc = options.order === 'desc';
     let after = options.after ?? 0;
+    let before = options.before;
     for (;;) {
       let query = this.#db
         .selectFrom('ledger')
         .selectAll()
         .where('seq', '>', after)
-        .orderBy('seq')
+        .orderBy('seq', desc ? 'desc' : 'asc')
         .limit(pageSize);
+      if (before !== undefined) query = query.where('seq', '<', before);
       if (options.upTo !== undefined) query = query.where('seq', '<=', options.upTo);
       if (options.subject !== undefined) query = query.where('subject', '=', options.subject);
+      if (options.type !== undefined) query = query.where('type', '=', options.type);
+      if (options.typePrefix !== undefined)
+        query = query.where(sql<boolean>`starts_with(type, ${options.typePrefix})`);
+      if (options.actor !== undefined) query = query.where('actor', '=', options.actor);
       const rows = await query.execute();
       for (const row of rows) {
         yield { ...row, payload: row.payload as JsonObject };
       }
       const last = rows.at(-1);
       if (last === undefined || rows.length < pageSize) return;
-      after = last.seq;
+      if (desc) before = last.seq;
+      else after = last.seq;
     }
   }
 }

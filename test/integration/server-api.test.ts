@@ -260,6 +260,8 @@ describe('HTTP API on PGlite', () => {
       'GET /api/v1/diff',
       'GET /api/v1/ledger',
       'GET /api/v1/ledger/verify',
+      'GET /api/v1/pipeline',
+      'GET /api/v1/session',
       'GET /api/v1/status',
       'GET /api/v1/tokens',
       'GET /api/v1/webhooks/deliveries',

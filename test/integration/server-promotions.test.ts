@@ -165,6 +165,8 @@ describe('access control on every route', () => {
         'POST /api/v1/promotions/sample/cancel',
         'POST /api/v1/releases',
         'POST /api/v1/rollbacks',
+        'GET /api/v1/session',
+        'GET /api/v1/pipeline',
       ]),
     );
     // … and only these three need no token.

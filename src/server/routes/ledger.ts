@@ -18,6 +18,22 @@ const listQuery = z.strictObject({
     .optional()
     .describe('most entries returned (1–1000, default 100)'),
   subject: z.string().min(1).max(200).optional().describe('only entries about this subject'),
+  before: seq
+    .optional()
+    .describe('only entries before this sequence number (the `next` of a newest-first page)'),
+  type: z
+    .string()
+    .regex(
+      /^[a-z][a-z0-9_-]{0,63}(?:\.[a-z0-9_-]{1,63}){0,7}(?:\.\*)?$/,
+      'an event type (promotion.completed) or a prefix ending in .* (promotion.*)',
+    )
+    .optional()
+    .describe('only entries of this type, or of every type under a prefix ending in `.*` (`promotion.*`)'),
+  actor: z.string().min(1).max(300).optional().describe('only entries by this actor (exact)'),
+  order: z
+    .enum(['asc', 'desc'])
+    .optional()
+    .describe('`desc`: newest first, and `next` is the `before` of the following page (default `asc`)'),
 });
 
 const entry = z.object({
@@ -37,7 +53,8 @@ export function ledgerRoutes(ctx: ServerContext): AnyRoute[] {
     route({
       method: 'GET',
       url: '/api/v1/ledger',
-      summary: 'Ledger entries in sequence order; `next` is the `after` of the following page',
+      summary:
+        'Ledger entries in sequence order (newest first with `order=desc`), filtered by subject, type (or `prefix.*`) and actor; `next` is the `after` (with `order=desc`: the `before`) of the following page',
       access: 'read',
       query: listQuery,
       response: z.object({ entries: z.array(entry), next: z.number().optional() }),
@@ -48,6 +65,11 @@ export function ledgerRoutes(ctx: ServerContext): AnyRoute[] {
           after: query.after ?? 0,
           pageSize: limit,
           ...(query.subject !== undefined && { subject: query.subject }),
+          ...(query.before !== undefined && { before: query.before }),
+          ...(query.type !== undefined &&
+            (query.type.endsWith('.*') ? { typePrefix: query.type.slice(0, -1) } : { type: query.type })),
+          ...(query.actor !== undefined && { actor: query.actor }),
+          ...(query.order !== undefined && { order: query.order }),
         })) {
           entries.push({ ...e, time: e.time.toISOString() });
           if (entries.length === limit) break;
