@@ -71,6 +71,22 @@ describe('dashboard: history, rollback, ledger and diff (real Chromium, real gan
       await dialog.waitFor();
       expect(await page.evaluate<boolean>("document.activeElement?.closest('dialog') != null")).toBe(true);
 
+      // A refused rollback keeps the dialog open with the server's one-line reason.
+      await page.route('**/api/v1/rollbacks', (route) =>
+        route.fulfill({
+          status: 409,
+          contentType: 'application/json',
+          body: JSON.stringify({
+            error: { code: 'PROMOTION_IN_PROGRESS', message: 'a promotion of web is running' },
+          }),
+        }),
+      );
+      await dialog.getByRole('button', { name: 'Roll back', exact: true }).click();
+      await expect.poll(() => dialog.getByRole('alert').textContent()).toBe('a promotion of web is running');
+      expect(await dialog.isVisible()).toBe(true);
+      await page.unroute('**/api/v1/rollbacks');
+      ctx.pageErrors.length = 0; // the browser logs the refused request
+
       await dialog.getByRole('button', { name: 'Roll back', exact: true }).click();
       await dialog.waitFor({ state: 'hidden' });
       await expect.poll(() => rows.count()).toBe(3);
@@ -135,6 +151,29 @@ describe('dashboard: history, rollback, ledger and diff (real Chromium, real gan
       expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
       await clean(ctx, page);
       await screenshot(page, 'ledger-phone');
+
+      // A broken chain is said in the error style, with where and why.
+      await page.route('**/api/v1/ledger/verify', (route) =>
+        route.fulfill({
+          status: 200,
+          contentType: 'application/json',
+          body: JSON.stringify({
+            ok: false,
+            entries: 17,
+            headHash: 'f'.repeat(64),
+            firstBadSeq: 7,
+            reason: 'entry 7 does not hash to its recorded hash',
+          }),
+        }),
+      );
+      await page.reload();
+      const broken = page.locator('p.error', { hasText: 'Ledger broken at #7' });
+      await broken.waitFor();
+      expect(await broken.textContent()).toBe(
+        'Ledger broken at #7: entry 7 does not hash to its recorded hash',
+      );
+      expect(await page.getByText('Ledger verified').count()).toBe(0);
+      await clean(ctx, page);
     } finally {
       await ctx.close();
     }
