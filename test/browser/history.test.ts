@@ -113,13 +113,18 @@ describe('dashboard: history, rollback, ledger and diff (real Chromium, real gan
       expect(await entries.first().locator('pre').textContent()).toContain(world.digests.web?.['1.0.0']);
       await clean(ctx, page);
       await screenshot(page, 'ledger-desktop');
-      // Paging towards older entries: before=5 starts at #4, and links back to the newest.
-      await page.goto('/ledger?before=5');
-      await expect.poll(() => entries.count()).toBe(4);
-      expect(await entries.first().locator('td').first().textContent()).toBe('4');
+      // Paging towards older entries, three at a time, and back to the newest.
+      const seqs = async () => (await entries.locator('td:first-child').allTextContents()).map(Number);
+      await page.goto('/ledger?limit=3');
+      await expect.poll(() => entries.count()).toBe(3);
+      const newest = await seqs();
+      expect(newest).toEqual([newest[0], (newest[0] ?? 0) - 1, (newest[0] ?? 0) - 2]);
+      await page.getByRole('link', { name: 'Older entries' }).click();
+      await expect.poll(seqs).toEqual(newest.map((n) => n - 3));
+      expect(new URL(page.url()).searchParams.get('before')).toBe(String(newest[2]));
       await page.getByRole('link', { name: 'Newest' }).click();
-      await expect.poll(() => entries.first().locator('td').first().textContent()).not.toBe('4');
-      expect(new URL(page.url()).search).toBe('');
+      await expect.poll(seqs).toEqual(newest);
+      expect(new URL(page.url()).search).toBe('?limit=3');
 
       // The diff: staging runs web 1.0.0, prod nothing yet.
       await page.goto('/diff?left=staging&right=prod');

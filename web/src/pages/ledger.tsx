@@ -9,7 +9,14 @@ import { Age, ErrorNote, useLoad } from '../components';
 import { navigate } from '../router';
 import { ReviewTableWrap } from '../review-fields';
 
+/** Entries per page unless the address says `limit=` (1–1000). */
 const PAGE = 50;
+
+/** The page size `value` asks for, if it is one the API accepts. */
+function pageSize(value: string | null): number {
+  const n = Number(value);
+  return Number.isInteger(n) && n >= 1 && n <= 1000 ? n : PAGE;
+}
 
 /** The type filter's choices: prefixes first, then the exact types worth picking alone. */
 const TYPES: readonly { value: string; label: string }[] = [
@@ -37,10 +44,12 @@ export function LedgerPage({ query }: { query: URLSearchParams }) {
     subject: query.get('subject') ?? '',
   };
   const before = query.get('before') ?? '';
+  const limit = pageSize(query.get('limit'));
+  const pageLimit = limit === PAGE ? undefined : limit;
   const verify = useLoad(() => api<LedgerVerify>('GET', '/api/v1/ledger/verify'), []);
   const page = useLoad(
-    () => api<Page>('GET', withQuery('/api/v1/ledger', { ...filters, before, order: 'desc', limit: PAGE })),
-    [filters.type, filters.actor, filters.subject, before],
+    () => api<Page>('GET', withQuery('/api/v1/ledger', { ...filters, before, order: 'desc', limit })),
+    [filters.type, filters.actor, filters.subject, before, limit],
   );
   const submit = (e: Event) => {
     e.preventDefault();
@@ -151,9 +160,9 @@ export function LedgerPage({ query }: { query: URLSearchParams }) {
         </ReviewTableWrap>
       )}
       <nav class="actions review-pager" aria-label="Ledger pages">
-        {before && <a href={withQuery('/ledger', filters)}>Newest</a>}
+        {before && <a href={withQuery('/ledger', { ...filters, limit: pageLimit })}>Newest</a>}
         {p?.next !== undefined && (
-          <a href={withQuery('/ledger', { ...filters, before: p.next })}>Older entries</a>
+          <a href={withQuery('/ledger', { ...filters, limit: pageLimit, before: p.next })}>Older entries</a>
         )}
       </nav>
     </section>
