@@ -130,6 +130,22 @@ export type PromotionStreamEvent =
   /** The promotion ended (completed, rejected, failed, cancelled): the stream closes after it. */
   | { readonly type: 'end'; readonly id: string; readonly promotion: PromotionView };
 
+/** What `GET /api/v1/events` streams of every promotion (server-sent events, `event:` = `type`). */
+export type DeskEvent =
+  /** A promotion was created or changed state (here or on another replica): its view now. */
+  | { readonly type: 'promotion'; readonly promotion: PromotionView }
+  /** Copy progress of one application of a promotion run here. */
+  | {
+      readonly type: 'progress';
+      readonly id: string;
+      /** The application's name. */
+      readonly application: string;
+      readonly bytesTransferred: number;
+      readonly bytesTotal: number;
+      readonly blobsDone: number;
+      readonly blobsTotal: number;
+    };
+
 /** The durable promotion runtime, as the routes see it. */
 export interface PromotionDesk {
   /**
@@ -164,6 +180,13 @@ export interface PromotionDesk {
    * progress of this one); returns the unsubscribe function.
    */
   watch(id: string, listener: (event: PromotionStreamEvent) => void): () => void;
+  /**
+   * Calls `listener` with every promotion's changes from now on: each creation and state change
+   * (this replica's at once, other replicas' through a poll of the store that runs only while
+   * someone watches), and copy progress of the promotions run here. Returns the unsubscribe
+   * function. Optional: a desk without it streams no promotion events.
+   */
+  watchAll?(listener: (event: DeskEvent) => void): () => void;
 }
 
 /** What the runtime reports for metrics (the server implements it with prom-client). */

@@ -32,6 +32,7 @@ import {
 import { BufferedLedger } from './buffered-ledger.js';
 import type {
   DeskCaller,
+  DeskEvent,
   PromoteBody,
   PromotionDesk,
   PromotionFilter,
@@ -59,6 +60,8 @@ export interface PromotionRuntimeOptions extends RunnerOptions {
   readonly now?: () => Date;
   /** How often watched promotions are read again (changes made by other replicas), ms. Default 500. */
   readonly watchPollMs?: number;
+  /** How often the store is polled for changed promotions while anyone watches all of them, ms. Default 1000. */
+  readonly watchAllPollMs?: number;
   /** Attempts of a promotion job before an infrastructure failure fails it. Default 5. */
   readonly maxAttempts?: number;
   /** The ledger to append to (e.g. one with an outbox hook). Default: a new one over the store. */
@@ -121,7 +124,11 @@ export class PromotionRuntime implements PromotionDesk {
     this.#promotions = new Promotions(db);
     this.#ledger = options.ledger ?? new Ledger(db);
     this.#leases = leasesFor(options.store);
-    this.#bus = new EventBus((ids) => this.#views(ids), options.watchPollMs ?? 500);
+    this.#bus = new EventBus((ids) => this.#views(ids), options.watchPollMs ?? 500, {
+      changed: async (since) => this.#withDecisions(await this.#promotions.changedSince(since, 500)),
+      pollMs: options.watchAllPollMs ?? 1000,
+      now: this.#now,
+    });
     this.#runner = new PromotionRunner(
       {
         store: options.store,
@@ -278,7 +285,10 @@ export class PromotionRuntime implements PromotionDesk {
   }
 
   async #afterCommit(after: AfterCommit): Promise<void> {
-    for (const _ of after.requested) this.#o.observer?.entered('requested');
+    for (const id of after.requested) {
+      this.#o.observer?.entered('requested');
+      this.#bus.created(id);
+    }
     if (after.requested.length > 0) this.#runner.kick();
     for (const id of after.asked) this.#runner.stopRequested(id);
     for (const [id, state] of after.entered) {
@@ -476,6 +486,10 @@ export class PromotionRuntime implements PromotionDesk {
 
   watch(id: string, listener: (event: PromotionStreamEvent) => void): () => void {
     return this.#bus.watch(id, listener);
+  }
+
+  watchAll(listener: (event: DeskEvent) => void): () => void {
+    return this.#bus.watchAll(listener);
   }
 
   async #locked(trx: Parameters<Promotions['lock']>[0], id: string): Promise<PromotionRow> {

@@ -19,12 +19,13 @@ export interface ServerContext {
   /** How long the status matrix is shared between requests (see snapshot.ts). */
   readonly statusCache: SnapshotOptions;
   /**
-   * What environments hold has changed here (a promotion completed, a rollback): cached readings
-   * of the registries are dropped. Routes that cache add their invalidation with `onStatusChange`.
+   * What environments hold or run has changed here, for `reason` (`promotion.completed`,
+   * `rollback.completed`, `deployment.reported`; default `status`): cached readings are dropped
+   * and event streams told. Routes that cache add their invalidation with `onStatusChange`.
    */
-  statusChanged(): void;
-  /** Registers a function `statusChanged` calls. */
-  onStatusChange(listener: () => void): void;
+  statusChanged(reason?: string): void;
+  /** Registers a function `statusChanged` calls (with its reason). */
+  onStatusChange(listener: (reason: string) => void): void;
   /** The promotion runtime (promotion, release, approval and rollback routes). */
   readonly desk?: PromotionDesk;
   /** The webhook endpoints of the current configuration. */

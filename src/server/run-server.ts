@@ -161,7 +161,9 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
       app: () => current.app,
       logger: options.logger,
       now,
-      observer: statusAware(options.observer ?? metrics.observer, () => server?.statusChanged()),
+      observer: statusAware(options.observer ?? metrics.observer, () =>
+        server?.statusChanged('promotion.completed'),
+      ),
     });
     candidates = new AutoPromoter({
       store,

@@ -30,6 +30,7 @@ import { register, type AnyRoute } from './route.js';
 import { candidateRoutes } from './routes/candidates.js';
 import { deploymentRoutes } from './routes/deployments.js';
 import { environmentRoutes } from './routes/environments.js';
+import { eventRoutes } from './routes/events.js';
 import { holdRoutes } from './routes/holds.js';
 import { ledgerRoutes } from './routes/ledger.js';
 import { operationRoutes } from './routes/operations.js';
@@ -103,7 +104,7 @@ export interface GantryServer {
   readonly ledger: Ledger;
   readonly tokens: Tokens;
   /** What environments hold has changed (a promotion completed here): cached status is dropped. */
-  statusChanged(): void;
+  statusChanged(reason?: string): void;
 }
 
 const REFUSALS: Readonly<Record<TokenRefusal | 'missing', string>> = {
@@ -136,9 +137,9 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     streams.closeAll();
     done();
   });
-  const statusListeners: (() => void)[] = [];
-  const statusChanged = (): void => {
-    for (const l of statusListeners) l();
+  const statusListeners: ((reason: string) => void)[] = [];
+  const statusChanged = (reason = 'status'): void => {
+    for (const l of statusListeners) l(reason);
   };
   const ctx: ServerContext = {
     store: options.store,
@@ -198,6 +199,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     ...(ctx.holds ? holdRoutes(ctx, ctx.holds) : []),
     ...sessionRoutes(ctx),
     ...pipelineRoutes(ctx),
+    ...eventRoutes(ctx, streams),
   );
   for (const r of routes) if (!r.rawBody) register(http, r, authorize);
   // Routes that verify a signature get the body as bytes, whatever its content type.

@@ -188,6 +188,18 @@ export class Promotions {
     return next === undefined ? { rows: page } : { rows: page, next };
   }
 
+  /** Promotions changed (or created) after `since`, oldest change first, at most `limit`. */
+  async changedSince(since: Date, limit: number): Promise<PromotionRow[]> {
+    return this.#db
+      .selectFrom('promotions')
+      .selectAll()
+      .where('updated_at', '>', since)
+      .orderBy('updated_at')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
+  }
+
   /** The newest promotions (and releases) with `subject` (`<app>@<digest>`), newest first. */
   async ofSubject(subject: string, limit: number): Promise<PromotionRow[]> {
     return this.#db

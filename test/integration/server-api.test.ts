@@ -259,6 +259,7 @@ describe('HTTP API on PGlite', () => {
       'GET /api/v1/applications/web/history',
       'GET /api/v1/deployments',
       'GET /api/v1/diff',
+      'GET /api/v1/events',
       'GET /api/v1/ledger',
       'GET /api/v1/ledger/verify',
       'GET /api/v1/pipeline',

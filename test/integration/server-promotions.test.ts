@@ -168,6 +168,7 @@ describe('access control on every route', () => {
         'GET /api/v1/session',
         'GET /api/v1/pipeline',
         'GET /api/v1/applications/sample/candidates/sample',
+        'GET /api/v1/events',
       ]),
     );
     // … and only these three need no token.

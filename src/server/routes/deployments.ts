@@ -70,7 +70,7 @@ export function deploymentRoutes(ctx: ServerContext): AnyRoute[] {
           { environment: body.env, app: body.app, target: body.target, digest: body.digest },
           { actor: caller.actor, time: ctx.now() },
         );
-        board.changed();
+        ctx.statusChanged('deployment.reported');
         return view(stored);
       },
     }),

@@ -18,7 +18,10 @@ const nameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a nam
 export function environmentRoutes(ctx: ServerContext): AnyRoute[] {
   // One status snapshot per wired app (a reload starts a new one).
   let snapshots = new WeakMap<App, SnapshotCache<EnvironmentState[]>>();
-  ctx.onStatusChange(() => (snapshots = new WeakMap()));
+  ctx.onStatusChange((reason) => {
+    // A deployment report changes what runs, not what the registries hold (the board drops its own cache).
+    if (reason !== 'deployment.reported') snapshots = new WeakMap();
+  });
   const status = (app: App): Promise<Snapshot<EnvironmentState[]>> => {
     let cache = snapshots.get(app);
     if (!cache) {

@@ -341,7 +341,7 @@ export function promotionRoutes(ctx: ServerContext, desk: PromotionDesk, streams
         const caller = callerOf(request);
         assertVisible(ctx.app().config, caller.token, body.app);
         const outcome = await desk.rollback(body, deskCaller(caller));
-        ctx.statusChanged();
+        ctx.statusChanged('rollback.completed');
         return outcome;
       },
     }),

@@ -1,0 +1,116 @@
+/**
+ * `GET /api/v1/events`: one server-sent-event stream of everything the dashboard's live views
+ * follow, limited to the caller's teams: `promotion` (a promotion's view whenever one is created
+ * or changes state, on any replica), `progress` (copy progress of promotions run here, at most
+ * about four a second per promotion) and `status` (the environment × application matrix changed:
+ * a promotion completed, a rollback, a deployment report), with a `: keep-alive` comment every
+ * 15 s. One subscription to the desk serves every open stream, and only while one is open.
+ */
+import { z } from 'zod';
+import type { DeskEvent, PromotionView } from '../../jobs/index.js';
+import { callerOf } from '../caller.js';
+import type { ServerContext } from '../context.js';
+import type { EventStream, EventStreams } from '../event-stream.js';
+import { route, type AnyRoute } from '../route.js';
+import { visibleApplications } from '../teams.js';
+
+/** Copy progress of one promotion is sent at most this often (ms), its last report always. */
+const PROGRESS_INTERVAL_MS = 250;
+
+interface Client {
+  readonly stream: EventStream;
+  /** The applications the caller sees; `undefined`: all. */
+  readonly visible: ReadonlySet<string> | undefined;
+}
+
+/** The open event streams of one server and the one desk subscription they share. */
+class EventHub {
+  readonly #ctx: ServerContext;
+  readonly #clients = new Set<Client>();
+  readonly #progressSent = new Map<string, number>();
+  /** Promotions whose completion was announced as a `status` event. */
+  readonly #completed = new Set<string>();
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(ctx: ServerContext) {
+    this.#ctx = ctx;
+    ctx.onStatusChange((reason) => {
+      // Completed promotions are announced from their `promotion` events, whichever replica ran them.
+      if (reason !== 'promotion.completed') this.#status(reason);
+    });
+  }
+
+  add(client: Client): void {
+    this.#clients.add(client);
+    client.stream.onClose(() => {
+      this.#clients.delete(client);
+      if (this.#clients.size === 0) {
+        this.#unsubscribe?.();
+        this.#unsubscribe = undefined;
+        this.#progressSent.clear();
+        this.#completed.clear();
+      }
+    });
+    if (!this.#unsubscribe && this.#ctx.desk?.watchAll)
+      this.#unsubscribe = this.#ctx.desk.watchAll((event) => this.#relay(event));
+  }
+
+  #relay(event: DeskEvent): void {
+    if (event.type === 'promotion') {
+      const view = event.promotion;
+      for (const c of this.#clients) if (visibleIn(c.visible, view)) c.stream.send('promotion', view);
+      if (view.state === 'completed' && !this.#completed.has(view.id)) {
+        this.#completed.add(view.id);
+        this.#status('promotion.completed', view);
+      }
+      if (view.state !== 'copying') this.#progressSent.delete(view.id);
+      return;
+    }
+    const now = Date.now();
+    const last = this.#progressSent.get(event.id);
+    const final = event.blobsDone >= event.blobsTotal;
+    if (!final && last !== undefined && now - last < PROGRESS_INTERVAL_MS) return;
+    this.#progressSent.set(event.id, now);
+    const { type: _type, ...data } = event;
+    for (const c of this.#clients)
+      if (!c.visible || c.visible.has(event.application)) c.stream.send('progress', data);
+  }
+
+  #status(reason: string, view?: PromotionView): void {
+    const data = { reason, time: this.#ctx.now().toISOString() };
+    for (const c of this.#clients) if (!view || visibleIn(c.visible, view)) c.stream.send('status', data);
+  }
+}
+
+/** True when a caller seeing `visible` (undefined: everything) may see every application of `view`. */
+function visibleIn(visible: ReadonlySet<string> | undefined, view: PromotionView): boolean {
+  if (!visible) return true;
+  return view.applications.length > 0 && view.applications.every((a) => visible.has(a.application));
+}
+
+/** The event stream route; `streams` holds the open streams (ended on shutdown). */
+export function eventRoutes(ctx: ServerContext, streams: EventStreams): AnyRoute[] {
+  const hub = new EventHub(ctx);
+  return [
+    route({
+      method: 'GET',
+      url: '/api/v1/events',
+      summary:
+        'Server-sent events of every promotion the caller may see: `promotion` (its view, when created or changed, on any replica), `progress` (`{id, application, bytesTransferred, bytesTotal, blobsDone, blobsTotal}`, copies run on this replica, ≤ 4/s per promotion), `status` (`{reason, time}`: the status matrix changed); a `: keep-alive` comment every 15 s',
+      access: 'read',
+      query: z.strictObject({}),
+      produces: 'text/event-stream',
+      handler: ({ request, reply }) => {
+        const caller = callerOf(request);
+        const visible = visibleApplications(ctx.app().config, caller.token);
+        if (request.method === 'HEAD') {
+          reply.header('cache-control', 'no-store');
+          return Promise.resolve('');
+        }
+        const stream = streams.open(request, reply);
+        hub.add({ stream, visible });
+        return Promise.resolve(undefined);
+      },
+    }),
+  ];
+}

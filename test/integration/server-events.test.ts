@@ -1,0 +1,128 @@
+/**
+ * `GET /api/v1/events` over a socket, with two promotion runtimes on one store (PGlite) as two
+ * replicas would be: the server's runtime is not started, the other one runs the promotion, so
+ * the stream learns of it only through the store poll — every state through `completed`, and a
+ * `status` event for the completion, but no copy progress (that stays on the replica that copied).
+ * Closing the last stream stops the poll.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.js';
+import type { PromotionRuntime } from '../../src/jobs/index.js';
+import { buildServer, type GantryServer } from '../../src/server/index.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { makeImage, pushImage, startRegistry, type RegistryProcess } from '../helpers/index.js';
+import { CI, loadApp, runtimeOf, waitForState } from './runtime-harness.js';
+
+const BOOTSTRAP = `gty_${'f'.repeat(64)}`;
+
+let registry: RegistryProcess;
+let root = '';
+let store: Store;
+let app: App;
+let here: PromotionRuntime;
+let other: PromotionRuntime;
+let server: GantryServer;
+let address = '';
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  await pushImage(
+    registry,
+    'dev/web',
+    makeImage({ seed: 'server-events', labels: { 'org.opencontainers.image.version': '1.0.0' } }),
+    '1.0.0',
+  );
+  root = await mkdtemp(join(tmpdir(), 'gantry-server-events-'));
+  const config = join(root, 'gantry.yaml');
+  await writeFile(
+    config,
+    `registries:
+  dev: { url: "http://${registry.host}" }
+environments:
+  dev: { registry: dev, prefix: dev }
+  prod: { registry: dev, prefix: prod, from: [dev], tags: { floating: [current] } }
+applications: [web]
+`,
+  );
+  store = await openStore({ dataDir: join(root, 'data') });
+  app = await loadApp(config, () => store);
+  here = runtimeOf(store, app, { watchAllPollMs: 100 });
+  other = runtimeOf(store, app);
+  server = await buildServer({ store, app: () => app, desk: here, version: 'test' });
+  await server.tokens.seedBootstrap(BOOTSTRAP, { actor: 'test', time: new Date() });
+  address = await server.http.listen({ host: '127.0.0.1', port: 0 });
+}, 120_000);
+
+afterAll(async () => {
+  await other?.stop();
+  await here?.stop();
+  await server?.http.close();
+  await app?.close();
+  await store?.close();
+  if (root) await rm(root, { recursive: true, force: true });
+  await registry?.stop();
+}, 60_000);
+
+async function* sse(
+  body: ReadableStream<Uint8Array>,
+): AsyncGenerator<{ event: string; data: Record<string, unknown> }> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buffer += decoder.decode(chunk, { stream: true });
+    let at: number;
+    while ((at = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, at);
+      buffer = buffer.slice(at + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1];
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (event && data) yield { event, data: JSON.parse(data) as Record<string, unknown> };
+    }
+  }
+}
+
+describe('GET /api/v1/events across replicas', () => {
+  it("streams another replica's promotion through the store poll", async () => {
+    const abort = new AbortController();
+    const res = await fetch(`${address}/api/v1/events`, {
+      headers: { authorization: `Bearer ${BOOTSTRAP}` },
+      signal: abort.signal,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    // The other replica takes the request and runs it.
+    const view = await other.promote({ app: 'web', version: '1.0.0', to: 'prod' }, CI);
+    other.start();
+    const events: { event: string; data: Record<string, unknown> }[] = [];
+    try {
+      for await (const e of sse(res.body!)) {
+        events.push(e);
+        if (e.event === 'status') break;
+      }
+    } finally {
+      abort.abort();
+    }
+    await waitForState((id) => other.get(id), view.id, ['completed']);
+    const promotions = events.filter((e) => e.event === 'promotion');
+    expect(promotions.every((e) => e.data.id === view.id)).toBe(true);
+    expect(promotions.at(-1)?.data).toMatchObject({ id: view.id, state: 'completed' });
+    expect(events.filter((e) => e.event === 'progress')).toEqual([]);
+    expect(events.at(-1)).toEqual({
+      event: 'status',
+      data: { reason: 'promotion.completed', time: expect.any(String) },
+    });
+  }, 60_000);
+
+  it('answers a query it does not know with a one-line 400 and no token with 401', async () => {
+    const bad = await fetch(`${address}/api/v1/events?since=0`, {
+      headers: { authorization: `Bearer ${BOOTSTRAP}` },
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('API_REQUEST_INVALID');
+    expect((await fetch(`${address}/api/v1/events`)).status).toBe(401);
+  });
+});
