@@ -62,7 +62,9 @@ export function ReviewDeliveries() {
               {all.map((d) => (
                 <tr key={d.id}>
                   <td data-label="Event">
-                    <code>{d.event}</code> <span class="muted review-wrap">{d.subject}</span>
+                    <span>
+                      <code>{d.event}</code> <span class="muted review-wrap">{d.subject}</span>
+                    </span>
                   </td>
                   <td data-label="Endpoint">{d.endpoint}</td>
                   <td data-label="State">

@@ -110,8 +110,10 @@ function Tokens() {
                 return (
                   <tr key={t.id}>
                     <td data-label="Name">
-                      {t.name} <code class="muted">{t.id}</code>
-                      {t.id === session.value?.token.id && <span class="muted"> (this session)</span>}
+                      <span>
+                        {t.name} <code class="muted">{t.id}</code>
+                        {t.id === session.value?.token.id && <span class="muted"> (this session)</span>}
+                      </span>
                     </td>
                     <td data-label="Roles">{t.roles.join(', ')}</td>
                     <td data-label="Groups">{t.groups.join(', ') || <span class="muted">—</span>}</td>
