@@ -103,4 +103,23 @@ describe('EventBus.watchAll', () => {
     stop();
     bus.close();
   });
+  it('pages on when a poll reads a full page of changes', async () => {
+    const all = ['p1', 'p2', 'p3', 'p4', 'p5'].map((id, i) =>
+      view(id, 'requested', `2026-06-01T12:00:0${i + 1}.000Z`),
+    );
+    const changed = vi.fn((since: Date) =>
+      Promise.resolve(all.filter((v) => new Date(v.updatedAt) > since).slice(0, 2)),
+    );
+    const bus = new EventBus(() => Promise.resolve([]), 500, {
+      changed,
+      pageSize: 2,
+      pollMs: 1000,
+      now: () => new Date('2026-06-01T12:00:00Z'),
+    });
+    const got: string[] = [];
+    bus.watchAll((e) => got.push(e.type === 'promotion' ? e.promotion.id : e.type));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(got).toEqual(['p1', 'p2', 'p3', 'p4', 'p5']);
+    bus.close();
+  });
 });

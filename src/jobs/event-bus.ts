@@ -17,8 +17,10 @@ type AllListener = (event: DeskEvent) => void;
 
 /** Options of the watch-all side of an {@link EventBus}. */
 export interface WatchAllOptions {
-  /** Views of the promotions changed after `since` (oldest change first). */
+  /** Views of the promotions changed after `since`, oldest change first, at most `pageSize`. */
   readonly changed: (since: Date) => Promise<PromotionView[]>;
+  /** The most views `changed` returns at once: a full page is followed by the next one. Default 500. */
+  readonly pageSize?: number;
   /** How often the store is polled while anyone watches all, ms. Default 1000. */
   readonly pollMs?: number;
   /** The clock. Default `() => new Date()`. */
@@ -197,11 +199,22 @@ export class EventBus {
     if (!options || this.#allPolling || this.#all.size === 0) return;
     this.#allPolling = true;
     try {
-      const views = await options.changed(new Date(this.#since.getTime() - POLL_OVERLAP_MS));
-      for (const view of views) {
-        const at = new Date(view.updatedAt);
-        if (at > this.#since) this.#since = at;
-        this.#deliverAll(view);
+      const pageSize = options.pageSize ?? 500;
+      let from = new Date(this.#since.getTime() - POLL_OVERLAP_MS);
+      // A busy store changes more than a page within the overlap: page on (a bounded number of
+      // times per poll), from the last change read (repeats are deduplicated).
+      for (let page = 0; page < 20; page++) {
+        const views = await options.changed(from);
+        for (const view of views) {
+          const at = new Date(view.updatedAt);
+          if (at > this.#since) this.#since = at;
+          this.#deliverAll(view);
+        }
+        const last = views.at(-1);
+        if (views.length < pageSize || !last) break;
+        const next = new Date(new Date(last.updatedAt).getTime() - 1);
+        if (next <= from) break;
+        from = next;
       }
       // Promotions not changed within the overlap are never read again: forget them, except
       // those whose progress may still be reported (they keep their application names).

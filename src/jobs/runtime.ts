@@ -69,6 +69,8 @@ export interface PromotionRuntimeOptions extends RunnerOptions {
 }
 
 const WAITING = new Set(['requested', 'gated', 'awaiting-approval']);
+/** Changed promotions read per query of the watch-all poll. */
+const WATCH_ALL_PAGE = 500;
 const CANCELLABLE = new Set(['requested', 'gated', 'awaiting-approval', 'approved', 'copying']);
 
 /** Who requests promotions Gantry makes on its own (auto-promotion of new candidates). */
@@ -125,7 +127,9 @@ export class PromotionRuntime implements PromotionDesk {
     this.#ledger = options.ledger ?? new Ledger(db);
     this.#leases = leasesFor(options.store);
     this.#bus = new EventBus((ids) => this.#views(ids), options.watchPollMs ?? 500, {
-      changed: async (since) => this.#withDecisions(await this.#promotions.changedSince(since, 500)),
+      changed: async (since) =>
+        this.#withDecisions(await this.#promotions.changedSince(since, WATCH_ALL_PAGE)),
+      pageSize: WATCH_ALL_PAGE,
       pollMs: options.watchAllPollMs ?? 1000,
       now: this.#now,
     });

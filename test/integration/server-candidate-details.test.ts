@@ -10,7 +10,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../src/app.js';
+import { createApp, loadSigner, type App } from '../../src/app.js';
 import { parseConfig } from '../../src/config/index.js';
 import type { Digest } from '../../src/core/index.js';
 import { PromotionRuntime, storeApprovals } from '../../src/jobs/index.js';
@@ -53,6 +53,7 @@ const multi = makeIndex([
   }),
 ]);
 const cosign = makeCosignKeyPair('ecdsa');
+const dave = makeCosignKeyPair('ecdsa');
 
 let registry: RegistryProcess;
 let root: string;
@@ -101,6 +102,7 @@ beforeAll(async () => {
   registry = await startRegistry();
   root = await mkdtemp(join(tmpdir(), 'gantry-candidate-details-'));
   await writeFile(join(root, 'cosign.pub'), cosign.publicKeyPem);
+  await writeFile(join(root, 'dave.pub'), dave.publicKeyPem);
   await pushImage(registry, 'team/web', image, '1.0.0');
   await pushImage(registry, 'team/web', multi, '2.0.0');
   const { config, problems } = parseConfig(
@@ -119,6 +121,8 @@ environments:
       - vulnerabilities: { max: { critical: 0 } }
       - approval: { count: 1 }
 applications: [web, api]
+approvers:
+  dave: { groups: [ops], key: ${join(root, 'dave.pub')} }
 teams:
   payments: [web]
   platform: [api]
@@ -302,7 +306,15 @@ describe('GET /api/v1/applications/:app/candidates/:digest', () => {
     expect(await app.registry.tags({ registry: registry.host, repository: 'prod/web' })).toEqual([]);
   });
 
-  it('sums the platform images of an index and takes labels from its first platform', async () => {
+  it('sums the platform images of an index, takes labels from its first platform, shows a signed approval', async () => {
+    const signed = await app.promotions.approve({
+      app: 'web',
+      reference: multi.digest,
+      environment: 'prod',
+      signer: loadSigner(dave.privateKeyPem, 'dave'),
+      approver: 'dave',
+      comment: 'ship it',
+    });
     const res = await call(url(multi.digest), tokens.viewer!.token);
     expect(res.status, res.text).toBe(200);
     const sizes = multi.images.map(
@@ -318,8 +330,8 @@ describe('GET /api/v1/applications/:app/candidates/:digest', () => {
         { platform: 'linux/amd64', digest: multi.images[0]!.digest, size: sizes[0] },
         { platform: 'linux/arm64/v8', digest: multi.images[1]!.digest, size: sizes[1] },
       ],
-      referrers: [],
-      approvals: [],
+      referrers: [{ digest: signed.approval, kind: 'approval' }],
+      approvals: [{ approver: 'dave', decision: 'approved', time: expect.any(String), source: 'signed' }],
       promotions: [],
     });
     expect(res.body).not.toHaveProperty('vulnerabilities');
@@ -330,7 +342,7 @@ describe('GET /api/v1/applications/:app/candidates/:digest', () => {
         status: 'fail',
         reasons: [expect.stringContaining('no vulnerability report')],
       },
-      { name: 'approval', status: 'pending', reasons: ['0 of 1 approvals'] },
+      { name: 'approval', status: 'pass', reasons: ['approved by dave'] },
     ]);
   });
 

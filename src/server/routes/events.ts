@@ -61,6 +61,8 @@ class EventHub {
       for (const c of this.#clients) if (visibleIn(c.visible, view)) c.stream.send('promotion', view);
       if (view.state === 'completed' && !this.#completed.has(view.id)) {
         this.#completed.add(view.id);
+        // Only recent completions can be seen again (the poll's overlap): keep the set small.
+        if (this.#completed.size > 1000) this.#completed.delete(this.#completed.values().next().value!);
         this.#status('promotion.completed', view);
       }
       if (view.state !== 'copying') this.#progressSent.delete(view.id);
