@@ -69,6 +69,10 @@ export interface WorldOptions {
   readonly layerBytes?: Partial<Record<(typeof APPS)[number], number>>;
   /** The prod proxy's initial fault script. */
   readonly fault?: FaultFunction;
+  /** YAML appended to gantry.yaml (e.g. a `webhooks:` section). */
+  readonly extraConfig?: string;
+  /** More environment variables of the server (e.g. a webhook secret). */
+  readonly serverEnv?: Readonly<Record<string, string>>;
 }
 
 /** Starts registries, images, config, server, tokens and Chromium. */
@@ -115,9 +119,14 @@ environments:
     gates:
       - approval: { count: 1 }
 applications: [${APPS.join(', ')}]
-`,
+${options.extraConfig ?? ''}`,
   );
-  const server = await startGantryServer({ config, dataDir: join(dir, 'data'), bootstrapToken: ADMIN_TOKEN });
+  const server = await startGantryServer({
+    config,
+    dataDir: join(dir, 'data'),
+    bootstrapToken: ADMIN_TOKEN,
+    ...(options.serverEnv && { env: options.serverEnv }),
+  });
   const call = <T = Record<string, unknown>>(token: string, method: string, path: string, body?: unknown) =>
     api<T>(server, token, method, path, body);
   const token = async (name: string, roles: string[], groups: string[] = []): Promise<string> => {

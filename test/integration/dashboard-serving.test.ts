@@ -119,6 +119,32 @@ describe('the dashboard as gantry serve serves it', () => {
     }
   });
 
+  it('a forged cross-site request carries no credential: cookies and form posts are refused (no CSRF)', async () => {
+    // What a hostile page can make a signed-in approver's browser send: its cookies and a form
+    // body, never an Authorization header (the dashboard keeps its token out of cookies).
+    for (const contentType of ['application/x-www-form-urlencoded', 'text/plain', 'application/json']) {
+      const res = await server.http.inject({
+        method: 'POST',
+        url: '/api/v1/tokens',
+        headers: {
+          origin: 'https://evil.example',
+          cookie: 'gantry.token=gty_' + 'a'.repeat(64),
+          'content-type': contentType,
+        },
+        payload: contentType === 'application/json' ? '{"name":"x","roles":["admin"]}' : 'name=x&roles=admin',
+      });
+      expect(res.statusCode, contentType).toBe(401);
+      expect(res.json()).toMatchObject({ error: { code: 'API_UNAUTHENTICATED' } });
+    }
+    // And the API sends no CORS grant, so another origin's script cannot read an answer either.
+    const preflight = await server.http.inject({
+      method: 'OPTIONS',
+      url: '/api/v1/status',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' },
+    });
+    expect(preflight.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
   it('serves no dashboard when the directory holds no build', async () => {
     const res = await bare.http.inject({ method: 'GET', url: '/', headers: { accept: 'text/html' } });
     expect(res.statusCode).toBe(404);

@@ -259,3 +259,60 @@ export interface LedgerVerify {
   readonly firstBadSeq?: number;
   readonly reason?: string;
 }
+
+/** `GET /api/v1/applications/{app}/history?env=`. */
+export interface History {
+  readonly application: string;
+  readonly environment: string;
+  readonly entries: HistoryEntry[];
+}
+
+/** `GET /api/v1/diff?left=&right=`: each application's state in both environments. */
+export interface Diff {
+  readonly left: string;
+  readonly right: string;
+  readonly same: boolean;
+  readonly applications: {
+    readonly application: string;
+    readonly same: boolean;
+    readonly left: StatusCell;
+    readonly right: StatusCell;
+  }[];
+}
+
+/** A page of `GET /api/v1/ledger`; `next` is the `before` (with `order=desc`) of the next page. */
+export interface LedgerPage {
+  readonly entries: LedgerEntry[];
+  readonly next?: number;
+}
+
+/** A token as `GET /api/v1/tokens` lists it (never its secret). */
+export interface TokenInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly roles: string[];
+  readonly groups: string[];
+  readonly teams: string[];
+  readonly createdAt: string;
+  readonly expiresAt: string | null;
+  readonly revokedAt: string | null;
+}
+
+/** `POST /api/v1/tokens`: the token and its secret, in this response only. */
+export interface CreatedToken extends TokenInfo {
+  readonly token: string;
+}
+
+/** A delivery of `GET /api/v1/webhooks/deliveries` (newest first). */
+export interface WebhookDelivery {
+  readonly id: string;
+  readonly endpoint: string;
+  readonly event: string;
+  readonly subject: string;
+  readonly state: 'pending' | 'delivered' | 'dead';
+  readonly attempts: number;
+  readonly lastStatus: number | null;
+  readonly lastError: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
