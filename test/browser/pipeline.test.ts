@@ -150,6 +150,15 @@ describe('dashboard: the pipeline page (real Chromium, real gantry serve)', () =
       expect(await seriousViolations(page)).toEqual([]);
       await screenshot(page, 'matrix-desktop');
 
+      // A cell's link opens the candidate page for promoting it on (in place, no reload).
+      await cell(page, 'web', 'staging')
+        .getByRole('link', { name: /Promote to prod \(web 1\.1\.0 from staging\)/ })
+        .click();
+      await page.getByRole('heading', { name: 'web 1.1.0 → prod', level: 1 }).waitFor();
+      expect(new URL(page.url()).pathname).toBe(
+        `/apps/web/candidates/${encodeURIComponent(world.digests.web?.['1.1.0'] ?? '')}`,
+      );
+
       expect(ctx.external).toEqual([]);
       expect(ctx.pageErrors).toEqual([]);
     } finally {
