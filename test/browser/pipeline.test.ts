@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { dashboardContext, screenshot, seriousViolations, signIn, VIEWPORTS } from '../helpers/browser.js';
+import { columns, nextOf } from '../../web/src/pipeline-layout.js';
 import { startDashboardWorld, type DashboardWorld } from './fixture.js';
 
 const short = (digest: string | undefined) => `sha256:${(digest ?? '').slice(7, 19)}`;
@@ -218,5 +219,31 @@ describe('dashboard: the pipeline page (real Chromium, real gantry serve)', () =
       world.proxy.setFault(() => 'pass');
       await ctx.close();
     }
+  });
+});
+
+describe('dashboard: the pipeline graph’s layout (columns by depth)', () => {
+  const env = (name: string, ...from: string[]) => ({ name, from });
+  it.each([
+    ['a line', [env('dev'), env('staging', 'dev'), env('prod', 'staging')], [['dev'], ['staging'], ['prod']]],
+    [
+      'fan-out and fan-in, in file order within a column',
+      [env('dev'), env('qa', 'dev'), env('perf', 'dev'), env('prod', 'qa', 'perf')],
+      [['dev'], ['qa', 'perf'], ['prod']],
+    ],
+    [
+      'an uneven join: a column after the deepest source',
+      [env('prod', 'hotfix', 'staging'), env('dev'), env('staging', 'dev'), env('hotfix')],
+      [['dev', 'hotfix'], ['staging'], ['prod']],
+    ],
+    ['two roots', [env('a'), env('b')], [['a', 'b']]],
+  ])('%s', (_name, envs, expected) => {
+    expect(columns(envs).map((c) => c.map((e) => e.name))).toEqual(expected);
+  });
+
+  it('finds the environments promoted from one', () => {
+    const envs = [env('dev'), env('qa', 'dev'), env('perf', 'dev'), env('prod', 'qa', 'perf')];
+    expect(nextOf(envs, 'dev')).toEqual(['qa', 'perf']);
+    expect(nextOf(envs, 'prod')).toEqual([]);
   });
 });

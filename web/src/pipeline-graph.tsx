@@ -4,42 +4,9 @@
  * box saying where it is promoted from, so fan-in and fan-out read as text too.
  */
 import type { PipelineEnvironment } from './api-types';
+import { columns } from './pipeline-layout';
 
-/** Depth of each environment: 0 without sources, else one past its deepest source. */
-export function depths(envs: readonly PipelineEnvironment[]): Map<string, number> {
-  const byName = new Map(envs.map((e) => [e.name, e]));
-  const depth = new Map<string, number>();
-  const visit = (name: string, seen: Set<string>): number => {
-    const known = depth.get(name);
-    if (known !== undefined) return known;
-    const env = byName.get(name);
-    // A cycle or an unknown source (the config forbids both) stops at depth 0.
-    if (!env || seen.has(name)) return 0;
-    seen.add(name);
-    const d = env.from.length === 0 ? 0 : 1 + Math.max(...env.from.map((f) => visit(f, seen)));
-    depth.set(name, d);
-    return d;
-  };
-  for (const e of envs) visit(e.name, new Set());
-  return depth;
-}
-
-/** The environments grouped into columns by depth, in file order within a column. */
-export function columns(envs: readonly PipelineEnvironment[]): PipelineEnvironment[][] {
-  const d = depths(envs);
-  const out: PipelineEnvironment[][] = [];
-  for (const e of envs) {
-    const i = d.get(e.name) ?? 0;
-    while (out.length <= i) out.push([]);
-    out[i]?.push(e);
-  }
-  return out.filter((c) => c.length > 0);
-}
-
-/** Environments promoted from `env`. */
-export function nextOf(envs: readonly PipelineEnvironment[], env: string): string[] {
-  return envs.filter((e) => e.from.includes(env)).map((e) => e.name);
-}
+export { columns, depths, nextOf } from './pipeline-layout';
 
 /** The pipeline graph. */
 export function PipelineGraph({ environments }: { environments: readonly PipelineEnvironment[] }) {
