@@ -167,7 +167,7 @@ describe('dashboard: the pipeline page (real Chromium, real gantry serve)', () =
     }
   });
 
-  it('is usable at 390 px: the matrix scrolls inside its box, not the page', async () => {
+  it('is usable at 390 px: each application stacks its environments, nothing scrolls sideways', async () => {
     const ctx = await dashboardContext(world.browser, world.server.url, VIEWPORTS.phone);
     try {
       const page = await ctx.newPage();
@@ -178,6 +178,12 @@ describe('dashboard: the pipeline page (real Chromium, real gantry serve)', () =
         '[document.documentElement.scrollWidth, window.innerWidth]',
       );
       expect(pageWidth).toBeLessThanOrEqual(viewport);
+      // One application's environments are lines under each other, labelled with their names.
+      const dev = await cell(page, 'web', 'dev').boundingBox();
+      const staging = await cell(page, 'web', 'staging').boundingBox();
+      expect(staging?.y).toBeGreaterThan((dev?.y ?? 0) + (dev?.height ?? 0) - 1);
+      expect(staging?.x).toBe(dev?.x);
+      expect(await cell(page, 'web', 'staging').getAttribute('data-label')).toBe('staging');
       expect(await seriousViolations(page)).toEqual([]);
       await screenshot(page, 'matrix-phone');
       expect(ctx.external).toEqual([]);

@@ -1,8 +1,8 @@
 /**
  * The applications × environments matrix of `GET /api/v1/status`: per cell the version, digest,
  * when and by whom it was promoted, the deployed targets with their drift, and a link to the
- * candidate page for promoting it into each next environment. Scrolls sideways inside its box
- * on narrow screens.
+ * candidate page for promoting it into each next environment. On a phone each application's
+ * row stacks into one line per environment.
  */
 import type { DeployedTarget, PipelineEnvironment, StatusCell } from './api-types';
 import { actorName } from './approval-form';
@@ -101,7 +101,8 @@ export function StatusMatrix({
   const byKey = new Map(cells.map((c) => [`${c.application}\u0000${c.environment}`, c]));
   return (
     <div class="table-wrap matrix" tabIndex={0} role="region" aria-label="Applications by environment">
-      <table>
+      {/* On a phone each application's row stacks into labelled lines (review-stack). */}
+      <table class="review-stack">
         <thead>
           <tr>
             <th scope="col">Application</th>
@@ -117,7 +118,7 @@ export function StatusMatrix({
             <tr key={app} data-app={app}>
               <th scope="row">{app}</th>
               {environments.map((e) => (
-                <td key={e.name} data-env={e.name}>
+                <td key={e.name} data-env={e.name} data-label={e.name}>
                   <Cell
                     cell={byKey.get(`${app}\u0000${e.name}`)}
                     app={app}
