@@ -169,11 +169,21 @@ export interface CopyProgressOptions {
   readonly intervalMs?: number;
   /** Clock. Default `Date.now`. */
   readonly now?: () => number;
+  /** Runs `fn` after `ms` and returns its cancel. Default `setTimeout` (unref'd). */
+  readonly later?: (fn: () => void, ms: number) => () => void;
+}
+
+function laterByTimer(fn: () => void, ms: number): () => void {
+  const timer = setTimeout(fn, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
 }
 
 /**
  * The copy engine's events as {@link CopyProgress} reports, at most one per `intervalMs` plus
  * one final report (from the copy's result) in which `bytesTransferred` equals `bytesTotal`.
+ * Events held back by the interval are reported when it ends (a trailing report), so a pause in
+ * the copy never leaves a watcher with a stale figure.
  * Blobs mounted or already present leave the total (nothing of them is transferred), and a
  * restarted blob's bytes count once. A throwing `report` is ignored: progress never breaks a copy.
  */
@@ -183,12 +193,27 @@ export function copyProgress(
 ): { readonly onEvent: CopyListener; done(result: CopyResult): void } {
   const interval = options.intervalMs ?? 250;
   const now = options.now ?? Date.now;
+  const later = options.later ?? laterByTimer;
   let last = -Infinity;
+  let trailing: (() => void) | undefined;
+  let finished = false;
   const moved = new Map<Digest, number>();
   const p = { bytesTransferred: 0, bytesTotal: 0, blobsDone: 0, blobsTotal: 0 };
   const emit = (force: boolean): void => {
+    if (finished && !force) return;
     const t = now();
-    if (!force && t - last < interval) return;
+    if (!force && t - last < interval) {
+      trailing ??= later(
+        () => {
+          trailing = undefined;
+          emit(false);
+        },
+        interval - (t - last),
+      );
+      return;
+    }
+    trailing?.();
+    trailing = undefined;
     last = t;
     try {
       report({ ...p });
@@ -230,6 +255,7 @@ export function copyProgress(
         blobsTotal: blobs,
       });
       emit(true);
+      finished = true;
     },
   };
 }

@@ -14,8 +14,13 @@ import type { EventStream, EventStreams } from '../event-stream.js';
 import { route, type AnyRoute } from '../route.js';
 import { visibleApplications } from '../teams.js';
 
-/** Copy progress of one promotion is sent at most this often (ms), its last report always. */
-const PROGRESS_INTERVAL_MS = 250;
+/**
+ * Copy progress of one application of a promotion is sent at most this often (ms), its last report
+ * always. The copy already reports at most every 250 ms with a trailing report (copyProgress in
+ * src/app-registry.ts); this only bounds a burst, so it must stay below that interval, or a
+ * trailing report arriving a hair early would be dropped and leave the bar stale.
+ */
+const PROGRESS_INTERVAL_MS = 100;
 
 interface Client {
   readonly stream: EventStream;
@@ -65,14 +70,17 @@ class EventHub {
         if (this.#completed.size > 1000) this.#completed.delete(this.#completed.values().next().value!);
         this.#status('promotion.completed', view);
       }
-      if (view.state !== 'copying') this.#progressSent.delete(view.id);
+      if (view.state !== 'copying')
+        for (const key of this.#progressSent.keys())
+          if (key.startsWith(`${view.id}\n`)) this.#progressSent.delete(key);
       return;
     }
     const now = Date.now();
-    const last = this.#progressSent.get(event.id);
+    const key = `${event.id}\n${event.application}`;
+    const last = this.#progressSent.get(key);
     const final = event.blobsDone >= event.blobsTotal;
     if (!final && last !== undefined && now - last < PROGRESS_INTERVAL_MS) return;
-    this.#progressSent.set(event.id, now);
+    this.#progressSent.set(key, now);
     const { type: _type, ...data } = event;
     for (const c of this.#clients)
       if (!c.visible || c.visible.has(event.application)) c.stream.send('progress', data);
