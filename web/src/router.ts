@@ -29,6 +29,8 @@ document.addEventListener('click', (e) => {
   if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   const a = (e.target as Element | null)?.closest?.('a');
   if (!a || a.target || a.hasAttribute('download') || a.origin !== window.location.origin) return;
+  // In-page anchors (the skip link) keep the browser's own behaviour: scroll and focus.
+  if (a.hash && a.pathname === window.location.pathname && a.search === window.location.search) return;
   e.preventDefault();
   navigate(a.pathname + a.search);
 });

@@ -1,4 +1,5 @@
 /** Two environments side by side (`/diff?left=&right=`): which applications differ between them. */
+import { statusVersion } from '../live';
 import { api, withQuery } from '../api';
 import type { Diff, Pipeline, StatusCell } from '../api-types';
 import { ErrorNote, ShortDigest, useLoad } from '../components';
@@ -20,7 +21,8 @@ export function DiffPage({ query }: { query: URLSearchParams }) {
       left && right
         ? api<Diff>('GET', withQuery('/api/v1/diff', { left, right }))
         : Promise.resolve(undefined),
-    [left, right],
+    // Live: read again when the status matrix changes (a promotion completed, a rollback).
+    [left, right, statusVersion.value],
   );
   const envs = p?.environments.map((e) => e.name) ?? [];
   const go = (next: { left?: string; right?: string }) =>

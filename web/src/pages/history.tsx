@@ -3,6 +3,7 @@
  * rollback, newest first, and a rollback to a digest that was promoted there before.
  */
 import { useSignal } from '@preact/signals';
+import { statusVersion } from '../live';
 import { api, withQuery } from '../api';
 import type { History, HistoryEntry, Pipeline } from '../api-types';
 import { session } from '../auth';
@@ -44,7 +45,8 @@ export function HistoryPage({ query }: { query: URLSearchParams }) {
       app && env
         ? api<History>('GET', withQuery(`/api/v1/applications/${encodeURIComponent(app)}/history`, { env }))
         : Promise.resolve(undefined),
-    [app, env],
+    // Live: read again when the status matrix changes (a promotion completed, a rollback).
+    [app, env, statusVersion.value],
   );
   const open = useSignal(false);
   const entries = history.data.value?.entries ?? [];
