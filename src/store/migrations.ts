@@ -283,6 +283,21 @@ const candidates: Migration = {
   },
 };
 
+/**
+ * 0007: the dashboard's event stream polls `promotions` for rows changed since its last look
+ * (`Promotions.changedSince`, every second while anyone watches): an index keeps that a range scan
+ * as the table grows.
+ */
+const promotionsUpdated: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createIndex('promotions_updated')
+      .on('promotions')
+      .columns(['updated_at', 'id'])
+      .execute();
+  },
+};
+
 /** Every migration, by name. Append new ones; never edit or reorder released ones. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_initial': initial,
@@ -291,6 +306,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0005_deployments': deployments,
   '0006_registry_polls': registryPolls,
   '0003_candidates': candidates,
+  '0007_promotions_updated': promotionsUpdated,
 });
 
 /** Serves {@link migrations} to kysely's `Migrator` without reading files. */
