@@ -1,4 +1,5 @@
 /** The normalised, frozen configuration every other layer works with. */
+import type { RetentionConfig, SyncConfig } from './lifecycle.js';
 import type { GateConfig } from './gates-schema.js';
 
 /** Where a registry's credentials come from. */
@@ -44,6 +45,10 @@ export interface EnvironmentConfig {
   readonly allowOverride: boolean;
   /** `gantry serve` polls this environment's repositories this often (ms); absent: never. */
   readonly poll?: number;
+  /** `gantry gc` refuses it (explicit, or by default a last stage: no environment promotes from it). */
+  readonly protected: boolean;
+  /** What `gantry gc` may delete here. */
+  readonly retention?: RetentionConfig;
 }
 
 /** Inbound registry notifications. */
@@ -116,6 +121,8 @@ export interface Config {
   readonly teams?: ReadonlyMap<string, readonly string[]>;
   /** Outbound webhook endpoints by name; absent for a configuration built in code. */
   readonly webhooks?: ReadonlyMap<string, WebhookConfig>;
+  /** `gantry sync` jobs by name; absent for a configuration built in code. */
+  readonly sync?: ReadonlyMap<string, SyncConfig>;
   /** Positions of keys in {@link file}; absent for a configuration built in code. */
   readonly source?: ConfigSource;
 }

@@ -20,6 +20,7 @@ export { configJsonSchema } from './schema.js';
 export { loadReleaseFile, type ReleaseFile } from './release.js';
 export * from './gates-schema.js';
 export { parseDuration, formatDuration } from './duration.js';
+export { cronProblem, nextCronTime, type RetentionConfig, type SyncConfig } from './lifecycle.js';
 export {
   webhookMatches,
   webhookTargets,

@@ -25,6 +25,7 @@ describe('published JSON Schema', () => {
       'teams',
       'webhooks',
       'events',
+      'sync',
     ]);
     expect(schema.required).toEqual(['registries', 'environments', 'applications']);
     expect(schema.additionalProperties).toBe(false);

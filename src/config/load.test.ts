@@ -61,7 +61,7 @@ describe('parseConfig', () => {
       'unknown top-level key',
       `${GOOD}extra: 1\n`,
       20,
-      'extra: unknown key "extra" (expected one of: registries, environments, applications, attestation, approvers, teams, webhooks, events)',
+      'extra: unknown key "extra" (expected one of: registries, environments, applications, attestation, approvers, teams, webhooks, events, sync)',
     ],
     [
       'wrong type',

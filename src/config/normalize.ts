@@ -18,6 +18,7 @@ import { parseDuration } from './duration.js';
 import { isValidRegistryHost } from '../registry/index.js';
 import { isValidTag } from '../core/index.js';
 import { normalizeWebhooks } from './webhooks.js';
+import { normalizeRetention, normalizeSync } from './lifecycle.js';
 
 /** A problem before positions are attached. */
 export interface PathProblem {
@@ -166,6 +167,9 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
       problems.push({ path: at('tag'), message: 'tag: is only used with mode: tag' });
     }
     const poll = pollInterval(e.poll, e.mode, (message) => problems.push({ path: at('poll'), message }));
+    const retention = normalizeRetention(e.retention, at, problems);
+    // A last stage (nothing promotes from it) is protected unless the file says otherwise.
+    const isLastStage = !Object.values(raw.environments).some((other) => other.from.includes(name));
     if (e.auto && e.from.length === 0)
       problems.push({
         path: at('auto'),
@@ -186,6 +190,8 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
         auto: e.auto,
         allowOverride: e.allowOverride,
         ...(poll !== undefined && { poll }),
+        protected: e.protected ?? isLastStage,
+        ...(retention && { retention }),
       }),
     );
   }
@@ -277,6 +283,7 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
   }
 
   const webhooks = normalizeWebhooks(raw.webhooks, problems);
+  const sync = normalizeSync(raw.sync, new Set(Object.keys(raw.registries)), problems);
 
   if (problems.length > 0) return { problems };
   const attestation = raw.attestation
@@ -299,6 +306,7 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
       approvers,
       teams,
       webhooks,
+      sync,
       ...(attestation && { attestation }),
       ...(raw.events && { events: Object.freeze({ ...raw.events }) }),
     }),

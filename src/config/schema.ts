@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { gateSchema, gateSchemas } from './gates-schema.js';
 import { webhookSchema } from './webhooks.js';
+import { retentionSchema, syncSchema } from './lifecycle.js';
 
 const name = z
   .string()
@@ -83,6 +84,17 @@ export const environmentSchema = z.strictObject({
     .describe(
       'gantry serve lists the tags of every application repository this often (e.g. 1m; at least 10s) and registers new or moved tags as candidates, for registries that cannot send notifications',
     ),
+  protected: z
+    .boolean()
+    .optional()
+    .describe(
+      'gantry gc refuses this environment (default: true for a last stage, one no other environment promotes from)',
+    ),
+  retention: retentionSchema
+    .optional()
+    .describe(
+      'what gantry gc may delete here: candidates never promoted, beyond the newest keep, older than olderThan',
+    ),
 });
 
 /** One application: a name, or a name with its repository path under each environment prefix. */
@@ -155,6 +167,10 @@ export const configSchema = z.strictObject({
     .default({})
     .describe('endpoints `gantry serve` sends signed promotion events to (Standard Webhooks)'),
   events: eventsSchema.optional(),
+  sync: z
+    .record(name, syncSchema)
+    .default({})
+    .describe('gantry sync jobs: repositories (e.g. golden base images) mirrored into other registries'),
 });
 
 /** `gantry.yaml` as parsed, before semantic checks. */

@@ -25,6 +25,7 @@ export const environment = (over: Partial<EnvironmentConfig> & { name: string })
   gates: [],
   auto: false,
   allowOverride: false,
+  protected: false,
   ...over,
 });
 

@@ -15,6 +15,7 @@ const env = (name: string, from: string[]): EnvironmentConfig => ({
   gates: [],
   auto: false,
   allowOverride: false,
+  protected: false,
 });
 const envs = [env('dev', []), env('qa', []), env('prod', ['dev', 'qa'])];
 const config: Config = {

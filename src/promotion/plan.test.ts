@@ -16,6 +16,7 @@ const env = (over: Partial<EnvironmentConfig> = {}): EnvironmentConfig => ({
   gates: [],
   auto: false,
   allowOverride: false,
+  protected: false,
   ...over,
 });
 

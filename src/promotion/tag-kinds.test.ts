@@ -14,6 +14,7 @@ const env = (immutable: RegExp[], floating: string[] = ['latest', 'prod']): Envi
   gates: [],
   auto: false,
   allowOverride: false,
+  protected: false,
 });
 const plain = env([]);
 const semver = env([/^v?\d+\.\d+\.\d+$/, /^[0-9a-f]{40}$/]);
