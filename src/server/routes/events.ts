@@ -1,10 +1,11 @@
 /**
  * `GET /api/v1/events`: one server-sent-event stream of everything the dashboard's live views
  * follow, limited to the caller's teams: `promotion` (a promotion's view whenever one is created
- * or changes state, on any replica), `progress` (copy progress of promotions run here, at most
- * about four a second per promotion) and `status` (the environment × application matrix changed:
- * a promotion completed, a rollback, a deployment report), with a `: keep-alive` comment every
- * 15 s. One subscription to the desk serves every open stream, and only while one is open.
+ * or changes state, on any replica), `progress` (copy progress of promotions run here, a few
+ * reports a second per application; a stream opened mid-copy first gets the progress so far) and
+ * `status` (the environment × application matrix changed: a promotion completed, a rollback, a
+ * deployment report), with a `: keep-alive` comment every 15 s. One subscription to the desk
+ * serves every open stream, while one is open and for 30 s after the last one closed.
  */
 import { z } from 'zod';
 import type { DeskEvent, PromotionView } from '../../jobs/index.js';
@@ -22,6 +23,9 @@ import { visibleApplications } from '../teams.js';
  */
 const PROGRESS_INTERVAL_MS = 100;
 
+/** How long the hub stays subscribed after its last stream closed (ms). */
+const IDLE_UNSUBSCRIBE_MS = 30_000;
+
 interface Client {
   readonly stream: EventStream;
   /** The applications the caller sees; `undefined`: all. */
@@ -33,9 +37,16 @@ class EventHub {
   readonly #ctx: ServerContext;
   readonly #clients = new Set<Client>();
   readonly #progressSent = new Map<string, number>();
+  /**
+   * The latest progress of each application of each promotion still copying, sent to a stream
+   * when it opens: a dashboard opened (or reloaded) mid-copy shows where the copy is at once.
+   */
+  readonly #latestProgress = new Map<string, Omit<Extract<DeskEvent, { type: 'progress' }>, 'type'>>();
   /** Promotions whose completion was announced as a `status` event. */
   readonly #completed = new Set<string>();
   #unsubscribe: (() => void) | undefined;
+  /** Ends the desk subscription a while after the last stream closed (a reload reconnects). */
+  #idle: NodeJS.Timeout | undefined;
 
   constructor(ctx: ServerContext) {
     this.#ctx = ctx;
@@ -47,17 +58,27 @@ class EventHub {
 
   add(client: Client): void {
     this.#clients.add(client);
+    clearTimeout(this.#idle);
+    this.#idle = undefined;
     client.stream.onClose(() => {
       this.#clients.delete(client);
-      if (this.#clients.size === 0) {
+      if (this.#clients.size > 0) return;
+      // Kept for a while: a dashboard that reloads mid-copy gets the progress so far at once.
+      this.#idle = setTimeout(() => {
+        this.#idle = undefined;
+        if (this.#clients.size > 0) return;
         this.#unsubscribe?.();
         this.#unsubscribe = undefined;
         this.#progressSent.clear();
+        this.#latestProgress.clear();
         this.#completed.clear();
-      }
+      }, IDLE_UNSUBSCRIBE_MS);
+      this.#idle.unref();
     });
     if (!this.#unsubscribe && this.#ctx.desk?.watchAll)
       this.#unsubscribe = this.#ctx.desk.watchAll((event) => this.#relay(event));
+    for (const data of this.#latestProgress.values())
+      if (!client.visible || client.visible.has(data.application)) client.stream.send('progress', data);
   }
 
   #relay(event: DeskEvent): void {
@@ -71,17 +92,21 @@ class EventHub {
         this.#status('promotion.completed', view);
       }
       if (view.state !== 'copying')
-        for (const key of this.#progressSent.keys())
-          if (key.startsWith(`${view.id}\n`)) this.#progressSent.delete(key);
+        for (const key of [...this.#progressSent.keys(), ...this.#latestProgress.keys()])
+          if (key.startsWith(`${view.id}\n`)) {
+            this.#progressSent.delete(key);
+            this.#latestProgress.delete(key);
+          }
       return;
     }
     const now = Date.now();
     const key = `${event.id}\n${event.application}`;
+    const { type: _type, ...data } = event;
+    this.#latestProgress.set(key, data);
     const last = this.#progressSent.get(key);
     const final = event.blobsDone >= event.blobsTotal;
     if (!final && last !== undefined && now - last < PROGRESS_INTERVAL_MS) return;
     this.#progressSent.set(key, now);
-    const { type: _type, ...data } = event;
     for (const c of this.#clients)
       if (!c.visible || c.visible.has(event.application)) c.stream.send('progress', data);
   }
