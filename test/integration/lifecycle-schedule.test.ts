@@ -8,6 +8,7 @@
  * either replica, an API run is taken by the other replica's worker, and a run whose worker died
  * is claimed again once its lease runs out.
  */
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LifecycleItem, LifecycleReport } from '../../src/app-lifecycle.js';
 import { createApp, type App } from '../../src/app.js';
@@ -19,7 +20,7 @@ import {
   webhookOutbox,
   type LifecycleRunners,
 } from '../../src/jobs/index.js';
-import { buildServer, type GantryServer } from '../../src/server/index.js';
+import { buildServer, runServer, type GantryServer, type RunningServer } from '../../src/server/index.js';
 import {
   Deployments,
   JobQueue,
@@ -555,5 +556,95 @@ describe('two replicas on one PostgreSQL', () => {
     expect(done.body).toMatchObject({ state: 'succeeded' });
     const job = await new JobQueue(b.store.db).get(dead?.id ?? '');
     expect(job).toMatchObject({ state: 'succeeded', attempts: 2 });
+  });
+});
+
+describe('two gantry serve replicas (runServer) on one PostgreSQL, ticking on their own', () => {
+  const backend = postgresBackend();
+  const runners = new FakeRunners();
+  let clock = Date.parse('2026-06-01T12:00:30.000Z');
+  const servers: RunningServer[] = [];
+
+  beforeAll(async () => {
+    await (await backend.start()).close();
+    for (let i = 0; i < 2; i += 1)
+      servers.push(
+        await runServer({
+          store: { databaseUrl: backend.url() },
+          loadApp: () =>
+            Promise.resolve({
+              app: createApp({ config: testConfig(), env: {}, authFile: '/nonexistent/auth.json' }),
+              file: '/etc/gantry/gantry.yaml',
+              sha256: '0'.repeat(64),
+            }),
+          host: '127.0.0.1',
+          port: 0,
+          logger: pino({ level: 'silent' }),
+          version: 'test',
+          now: () => new Date(clock),
+          ...(i === 0 && { bootstrapToken: BOOTSTRAP }),
+          lifecycleRunners: runners,
+          lifecycleTickMs: 50,
+          lifecycleIdleMs: 50,
+        }),
+      );
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const s of servers) await s.close();
+    await backend.stop();
+  });
+
+  async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+    for (let i = 0; i < 200; i += 1) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+
+  it('runs the slot once over HTTP-visible state, and runs an API run', async () => {
+    const [a, b] = servers;
+    if (!a || !b) throw new Error('two servers');
+    const get = async (s: RunningServer, path: string) => {
+      const res = await fetch(`${s.url}${path}`, { headers: { authorization: `Bearer ${BOOTSTRAP}` } });
+      return (await res.json()) as Record<string, unknown>;
+    };
+    // Let both replicas see the schedules at 12:00:30, then the minute turns.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    clock = Date.parse('2026-06-01T12:01:05.000Z');
+    const run = await until('the scheduled run to succeed', async () => {
+      const { runs } = (await get(b, '/api/v1/lifecycle/runs?kind=gc')) as {
+        runs: Record<string, unknown>[];
+      };
+      return runs.find((r) => r.state === 'succeeded');
+    });
+    expect(run).toMatchObject({ trigger: 'schedule', scheduledFor: '2026-06-01T12:01:00.000Z' });
+    // Both replicas keep ticking (every 50 ms) within the same minute: nothing more is created.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const { runs } = (await get(a, '/api/v1/lifecycle/runs')) as { runs: unknown[] };
+    expect(runs).toHaveLength(1);
+    expect(runners.calls).toHaveLength(1);
+    const { entries } = (await get(a, '/api/v1/ledger?limit=1000')) as { entries: { type: string }[] };
+    expect(entries.filter((e) => e.type === 'gc.completed')).toHaveLength(1);
+
+    const res = await fetch(`${b.url}/api/v1/lifecycle/runs`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${BOOTSTRAP}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: 'sync', name: 'base', dryRun: true }),
+    });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    const done = await until('the API run to end', async () => {
+      const one = await get(a, `/api/v1/lifecycle/runs/${id}`);
+      return one.state === 'succeeded' || one.state === 'failed' ? one : undefined;
+    });
+    expect(done).toMatchObject({
+      state: 'succeeded',
+      dryRun: true,
+      trigger: 'api',
+      report: { dryRun: true },
+    });
   });
 });
