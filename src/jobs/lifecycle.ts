@@ -112,6 +112,7 @@ export class LifecycleScheduler {
   #stopping = false;
   #wake: (() => void) | undefined;
   #tickTimer: NodeJS.Timeout | undefined;
+  #ticking: Promise<void> | undefined;
   #inFlight: AbortController | undefined;
 
   constructor(options: LifecycleSchedulerOptions) {
@@ -127,10 +128,16 @@ export class LifecycleScheduler {
     if (this.#loops.length > 0) return;
     this.#stopping = false;
     const tick = (): void => {
-      this.tick().catch((error: unknown) => {
-        const e = error as { code?: string; message?: string };
-        this.#log.warn({ code: e.code, message: e.message }, 'lifecycle schedules: tick failed');
-      });
+      // One look at a time: a slow store does not pile ticks up.
+      this.#ticking ??= this.tick()
+        .then(() => undefined)
+        .catch((error: unknown) => {
+          const e = error as { code?: string; message?: string };
+          this.#log.warn({ code: e.code, message: e.message }, 'lifecycle schedules: tick failed');
+        })
+        .finally(() => {
+          this.#ticking = undefined;
+        });
     };
     tick();
     this.#tickTimer = setInterval(tick, this.#o.tickMs ?? 30_000);
@@ -149,7 +156,7 @@ export class LifecycleScheduler {
     clearInterval(this.#tickTimer);
     this.#inFlight?.abort(new GantryError('OPERATION_ABORTED', 'the server is stopping'));
     this.kick();
-    await Promise.all(this.#loops);
+    await Promise.all([...this.#loops, this.#ticking]);
     this.#loops = [];
   }
 
@@ -244,9 +251,11 @@ export class LifecycleScheduler {
     const leaseMs = this.#leaseMs();
     const heartbeat = setInterval(
       () => {
-        this.#queue
-          .heartbeat(job.id, job.owner, job.fence, leaseMs)
-          .catch((error: unknown) => abort.abort(error));
+        this.#queue.heartbeat(job.id, job.owner, job.fence, leaseMs).catch((error: unknown) => {
+          // The lease is gone: stop. A store hiccup: the next beat may still hold it.
+          if ((error as { code?: unknown }).code === 'STORE_LEASE_LOST') abort.abort(error);
+          else this.#log.warn({ run: run.id, ...errorOf(error) }, 'lifecycle run: heartbeat failed');
+        });
       },
       Math.max(1, Math.floor(leaseMs / 3)),
     );

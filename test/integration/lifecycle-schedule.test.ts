@@ -61,6 +61,8 @@ function testConfig(): Config {
 /** Fake runners: each call is recorded; `mode` decides how the next runs end. */
 class FakeRunners implements LifecycleRunners {
   mode: 'ok' | 'throw' | 'report-error' = 'ok';
+  /** Runs wait for this before their items. */
+  gate: Promise<void> | undefined;
   readonly calls: { kind: 'gc' | 'sync'; name: string; dryRun: boolean; keep?: string[] }[] = [];
 
   gc: LifecycleRunners['gc'] = async (_app, env, options) => {
@@ -98,6 +100,7 @@ class FakeRunners implements LifecycleRunners {
     onItem: ((item: LifecycleItem) => void | Promise<void>) | undefined,
     items: LifecycleItem[],
   ): Promise<LifecycleReport> {
+    if (this.gate) await this.gate;
     if (this.mode === 'throw') throw new Error('the registry went away');
     const done = dryRun ? items.map((i) => ({ ...i, done: false })) : items;
     if (!dryRun) for (const item of done) await onItem?.(item);
@@ -556,6 +559,33 @@ describe('two replicas on one PostgreSQL', () => {
     expect(done.body).toMatchObject({ state: 'succeeded' });
     const job = await new JobQueue(b.store.db).get(dead?.id ?? '');
     expect(job).toMatchObject({ state: 'succeeded', attempts: 2 });
+  });
+
+  it('fences a worker whose lease ran out mid-run: it records nothing once another took over', async () => {
+    const [a, b] = [replica(0), replica(1)];
+    const started = await call(0, 'POST', '/api/v1/lifecycle/runs', { kind: 'gc', name: 'dev' });
+    const id = String(started.body.id);
+    let release = (): void => undefined;
+    runners.gate = new Promise<void>((resolve) => (release = resolve));
+    const first = a.scheduler.work();
+    const runs = new LifecycleRuns(a.store.db);
+    for (let i = 0; i < 100 && (await runs.get(id))?.state !== 'running'; i += 1)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    const row = await runs.get(id);
+    expect(row?.state).toBe('running');
+    // A stalls past its lease; B claims the job and runs it to the end.
+    await a.store.db
+      .updateTable('jobs')
+      .set({ lease_until: new Date(Date.now() - 60_000) })
+      .where('id', '=', row?.job_id ?? '')
+      .execute();
+    runners.gate = undefined;
+    expect(await b.scheduler.work()).toBe(true);
+    release();
+    expect(await first).toBe(true);
+    const entries = (await ledgerEntries(a.ledger, 'gc.')).filter((e) => e.payload.run === id);
+    expect(entries.map((e) => e.type)).toEqual(['gc.deleted', 'gc.deleted', 'gc.completed']);
+    expect(await runs.get(id)).toMatchObject({ state: 'succeeded', error: null });
   });
 });
 
