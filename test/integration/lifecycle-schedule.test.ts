@@ -45,6 +45,8 @@ environments:
     retention: { keep: 5, olderThan: 7d, schedule: "* * * * *" }
   prod: { registry: r, prefix: prod, from: [dev] }
 applications: [web]
+teams:
+  platform: [web]
 sync:
   base:
     from: { registry: r, repositories: [base/*] }
@@ -543,6 +545,26 @@ describe('two replicas on one PostgreSQL', () => {
     const none = await call(1, 'GET', `/api/v1/lifecycle/runs/run_${'0'.repeat(32)}`);
     expect(none.status).toBe(404);
     expect(none.body).toMatchObject({ error: { code: 'API_NOT_FOUND' } });
+    // Runs name every team's repositories: a token limited to teams reads none of it.
+    const team = await call(0, 'POST', '/api/v1/tokens', {
+      name: 'team',
+      roles: ['viewer'],
+      teams: ['platform'],
+    });
+    expect(team.status).toBe(201);
+    for (const url of [
+      '/api/v1/lifecycle/runs',
+      `/api/v1/lifecycle/runs/run_${'0'.repeat(32)}`,
+      '/api/v1/lifecycle/schedules',
+    ]) {
+      const res = await replica(1).server.http.inject({
+        method: 'GET',
+        url,
+        headers: { authorization: `Bearer ${String(team.body.token)}` },
+      });
+      expect(res.statusCode, url).toBe(403);
+      expect(res.json()).toMatchObject({ error: { code: 'API_FORBIDDEN' } });
+    }
   });
 
   it('claims a run again once the lease of a worker that died runs out', async () => {

@@ -3,6 +3,7 @@
  * outcome, and the configured schedules with their next time. Starting a run is for admins; it is
  * queued as a durable job that any replica's worker runs.
  */
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GantryError } from '../../core/index.js';
 import { nextCronTime } from '../../config/index.js';
@@ -71,6 +72,15 @@ function viewOf(r: LifecycleRunRow, withReport: boolean): z.infer<typeof runView
   };
 }
 
+/** Runs name repositories of every team: a token limited to teams may not read them. */
+function assertAllTeams(request: FastifyRequest): void {
+  if (callerOf(request).token.teams.length > 0)
+    throw new GantryError(
+      'API_FORBIDDEN',
+      'gc and sync runs cover every application: a token limited to teams cannot read them',
+    );
+}
+
 /** The lifecycle routes; `kick` tells this replica's worker a run was queued. */
 export function lifecycleRoutes(ctx: ServerContext, kick: () => void = () => undefined): AnyRoute[] {
   const runs = new LifecycleRuns(ctx.store.db);
@@ -78,7 +88,8 @@ export function lifecycleRoutes(ctx: ServerContext, kick: () => void = () => und
     route({
       method: 'GET',
       url: '/api/v1/lifecycle/runs',
-      summary: 'Gc and sync runs (scheduled or started through the API), newest first',
+      summary:
+        'Gc and sync runs (scheduled or started through the API), newest first (not for a token limited to teams)',
       access: 'read',
       query: z.strictObject({
         kind: kindSchema.optional().describe('only gc or only sync runs'),
@@ -92,24 +103,28 @@ export function lifecycleRoutes(ctx: ServerContext, kick: () => void = () => und
           .describe('most runs returned (1–500, default 50)'),
       }),
       response: z.object({ runs: z.array(runView) }),
-      handler: async ({ query }) => ({
-        runs: (
-          await runs.list({
-            ...(query.kind !== undefined && { kind: query.kind }),
-            ...(query.name !== undefined && { name: query.name }),
-            ...(query.limit !== undefined && { limit: query.limit }),
-          })
-        ).map((r) => viewOf(r, false)),
-      }),
+      handler: async ({ query, request }) => {
+        assertAllTeams(request);
+        return {
+          runs: (
+            await runs.list({
+              ...(query.kind !== undefined && { kind: query.kind }),
+              ...(query.name !== undefined && { name: query.name }),
+              ...(query.limit !== undefined && { limit: query.limit }),
+            })
+          ).map((r) => viewOf(r, false)),
+        };
+      },
     }),
     route({
       method: 'GET',
       url: '/api/v1/lifecycle/runs/:id',
-      summary: 'One gc or sync run with its report',
+      summary: 'One gc or sync run with its report (not for a token limited to teams)',
       access: 'read',
       params: z.strictObject({ id: z.string().regex(/^run_[0-9a-f]{32}$/, 'a run id (run_…)') }),
       response: runView,
-      handler: async ({ params }) => {
+      handler: async ({ params, request }) => {
+        assertAllTeams(request);
         const run = await runs.get(params.id);
         if (!run)
           throw new GantryError('API_NOT_FOUND', `no lifecycle run ${params.id}`, {
@@ -121,10 +136,12 @@ export function lifecycleRoutes(ctx: ServerContext, kick: () => void = () => und
     route({
       method: 'GET',
       url: '/api/v1/lifecycle/schedules',
-      summary: 'Every configured gc and sync schedule with its next time and its last run',
+      summary:
+        'Every configured gc and sync schedule with its next time and its last run (not for a token limited to teams)',
       access: 'read',
       response: z.object({ schedules: z.array(scheduleView) }),
-      handler: async () => {
+      handler: async ({ request }) => {
+        assertAllTeams(request);
         const latest = await runs.latest();
         const now = ctx.now();
         return {
