@@ -170,7 +170,8 @@ export class LifecycleScheduler {
       this.#seen.set(key, seen);
       const after = (await this.#runs.lastSlot(s.kind, s.name)) ?? seen;
       const slot = dueSlot(s.schedule, after, now);
-      if (slot === undefined) continue;
+      // A run still under way is not queued behind: the slot due once it ends runs then.
+      if (slot === undefined || (await this.#runs.busy(s.kind, s.name))) continue;
       const run = await requestLifecycleRun(this.#o.store.db, {
         kind: s.kind,
         name: s.name,
@@ -240,6 +241,14 @@ export class LifecycleScheduler {
       await this.#queue.complete(job.id, job.fence);
       return;
     }
+    if (job.attempts > job.maxAttempts) {
+      // Its workers kept dying or losing the lease mid-run: end it rather than retry for ever.
+      await this.#finish(job, run, undefined, {
+        code: 'OPERATION_ABORTED',
+        message: `the run was interrupted ${job.attempts - 1} times (its worker stopped or lost its lease); not retried`,
+      });
+      return;
+    }
     const held = await db.transaction().execute(async (trx) => {
       if (!(await this.#queue.lock(trx, job.id, job.fence))) return false;
       await this.#runs.started(trx, run.id, this.#now());
@@ -276,10 +285,19 @@ export class LifecycleScheduler {
       if (this.#stopping) await this.#queue.release(job.id, job.fence).catch(() => undefined);
       return;
     }
-    const error = thrown ?? report?.error;
+    await this.#finish(job, run, report, thrown ?? report?.error);
+  }
+
+  /** Stores the outcome, its ledger entry (not for a dry run) and the job's end, while the claim holds. */
+  async #finish(
+    job: ClaimedJob,
+    run: LifecycleRunRow,
+    report: LifecycleReport | undefined,
+    error: { readonly code: string; readonly message: string } | undefined,
+  ): Promise<void> {
     const state = error === undefined ? 'succeeded' : 'failed';
     const finishedAt = this.#now();
-    await db.transaction().execute(async (trx) => {
+    await this.#o.store.db.transaction().execute(async (trx) => {
       if (!(await this.#queue.lock(trx, job.id, job.fence))) return;
       await this.#runs.finished(trx, run.id, {
         state,

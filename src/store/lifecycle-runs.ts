@@ -140,6 +140,20 @@ export class LifecycleRuns {
     return row?.slot == null ? undefined : new Date(row.slot);
   }
 
+  /** Whether a run of (kind, name) that is not a dry run is queued or running. */
+  async busy(kind: 'gc' | 'sync', name: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('lifecycle_runs')
+      .select('id')
+      .where('kind', '=', kind)
+      .where('name', '=', name)
+      .where('dry_run', '=', false)
+      .where('state', 'in', ['queued', 'running'])
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** The newest run of every (kind, name), whatever its trigger. */
   async latest(): Promise<LifecycleRunRow[]> {
     const { rows } = await sql<LifecycleRunRow>`

@@ -378,6 +378,43 @@ describe.each(backends)('lifecycle runs on $name', (backend) => {
       error: { code: 'CONFIG_INVALID', message: 'environment "moon" is not in the configuration' },
     });
   });
+  it('does not queue a slot behind a run under way, and gives up on a run interrupted too often', async () => {
+    const s = scheduler();
+    clock = Date.parse('2026-06-01T13:06:10.000Z');
+    await requestLifecycleRun(store.db, {
+      kind: 'gc',
+      name: 'dev',
+      trigger: 'api',
+      requestedBy: 'alice (tok_1)',
+    });
+    // The 13:06 slot is due, but gc of dev is queued: nothing piles up behind it.
+    expect(await s.tick()).toEqual([]);
+    expect(await s.work()).toBe(true);
+    const created = await s.tick();
+    expect(created.map((r) => r.scheduled_for?.toISOString())).toEqual(['2026-06-01T13:06:00.000Z']);
+    expect(await s.work()).toBe(true);
+
+    const calls = runners.calls.length;
+    const doomed = await requestLifecycleRun(store.db, {
+      kind: 'gc',
+      name: 'dev',
+      trigger: 'api',
+      requestedBy: 'alice (tok_1)',
+    });
+    // Three claims already ended without an outcome (their workers died): the fourth gives up.
+    await store.db
+      .updateTable('jobs')
+      .set({ attempts: 3 })
+      .where('id', '=', doomed?.job_id ?? '')
+      .execute();
+    expect(await s.work()).toBe(true);
+    expect(runners.calls.length).toBe(calls);
+    expect(await runs.get(doomed?.id ?? '')).toMatchObject({
+      state: 'failed',
+      error: { code: 'OPERATION_ABORTED' },
+    });
+    expect((await ledgerEntries(ledger, 'gc.failed')).at(-1)?.payload.run).toBe(doomed?.id);
+  });
 });
 
 describe('two replicas on one PostgreSQL', () => {
