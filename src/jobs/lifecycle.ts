@@ -278,11 +278,17 @@ export class LifecycleScheduler {
       clearInterval(heartbeat);
       this.#inFlight = undefined;
     }
-    if (abort.signal.aborted) {
-      // The lease is lost (another worker runs it) or the server stops: give the job back.
+    if (abort.signal.aborted && (thrown !== undefined || report?.error !== undefined)) {
+      // Cut short because the lease is lost (another worker runs it) or the server stops (the
+      // job is given back): the outcome is not this claim's to record. A run that ended anyway
+      // is recorded below, if the claim still holds.
       const reason = errorOf(abort.signal.reason as unknown);
       this.#log.warn({ run: run.id, ...reason }, 'lifecycle run stopped before its end');
-      if (this.#stopping) await this.#queue.release(job.id, job.fence).catch(() => undefined);
+      if (this.#stopping)
+        await this.#queue.release(job.id, job.fence).then(
+          () => this.#runs.requeued(this.#o.store.db, run.id),
+          () => undefined,
+        );
       return;
     }
     await this.#finish(job, run, report, thrown ?? report?.error);

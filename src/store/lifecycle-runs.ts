@@ -101,6 +101,16 @@ export class LifecycleRuns {
       .execute();
   }
 
+  /** Marks a running run queued again (its job was given back, e.g. the server stopped). */
+  async requeued(db: Db, id: string): Promise<void> {
+    await db
+      .updateTable('lifecycle_runs')
+      .set({ state: 'queued' })
+      .where('id', '=', id)
+      .where('state', '=', 'running')
+      .execute();
+  }
+
   /** Records how the run ended. */
   async finished(trx: Db, id: string, outcome: LifecycleRunOutcome): Promise<void> {
     await trx

@@ -74,7 +74,7 @@ class FakeRunners implements LifecycleRunners {
       dryRun: options.dryRun,
       keep: [...(options.keepDigests ?? [])],
     });
-    return this.#run('gc', env, options.dryRun, options.onItem, [
+    return this.#run('gc', env, options.dryRun, options.onItem, options.signal, [
       {
         action: 'delete',
         repository: 'r/dev/web',
@@ -89,7 +89,7 @@ class FakeRunners implements LifecycleRunners {
 
   sync: LifecycleRunners['sync'] = async (_app, name, options) => {
     this.calls.push({ kind: 'sync', name, dryRun: options.dryRun });
-    return this.#run('sync', name, options.dryRun, options.onItem, [
+    return this.#run('sync', name, options.dryRun, options.onItem, options.signal, [
       { action: 'copy', repository: 'm/base/alpine', digest: digest('3'), bytes: 10, done: true },
       { action: 'tag', repository: 'm/base/alpine', digest: digest('3'), tags: ['3.20'], done: true },
     ]);
@@ -100,9 +100,15 @@ class FakeRunners implements LifecycleRunners {
     name: string,
     dryRun: boolean,
     onItem: ((item: LifecycleItem) => void | Promise<void>) | undefined,
+    signal: AbortSignal | undefined,
     items: LifecycleItem[],
   ): Promise<LifecycleReport> {
-    if (this.gate) await this.gate;
+    const gate = this.gate;
+    if (gate)
+      await new Promise<void>((resolve, reject) => {
+        void gate.then(resolve);
+        signal?.addEventListener('abort', () => reject(new Error('aborted')));
+      });
     if (this.mode === 'throw') throw new Error('the registry went away');
     const done = dryRun ? items.map((i) => ({ ...i, done: false })) : items;
     if (!dryRun) for (const item of done) await onItem?.(item);
@@ -414,6 +420,31 @@ describe.each(backends)('lifecycle runs on $name', (backend) => {
       error: { code: 'OPERATION_ABORTED' },
     });
     expect((await ledgerEntries(ledger, 'gc.failed')).at(-1)?.payload.run).toBe(doomed?.id);
+  });
+  it('gives a run back when the server stops mid-run, for another replica to run', async () => {
+    const stopping = new LifecycleScheduler({ store, ledger, app: () => app, runners, now, idleMs: 20 });
+    let release = (): void => undefined;
+    runners.gate = new Promise<void>((resolve) => (release = resolve));
+    const run = await requestLifecycleRun(store.db, {
+      kind: 'sync',
+      name: 'base',
+      trigger: 'api',
+      requestedBy: 'alice (tok_1)',
+    });
+    stopping.start();
+    for (let i = 0; i < 200 && (await runs.get(run?.id ?? ''))?.state !== 'running'; i += 1)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await runs.get(run?.id ?? ''))?.state).toBe('running');
+    await stopping.stop();
+    runners.gate = undefined;
+    release();
+    expect(await runs.get(run?.id ?? '')).toMatchObject({ state: 'queued' });
+    expect(await new JobQueue(store.db).get(run?.job_id ?? '')).toMatchObject({
+      state: 'queued',
+      attempts: 0,
+    });
+    expect(await scheduler().work()).toBe(true);
+    expect(await runs.get(run?.id ?? '')).toMatchObject({ state: 'succeeded' });
   });
 });
 
