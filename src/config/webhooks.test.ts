@@ -116,6 +116,21 @@ describe('webhookMatches', () => {
     expect(webhookMatches(['promotion.*'], 'promotionx.completed')).toBe(false);
   });
 
+  it('matches the outcome of gc and sync runs; failures include their failures, not item entries', () => {
+    for (const t of ['gc.completed', 'gc.failed', 'sync.completed', 'sync.failed'])
+      expect(webhookMatches(['*'], t)).toBe(true);
+    expect(webhookMatches(['gc.*'], 'gc.failed')).toBe(true);
+    expect(webhookMatches(['gc.*'], 'sync.failed')).toBe(false);
+    expect(webhookMatches(['failures'], 'gc.failed')).toBe(true);
+    expect(webhookMatches(['failures'], 'sync.failed')).toBe(true);
+    expect(webhookMatches(['failures'], 'gc.completed')).toBe(false);
+    for (const t of ['gc.deleted', 'sync.copied', 'sync.tagged'])
+      expect(webhookMatches(['*'], t)).toBe(false);
+    expect(
+      messages(`  a: { url: 'https://h.example.com/', secretEnv: H, events: [gc.*, sync.failed] }\n`),
+    ).toEqual([]);
+  });
+
   it('never matches ledger entries that are not webhook events, not even with *', () => {
     for (const t of ['token.created', 'token.revoked', 'config.loaded', 'promotion.unknown'])
       expect(webhookMatches(['*', 'promotion.*', 'failures'], t)).toBe(false);

@@ -9,7 +9,10 @@ import type { Config, WebhookConfig } from './config.js';
 import { configError } from './config-error.js';
 import { durationSchema } from './gates-schema.js';
 
-/** Event types a webhook can ask for (every promotion state change, approvals, rollbacks). */
+/**
+ * Event types a webhook can ask for (every promotion state change, approvals, rollbacks, and the
+ * outcome of the server's gc and sync runs).
+ */
 export const WEBHOOK_EVENT_TYPES: readonly string[] = Object.freeze([
   'promotion.requested',
   'promotion.gated',
@@ -21,6 +24,10 @@ export const WEBHOOK_EVENT_TYPES: readonly string[] = Object.freeze([
   'promotion.failed',
   'promotion.cancelled',
   'rollback.completed',
+  'gc.completed',
+  'gc.failed',
+  'sync.completed',
+  'sync.failed',
 ]);
 
 /** The event types `failures` stands for. */
@@ -28,6 +35,8 @@ export const FAILURE_EVENT_TYPES: readonly string[] = Object.freeze([
   'promotion.failed',
   'promotion.rejected',
   'promotion.cancelled',
+  'gc.failed',
+  'sync.failed',
 ]);
 
 const eventFilter = z
@@ -86,7 +95,7 @@ const PREFIXES = new Set(WEBHOOK_EVENT_TYPES.map((t) => t.slice(0, t.indexOf('.'
 function filterProblem(filter: string): string | undefined {
   if (filter === '*' || filter === 'failures' || WEBHOOK_EVENT_TYPES.includes(filter)) return undefined;
   if (filter.endsWith('.*') && PREFIXES.has(filter.slice(0, -2))) return undefined;
-  return `unknown event "${filter}" (expected one of: ${WEBHOOK_EVENT_TYPES.join(', ')}, promotion.*, rollback.*, *, failures)`;
+  return `unknown event "${filter}" (expected one of: ${WEBHOOK_EVENT_TYPES.join(', ')}, ${[...PREFIXES].map((p) => `${p}.*`).join(', ')}, *, failures)`;
 }
 
 function isLoopback(hostname: string): boolean {

@@ -23,3 +23,13 @@ export type {
   HoldFilter,
   HoldView,
 } from './auto-promote.js';
+export {
+  LIFECYCLE_JOB,
+  LifecycleScheduler,
+  requestLifecycleRun,
+  SCHEDULE_ACTOR,
+  unavailableRunners,
+} from './lifecycle.js';
+export type { LifecycleRunners, LifecycleRunRequest, LifecycleSchedulerOptions } from './lifecycle.js';
+export { configuredSchedules, dueSlot, latestSlot } from './lifecycle-slots.js';
+export type { LifecycleSchedule } from './lifecycle-slots.js';

@@ -10,12 +10,15 @@ import { GantryError } from '../core/index.js';
 import type { WebhookTarget } from '../config/index.js';
 import {
   AutoPromoter,
+  LifecycleScheduler,
   PromotionRuntime,
   RegistryPoller,
   storeApprovals,
   webhookOutbox,
   WebhookWorker,
+  unavailableRunners,
   type CandidateSink,
+  type LifecycleRunners,
   type PromotionRuntimeOptions,
   type RuntimeObserver,
 } from '../jobs/index.js';
@@ -81,6 +84,15 @@ export interface RunServerOptions {
   readonly candidates?: CandidateSink;
   /** The built dashboard to serve at `/` (dist/web). Default: none. */
   readonly dashboardDir?: string;
+  /**
+   * What performs gc and sync runs (schedules and `POST /api/v1/lifecycle/runs`): `runGc` and
+   * `runSync`. Default {@link unavailableRunners} (every run fails: not available in this build).
+   */
+  readonly lifecycleRunners?: LifecycleRunners;
+  /** How often lifecycle schedules are looked at, ms. Default 30000. */
+  readonly lifecycleTickMs?: number;
+  /** How long an idle lifecycle worker waits before looking for runs again, ms. Default 1000. */
+  readonly lifecycleIdleMs?: number;
 }
 
 /** The running server. */
@@ -93,6 +105,8 @@ export interface RunningServer {
   readonly runtime: PromotionRuntime;
   /** The candidate sink with auto-promotion, and the holds (`ctx.candidates`, `ctx.holds`). */
   readonly candidates: AutoPromoter;
+  /** Creates scheduled gc and sync runs and runs them (one worker per replica). */
+  readonly lifecycle: LifecycleScheduler;
   /** Loads the configuration again, records it in the ledger and serves with it. */
   reload(): Promise<LoadedApp>;
   /** Stops: no new connections, in-flight requests finish, then apps and store close. Idempotent. */
@@ -124,9 +138,11 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   let webhooks: WebhookWorker | undefined;
   let poller: RegistryPoller | undefined;
   let candidates: AutoPromoter | undefined;
+  let lifecycle: LifecycleScheduler | undefined;
   const closeAll = async (): Promise<void> => {
     // Polls and jobs first (running steps finish or are released), then requests, apps and the store.
     await poller?.stop();
+    await lifecycle?.stop();
     await webhooks?.stop();
     await runtime?.stop();
     await server?.http.close();
@@ -172,6 +188,17 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
       logger: options.logger,
       now,
     });
+    const scheduler = new LifecycleScheduler({
+      store,
+      ledger,
+      app: () => current.app,
+      runners: options.lifecycleRunners ?? unavailableRunners,
+      logger: options.logger,
+      now,
+      ...(options.lifecycleTickMs !== undefined && { tickMs: options.lifecycleTickMs }),
+      ...(options.lifecycleIdleMs !== undefined && { idleMs: options.lifecycleIdleMs }),
+    });
+    lifecycle = scheduler;
     server = await buildServer({
       metrics,
       store,
@@ -185,6 +212,7 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
       candidates: options.candidates ?? candidates,
       holds: candidates,
       ...(options.dashboardDir !== undefined && { dashboardDir: options.dashboardDir }),
+      lifecycleQueued: () => scheduler.kick(),
     });
     if (options.bootstrapToken !== undefined) {
       const seeded = await server.tokens.seedBootstrap(options.bootstrapToken, {
@@ -201,6 +229,7 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
     }
     runtime.start();
     worker.start();
+    scheduler.start();
     poller = new RegistryPoller({
       store,
       app: () => current.app,
@@ -216,7 +245,7 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
   const address = server.http.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  const opened = { store, server, runtime, candidates };
+  const opened = { store, server, runtime, candidates, lifecycle };
   let closing: Promise<void> | undefined;
   return {
     url: `http://${host}:${port}`,
@@ -224,6 +253,7 @@ export async function runServer(options: RunServerOptions): Promise<RunningServe
     server: opened.server,
     runtime: opened.runtime,
     candidates: opened.candidates,
+    lifecycle: opened.lifecycle,
     reload: async () => {
       const next = await options.loadApp(deps);
       try {

@@ -33,6 +33,7 @@ import { environmentRoutes } from './routes/environments.js';
 import { eventRoutes } from './routes/events.js';
 import { holdRoutes } from './routes/holds.js';
 import { ledgerRoutes } from './routes/ledger.js';
+import { lifecycleRoutes } from './routes/lifecycle.js';
 import { operationRoutes } from './routes/operations.js';
 import { pipelineRoutes } from './routes/pipeline.js';
 import { promotionRoutes } from './routes/promotions.js';
@@ -96,6 +97,8 @@ export interface ServerOptions {
    * ignored.
    */
   readonly dashboardDir?: string;
+  /** Tells the lifecycle worker a run was queued through the API. Default: it finds it on its next look. */
+  readonly lifecycleQueued?: () => void;
 }
 
 /** A built server, not yet listening. */
@@ -200,6 +203,7 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     ...sessionRoutes(ctx),
     ...pipelineRoutes(ctx),
     ...eventRoutes(ctx, streams),
+    ...lifecycleRoutes(ctx, options.lifecycleQueued),
   );
   for (const r of routes) if (!r.rawBody) register(http, r, authorize);
   // Routes that verify a signature get the body as bytes, whatever its content type.

@@ -59,3 +59,10 @@ export { Deployments, deploymentSubject } from './deployments.js';
 export type { CurrentDeployment, Deployment, DeploymentQuery, NewDeployment } from './deployments.js';
 export { Candidates } from './candidates.js';
 export type { CandidateRow, HoldQuery, HoldRow, NewCandidateRow, NewHold } from './candidates.js';
+export { LifecycleRuns, newLifecycleRunId } from './lifecycle-runs.js';
+export type {
+  LifecycleRunOutcome,
+  LifecycleRunQuery,
+  LifecycleRunRow,
+  NewLifecycleRun,
+} from './lifecycle-runs.js';

@@ -298,6 +298,41 @@ const promotionsUpdated: Migration = {
   },
 };
 
+/**
+ * 0008: lifecycle runs (issue 14): each gc or sync run `gantry serve` starts, on a schedule or
+ * through the API, with its outcome. A scheduled slot is unique per (kind, name, scheduled_for), so
+ * replicas ticking at once create it once; API runs have no slot (NULLs never conflict).
+ */
+const lifecycleRuns: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('lifecycle_runs')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('gc', 'sync')`))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('trigger', 'text', (c) => c.notNull().check(sql`trigger in ('schedule', 'api')`))
+      .addColumn('scheduled_for', 'timestamptz')
+      .addColumn('dry_run', 'boolean', (c) => c.notNull().defaultTo(false))
+      .addColumn('requested_by', 'text', (c) => c.notNull())
+      .addColumn('job_id', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) =>
+        c.notNull().check(sql`state in ('queued', 'running', 'succeeded', 'failed')`),
+      )
+      .addColumn('started_at', 'timestamptz')
+      .addColumn('finished_at', 'timestamptz')
+      .addColumn('report', 'jsonb')
+      .addColumn('error', 'jsonb')
+      .addColumn('created_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+      .addUniqueConstraint('lifecycle_runs_one_per_slot', ['kind', 'name', 'scheduled_for'])
+      .execute();
+    await db.schema
+      .createIndex('lifecycle_runs_newest')
+      .on('lifecycle_runs')
+      .columns(['kind', 'name', 'created_at'])
+      .execute();
+  },
+};
+
 /** Every migration, by name. Append new ones; never edit or reorder released ones. */
 export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0001_initial': initial,
@@ -307,6 +342,7 @@ export const migrations: Readonly<Record<string, Migration>> = Object.freeze({
   '0006_registry_polls': registryPolls,
   '0003_candidates': candidates,
   '0007_promotions_updated': promotionsUpdated,
+  '0008_lifecycle_runs': lifecycleRuns,
 });
 
 /** Serves {@link migrations} to kysely's `Migrator` without reading files. */

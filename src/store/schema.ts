@@ -200,6 +200,28 @@ export interface HoldsTable {
   released_by: string | null;
 }
 
+/** `lifecycle_runs`: gc and sync runs of `gantry serve`, scheduled or asked for (lifecycle-runs.ts). */
+export interface LifecycleRunsTable {
+  id: string;
+  kind: 'gc' | 'sync';
+  /** The environment (gc) or the sync job. */
+  name: string;
+  trigger: 'schedule' | 'api';
+  /** The cron slot a scheduled run is for; null for API runs. */
+  scheduled_for: Date | null;
+  dry_run: ColumnType<boolean, boolean | undefined, boolean>;
+  requested_by: string;
+  /** The `lifecycle` job that runs it. */
+  job_id: string;
+  state: 'queued' | 'running' | 'succeeded' | 'failed';
+  started_at: Date | null;
+  finished_at: Date | null;
+  /** The LifecycleReport. */
+  report: NullableJsonbColumn;
+  error: NullableJsonbColumn;
+  created_at: CreatedAtColumn;
+}
+
 /** Every table of the store, for `Kysely<StoreDatabase>`. */
 export interface StoreDatabase {
   promotions: PromotionsTable;
@@ -215,6 +237,7 @@ export interface StoreDatabase {
   deployments: DeploymentsTable;
   candidates: CandidatesTable;
   holds: HoldsTable;
+  lifecycle_runs: LifecycleRunsTable;
 }
 
 /** JSON text for a `jsonb` column (canonical, so equal values are stored as equal text). */

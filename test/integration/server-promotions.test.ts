@@ -169,6 +169,10 @@ describe('access control on every route', () => {
         'GET /api/v1/pipeline',
         'GET /api/v1/applications/sample/candidates/sample',
         'GET /api/v1/events',
+        'GET /api/v1/lifecycle/runs',
+        'GET /api/v1/lifecycle/runs/sample',
+        'GET /api/v1/lifecycle/schedules',
+        'POST /api/v1/lifecycle/runs',
       ]),
     );
     // … and only these three need no token.
