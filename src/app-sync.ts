@@ -6,12 +6,17 @@
  * blobs present skipped) and then tagged, so a failed copy writes no tag. A tag that moved in the
  * source moves in the target; nothing is ever deleted there.
  */
-import type { App } from './app.js';
 import type { LifecycleItem, LifecycleReport, SyncRunOptions } from './app-lifecycle.js';
-import type { SyncConfig } from './config/index.js';
+import type { Config, SyncConfig } from './config/index.js';
 import { GantryError, toGantryError, type Digest } from './core/index.js';
 import { RegistryTarget, Scheduler, copyImage } from './copy/index.js';
 import type { RegistryClient, Repository } from './registry/index.js';
+
+/** What a sync run needs of the wired application (an `App` from createApp is one). */
+export interface SyncApp {
+  readonly config: Config;
+  readonly client: RegistryClient;
+}
 
 /** Tags that are referrers or cosign artifacts of the tag schema: they travel with their subjects. */
 const ARTIFACT_TAG = /^sha(256|512)-[0-9a-f]{64,128}(\.[a-z]+)?$/;
@@ -23,7 +28,7 @@ interface SourceImages {
 }
 
 /** The sync jobs named in gantry.yaml, in order; every name must exist (`USAGE_INVALID`). */
-export function syncJobs(app: App, names: readonly string[] = []): SyncConfig[] {
+export function syncJobs(app: SyncApp, names: readonly string[] = []): SyncConfig[] {
   const configured = app.config.sync ?? new Map<string, SyncConfig>();
   const all = [...configured.values()];
   if (names.length === 0) {
@@ -58,7 +63,7 @@ export function targetRepository(prefix: string, repository: string): string {
  * refuses writes, a source that cannot be listed) stops the run and is set as `report.error`, with
  * `items` saying how far it got. Throws `USAGE_INVALID` for an unknown job.
  */
-export async function runSync(app: App, name: string, options: SyncRunOptions): Promise<LifecycleReport> {
+export async function runSync(app: SyncApp, name: string, options: SyncRunOptions): Promise<LifecycleReport> {
   const [job] = syncJobs(app, [name]) as [SyncConfig];
   const now = options.now ?? (() => new Date());
   const startedAt = now().toISOString();
@@ -175,7 +180,7 @@ export async function runSync(app: App, name: string, options: SyncRunOptions): 
   });
 }
 
-function hostOf(app: App, registry: string): string {
+function hostOf(app: SyncApp, registry: string): string {
   const r = app.config.registries.get(registry);
   if (!r) throw new GantryError('CONFIG_INVALID', `${app.config.file}: unknown registry "${registry}"`);
   return r.host;
