@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { matchesPattern, targetRepository } from './app-sync.js';
+import type { SyncConfig } from './config/index.js';
+import { isOwnMirror, matchesPattern, targetRepository } from './app-sync.js';
 
 describe('matchesPattern', () => {
   it.each([
@@ -27,5 +28,24 @@ describe('targetRepository', () => {
     ['/a/b/', 'base/alpine', 'a/b/base/alpine'],
   ])('prefix %j and %s give %s', (prefix, repository, expected) => {
     expect(targetRepository(prefix, repository)).toBe(expected);
+  });
+});
+
+describe('isOwnMirror', () => {
+  const job: SyncConfig = {
+    name: 'base',
+    from: { registry: 'prod', repositories: ['base/*'] },
+    to: [
+      { registry: 'prod', prefix: 'base/mirror' },
+      { registry: 'dev', prefix: 'other' },
+    ],
+  };
+  it.each([
+    ['base/mirror/base/alpine', true],
+    ['base/alpine', false],
+    ['base/mirrored', false],
+    ['other/base/alpine', false], // that target is another registry
+  ])('%s: %s', (repository, expected) => {
+    expect(isOwnMirror(job, repository)).toBe(expected);
   });
 });

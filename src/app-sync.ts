@@ -59,6 +59,18 @@ export function targetRepository(prefix: string, repository: string): string {
 }
 
 /**
+ * True when `repository` of the source registry is one of the job's own mirrors (a target in the
+ * same registry under a prefix): a pattern never picks those up, or each run would mirror the
+ * previous run's mirror again.
+ */
+export function isOwnMirror(job: SyncConfig, repository: string): boolean {
+  return job.to.some((t) => {
+    const prefix = t.prefix.replace(/^\/+|\/+$/g, '');
+    return t.registry === job.from.registry && prefix !== '' && repository.startsWith(`${prefix}/`);
+  });
+}
+
+/**
  * Runs one sync job (`name`, a key of `sync:`). Returns a report; a failure (a target that
  * refuses writes, a source that cannot be listed) stops the run and is set as `report.error`, with
  * `items` saying how far it got. Throws `USAGE_INVALID` for an unknown job.
@@ -83,7 +95,9 @@ export async function runSync(app: SyncApp, name: string, options: SyncRunOption
   };
   try {
     const source = hostOf(app, job.from.registry);
-    const repositories = await expandRepositories(client, source, job.from.repositories);
+    const repositories = (await expandRepositories(client, source, job.from.repositories)).filter(
+      (r) => job.from.repositories.includes(r) || !isOwnMirror(job, r),
+    );
     const images: SourceImages[] = [];
     for (const repository of repositories) {
       images.push(await sourceImages(client, { registry: source, repository }, job.from.tags));

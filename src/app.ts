@@ -340,5 +340,12 @@ export {
 } from './promotion/index.js';
 export { pinFile, type PinChange, type PinResult, type PinTarget, type PinUnpinned } from './pin/index.js';
 // Lifecycle jobs (issue 14): `gantry sync` mirrors.
-export { matchesPattern, runSync, syncJobs, targetRepository, type SyncApp } from './app-sync.js';
+export {
+  isOwnMirror,
+  matchesPattern,
+  runSync,
+  syncJobs,
+  targetRepository,
+  type SyncApp,
+} from './app-sync.js';
 export type { LifecycleItem, LifecycleProgress, LifecycleReport, SyncRunOptions } from './app-lifecycle.js';
