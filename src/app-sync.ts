@@ -104,7 +104,11 @@ export async function runSync(app: SyncApp, name: string, options: SyncRunOption
     }
     const total = images.reduce((n, i) => n + i.digests.size, 0) * job.to.length;
     let done = 0;
-    options.onProgress?.({ done, total, message: `${repositories.length} repositories listed` });
+    options.onProgress?.({
+      done,
+      total,
+      message: `${repositories.length} ${repositories.length === 1 ? 'repository' : 'repositories'} listed`,
+    });
     const scheduler = new Scheduler();
     for (const image of images) {
       const from = new RegistryTarget(
@@ -123,7 +127,6 @@ export async function runSync(app: SyncApp, name: string, options: SyncRunOption
         const existing = await dest.existingTags();
         for (const [digest, tags] of image.digests) {
           const where = `${repo.registry}/${repo.repository}`;
-          options.onProgress?.({ done, total, message: `${where} ${tags.join(', ')}` });
           const before = new Map<string, Digest | undefined>();
           for (const tag of tags) {
             before.set(
@@ -173,7 +176,13 @@ export async function runSync(app: SyncApp, name: string, options: SyncRunOption
           }
           unchanged += tags.length - moved.length;
           totals.skipped += tags.length - moved.length;
-          options.onProgress?.({ done: ++done, total, message: `${where} ${tags.join(', ')}` });
+          const outcome =
+            moved.length === 0
+              ? copied
+                ? 'referrers copied'
+                : 'unchanged'
+              : `${copied ? 'copied, ' : ''}${options.dryRun ? 'would tag' : 'tagged'} ${moved.join(', ')}`;
+          options.onProgress?.({ done: ++done, total, message: `${where}@${digest}: ${outcome}` });
         }
       }
     }
