@@ -61,7 +61,7 @@ beforeAll(async () => {
     startFaultProxy({
       target: dev2.url,
       fault: (req) =>
-        WRITES.has(req.method)
+        WRITES.has(req.method) && req.url.startsWith('/v2/base/debian/')
           ? { status: 403, body: { errors: [{ code: 'DENIED', message: 'read-only mirror' }] } }
           : 'pass',
     }),
@@ -104,7 +104,7 @@ sync:
     from: { registry: prod, repositories: [base/*], tags: ["1.*"] }
     to: [{ registry: devp }, { registry: dev2, prefix: mirror }]
   refused:
-    from: { registry: prod, repositories: [base/debian] }
+    from: { registry: prod, repositories: [base/alpine, base/debian] }
     to: [{ registry: ro }]
   locked:
     from: { registry: prod, repositories: [base/debian] }
@@ -267,17 +267,25 @@ describe('gantry sync', () => {
     }
   });
 
-  it('a target that refuses writes: one error line, exit 6, how far it got, no tag written', async () => {
+  it('a target that refuses writes: one error line, exit 6, how far it got, no tag on the refused image', async () => {
     const r = await sync('refused');
     expect(r.code).toBe(6);
     const errors = r.stderr.split('\n').filter((l) => l.startsWith('gantry:'));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(/^gantry: sync refused: .*\[REGISTRY_DENIED\]$/);
-    expect(r.stdout).toMatch(/copied 0 digests .*\(stopped early\)/);
+    // base/alpine (two digests, 1.0 and 1.0.1) went through before base/debian was refused.
+    expect(r.stdout).toMatch(
+      /^Sync refused: copied 2 digests .*, wrote 2 tags, 0 unchanged, .*\(stopped early\)/,
+    );
+    expect((await tagsOf(dev2Client, dev2, 'base/alpine')).filter((t) => !t.startsWith('sha256-'))).toEqual([
+      '1.0',
+      '1.0.1',
+    ]);
     expect(await tagsOf(dev2Client, dev2, 'base/debian')).toEqual([]);
     const [report] = await syncJson(6, 'refused');
     expect(report?.error?.code).toBe('REGISTRY_DENIED');
     expect(report?.items).toEqual([]);
+    expect(report?.kept).toEqual({ unchanged: 2 });
   });
 
   it('a registry that refuses the credentials: exit 6 with REGISTRY_UNAUTHORIZED', async () => {
