@@ -139,7 +139,7 @@ export async function runSync(app: SyncApp, name: string, options: SyncRunOption
             moved.length === 0 ? true : (await client.manifestHead({ ...repo, digest })) !== undefined;
           let copied: { bytes: number } | undefined;
           if (options.dryRun) {
-            if (!present) {
+            if (!present || (await referrersMissing(from, dest, digest))) {
               const plan = await copyImage(from, digest, dest, { dryRun: true, scheduler });
               copied = { bytes: plan.bytesPlanned };
             }
@@ -201,6 +201,14 @@ export async function runSync(app: SyncApp, name: string, options: SyncRunOption
     totals,
     ...(error && { error }),
   });
+}
+
+/** True when `digest` has referrers in the source that the target lacks (they would be copied). */
+async function referrersMissing(from: RegistryTarget, to: RegistryTarget, digest: Digest): Promise<boolean> {
+  const want = await from.referrers(digest);
+  if (want.length === 0) return false;
+  const have = new Set((await to.referrers(digest)).map((d) => d.digest));
+  return want.some((d) => !have.has(d.digest));
 }
 
 function hostOf(app: SyncApp, registry: string): string {

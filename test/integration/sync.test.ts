@@ -233,6 +233,35 @@ describe('gantry sync', () => {
     expect(await digestAt(devClient, dev, 'base/alpine', '1.0.1')).toBe(alpine.digest);
   });
 
+  it('a referrer added to the source later (an SBOM) follows: dry run first, then the run', async () => {
+    const sbom = makeArtifact({
+      subject: alpine,
+      artifactType: 'application/spdx+json',
+      content: '{"sbom":1}',
+    });
+    for (const [digest, bytes] of sbom.blobs)
+      await prodClient.blobUpload(repo(prod, 'base/alpine'), digest as Digest, bytes.byteLength, bytes);
+    await prodClient.referrerPush(repo(prod, 'base/alpine'), sbom.manifest, sbom.mediaType);
+    const referrerCopies = (report: LifecycleReport | undefined) =>
+      report?.items
+        .filter((i) => i.reason === 'referrers added')
+        .map((i) => [i.repository, i.digest, i.done]);
+    const [planned] = await syncJson(0, 'base-images', '--dry-run');
+    expect(referrerCopies(planned)).toEqual([
+      [`${devProxy.host}/base/alpine`, alpine.digest, false],
+      [`${dev2.host}/mirror/base/alpine`, alpine.digest, false],
+    ]);
+    expect(planned?.items.filter((i) => i.action === 'tag')).toEqual([]);
+    const [report] = await syncJson(0, 'base-images');
+    expect(referrerCopies(report)).toEqual([
+      [`${devProxy.host}/base/alpine`, alpine.digest, true],
+      [`${dev2.host}/mirror/base/alpine`, alpine.digest, true],
+    ]);
+    expect(report?.kept).toEqual({ unchanged: 6 });
+    const there = await dev2Client.referrersList(repo(dev2, 'mirror/base/alpine'), alpine.digest as Digest);
+    expect(there.descriptors.map((d) => d.digest).sort()).toEqual([signature, sbom.digest].sort());
+  });
+
   it('runSync reports each item through onItem as it happens, and progress up to the total', async () => {
     const v13 = makeImage({ seed: 'sync-debian-1.3' });
     await pushImage(prod, 'base/debian', v13, '1.3');
