@@ -124,7 +124,8 @@ export async function runSync(app: SyncApp, name: string, options: SyncRunOption
           repository: targetRepository(to.prefix, image.repository),
         };
         const dest = new RegistryTarget(app.client, repo, { ...(signal && { signal }) });
-        const existing = await dest.existingTags();
+        // Tags the target has; grows as this run writes (a repository is new only until then).
+        const existing = new Set(await dest.existingTags());
         for (const [digest, tags] of image.digests) {
           const where = `${repo.registry}/${repo.repository}`;
           const before = new Map<string, Digest | undefined>();
@@ -150,6 +151,7 @@ export async function runSync(app: SyncApp, name: string, options: SyncRunOption
               destinationTags: existing,
               ...(signal && { signal }),
             });
+            for (const t of moved) existing.add(t);
             if (!r.alreadyComplete && (!present || r.referrers.copied > 0 || r.bytesTransferred > 0))
               copied = { bytes: r.bytesTransferred };
           }
