@@ -339,3 +339,13 @@ export {
   type StoredApproval,
 } from './promotion/index.js';
 export { pinFile, type PinChange, type PinResult, type PinTarget, type PinUnpinned } from './pin/index.js';
+// Lifecycle jobs (issue 14): `gantry sync` mirrors.
+export {
+  isOwnMirror,
+  matchesPattern,
+  runSync,
+  syncJobs,
+  targetRepository,
+  type SyncApp,
+} from './app-sync.js';
+export type { LifecycleItem, LifecycleProgress, LifecycleReport, SyncRunOptions } from './app-lifecycle.js';

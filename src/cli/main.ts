@@ -275,6 +275,15 @@ export function buildProgram(): Command {
   ).action(
     run(localOrRemote('rollback', async () => (await import('./commands/rollback.js')).rollback as Action)),
   );
+  appOptions(
+    program
+      .command('sync')
+      .description(
+        "mirror repositories (e.g. base images) into other registries, as gantry.yaml's sync: jobs say; copies only what changed",
+      )
+      .argument('[names...]', 'sync jobs to run (default: every one)')
+      .option('--dry-run', 'show what would be copied and tagged; write nothing'),
+  ).action(run(async () => (await import('./commands/sync.js')).sync as Action));
   addRegistryOptions(
     program
       .command('verify')

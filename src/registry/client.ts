@@ -29,6 +29,7 @@ import {
 } from './manifests.js';
 import type { Reference, Repository } from './reference.js';
 import { referrerPush, referrersList, type ReferrersResult } from './referrers.js';
+import { catalogList, type CatalogResult } from './catalog.js';
 import { ping } from './ping.js';
 import { Session, type ReferrerLock } from './session.js';
 import { tagDelete, tagList, tagListChecked, type TagListResult } from './tags.js';
@@ -179,6 +180,14 @@ export class RegistryClient {
   /** Lists a repository's tag list split into valid tags and entries that are not valid tag names. */
   tagListChecked(repo: Repository, pageSize?: number): Promise<TagListResult> {
     return tagListChecked(this.#session, repo, pageSize);
+  }
+
+  /**
+   * Lists every repository of a registry (`/v2/_catalog`), following pagination; entries that are
+   * not valid repository paths are set apart. `REGISTRY_UNSUPPORTED` when the registry has no catalog.
+   */
+  catalogList(registry: string, pageSize?: number): Promise<CatalogResult> {
+    return catalogList(this.#session, registry, pageSize);
   }
 
   /** Removes a tag, keeping its manifest; `false` when the registry cannot delete tags. */

@@ -5,6 +5,7 @@ export { RegistryClient, type RegistryClientOptions } from './client.js';
 export type { ReferrerLock } from './session.js';
 export type { ManifestHeadResult, ManifestPutResult } from './manifests.js';
 export type { TagListResult } from './tags.js';
+export type { CatalogResult } from './catalog.js';
 export type { BlobSource, BlobUploadOptions, BlobGetOptions, MountResult } from './blobs.js';
 export { referrersTag, type ReferrersResult, type ReferrersSource } from './referrers.js';
 export { HttpTransport, type HostSettings, type TransportOptions } from './transport/http-transport.js';

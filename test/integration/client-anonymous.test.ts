@@ -173,6 +173,20 @@ describe('tags', () => {
   });
 });
 
+describe('catalog', () => {
+  it("lists every repository, following the registry's Link pages", async () => {
+    const image = makeImage({ seed: 'catalog' });
+    for (const r of ['catalog/a', 'catalog/b', 'catalog/c']) await pushImage(registry, r, image, 'v1');
+    const { repositories, invalid } = await client.catalogList(registry.host, 1);
+    expect(repositories.filter((r) => r.startsWith('catalog/'))).toEqual([
+      'catalog/a',
+      'catalog/b',
+      'catalog/c',
+    ]);
+    expect(invalid).toEqual([]);
+  });
+});
+
 describe('referrers', () => {
   it('falls back to the sha256-<hex> tag schema on a registry without the referrers API', async () => {
     const image = makeImage({ seed: 'subject' });

@@ -14,6 +14,7 @@ import {
   makeSchema1Manifest,
   sendBytes,
   sendJson,
+  sendRegistryError,
   startFakeRegistry,
   type FakeHandler,
   type FakeRegistry,
@@ -352,6 +353,45 @@ describe('tag lists (fake)', () => {
     await expect(client().tagList({ registry: f.host, repository: 'app' }, 1)).rejects.toMatchObject({
       code: 'REGISTRY_PROTOCOL',
     });
+  });
+});
+
+describe('catalogs (fake)', () => {
+  it('follows Link pages and sets apart names that are not repository paths', async () => {
+    const f = await fake((req, res) => {
+      const last = new URL(req.url ?? '', 'http://x').searchParams.get('last');
+      if (!last)
+        return sendJson(
+          res,
+          200,
+          { repositories: ['base/a', '../etc'] },
+          { link: '</v2/_catalog?n=2&last=base%2Fa>; rel="next"' },
+        );
+      return sendJson(res, 200, { repositories: ['base/b'] });
+    });
+    expect(await client().catalogList(f.host, 2)).toEqual({
+      repositories: ['base/a', 'base/b'],
+      invalid: ['../etc'],
+    });
+  });
+
+  it.each([
+    [404, 'REGISTRY_UNSUPPORTED'],
+    [403, 'REGISTRY_DENIED'],
+  ])('a catalog answered %i is %s', async (status, code) => {
+    const f = await fake((_req, res) =>
+      status === 404
+        ? sendRegistryError(res, 404, 'UNSUPPORTED', 'no catalog here')
+        : sendRegistryError(res, 403, 'DENIED', 'catalog access denied'),
+    );
+    await expect(client({ maxAttempts: 1 }).catalogList(f.host)).rejects.toMatchObject({ code });
+  });
+
+  it('refuses a next page on another path', async () => {
+    const f = await fake((_req, res) =>
+      sendJson(res, 200, { repositories: ['a'] }, { link: '</v2/a/tags/list?n=1>; rel="next"' }),
+    );
+    await expect(client().catalogList(f.host)).rejects.toMatchObject({ code: 'REGISTRY_PROTOCOL' });
   });
 });
 

@@ -67,6 +67,8 @@ beforeAll(async () => {
     gates:
       - approval: { count: 1, groups: [ops] }
 applications: [web, api]
+sync:
+  mirror: { from: { registry: dev, repositories: [team/*], tags: ["1.*"] }, to: [{ registry: prod, prefix: mirror }] }
 attestation: { key: ${keys.signing} }
 approvers:
   alice: { groups: [ops], key: ${alice.pub} }
@@ -228,6 +230,14 @@ spec:
   });
 });
 
+describe('lifecycle commands', () => {
+  it('sync: a dry run, a run, and an unknown job', async () => {
+    await contract('sync', withConfig('sync', '--dry-run'));
+    await contract('sync', withConfig('sync', 'mirror'));
+    await contract('sync', withConfig('sync', 'nope'), 2);
+  });
+});
+
 describe('errors', () => {
   it('usage and configuration errors are error objects', async () => {
     await contract('error', ['plan', 'web', '1.0.0'], 2);
@@ -255,6 +265,7 @@ describe('errors', () => {
   it('the schemas refuse output that breaks the contract', () => {
     expect(schemaErrors('status', { cells: [{ environment: 'prod' }] })).not.toEqual([]);
     expect(schemaErrors('ls', { repository: 'r', tags: 'latest' })).not.toEqual([]);
+    expect(schemaErrors('sync', [{ kind: 'sync', name: 'm', items: [] }])).not.toEqual([]);
     expect(schemaErrors('error', { error: { code: 'USAGE_INVALID' } })).not.toEqual([]);
     expect(schemaErrors('promote', { status: 'completed' })).not.toEqual([]);
     expect(schemaErrors('inspect', { digest: 'sha256:abc' })).not.toEqual([]);

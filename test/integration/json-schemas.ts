@@ -27,6 +27,7 @@ export const COMMANDS: readonly string[] = Object.freeze([
   'reject',
   'rollback',
   'status',
+  'sync',
   'verify',
 ]);
 
