@@ -339,3 +339,13 @@ export {
   type StoredApproval,
 } from './promotion/index.js';
 export { pinFile, type PinChange, type PinResult, type PinTarget, type PinUnpinned } from './pin/index.js';
+export { DEFAULT_GC_KEEP, DEFAULT_GC_OLDER_THAN_MS, runGc } from './app-gc.js';
+export type {
+  GcRunOptions,
+  KeepReason,
+  LifecycleItem,
+  LifecycleProgress,
+  LifecycleReport,
+  LifecycleRunOptions,
+  SyncRunOptions,
+} from './app-lifecycle.js';
