@@ -13,7 +13,14 @@ import type { App } from './app.js';
 import { registryPort } from './app-registry.js';
 import type { GcRunOptions, KeepReason, LifecycleItem, LifecycleReport } from './app-lifecycle.js';
 import { repositoryOf, type ApplicationConfig, type EnvironmentConfig } from './config/index.js';
-import { GantryError, isDigest, isGantryError, type Digest, type Manifest, type Repository } from './core/index.js';
+import {
+  GantryError,
+  isDigest,
+  isGantryError,
+  type Digest,
+  type Manifest,
+  type Repository,
+} from './core/index.js';
 import {
   PROMOTION_ARTIFACT_TYPE,
   environmentOf,
@@ -93,7 +100,10 @@ export async function runGc(app: App, env: string, options: GcRunOptions): Promi
     }
   }
   const planned = items.length;
-  const report = (done: readonly LifecycleItem[], error?: { code: string; message: string }): LifecycleReport => ({
+  const report = (
+    done: readonly LifecycleItem[],
+    error?: { code: string; message: string },
+  ): LifecycleReport => ({
     kind: 'gc',
     name: environment.name,
     dryRun: options.dryRun,
@@ -121,7 +131,11 @@ export async function runGc(app: App, env: string, options: GcRunOptions): Promi
     }
     const finished = { ...item, done: true };
     done.push(finished);
-    options.onProgress?.({ done: done.length, total: planned, message: `deleted ${item.repository}@${item.digest}` });
+    options.onProgress?.({
+      done: done.length,
+      total: planned,
+      message: `deleted ${item.repository}@${item.digest}`,
+    });
     await options.onItem?.(finished);
   }
   return report(done);
@@ -161,7 +175,10 @@ function stopped(
     };
   }
   if (isGantryError(err)) return { code: err.code, message: `${err.message}; ${progress}` };
-  return { code: 'OPERATION_ABORTED', message: `aborted${signal?.reason instanceof Error ? `: ${signal.reason.message}` : ''}; ${progress}` };
+  return {
+    code: 'OPERATION_ABORTED',
+    message: `aborted${signal?.reason instanceof Error ? `: ${signal.reason.message}` : ''}; ${progress}`,
+  };
 }
 
 /** A node with the bytes its image references (for the report). */
@@ -241,7 +258,8 @@ async function readRepository(
       if (!r) continue;
       const [digest, entry] = r;
       raw.set(digest, entry);
-      const children = entry.manifest.kind === 'index' ? entry.manifest.body.manifests.map((m) => m.digest) : [];
+      const children =
+        entry.manifest.kind === 'index' ? entry.manifest.body.manifests.map((m) => m.digest) : [];
       const more = [
         ...children.map((c) => ({ digest: c, isReferrer: entry.isReferrer })),
         ...entry.referrers.map((c) => ({ digest: c, isReferrer: true })),
@@ -318,7 +336,11 @@ function parseTime(s: string | undefined): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-async function manifestIfPresent(registry: RegistryPort, repo: Repository, d: Digest): Promise<Manifest | undefined> {
+async function manifestIfPresent(
+  registry: RegistryPort,
+  repo: Repository,
+  d: Digest,
+): Promise<Manifest | undefined> {
   try {
     return await registry.manifest(repo, d);
   } catch (err) {

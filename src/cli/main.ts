@@ -282,7 +282,10 @@ export function buildProgram(): Command {
         "delete an environment's old images that were never promoted (a plan unless --yes); never what rollback needs",
       )
       .requiredOption('--env <env>', 'environment (a protected one is refused)')
-      .option('--older-than <duration>', "only images older than this (default: the env's retention.olderThan, else 30d)")
+      .option(
+        '--older-than <duration>',
+        "only images older than this (default: the env's retention.olderThan, else 30d)",
+      )
       .option('--keep <n>', "keep the newest N per application (default: the env's retention.keep, else 20)")
       .option('--yes', 'delete (without it: print what would be deleted and why)'),
   ).action(run(async () => (await import('./commands/gc.js')).gc as Action));

@@ -41,7 +41,12 @@ describe('planRetention never deletes', () => {
     ['a digest another environment holds', node('a', 90, { promoted: true }), {}, 'promoted'],
     ['a digest with a promotion record', node('a', 90, { recorded: true }), {}, 'rollback-window'],
     ['what the environment runs now', node('a', 90, { current: true }), {}, 'rollback-window'],
-    ['an immutable-tagged digest', node('a', 90, { tags: ['1.0.0'] }), { immutable: [/^\d+\.\d+\.\d+$/] }, 'immutable-tag'],
+    [
+      'an immutable-tagged digest',
+      node('a', 90, { tags: ['1.0.0'] }),
+      { immutable: [/^\d+\.\d+\.\d+$/] },
+      'immutable-tag',
+    ],
     ['a deployed digest', node('a', 90), { keepDigests: new Set([d('a')]) }, 'deployed'],
     ['an image younger than the limit', node('a', 10), {}, 'too-young'],
     ['an image of unknown age', node('a', undefined), {}, 'too-young'],

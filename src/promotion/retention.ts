@@ -97,7 +97,8 @@ export function planRetention(
     const reason = ownReason(n, policy);
     if (reason) kept.set(n.digest, reason);
     else if (rank < policy.keep) kept.set(n.digest, 'newest');
-    else if (n.createdMs === undefined || now - n.createdMs < policy.olderThanMs) kept.set(n.digest, 'too-young');
+    else if (n.createdMs === undefined || now - n.createdMs < policy.olderThanMs)
+      kept.set(n.digest, 'too-young');
     else {
       doomed.add(n.digest);
       why.set(
@@ -138,7 +139,8 @@ export function planRetention(
   const referrersOf = new Map<Digest, Digest[]>();
   for (const n of nodes.values()) {
     const list = [...n.referrers];
-    for (const m of nodes.values()) if (m.subject === n.digest && !list.includes(m.digest)) list.push(m.digest);
+    for (const m of nodes.values())
+      if (m.subject === n.digest && !list.includes(m.digest)) list.push(m.digest);
     referrersOf.set(n.digest, list);
   }
   const deletions: RetentionDeletion[] = [];

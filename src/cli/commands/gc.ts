@@ -27,7 +27,10 @@ export async function gc(options: GcOptions): Promise<number> {
     throw new GantryError('USAGE_INVALID', `--keep must be a whole number >= 0, got "${options.keep ?? ''}"`);
   const olderThanMs = options.olderThan === undefined ? undefined : parseDuration(options.olderThan);
   if (options.olderThan !== undefined && olderThanMs === undefined)
-    throw new GantryError('USAGE_INVALID', `--older-than must be a duration such as 30d or 12h, got "${options.olderThan}"`);
+    throw new GantryError(
+      'USAGE_INVALID',
+      `--older-than must be a duration such as 30d or 12h, got "${options.olderThan}"`,
+    );
   const dryRun = options.yes !== true;
   const report = await withApp(options, (app) =>
     runGc(app, options.env, {
