@@ -25,6 +25,7 @@ import { loadConfigOrThrow } from '../../src/config/index.js';
 import type { Digest } from '../../src/core/index.js';
 import { clientFor } from './clients.js';
 import { writeConfig } from './promotion-fixture.js';
+import { expectMatchesSchema } from './json-schemas.js';
 import { runCli } from './run-cli.js';
 
 const deletes = { storage: { delete: { enabled: true } } };
@@ -257,6 +258,7 @@ describe('gantry gc', () => {
 
     const again = await gantry('gc', '--env', 'dev', '--keep', '2', '--json');
     const second = JSON.parse(again.stdout) as LifecycleReport;
+    expectMatchesSchema('gc', second);
     expect(second.items.map((i) => i.digest)).toEqual([deployed.digest]);
   });
 
@@ -277,6 +279,23 @@ describe('gantry gc', () => {
     expect(lines[0]).toContain('[REGISTRY_DELETE_REFUSED]');
     expect(lines[0]).toContain('storage.delete.enabled');
     expect(lines[0]).toContain('stopped after 0 of 1 deletions: nothing was deleted');
+    const json = await runCli([
+      'gc',
+      '--env',
+      'dev',
+      '--yes',
+      '--keep',
+      '0',
+      '--json',
+      '--config',
+      lockedConfig,
+    ]);
+    expect(json.code).toBe(3);
+    const report = JSON.parse(json.stdout) as LifecycleReport;
+    expectMatchesSchema('gc', report);
+    expect(report.error?.code).toBe('REGISTRY_DELETE_REFUSED');
+    expect(report.totals.deleted).toBe(0);
+    expect(report.items.map((i) => i.done)).toEqual([false]);
     const state = await snapshot(locked, 'team/web', [v3.digest]);
     expect(state).toEqual({ byTag: { '1.2.0': v3.digest }, present: [v3.digest] });
   });

@@ -228,6 +228,16 @@ spec:
   });
 });
 
+describe('lifecycle commands', () => {
+  it('gc: a dry run plan, and a protected environment refused', async () => {
+    const plan = (await contract('gc', withConfig('gc', '--env', 'dev', '--keep', '0'))) as {
+      dryRun: boolean;
+    };
+    expect(plan.dryRun).toBe(true);
+    await contract('gc', withConfig('gc', '--env', 'prod'), 3);
+  });
+});
+
 describe('errors', () => {
   it('usage and configuration errors are error objects', async () => {
     await contract('error', ['plan', 'web', '1.0.0'], 2);
