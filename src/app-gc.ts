@@ -9,10 +9,10 @@
  * anything is read (`GC_PROTECTED`); a registry that refuses a delete stops the run at that
  * first refusal (`REGISTRY_DELETE_REFUSED` in the report), with `items` saying how far it got.
  */
-import type { App } from './app.js';
+import type { RegistryClient } from './registry/index.js';
 import { registryPort } from './app-registry.js';
 import type { GcRunOptions, KeepReason, LifecycleItem, LifecycleReport } from './app-lifecycle.js';
-import { repositoryOf, type ApplicationConfig, type EnvironmentConfig } from './config/index.js';
+import { repositoryOf, type ApplicationConfig, type Config, type EnvironmentConfig } from './config/index.js';
 import {
   GantryError,
   isDigest,
@@ -30,6 +30,15 @@ import {
   type RegistryPort,
   type RetentionNode,
 } from './promotion/index.js';
+
+/**
+ * What gc needs of the wired application (`App` from src/app.ts has it; named here so this
+ * module does not import the composition root that re-exports it).
+ */
+export interface GcApp {
+  readonly config: Config;
+  readonly client: RegistryClient;
+}
 
 /** `retention.keep` when the environment sets none. */
 export const DEFAULT_GC_KEEP = 20;
@@ -54,7 +63,7 @@ const REFUSALS = ['REGISTRY_UNSUPPORTED', 'REGISTRY_DENIED', 'REGISTRY_UNAUTHORI
  * errors met while reading (nothing is deleted then); a failure while deleting ends the run with
  * the report's `error` set.
  */
-export async function runGc(app: App, env: string, options: GcRunOptions): Promise<LifecycleReport> {
+export async function runGc(app: GcApp, env: string, options: GcRunOptions): Promise<LifecycleReport> {
   const now = options.now ?? (() => new Date());
   const startedAt = now().toISOString();
   const environment = environmentOf(app.config, env);
@@ -142,7 +151,7 @@ export async function runGc(app: App, env: string, options: GcRunOptions): Promi
 }
 
 /** Deletes one manifest by digest; one already gone counts as deleted. */
-async function deleteManifest(app: App, item: LifecycleItem): Promise<void> {
+async function deleteManifest(app: GcApp, item: LifecycleItem): Promise<void> {
   const slash = item.repository.indexOf('/');
   const digest = item.digest;
   if (!isDigest(digest)) throw new GantryError('DIGEST_INVALID', `not a digest: ${digest}`);
@@ -191,7 +200,7 @@ type ReadNode = RetentionNode & { readonly bytes?: number };
  */
 async function readRepository(
   registry: RegistryPort,
-  app: App,
+  app: GcApp,
   environment: EnvironmentConfig,
   application: ApplicationConfig,
   signal: AbortSignal | undefined,

@@ -339,7 +339,7 @@ export {
   type StoredApproval,
 } from './promotion/index.js';
 export { pinFile, type PinChange, type PinResult, type PinTarget, type PinUnpinned } from './pin/index.js';
-export { DEFAULT_GC_KEEP, DEFAULT_GC_OLDER_THAN_MS, runGc } from './app-gc.js';
+export { DEFAULT_GC_KEEP, DEFAULT_GC_OLDER_THAN_MS, runGc, type GcApp } from './app-gc.js';
 export type {
   GcRunOptions,
   KeepReason,
