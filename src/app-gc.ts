@@ -80,6 +80,9 @@ export async function runGc(app: GcApp, env: string, options: GcRunOptions): Pro
   if (!Number.isFinite(olderThanMs) || olderThanMs < 0)
     throw new GantryError('USAGE_INVALID', `older-than must be a duration >= 0`);
   const registry = registryPort(app.client);
+  // A tag-mode environment shares its repository with the environment it is promoted from: what
+  // is unpromoted there belongs to that source, so gc deletes nothing here (run it there).
+  const shared = environment.mode === 'tag' && environment.from.length > 0;
   const items: LifecycleItem[] = [];
   const kept: Partial<Record<KeepReason, number>> = {};
   const policy = {
@@ -90,9 +93,15 @@ export async function runGc(app: GcApp, env: string, options: GcRunOptions): Pro
     keepDigests: options.keepDigests ?? new Set<string>(),
   };
   for (const application of app.config.applications.values()) {
-    options.signal?.throwIfAborted();
+    abortIf(options.signal);
     const repo = repositoryOf(environment, application);
     const nodes = await readRepository(registry, app, environment, application, options.signal);
+    if (shared) {
+      // Its repository is the source's: every image of its own is there by promotion.
+      const own = [...nodes.values()].filter((n) => n.recorded).length;
+      if (own > 0) kept['rollback-window'] = (kept['rollback-window'] ?? 0) + own;
+      continue;
+    }
     const plan = planRetention(nodes, policy);
     for (const reason of plan.kept.values()) kept[reason] = (kept[reason] ?? 0) + 1;
     for (const d of plan.deletions) {
@@ -132,11 +141,11 @@ export async function runGc(app: GcApp, env: string, options: GcRunOptions): Pro
   options.onProgress?.({ done: 0, total: planned, message: `deleting ${planned} manifests` });
   for (const item of items) {
     try {
-      options.signal?.throwIfAborted();
+      abortIf(options.signal);
       await deleteManifest(app, item);
     } catch (err) {
-      if (!isGantryError(err) && !options.signal?.aborted) throw err;
-      return report(done, stopped(err, item, done.length, planned, options.signal));
+      if (!isGantryError(err)) throw err;
+      return report(done, stopped(err, item, done.length, planned));
     }
     const finished = { ...item, done: true };
     done.push(finished);
@@ -148,6 +157,13 @@ export async function runGc(app: GcApp, env: string, options: GcRunOptions): Pro
     await options.onItem?.(finished);
   }
   return report(done);
+}
+
+/** Throws `OPERATION_ABORTED` once `signal` is aborted. */
+function abortIf(signal: AbortSignal | undefined): void {
+  if (!signal?.aborted) return;
+  const why = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
+  throw new GantryError('OPERATION_ABORTED', `gc aborted${why}`, { cause: signal.reason });
 }
 
 /** Deletes one manifest by digest; one already gone counts as deleted. */
@@ -169,25 +185,24 @@ async function deleteManifest(app: GcApp, item: LifecycleItem): Promise<void> {
 
 /** Why a run stopped at `item`, and how far it got. */
 function stopped(
-  err: unknown,
+  err: GantryError,
   item: LifecycleItem,
   done: number,
   total: number,
-  signal: AbortSignal | undefined,
 ): { code: string; message: string } {
   const progress = `stopped after ${done} of ${total} deletions${done === 0 ? ': nothing was deleted' : ''}`;
-  if (isGantryError(err, ...REFUSALS)) {
+  if ((REFUSALS as readonly string[]).includes(err.code)) {
     const host = item.repository.slice(0, item.repository.indexOf('/'));
+    const hint =
+      err.code === 'REGISTRY_UNSUPPORTED'
+        ? ': deletes are disabled; distribution needs storage.delete.enabled'
+        : '';
     return {
       code: 'REGISTRY_DELETE_REFUSED',
-      message: `${host} refused to delete ${item.repository}@${item.digest} (${err.code}${err.code === 'REGISTRY_UNSUPPORTED' ? ': deletes are disabled; distribution needs storage.delete.enabled' : ''}); ${progress}`,
+      message: `${host} refused to delete ${item.repository}@${item.digest} (${err.code}${hint}); ${progress}`,
     };
   }
-  if (isGantryError(err)) return { code: err.code, message: `${err.message}; ${progress}` };
-  return {
-    code: 'OPERATION_ABORTED',
-    message: `aborted${signal?.reason instanceof Error ? `: ${signal.reason.message}` : ''}; ${progress}`,
-  };
+  return { code: err.code, message: `${err.message}; ${progress}` };
 }
 
 /** A node with the bytes its image references (for the report). */
@@ -238,7 +253,7 @@ async function readRepository(
   let wave = [...tagsOf.keys()].map((d) => ({ digest: d, isReferrer: false }));
   const seen = new Set(wave.map((w) => w.digest));
   while (wave.length > 0) {
-    signal?.throwIfAborted();
+    abortIf(signal);
     const read = await bounded(wave, async (w) => {
       const manifest = await manifestIfPresent(registry, repo, w.digest);
       if (!manifest) return undefined;

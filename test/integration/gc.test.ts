@@ -185,6 +185,29 @@ describe('gantry gc', () => {
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toContain('dry run: nothing deleted');
     expect(human.stdout).toContain('never promoted, ');
+    // staging (tag mode) shares dev's repository: what is unpromoted there is dev's, not staging's.
+    const staging = await gantry('gc', '--env', 'staging', '--keep', '0', '--yes', '--json');
+    expect(staging.code, staging.stderr).toBe(0);
+    const shared = JSON.parse(staging.stdout) as LifecycleReport;
+    expect(shared.items).toEqual([]);
+    expect(shared.kept['rollback-window']).toBe(2);
+    expect(await snapshot(dev, 'team/web', allDigests)).toEqual(before);
+  });
+
+  it('fails closed when another environment cannot be read: nothing deleted', async () => {
+    const before = await snapshot(dev, 'team/web', allDigests);
+    const unreachable = await writeConfig(
+      join(dir, 'unreachable.yaml'),
+      { dev: dev.host, prod: '127.0.0.1:9' },
+      `environments:
+  dev: { registry: dev, prefix: team }
+  prod: { registry: prod, prefix: team, from: [dev] }
+applications: [web]
+`,
+    );
+    const r = await runCli(['gc', '--env', 'dev', '--keep', '0', '--yes', '--config', unreachable]);
+    expect(r.code).toBe(9);
+    expect(r.stderr).toContain('[REGISTRY_UNREACHABLE]');
     expect(await snapshot(dev, 'team/web', allDigests)).toEqual(before);
   });
 
