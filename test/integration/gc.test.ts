@@ -15,6 +15,7 @@ import {
   makeIndex,
   pushBlob,
   pushImage,
+  startFaultProxy,
   startRegistry,
   type RegistryProcess,
   type TestImage,
@@ -321,6 +322,45 @@ applications: [web]
     expect(report.items.map((i) => i.done)).toEqual([false]);
     const state = await snapshot(locked, 'team/web', [v3.digest]);
     expect(state).toEqual({ byTag: { '1.2.0': v3.digest }, present: [v3.digest] });
+  });
+
+  it('a refusal half-way stops there and says how far it got', async () => {
+    const proxy = await startFaultProxy({ target: dev.url });
+    try {
+      const first = old('gc-half-1', '2024-02-01T00:00:00Z');
+      const second = old('gc-half-2', '2024-01-01T00:00:00Z');
+      await pushImage(dev, 'half/web', first, '1.0.0');
+      await pushImage(dev, 'half/web', second, '0.9.0');
+      let deletes = 0;
+      proxy.setFault((req) =>
+        req.method === 'DELETE' && ++deletes > 1
+          ? { status: 403, body: { errors: [{ code: 'DENIED', message: 'no deletes for you' }] } }
+          : 'pass',
+      );
+      const half = await writeConfig(
+        join(dir, 'half.yaml'),
+        { dev: proxy.host, prod: prod.host },
+        `environments:
+  dev: { registry: dev, prefix: half }
+  prod: { registry: prod, prefix: half, from: [dev] }
+applications: [web]
+`,
+      );
+      const r = await runCli(['gc', '--env', 'dev', '--keep', '0', '--yes', '--json', '--config', half]);
+      expect(r.code, r.stderr).toBe(3);
+      const report = JSON.parse(r.stdout) as LifecycleReport;
+      expect(report.error?.code).toBe('REGISTRY_DELETE_REFUSED');
+      expect(report.error?.message).toContain('stopped after 1 of 2 deletions');
+      expect(report.items.map((i) => [i.digest, i.done])).toEqual([
+        [first.digest, true],
+        [second.digest, false],
+      ]);
+      expect(report.totals.deleted).toBe(1);
+      const state = await snapshot(dev, 'half/web', [first.digest, second.digest]);
+      expect(state).toEqual({ byTag: { '0.9.0': second.digest }, present: [second.digest] });
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('refuses bad limits with a usage error', async () => {
