@@ -84,6 +84,8 @@ export async function runGc(app: GcApp, env: string, options: GcRunOptions): Pro
   // is unpromoted there belongs to that source, so gc deletes nothing here (run it there).
   const shared = environment.mode === 'tag' && environment.from.length > 0;
   const items: LifecycleItem[] = [];
+  /** For each item: its candidate and the application, re-checked before the candidate's first deletion. */
+  const groups: { candidate: Digest; application: ApplicationConfig }[] = [];
   const kept: Partial<Record<KeepReason, number>> = {};
   const policy = {
     keep,
@@ -115,19 +117,22 @@ export async function runGc(app: GcApp, env: string, options: GcRunOptions): Pro
         reason: d.reason,
         done: false,
       });
+      groups.push({ candidate: d.candidate, application });
     }
   }
   const planned = items.length;
+  /** `done`, then (when stopped) the items not reached; items of candidates promoted meanwhile are left out. */
   const report = (
     done: readonly LifecycleItem[],
     error?: { code: string; message: string },
+    rest: readonly LifecycleItem[] = [],
   ): LifecycleReport => ({
     kind: 'gc',
     name: environment.name,
     dryRun: options.dryRun,
     startedAt,
     finishedAt: now().toISOString(),
-    items: options.dryRun ? items : [...done, ...items.slice(done.length)],
+    items: options.dryRun ? items : [...done, ...rest],
     kept,
     totals: {
       planned,
@@ -138,14 +143,27 @@ export async function runGc(app: GcApp, env: string, options: GcRunOptions): Pro
   });
   if (options.dryRun) return report([]);
   const done: LifecycleItem[] = [];
+  const skipped = new Set<Digest>();
+  let checked: Digest | undefined;
   options.onProgress?.({ done: 0, total: planned, message: `deleting ${planned} manifests` });
-  for (const item of items) {
+  for (const [n, item] of items.entries()) {
+    const group = groups[n];
+    if (!group || skipped.has(group.candidate)) continue;
     try {
       abortIf(options.signal);
+      if (checked !== group.candidate) {
+        checked = group.candidate;
+        // The plan was read a while ago: a candidate promoted since then stays, with everything of it.
+        if (!(await stillUnpromoted(registry, app, environment, group.application, group.candidate))) {
+          skipped.add(group.candidate);
+          kept.promoted = (kept.promoted ?? 0) + 1;
+          continue;
+        }
+      }
       await deleteManifest(app, item);
     } catch (err) {
       if (!isGantryError(err)) throw err;
-      return report(done, stopped(err, item, done.length, planned));
+      return report(done, stopped(err, item, done.length, planned), items.slice(n));
     }
     const finished = { ...item, done: true };
     done.push(finished);
@@ -157,6 +175,33 @@ export async function runGc(app: GcApp, env: string, options: GcRunOptions): Pro
     await options.onItem?.(finished);
   }
   return report(done);
+}
+
+/**
+ * Re-reads, right before a candidate's deletions, what would keep it: a promotion record, another
+ * environment's repository holding it, an environment's tag pointing at it.
+ */
+async function stillUnpromoted(
+  registry: RegistryPort,
+  app: GcApp,
+  environment: EnvironmentConfig,
+  application: ApplicationConfig,
+  digest: Digest,
+): Promise<boolean> {
+  const repo = repositoryOf(environment, application);
+  if ((await registry.referrers(repo, digest, PROMOTION_ARTIFACT_TYPE)).length > 0) return false;
+  const envTags = [...app.config.environments.values()].flatMap((e) => [
+    ...e.floating,
+    ...(e.tag !== undefined ? [e.tag] : []),
+  ]);
+  for (const t of new Set(envTags)) if ((await resolveIfPresent(registry, repo, t)) === digest) return false;
+  for (const e of app.config.environments.values()) {
+    if (e.name === environment.name) continue;
+    const other = repositoryOf(e, application);
+    if (other.registry === repo.registry && other.repository === repo.repository) continue;
+    if (await resolveIfPresent(registry, other, digest)) return false;
+  }
+  return true;
 }
 
 /** Throws `OPERATION_ABORTED` once `signal` is aborted. */

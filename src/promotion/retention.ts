@@ -69,6 +69,8 @@ export interface RetentionDeletion {
   readonly digest: Digest;
   readonly tags: readonly string[];
   readonly reason: string;
+  /** The candidate whose deletion this belongs to (itself for the candidate). */
+  readonly candidate: Digest;
 }
 
 /** What a run keeps and deletes. */
@@ -145,15 +147,16 @@ export function planRetention(
   }
   const deletions: RetentionDeletion[] = [];
   const planned = new Set<Digest>();
-  const visit = (d: Digest, reason: string): void => {
+  const visit = (d: Digest, reason: string, candidate: Digest): void => {
     if (planned.has(d) || kept.has(d)) return;
     const n = nodes.get(d);
     planned.add(d);
-    for (const r of referrersOf.get(d) ?? []) visit(r, `referrer of ${d}`);
-    deletions.push({ digest: d, tags: n?.tags ?? [], reason });
-    for (const c of n?.children ?? []) visit(c, `child of index ${d}`);
+    for (const r of referrersOf.get(d) ?? []) visit(r, `referrer of ${d}`, candidate);
+    deletions.push({ digest: d, tags: n?.tags ?? [], reason, candidate });
+    for (const c of n?.children ?? []) visit(c, `child of index ${d}`, candidate);
   };
-  for (const n of candidates) if (doomed.has(n.digest)) visit(n.digest, why.get(n.digest) ?? 'unpromoted');
+  for (const n of candidates)
+    if (doomed.has(n.digest)) visit(n.digest, why.get(n.digest) ?? 'unpromoted', n.digest);
   return { deletions, kept };
 }
 

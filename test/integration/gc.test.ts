@@ -363,6 +363,45 @@ applications: [web]
     }
   });
 
+  it('re-checks each candidate before deleting it: one promoted since the plan stays', async () => {
+    const first = old('gc-race-1', '2024-02-01T00:00:00Z');
+    const second = old('gc-race-2', '2024-01-01T00:00:00Z');
+    await pushImage(dev, 'race/web', first, '1.0.0');
+    await pushImage(dev, 'race/web', second, '0.9.0');
+    const race = await writeConfig(
+      join(dir, 'race.yaml'),
+      { dev: dev.host, prod: prod.host },
+      `environments:
+  dev: { registry: dev, prefix: race }
+  prod: { registry: prod, prefix: race, from: [dev] }
+applications: [web]
+`,
+    );
+    const app = createApp({
+      config: await loadConfigOrThrow(race),
+      env: {},
+      authFile: join(dir, 'no-auth.json'),
+    });
+    let report: LifecycleReport;
+    try {
+      report = await runGc(app, 'dev', {
+        dryRun: false,
+        keep: 0,
+        // After the first deletion, the second image reaches prod (a promotion running meanwhile).
+        onItem: async () => {
+          await pushImage(prod, 'race/web', second, '0.9.0');
+        },
+      });
+    } finally {
+      await app.close();
+    }
+    expect(report.error).toBeUndefined();
+    expect(report.items.map((i) => i.digest)).toEqual([first.digest]);
+    expect(report.kept.promoted).toBe(1);
+    const state = await snapshot(dev, 'race/web', [first.digest, second.digest]);
+    expect(state).toEqual({ byTag: { '0.9.0': second.digest }, present: [second.digest] });
+  });
+
   it('refuses bad limits with a usage error', async () => {
     const r = await gantry('gc', '--env', 'dev', '--keep', '-1');
     expect(r.code).toBe(2);
