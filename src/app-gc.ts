@@ -295,7 +295,8 @@ async function readRepository(
     isReferrer: boolean;
   }
   const raw = new Map<Digest, Raw>();
-  let wave = [...tagsOf.keys()].map((d) => ({ digest: d, isReferrer: false }));
+  // Manifests reached only through `sha256-…` tags are referrers indexes and attachments.
+  let wave = [...tagsOf].map(([d, t]) => ({ digest: d, isReferrer: t.length === 0 }));
   const seen = new Set(wave.map((w) => w.digest));
   while (wave.length > 0) {
     abortIf(signal);

@@ -51,7 +51,8 @@ const v4 = makeIndex([
   old('gc-v4-amd', '2024-02-01T00:00:00Z'),
   old('gc-v4-arm', '2024-02-01T00:00:00Z', 'arm64'),
 ]); // deleted
-const frozen = old('gc-frozen', '2024-01-03T00:00:00Z'); // immutable tag keep-1
+const frozenAmd = old('gc-frozen-amd', '2024-01-03T00:00:00Z');
+const frozen = makeIndex([frozenAmd, old('gc-frozen-arm', '2024-01-03T00:00:00Z', 'arm64')]); // immutable tag keep-1
 const deployed = old('gc-deployed', '2024-01-04T00:00:00Z'); // in keepDigests
 const v9 = old('gc-v9', '2024-06-01T00:00:00Z'); // newest old image: within --keep 2
 const fresh = makeImage({ seed: 'gc-fresh', created: young }); // too young
@@ -100,7 +101,22 @@ async function snapshot(registry: RegistryProcess, repository: string, digests: 
 const gantry = (...args: string[]) =>
   runCli([...args, '--config', config], { env: { GANTRY_ACTOR: 'ci-bot' } });
 
-const all = [v1, ...v1.images, v1Sig, v2, v3, v3Sig, v3Sbom, v4, ...v4.images, frozen, deployed, v9, fresh];
+const all = [
+  v1,
+  ...v1.images,
+  v1Sig,
+  v2,
+  v3,
+  v3Sig,
+  v3Sbom,
+  v4,
+  ...v4.images,
+  frozen,
+  ...frozen.images,
+  deployed,
+  v9,
+  fresh,
+];
 const allDigests = all.map((i) => i.digest);
 /** The referrers index (tag schema) listing v3's signature and SBOM: it goes with v3. */
 let v3Referrers: string;
@@ -135,6 +151,7 @@ applications: [web]
     [v3, '1.2.0'],
     [v4, '1.3.0'],
     [frozen, 'keep-1'],
+    [frozenAmd, 'amd64-keep'], // old, unpromoted, tagged: kept only as a child of a kept index
     [deployed, '1.5.0'],
     [v9, '1.6.0'],
     [fresh, '2.0.0'],
@@ -249,7 +266,8 @@ applications: [web]
       'immutable-tag': 1,
       deployed: 1,
       newest: 2, // the young image and v9, the newest old one
-      'index-child': 2, // v1's platforms (one of them also tagged)
+      'index-child': 2, // the immutable-tagged index's platforms (one of them also tagged)
+      promoted: 2, // v1's platforms: prod holds them
     });
     expect(report.kept.referrer).toBeGreaterThanOrEqual(1); // v1's signature and promotion records
 
