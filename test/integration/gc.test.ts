@@ -424,6 +424,11 @@ applications: [web]
     const r = await gantry('gc', '--env', 'dev', '--keep', '-1');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('[USAGE_INVALID]');
+    const young = await gantry('gc', '--env', 'dev', '--keep', '0', '--older-than', '100000d', '--json');
+    expect(young.code, young.stderr).toBe(0);
+    const plan = JSON.parse(young.stdout) as LifecycleReport;
+    expect(plan.items).toEqual([]);
+    expect(plan.kept['too-young']).toBeGreaterThan(0);
     const d = await gantry('gc', '--env', 'dev', '--older-than', 'soon');
     expect(d.code).toBe(2);
     expect(d.stderr).toContain('--older-than');
