@@ -119,6 +119,11 @@ describe('planRetention deletes', () => {
     expect(p.deletions.find((x) => x.digest === d('i'))?.tags).toEqual(['t-i']);
   });
 
+  it('nothing that was not read (a child the registry no longer has)', () => {
+    const p = plan([newest, node('i', 90, { children: [d('c'), d('m')] }), node('c', 90, { tags: [] })]);
+    expect(p.deletions.map((x) => x.digest)).toEqual([d('i'), d('c')]);
+  });
+
   it('a tagged referrer of a deleted candidate the referrer list missed', () => {
     const p = plan([newest, node('a', 90), node('t', 90, { subject: d('a') })]);
     expect(p.deletions.map((x) => x.digest)).toEqual([d('t'), d('a')]);

@@ -148,12 +148,13 @@ export function planRetention(
   const deletions: RetentionDeletion[] = [];
   const planned = new Set<Digest>();
   const visit = (d: Digest, reason: string, candidate: Digest): void => {
-    if (planned.has(d) || kept.has(d)) return;
     const n = nodes.get(d);
+    // Only what was read is deleted: a child or referrer the registry no longer has is left out.
+    if (!n || planned.has(d) || kept.has(d)) return;
     planned.add(d);
     for (const r of referrersOf.get(d) ?? []) visit(r, `referrer of ${d}`, candidate);
-    deletions.push({ digest: d, tags: n?.tags ?? [], reason, candidate });
-    for (const c of n?.children ?? []) visit(c, `child of index ${d}`, candidate);
+    deletions.push({ digest: d, tags: n.tags, reason, candidate });
+    for (const c of n.children) visit(c, `child of index ${d}`, candidate);
   };
   for (const n of candidates)
     if (doomed.has(n.digest)) visit(n.digest, why.get(n.digest) ?? 'unpromoted', n.digest);
