@@ -339,7 +339,8 @@ export {
   type StoredApproval,
 } from './promotion/index.js';
 export { pinFile, type PinChange, type PinResult, type PinTarget, type PinUnpinned } from './pin/index.js';
-// Lifecycle jobs (issue 14): `gantry sync` mirrors.
+// Lifecycle jobs (issue 14): `gantry gc` (promotion-aware retention) and `gantry sync` (mirrors).
+export { DEFAULT_GC_KEEP, DEFAULT_GC_OLDER_THAN_MS, runGc, type GcApp } from './app-gc.js';
 export {
   isOwnMirror,
   matchesPattern,
@@ -348,4 +349,12 @@ export {
   targetRepository,
   type SyncApp,
 } from './app-sync.js';
-export type { LifecycleItem, LifecycleProgress, LifecycleReport, SyncRunOptions } from './app-lifecycle.js';
+export type {
+  GcRunOptions,
+  KeepReason,
+  LifecycleItem,
+  LifecycleProgress,
+  LifecycleReport,
+  LifecycleRunOptions,
+  SyncRunOptions,
+} from './app-lifecycle.js';

@@ -39,6 +39,8 @@ const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   WEBHOOK_DELIVERY_PENDING: ExitCode.refused,
   WEBHOOK_ENDPOINT_UNKNOWN: ExitCode.refused,
   PROMOTION_IMMUTABLE_TAG: ExitCode.immutable,
+  GC_PROTECTED: ExitCode.refused,
+  REGISTRY_DELETE_REFUSED: ExitCode.refused,
   PIN_CHECK_FAILED: ExitCode.refused,
   PIN_FILE_INVALID: ExitCode.usage,
   ATTESTATION_MISSING: ExitCode.notFound,

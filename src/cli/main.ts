@@ -284,6 +284,20 @@ export function buildProgram(): Command {
       .argument('[names...]', 'sync jobs to run (default: every one)')
       .option('--dry-run', 'show what would be copied and tagged; write nothing'),
   ).action(run(async () => (await import('./commands/sync.js')).sync as Action));
+  appOptions(
+    program
+      .command('gc')
+      .description(
+        "delete an environment's old images that were never promoted (a plan unless --yes); never what rollback needs",
+      )
+      .requiredOption('--env <env>', 'environment (a protected one is refused)')
+      .option(
+        '--older-than <duration>',
+        "only images older than this (default: the env's retention.olderThan, else 30d)",
+      )
+      .option('--keep <n>', "keep the newest N per application (default: the env's retention.keep, else 20)")
+      .option('--yes', 'delete (without it: print what would be deleted and why)'),
+  ).action(run(async () => (await import('./commands/gc.js')).gc as Action));
   addRegistryOptions(
     program
       .command('verify')

@@ -32,6 +32,7 @@ export const ErrorCodes = [
   'REGISTRY_TIMEOUT',
   'REGISTRY_RETRY_BUDGET',
   'REGISTRY_CONFLICT',
+  'REGISTRY_DELETE_REFUSED',
   // local auth configuration
   'AUTH_CONFIG_INVALID',
   'AUTH_HELPER_FAILED',
@@ -50,6 +51,8 @@ export const ErrorCodes = [
   'PROMOTION_STATE_CONFLICT',
   'PROMOTION_CANCELLED',
   'PROMOTION_WAIT_TIMEOUT',
+  // lifecycle (gantry gc)
+  'GC_PROTECTED',
   'ATTESTATION_INVALID',
   'ATTESTATION_MISSING',
   // pinning deployment files

@@ -2,6 +2,14 @@
 export type { RegistryPort, ContentCopy, CopyOptions, CopyProgress } from './ports.js';
 export { PromotionService, type PromotionServiceOptions, type ApplierOptions } from './service.js';
 export type { CandidateList, CandidateOptions, PromotionCandidate } from './candidates.js';
+export {
+  planRetention,
+  type RetentionDeletion,
+  type RetentionKeepReason,
+  type RetentionNode,
+  type RetentionPlan,
+  type RetentionPolicy,
+} from './retention.js';
 export type {
   PromoteRequest,
   PromotionOutcome,

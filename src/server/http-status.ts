@@ -35,6 +35,8 @@ const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   STORE_LEASE_LOST: 409,
   WEBHOOK_DELIVERY_PENDING: 409,
   WEBHOOK_ENDPOINT_UNKNOWN: 409,
+  GC_PROTECTED: 409,
+  REGISTRY_DELETE_REFUSED: 409,
   // the CLI's own codes for a server it talks to (the server never answers them)
   PROMOTION_CANCELLED: 409,
   PROMOTION_WAIT_TIMEOUT: 504,

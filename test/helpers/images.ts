@@ -130,6 +130,8 @@ export interface MakeImageOptions {
   seed?: string;
   /** JSON indentation of the manifest (default 0: compact). Changes the bytes and thus the digest. */
   indent?: number;
+  /** The image config's `created` (default `2024-01-01T00:00:00Z`). */
+  created?: string;
 }
 
 /** `sha256:<hex>` of some bytes. */
@@ -194,7 +196,7 @@ export function makeImage(options: MakeImageOptions = {}): TestImage {
     return descriptor;
   });
   const config = serialize({
-    created: '2024-01-01T00:00:00Z',
+    created: options.created ?? '2024-01-01T00:00:00Z',
     architecture: platform.architecture,
     os: platform.os,
     ...(platform.variant === undefined ? {} : { variant: platform.variant }),

@@ -236,6 +236,14 @@ describe('lifecycle commands', () => {
     await contract('sync', withConfig('sync', 'mirror'));
     await contract('sync', withConfig('sync', 'nope'), 2);
   });
+
+  it('gc: a dry run plan, and a protected environment refused', async () => {
+    const plan = (await contract('gc', withConfig('gc', '--env', 'dev', '--keep', '0'))) as {
+      dryRun: boolean;
+    };
+    expect(plan.dryRun).toBe(true);
+    await contract('gc', withConfig('gc', '--env', 'prod'), 3);
+  });
 });
 
 describe('errors', () => {

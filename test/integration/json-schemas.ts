@@ -15,6 +15,7 @@ export const COMMANDS: readonly string[] = Object.freeze([
   'copy',
   'deployed',
   'diff',
+  'gc',
   'history',
   'inspect',
   'login',

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { createApp } from '../../app.js';
+import { createApp, runGc, runSync } from '../../app.js';
 import {
   findConfigFile,
   formatProblem,
@@ -88,6 +88,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     logger,
     ...(bootstrapToken !== undefined && bootstrapToken !== '' && { bootstrapToken }),
     version: VERSION,
+    lifecycleRunners: { gc: runGc, sync: runSync },
     ...(dashboardDir !== undefined && { dashboardDir }),
   });
   const where =
