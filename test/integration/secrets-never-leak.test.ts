@@ -1,0 +1,373 @@
+/**
+ * Proof that secrets never leak (issue 15): a real `gantry serve` (PostgreSQL store with a password
+ * in its URL, debug-level JSON logs) promotes between htpasswd-protected distribution registries
+ * with KNOWN, distinctive secrets planted everywhere a secret goes in — the bootstrap token, every
+ * API token created, the registry password (and a wrong one for a second registry), the webhook
+ * signing secret, the registry-events HMAC secret, the database password, a wrong API token. A
+ * realistic scenario runs (tokens, promotions, an approval, a failing promotion, refused requests,
+ * a signed registry event, the ledger, metrics, OpenAPI, the CLI against the server), everything
+ * written anywhere is captured, and none of it may contain any planted secret, in plain, base64
+ * or URL-encoded form, nor a token's stored hash.
+ */
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  makeImage,
+  pushImage,
+  startGantryServer,
+  startRegistry,
+  type GantryServerProcess,
+  type RegistryProcess,
+} from '../helpers/index.js';
+import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
+import { runCli } from './run-cli.js';
+
+/** A distinctive random string: nothing else could contain it by chance. */
+const rand = (n = 24): string => randomBytes(n).toString('hex');
+
+const BOOTSTRAP = `gty_boot${rand()}`;
+const WRONG_TOKEN = `gty_wrong${rand()}`;
+const REG_USER = `gantry-${rand(4)}`;
+const REG_PASSWORD = `regpw-${rand()}`;
+const BAD_REG_PASSWORD = `badpw-${rand()}`;
+const WEBHOOK_KEY = randomBytes(32);
+const WEBHOOK_SECRET = `whsec_${WEBHOOK_KEY.toString('base64')}`;
+const EVENTS_SECRET = `evsec-${rand()}`;
+const DB_PASSWORD = `dbpw-${rand()}`;
+
+/** One captured piece of output: where it came from and what it said. */
+interface Captured {
+  readonly source: string;
+  readonly text: string;
+  /** The one secret this text is meant to hold (a token's creation answer holds its token). */
+  allow?: string;
+}
+
+const captured: Captured[] = [];
+/** Every planted secret, by name (API tokens are added as they are created). */
+const planted = new Map<string, string>([
+  ['bootstrap token', BOOTSTRAP],
+  ['wrong API token', WRONG_TOKEN],
+  ['registry password', REG_PASSWORD],
+  ['wrong registry password', BAD_REG_PASSWORD],
+  ['webhook secret', WEBHOOK_SECRET],
+  ['webhook key (hex)', WEBHOOK_KEY.toString('hex')],
+  ['events HMAC secret', EVENTS_SECRET],
+  ['database password', DB_PASSWORD],
+]);
+
+/** The forms a secret could leak in: plain, base64, base64url, URL-encoded, Basic auth. */
+function formsOf(name: string, secret: string): [string, string][] {
+  const forms: [string, string][] = [
+    [name, secret],
+    [`${name} (base64)`, Buffer.from(secret).toString('base64')],
+    [`${name} (base64url)`, Buffer.from(secret).toString('base64url')],
+    [`${name} (URL-encoded)`, encodeURIComponent(secret)],
+  ];
+  if (secret.startsWith('gty_'))
+    forms.push([`${name} (stored hash)`, createHash('sha256').update(secret).digest('hex')]);
+  if (secret.startsWith('whsec_')) forms.push([`${name} (key, base64)`, WEBHOOK_KEY.toString('base64')]);
+  if (secret === REG_PASSWORD || secret === BAD_REG_PASSWORD)
+    forms.push([`${name} (Basic auth)`, Buffer.from(`${REG_USER}:${secret}`).toString('base64')]);
+  // base64 of a string depends on its alignment in a longer text: check the middle too.
+  return forms
+    .filter(([n, f], i) => i === 0 || f !== secret || n.endsWith('hash)'))
+    .map(([n, f]) => [n, f.length > 16 && n.includes('base64') ? f.slice(4, -4) : f]);
+}
+
+let pgc: PostgresCluster;
+let dev: RegistryProcess;
+let prod: RegistryProcess;
+let other: RegistryProcess;
+let receiver: Server;
+let server: GantryServerProcess | undefined;
+let dir = '';
+let config = '';
+/** The secrets' environment variables (the server's and the local CLI's). */
+let cliEnv: Record<string, string> = {};
+
+/** One API call with everything about the answer captured. */
+async function call<T = Record<string, unknown>>(
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T }> {
+  const s = server as GantryServerProcess;
+  const res = await fetch(`${s.url}${path}`, {
+    method,
+    headers: {
+      ...(token !== '' && { authorization: `Bearer ${token}` }),
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+      ...headers,
+    },
+    ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  captured.push({
+    source: `${method} ${path} → ${res.status}`,
+    text: `${JSON.stringify([...res.headers])}\n${text}`,
+  });
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // metrics, HTML: kept as text
+  }
+  return { status: res.status, body: parsed as T };
+}
+
+async function token(name: string, roles: string[], groups: string[] = []): Promise<string> {
+  const r = await call<{ token: string }>(BOOTSTRAP, 'POST', '/api/v1/tokens', { name, roles, groups });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  const created = captured.at(-1) as Captured;
+  // The creation answer is the one place the secret is given, by design.
+  expect(created.text).toContain(r.body.token);
+  created.allow = `API token ${name}`;
+  planted.set(`API token ${name}`, r.body.token);
+  return r.body.token;
+}
+
+async function until<T>(what: string, get: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await get();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+async function ended(t: string, id: string): Promise<{ state: string }> {
+  return until(`promotion ${id} to end`, async () => {
+    const r = await call<{ state: string }>(t, 'GET', `/api/v1/promotions/${id}`);
+    return ['completed', 'failed', 'rejected', 'cancelled'].includes(r.body.state) ? r.body : undefined;
+  });
+}
+
+beforeAll(async () => {
+  const users = [{ username: REG_USER, password: REG_PASSWORD }];
+  [pgc, dev, prod, other] = await Promise.all([
+    startPostgres(),
+    startRegistry({ auth: 'htpasswd', users }),
+    startRegistry({ auth: 'htpasswd', users }),
+    startRegistry({ auth: 'htpasswd', users }),
+  ]);
+  for (const app of ['web', 'api']) {
+    const image = makeImage({ seed: `secrets-${app}`, layers: [{ size: 2048, seed: `secrets-l-${app}` }] });
+    await pushImage(dev, `dev/${app}`, image, '1.0.0');
+  }
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      captured.push({
+        source: `webhook ${req.method} ${req.url}`,
+        text: `${JSON.stringify(req.headers)}\n${body}`,
+      });
+      res.statusCode = 204;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const port = (receiver.address() as AddressInfo).port;
+  dir = await mkdtemp(join(tmpdir(), 'gantry-secrets-'));
+  config = join(dir, 'gantry.yaml');
+  const creds = '{ usernameEnv: SECRETS_REG_USER, passwordEnv: SECRETS_REG_PASSWORD }';
+  await writeFile(
+    config,
+    `registries:
+  dev: { url: "${dev.url}", credentials: ${creds} }
+  prod: { url: "${prod.url}", credentials: ${creds} }
+  other: { url: "${other.url}", credentials: { usernameEnv: SECRETS_REG_USER, passwordEnv: SECRETS_BAD_PASSWORD } }
+environments:
+  dev: { registry: dev, prefix: dev }
+  prod: { registry: prod, prefix: prod, from: [dev] }
+  gated:
+    registry: prod
+    prefix: gated
+    from: [dev]
+    gates:
+      - approval: { count: 1, groups: [ops] }
+  broken: { registry: other, prefix: broken, from: [dev] }
+applications: [web, api]
+events: { secretEnv: SECRETS_EVENTS_SECRET }
+webhooks:
+  hook:
+    url: http://127.0.0.1:${port}/hook
+    secretEnv: SECRETS_WEBHOOK_SECRET
+    backoff: 300ms
+`,
+  );
+  const databaseUrl = (await pgc.createDatabase('secrets')).replace('postgres@', `postgres:${DB_PASSWORD}@`);
+  expect(databaseUrl).toContain(DB_PASSWORD);
+  cliEnv = {
+    SECRETS_REG_USER: REG_USER,
+    SECRETS_REG_PASSWORD: REG_PASSWORD,
+    SECRETS_BAD_PASSWORD: BAD_REG_PASSWORD,
+    SECRETS_EVENTS_SECRET: EVENTS_SECRET,
+    SECRETS_WEBHOOK_SECRET: WEBHOOK_SECRET,
+  };
+  server = await startGantryServer({
+    config,
+    databaseUrl,
+    bootstrapToken: BOOTSTRAP,
+    readyTimeoutMs: 60_000,
+    env: { GANTRY_LOG_LEVEL: 'trace', ...cliEnv },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await server?.kill();
+  await new Promise((resolve) => receiver?.close(resolve));
+  await Promise.all([dev?.stop(), prod?.stop(), other?.stop(), pgc?.stop()]);
+  if (dir !== '') await rm(dir, { recursive: true, force: true });
+}, 60_000);
+
+describe('secrets never leak (real gantry serve, planted secrets)', () => {
+  it('a realistic scenario writes no planted secret to logs, errors, the ledger, webhooks, API answers or the CLI', async () => {
+    const s = server as GantryServerProcess;
+    const ci = await token('ci', ['ci']);
+    const alice = await token('alice', ['ci', 'approver:gated'], ['ops']);
+    const bob = await token('bob', ['approver:gated'], ['ops']);
+    const viewer = await token('viewer', ['viewer']);
+
+    // A promotion through the API (authenticated registries on both sides).
+    const web = await call<{ id: string }>(ci, 'POST', '/api/v1/promotions', {
+      app: 'web',
+      version: '1.0.0',
+      to: 'prod',
+    });
+    expect(web.status, JSON.stringify(web.body)).toBe(202);
+    expect((await ended(ci, web.body.id)).state).toBe('completed');
+
+    // An approval.
+    const gated = await call<{ id: string }>(alice, 'POST', '/api/v1/promotions', {
+      app: 'api',
+      version: '1.0.0',
+      to: 'gated',
+    });
+    expect(gated.status, JSON.stringify(gated.body)).toBe(202);
+    await until('awaiting approval', async () => {
+      const r = await call<{ state: string }>(alice, 'GET', `/api/v1/promotions/${gated.body.id}`);
+      return r.body.state === 'awaiting-approval' ? true : undefined;
+    });
+    const approved = await call(bob, 'POST', `/api/v1/promotions/${gated.body.id}/approvals`, {
+      comment: 'fine',
+    });
+    expect(approved.status, JSON.stringify(approved.body)).toBe(201);
+    expect((await ended(alice, gated.body.id)).state).toBe('completed');
+
+    // A promotion into a registry whose configured password is wrong: refused, with an error.
+    const broken = await call<{ error: { code: string; message: string } }>(
+      ci,
+      'POST',
+      '/api/v1/promotions',
+      {
+        app: 'web',
+        version: '1.0.0',
+        to: 'broken',
+      },
+    );
+    expect(broken.status, JSON.stringify(broken.body)).toBe(502);
+    expect(broken.body.error.code).toBe('REGISTRY_UNAUTHORIZED');
+
+    // Refused requests: a wrong token, a malformed one, a forbidden one, a wrong HMAC.
+    expect((await call(WRONG_TOKEN, 'GET', '/api/v1/tokens')).status).toBe(401);
+    const basic = Buffer.from(`admin:${WRONG_TOKEN}`).toString('base64');
+    expect(
+      (await call('', 'GET', '/api/v1/status', undefined, { authorization: `Basic ${basic}` })).status,
+    ).toBe(401);
+    expect((await call(viewer, 'POST', '/api/v1/tokens', { name: 'x', roles: ['admin'] })).status).toBe(403);
+    const event = JSON.stringify({
+      repository: `${dev.host}/dev/web`,
+      tag: '1.0.0',
+      digest: `sha256:${'a'.repeat(64)}`,
+    });
+    const signed = await call('', 'POST', '/api/v1/registry-events', event, {
+      'x-gantry-signature': `sha256=${createHmac('sha256', EVENTS_SECRET).update(event).digest('hex')}`,
+    });
+    expect(signed.status, JSON.stringify(signed.body)).toBe(202);
+    const forged = await call('', 'POST', '/api/v1/registry-events', event, {
+      'x-gantry-signature': `sha256=${createHmac('sha256', WRONG_TOKEN).update(event).digest('hex')}`,
+    });
+    expect(forged.status).toBe(401);
+
+    // Reading everything back.
+    const tokens = await call<{ tokens: unknown[] }>(BOOTSTRAP, 'GET', '/api/v1/tokens');
+    expect(tokens.body.tokens.length).toBeGreaterThanOrEqual(5);
+    await call(viewer, 'GET', '/api/v1/session');
+    await call(viewer, 'GET', '/api/v1/status');
+    await call(viewer, 'GET', '/api/v1/promotions?limit=500');
+    await call(viewer, 'GET', '/api/v1/ledger?limit=1000');
+    await call(viewer, 'GET', '/api/v1/ledger/verify');
+    await call(viewer, 'GET', '/api/v1/webhooks/deliveries?limit=500');
+    await call(viewer, 'GET', '/api/v1/applications/web/candidates');
+    await call(BOOTSTRAP, 'GET', '/metrics');
+    await call('', 'GET', '/openapi.json');
+    const deliveries = await until('webhook deliveries of the approved promotion', () =>
+      Promise.resolve(
+        captured.some((c) => c.source.startsWith('webhook') && c.text.includes(gated.body.id))
+          ? true
+          : undefined,
+      ),
+    );
+    expect(deliveries).toBe(true);
+
+    // The CLI against the server: a ledger export, and a refused token.
+    const exported = await runCli(['ledger', 'export', '--server', s.url], { env: { GANTRY_TOKEN: viewer } });
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout).toContain('promotion.approved');
+    const refused = await runCli(['status', '--server', s.url], { env: { GANTRY_TOKEN: WRONG_TOKEN } });
+    expect(refused.code).toBe(6);
+    const status = await runCli(['status', '--server', s.url, '--json'], { env: { GANTRY_TOKEN: ci } });
+    // The CLI on its own (no server), promoting into the registry with the wrong password.
+    const local = await runCli(['promote', 'web', '1.0.0', '--to', 'broken', '--config', config], {
+      env: cliEnv,
+    });
+    expect(local.code).not.toBe(0);
+    expect(local.stderr).toContain('REGISTRY_UNAUTHORIZED');
+    for (const [name, r] of [
+      ['promote (local, wrong registry password)', local],
+      ['ledger export', exported],
+      ['status (wrong token)', refused],
+      ['status', status],
+    ] as const)
+      captured.push({ source: `CLI ${name}`, text: `${r.stdout}\n${r.stderr}` });
+
+    // The server's own output, last (after a moment for the final log lines).
+    await new Promise((r) => setTimeout(r, 500));
+    const out = s.output();
+    captured.push({ source: 'server stdout', text: out.stdout });
+    captured.push({ source: 'server stderr', text: out.stderr });
+    // Debug logging is on and produced plenty.
+    expect(out.stdout.split('\n').length).toBeGreaterThan(50);
+
+    const leaks: string[] = [];
+    let forms = 0;
+    for (const [name, secret] of planted)
+      for (const [form, value] of formsOf(name, secret)) {
+        forms++;
+        for (const c of captured)
+          if (c.allow !== form && c.text.includes(value)) leaks.push(`${form} in ${c.source}`);
+      }
+    expect(leaks).toEqual([]);
+    // The check itself works: the scanned text does hold what the secrets protect.
+    const all = captured.map((c) => c.text).join('\n');
+    expect(all).toContain('webhook-signature');
+    expect(all).toContain('REGISTRY_UNAUTHORIZED');
+    const bytes = captured.reduce((n, c) => n + Buffer.byteLength(c.text), 0);
+    console.log(
+      `secrets-never-leak: scanned ${bytes} bytes from ${captured.length} sources (${
+        captured.filter((c) => c.source.startsWith('webhook')).length
+      } webhook requests); ${planted.size} secrets planted, ${forms} forms checked; 0 leaks`,
+    );
+  }, 240_000);
+});
