@@ -232,12 +232,71 @@ afterAll(async () => {
 }, 60_000);
 
 describe('secrets never leak (real gantry serve, planted secrets)', () => {
+  it('error paths name the store, registry and webhook without their passwords', async () => {
+    const pw = `dbpw-${rand()}`;
+    const url = `postgres://postgres:${pw}@127.0.0.1:1/gantry`;
+    const credPw = `urlpw-${rand()}`;
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(
+      bad,
+      `registries:
+  dev: { url: "http://bob:${credPw}@127.0.0.1:1" }
+environments:
+  dev: { registry: dev, prefix: dev }
+applications: [web]
+webhooks:
+  h: { url: "http://alice:${credPw}@127.0.0.1:9/x", secretEnv: SECRETS_WEBHOOK_SECRET }
+`,
+    );
+    const runs = [
+      await runCli(['serve', '--config', config, '--database-url', url, '--listen', '127.0.0.1:0'], {
+        env: cliEnv,
+      }),
+      await runCli(['ledger', 'verify', '--database-url', url, '--json']),
+      await runCli(['ledger', 'export', '--database-url', url]),
+      await runCli(['status', '--config', bad, '--json'], { env: cliEnv }),
+      await runCli(
+        ['serve', '--config', bad, '--data-dir', join(dir, 'bad-data'), '--listen', '127.0.0.1:0'],
+        {
+          env: cliEnv,
+        },
+      ),
+    ];
+    const codes = runs.map((r) => r.code);
+    expect(
+      codes.every((c) => c !== 0),
+      JSON.stringify(codes),
+    ).toBe(true);
+    const text = runs.map((r) => `${r.stdout}\n${r.stderr}`).join('\n');
+    expect(text).toContain('STORE_UNREACHABLE');
+    expect(text).toContain('must not contain credentials');
+    for (const secret of [pw, credPw, WEBHOOK_SECRET, REG_PASSWORD, BAD_REG_PASSWORD])
+      for (const [form, value] of formsOf('secret', secret)) expect(text, form).not.toContain(value);
+  }, 120_000);
+
   it('a realistic scenario writes no planted secret to logs, errors, the ledger, webhooks, API answers or the CLI', async () => {
     const s = server as GantryServerProcess;
     const ci = await token('ci', ['ci']);
     const alice = await token('alice', ['ci', 'approver:gated'], ['ops']);
     const bob = await token('bob', ['approver:gated'], ['ops']);
     const viewer = await token('viewer', ['viewer']);
+    // The live event stream, read through the whole scenario.
+    const stream = new AbortController();
+    let streamed = '';
+    const streamRes = await fetch(`${s.url}/api/v1/events`, {
+      headers: { authorization: `Bearer ${viewer}` },
+      signal: stream.signal,
+    });
+    expect(streamRes.status).toBe(200);
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of streamRes.body as unknown as AsyncIterable<Uint8Array>)
+          streamed += decoder.decode(chunk, { stream: true });
+      } catch {
+        // aborted at the end
+      }
+    })();
 
     // A promotion through the API (authenticated registries on both sides).
     const web = await call<{ id: string }>(ci, 'POST', '/api/v1/promotions', {
@@ -320,6 +379,14 @@ describe('secrets never leak (real gantry serve, planted secrets)', () => {
       ),
     );
     expect(deliveries).toBe(true);
+
+    stream.abort();
+    await reading;
+    expect(streamed).toContain(gated.body.id);
+    captured.push({
+      source: 'GET /api/v1/events (stream)',
+      text: `${JSON.stringify([...streamRes.headers])}\n${streamed}`,
+    });
 
     // The CLI against the server: a ledger export, and a refused token.
     const exported = await runCli(['ledger', 'export', '--server', s.url], { env: { GANTRY_TOKEN: viewer } });
