@@ -401,6 +401,26 @@ webhooks:
     await call(viewer, 'GET', '/api/v1/ledger/verify');
     await call(viewer, 'GET', '/api/v1/webhooks/deliveries?limit=500');
     await call(viewer, 'GET', '/api/v1/applications/web/candidates');
+    for (const path of [
+      '/api/v1/pipeline',
+      '/api/v1/deployments',
+      '/api/v1/holds',
+      '/api/v1/lifecycle/schedules',
+      '/api/v1/lifecycle/runs',
+      '/api/v1/applications/web/history',
+    ])
+      await call(viewer, 'GET', path);
+    await call('', 'GET', '/');
+    await call('', 'GET', '/healthz');
+    await call('', 'GET', '/readyz');
+    // A revoked token is refused, and its revocation is in the ledger.
+    const spare = await token('spare', ['viewer']);
+    const spareId = (
+      await call<{ tokens: { id: string; name: string }[] }>(BOOTSTRAP, 'GET', '/api/v1/tokens')
+    ).body.tokens.find((t) => t.name === 'spare')?.id as string;
+    expect(spareId).toMatch(/^tok_/);
+    expect((await call(BOOTSTRAP, 'DELETE', `/api/v1/tokens/${spareId}`)).status).toBe(200);
+    expect((await call(spare, 'GET', '/api/v1/status')).status).toBe(401);
     await call(BOOTSTRAP, 'GET', '/metrics');
     await call('', 'GET', '/openapi.json');
     const deliveries = await until('webhook deliveries of the approved promotion', () =>
@@ -441,8 +461,12 @@ webhooks:
     ] as const)
       captured.push({ source: `CLI ${name}`, text: `${r.stdout}\n${r.stderr}` });
 
-    // The server's own output, last (after a moment for the final log lines).
-    await new Promise((r) => setTimeout(r, 500));
+    // A configuration reload, then a graceful stop: the server's own output, last.
+    s.child.kill('SIGHUP');
+    await until('the reload', () =>
+      Promise.resolve(s.output().stdout.includes('configuration reloaded') ? true : undefined),
+    );
+    expect(await s.stop()).toBe(0);
     const out = s.output();
     captured.push({ source: 'server stdout', text: out.stdout });
     captured.push({ source: 'server stderr', text: out.stderr });
