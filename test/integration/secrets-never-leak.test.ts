@@ -9,7 +9,7 @@
  * written anywhere is captured, and none of it may contain any planted secret, in plain, base64
  * or URL-encoded form, nor a token's stored hash.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -39,6 +39,11 @@ const WEBHOOK_KEY = randomBytes(32);
 const WEBHOOK_SECRET = `whsec_${WEBHOOK_KEY.toString('base64')}`;
 const EVENTS_SECRET = `evsec-${rand()}`;
 const DB_PASSWORD = `dbpw-${rand()}`;
+const SIGNING_KEY_PEM = String(
+  generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }),
+);
+/** The random part of the signing key's PEM (its first characters are the same for every Ed25519 key). */
+const SIGNING_KEY_BODY = (SIGNING_KEY_PEM.split('\n')[1] ?? '').slice(24);
 
 /** One captured piece of output: where it came from and what it said. */
 interface Captured {
@@ -58,6 +63,7 @@ const planted = new Map<string, string>([
   ['webhook secret', WEBHOOK_SECRET],
   ['events HMAC secret', EVENTS_SECRET],
   ['database password', DB_PASSWORD],
+  ['attestation signing key', SIGNING_KEY_BODY],
 ]);
 
 /**
@@ -96,6 +102,7 @@ let pgc: PostgresCluster;
 let dev: RegistryProcess;
 let prod: RegistryProcess;
 let other: RegistryProcess;
+let tokened: RegistryProcess;
 let receiver: Server;
 let server: GantryServerProcess | undefined;
 let dir = '';
@@ -165,11 +172,12 @@ async function ended(t: string, id: string): Promise<{ state: string }> {
 
 beforeAll(async () => {
   const users = [{ username: REG_USER, password: REG_PASSWORD }];
-  [pgc, dev, prod, other] = await Promise.all([
+  [pgc, dev, prod, other, tokened] = await Promise.all([
     startPostgres(),
     startRegistry({ auth: 'htpasswd', users }),
     startRegistry({ auth: 'htpasswd', users }),
     startRegistry({ auth: 'htpasswd', users }),
+    startRegistry({ auth: 'token', users }),
   ]);
   for (const app of ['web', 'api']) {
     const image = makeImage({ seed: `secrets-${app}`, layers: [{ size: 2048, seed: `secrets-l-${app}` }] });
@@ -199,6 +207,8 @@ beforeAll(async () => {
   dev: { url: "${dev.url}", credentials: ${creds} }
   prod: { url: "${prod.url}", credentials: ${creds} }
   other: { url: "${other.url}", credentials: { usernameEnv: SECRETS_REG_USER, passwordEnv: SECRETS_BAD_PASSWORD } }
+  tok: { url: "${tokened.url}", credentials: ${creds} }
+  tokbad: { url: "http://localhost:${tokened.url.split(':').at(-1)}", credentials: { env: SECRETS_BAD_CREDS } }
 environments:
   dev: { registry: dev, prefix: dev }
   prod: { registry: prod, prefix: prod, from: [dev] }
@@ -209,8 +219,11 @@ environments:
     gates:
       - approval: { count: 1, groups: [ops] }
   broken: { registry: other, prefix: broken, from: [dev] }
+  tok: { registry: tok, prefix: tok, from: [dev] }
+  tokbroken: { registry: tokbad, prefix: tokbroken, from: [dev] }
 applications: [web, api]
 events: { secretEnv: SECRETS_EVENTS_SECRET }
+attestation: { keyEnv: SECRETS_SIGNING_KEY }
 webhooks:
   hook:
     url: http://127.0.0.1:${port}/hook
@@ -224,6 +237,8 @@ webhooks:
     SECRETS_REG_USER: REG_USER,
     SECRETS_REG_PASSWORD: REG_PASSWORD,
     SECRETS_BAD_PASSWORD: BAD_REG_PASSWORD,
+    SECRETS_BAD_CREDS: `${REG_USER}:${BAD_REG_PASSWORD}`,
+    SECRETS_SIGNING_KEY: SIGNING_KEY_PEM,
     SECRETS_EVENTS_SECRET: EVENTS_SECRET,
     SECRETS_WEBHOOK_SECRET: WEBHOOK_SECRET,
   };
@@ -239,7 +254,7 @@ webhooks:
 afterAll(async () => {
   await server?.kill();
   await new Promise((resolve) => receiver?.close(resolve));
-  await Promise.all([dev?.stop(), prod?.stop(), other?.stop(), pgc?.stop()]);
+  await Promise.all([dev?.stop(), prod?.stop(), other?.stop(), tokened?.stop(), pgc?.stop()]);
   if (dir !== '') await rm(dir, { recursive: true, force: true });
 }, 60_000);
 
@@ -369,6 +384,23 @@ webhooks:
     );
     expect(broken.status, JSON.stringify(broken.body)).toBe(502);
     expect(broken.body.error.code).toBe('REGISTRY_UNAUTHORIZED');
+
+    // Through a registry with bearer-token auth (the password goes to its token server): right
+    // credentials promote; wrong ones are refused with an error.
+    const tok = await call<{ id: string }>(ci, 'POST', '/api/v1/promotions', {
+      app: 'web',
+      version: '1.0.0',
+      to: 'tok',
+    });
+    expect(tok.status, JSON.stringify(tok.body)).toBe(202);
+    expect((await ended(ci, tok.body.id)).state).toBe('completed');
+    const tokBroken = await call<{ error: { code: string } }>(ci, 'POST', '/api/v1/promotions', {
+      app: 'web',
+      version: '1.0.0',
+      to: 'tokbroken',
+    });
+    expect(tokBroken.status, JSON.stringify(tokBroken.body)).toBe(502);
+    expect(tokBroken.body.error.code).toBe('REGISTRY_UNAUTHORIZED');
 
     // Refused requests: a wrong token, a malformed one, a forbidden one, a wrong HMAC.
     expect((await call(WRONG_TOKEN, 'GET', '/api/v1/tokens')).status).toBe(401);
