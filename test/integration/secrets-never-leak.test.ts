@@ -177,7 +177,12 @@ beforeAll(async () => {
     startRegistry({ auth: 'htpasswd', users }),
     startRegistry({ auth: 'htpasswd', users }),
     startRegistry({ auth: 'htpasswd', users }),
-    startRegistry({ auth: 'token', users }),
+    // tokro/* is read-only for the user: a promotion there fails while copying, not at once.
+    startRegistry({
+      auth: 'token',
+      users,
+      tokenServer: { acl: (_user, repository) => (repository.startsWith('tokro/') ? ['pull'] : ['*']) },
+    }),
   ]);
   for (const app of ['web', 'api']) {
     const image = makeImage({ seed: `secrets-${app}`, layers: [{ size: 2048, seed: `secrets-l-${app}` }] });
@@ -221,6 +226,7 @@ environments:
   broken: { registry: other, prefix: broken, from: [dev] }
   tok: { registry: tok, prefix: tok, from: [dev] }
   tokbroken: { registry: tokbad, prefix: tokbroken, from: [dev] }
+  tokro: { registry: tok, prefix: tokro, from: [dev] }
 applications: [web, api]
 events: { secretEnv: SECRETS_EVENTS_SECRET }
 attestation: { keyEnv: SECRETS_SIGNING_KEY }
@@ -402,6 +408,20 @@ webhooks:
     expect(tokBroken.status, JSON.stringify(tokBroken.body)).toBe(502);
     expect(tokBroken.body.error.code).toBe('REGISTRY_UNAUTHORIZED');
 
+    // A registry error in the middle of the copy: the promotion fails later, with an error that
+    // goes to the ledger, the API and the webhooks.
+    const readOnly = await call<{ id?: string }>(ci, 'POST', '/api/v1/promotions', {
+      app: 'api',
+      version: '1.0.0',
+      to: 'tokro',
+    });
+    expect(readOnly.status, JSON.stringify(readOnly.body)).toBe(202);
+    const readOnlyEnd = (await ended(ci, readOnly.body.id as string)) as {
+      state: string;
+      error?: { code: string };
+    };
+    expect([readOnlyEnd.state, readOnlyEnd.error?.code]).toEqual(['failed', 'REGISTRY_UNAUTHORIZED']);
+
     // Refused requests: a wrong token, a malformed one, a forbidden one, a wrong HMAC.
     expect((await call(WRONG_TOKEN, 'GET', '/api/v1/tokens')).status).toBe(401);
     const basic = Buffer.from(`admin:${WRONG_TOKEN}`).toString('base64');
@@ -455,9 +475,14 @@ webhooks:
     expect((await call(spare, 'GET', '/api/v1/status')).status).toBe(401);
     await call(BOOTSTRAP, 'GET', '/metrics');
     await call('', 'GET', '/openapi.json');
-    const deliveries = await until('webhook deliveries of the approved promotion', () =>
+    const deliveries = await until('the webhook delivery of the failed promotion', () =>
       Promise.resolve(
-        captured.some((c) => c.source.startsWith('webhook') && c.text.includes(gated.body.id))
+        captured.some(
+          (c) =>
+            c.source.startsWith('webhook') &&
+            c.text.includes(readOnly.body.id as string) &&
+            c.text.includes('promotion.failed'),
+        )
           ? true
           : undefined,
       ),
