@@ -25,6 +25,7 @@ import {
   type RegistryProcess,
 } from '../helpers/index.js';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
+import { registryRequest } from '../helpers/registry-http.js';
 import { runCli } from './run-cli.js';
 
 /** A distinctive random string: nothing else could contain it by chance. */
@@ -375,7 +376,29 @@ webhooks:
       comment: 'fine',
     });
     expect(approved.status, JSON.stringify(approved.body)).toBe(201);
-    expect((await ended(alice, gated.body.id)).state).toBe('completed');
+    const gatedEnd = (await ended(alice, gated.body.id)) as {
+      state: string;
+      applications: { attestation?: string }[];
+    };
+    expect(gatedEnd.state).toBe('completed');
+    // The signed attestation pushed next to the image: its manifest and every blob.
+    const attestation = gatedEnd.applications[0]?.attestation as string;
+    expect(attestation).toMatch(/^sha256:/);
+    const manifest = await registryRequest(prod, `/v2/gated/api/manifests/${attestation}`, {
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
+    expect(manifest.status).toBe(200);
+    const parsed = JSON.parse(manifest.body.toString()) as {
+      config: { digest: string };
+      layers: { digest: string }[];
+    };
+    let pushed = manifest.body.toString();
+    for (const blob of [parsed.config, ...parsed.layers]) {
+      const got = await registryRequest(prod, `/v2/gated/api/blobs/${blob.digest}`);
+      pushed += `\n${got.body.toString()}`;
+    }
+    expect(pushed).toContain('payload');
+    captured.push({ source: 'attestation in the registry', text: pushed });
 
     // A promotion into a registry whose configured password is wrong: refused, with an error.
     const broken = await call<{ error: { code: string; message: string } }>(
