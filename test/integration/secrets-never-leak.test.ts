@@ -1,13 +1,17 @@
 /**
  * Proof that secrets never leak (issue 15): a real `gantry serve` (PostgreSQL store with a password
- * in its URL, debug-level JSON logs) promotes between htpasswd-protected distribution registries
- * with KNOWN, distinctive secrets planted everywhere a secret goes in — the bootstrap token, every
- * API token created, the registry password (and a wrong one for a second registry), the webhook
- * signing secret, the registry-events HMAC secret, the database password, a wrong API token. A
- * realistic scenario runs (tokens, promotions, an approval, a failing promotion, refused requests,
- * a signed registry event, the ledger, metrics, OpenAPI, the CLI against the server), everything
- * written anywhere is captured, and none of it may contain any planted secret, in plain, base64
- * or URL-encoded form, nor a token's stored hash.
+ * in its URL, trace-level JSON logs) promotes between htpasswd- and bearer-token-protected
+ * distribution registries with KNOWN, distinctive secrets planted everywhere a secret goes in: the
+ * bootstrap token and every API token created, the registry password (and a wrong one for two more
+ * registries), the webhook signing secret, the registry-events HMAC secret, the database password,
+ * the attestation signing key, a wrong API token. A realistic scenario runs (tokens, promotions, an
+ * approval, promotions refused at once and failing mid-copy, refused requests, a revoked token, a
+ * signed and a forged registry event, the ledger, the event stream, metrics, OpenAPI, the CLI
+ * against the server and on its own, a reload, a graceful stop); everything written anywhere is
+ * captured (the server's stdout and stderr, every API answer with its headers, every webhook
+ * request with its headers, the attestation pushed to the registry, CLI output) and none of it may
+ * hold any planted secret in plain, base64 (any alignment), base64url, URL-encoded or Basic-auth
+ * form, nor a token's stored hash. Error paths (unreachable store, credentials in URLs) too.
  */
 import { createHash, createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
