@@ -319,6 +319,46 @@ webhooks:
           env: cliEnv,
         },
       ),
+      // Registry clients given a wrong password: login, copy, and --creds.
+      await runCli(
+        ['login', other.host, '-u', REG_USER, '--authfile', join(dir, 'auth.json'), '--tls-verify=false'],
+        {
+          stdin: `${BAD_REG_PASSWORD}\n`,
+        },
+      ),
+      await runCli(
+        [
+          'login',
+          other.host,
+          '-u',
+          REG_USER,
+          '--authfile',
+          join(dir, 'auth.json'),
+          '--json',
+          '--tls-verify=false',
+        ],
+        {
+          stdin: `${BAD_REG_PASSWORD}\n`,
+        },
+      ),
+      await runCli([
+        'copy',
+        `docker://${dev.host}/dev/web:1.0.0`,
+        `docker://${other.host}/copied/web:1.0.0`,
+        '--src-creds',
+        `${REG_USER}:${BAD_REG_PASSWORD}`,
+        '--dest-creds',
+        `${REG_USER}:${BAD_REG_PASSWORD}`,
+        '--tls-verify=false',
+      ]),
+      await runCli([
+        'inspect',
+        `docker://${other.host}/dev/web:1.0.0`,
+        '--creds',
+        `${REG_USER}:${BAD_REG_PASSWORD}`,
+        '--json',
+        '--tls-verify=false',
+      ]),
     ];
     const codes = runs.map((r) => r.code);
     expect(
@@ -328,6 +368,7 @@ webhooks:
     const text = runs.map((r) => `${r.stdout}\n${r.stderr}`).join('\n');
     expect(text).toContain('STORE_UNREACHABLE');
     expect(text).toContain('must not contain credentials');
+    expect(text.match(/REGISTRY_UNAUTHORIZED|CREDENTIALS_INVALID/g)?.length ?? 0).toBeGreaterThanOrEqual(4);
     for (const secret of [pw, credPw, WEBHOOK_SECRET, REG_PASSWORD, BAD_REG_PASSWORD])
       expect(holds(text, secret), secret).toBe(false);
   }, 120_000);
