@@ -114,6 +114,8 @@ let dir = '';
 let config = '';
 /** The secrets' environment variables (the server's and the local CLI's). */
 let cliEnv: Record<string, string> = {};
+/** Bytes of CLI output scanned by the error-path test (runs first; reported in the summary). */
+let errorPathBytes = 0;
 
 /** One API call with everything about the answer captured. */
 async function call<T = Record<string, unknown>>(
@@ -366,6 +368,7 @@ webhooks:
       JSON.stringify(codes),
     ).toBe(true);
     const text = runs.map((r) => `${r.stdout}\n${r.stderr}`).join('\n');
+    errorPathBytes = Buffer.byteLength(text);
     expect(text).toContain('STORE_UNREACHABLE');
     expect(text).toContain('must not contain credentials');
     expect(text.match(/REGISTRY_UNAUTHORIZED|CREDENTIALS_INVALID/g)?.length ?? 0).toBeGreaterThanOrEqual(4);
@@ -615,7 +618,7 @@ webhooks:
     console.log(
       `secrets-never-leak: scanned ${bytes} bytes from ${captured.length} sources (${
         captured.filter((c) => c.source.startsWith('webhook')).length
-      } webhook requests); ${planted.size} secrets planted, ${forms} forms checked; 0 leaks`,
+      } webhook requests) + ${errorPathBytes} bytes of error-path CLI output; ${planted.size} secrets planted, ${forms} forms checked; 0 leaks`,
     );
   }, 240_000);
 });
