@@ -80,11 +80,11 @@ async function createToken(spec: Record<string, unknown>): Promise<{ id: string;
   return res.json();
 }
 
-/** A promotion of web from staging to prod, awaiting approval, requested by a ci token. */
-async function freshPromotion(): Promise<string> {
+/** A promotion of web to `to` (default prod), awaiting approval, requested by a ci token. */
+async function freshPromotion(to = 'prod'): Promise<string> {
   const res = await call('POST', '/api/v1/promotions', {
     token: tokens.requester,
-    body: { app: 'web', version: '1.4.2', to: 'prod' },
+    body: { app: 'web', version: '1.4.2', to },
   });
   expect(res.status, JSON.stringify(res.body)).toBe(202);
   return (res.body as unknown as { id: string }).id;
@@ -101,12 +101,19 @@ interface Request {
  * `app: true` marks requests about application `web` (team payments): a token of another team is
  * refused them (403 `API_FORBIDDEN`, or 404 where an id would reveal that it exists). `stream: true`
  * `everyTeam: true` marks a log that names applications of every team: a team-limited token is
- * refused it (403) whatever it asks. `stream: true`
+ * refused it (403) whatever it asks. `absent: true`: the request names something this test never
+ * made, so a caller it serves gets 404 `API_NOT_FOUND` (every other served request must get 2xx). `stream: true`
  * marks a server-sent event stream: a caller it serves asks with HEAD (same checks, no endless body).
  */
 const REQUESTS: Record<
   string,
-  { app?: boolean; everyTeam?: boolean; stream?: boolean; make: () => Promise<Request> | Request }
+  {
+    app?: boolean;
+    everyTeam?: boolean;
+    absent?: boolean;
+    stream?: boolean;
+    make: () => Promise<Request> | Request;
+  }
 > = {
   'GET /metrics': { make: () => ({ url: '/metrics' }) },
   'GET /api/v1/session': { make: () => ({ url: '/api/v1/session' }) },
@@ -125,6 +132,7 @@ const REQUESTS: Record<
     make: () => ({ url: '/api/v1/applications/web/candidates?env=prod' }),
   },
   'GET /api/v1/applications/{app}/candidates/{digest}': {
+    absent: true,
     app: true,
     make: () => ({ url: `/api/v1/applications/web/candidates/${DIGEST}?env=prod` }),
   },
@@ -138,11 +146,13 @@ const REQUESTS: Record<
   'GET /api/v1/deployments': { app: true, make: () => ({ url: '/api/v1/deployments?app=web' }) },
   'GET /api/v1/holds': { app: true, make: () => ({ url: '/api/v1/holds?app=web' }) },
   'POST /api/v1/holds/release': {
+    absent: true,
     app: true,
     make: () => ({ url: '/api/v1/holds/release', body: { app: 'web', env: 'prod' } }),
   },
   'GET /api/v1/lifecycle/runs': { everyTeam: true, make: () => ({ url: '/api/v1/lifecycle/runs' }) },
   'GET /api/v1/lifecycle/runs/{id}': {
+    absent: true,
     everyTeam: true,
     make: () => ({ url: `/api/v1/lifecycle/runs/run_${'0'.repeat(32)}` }),
   },
@@ -196,7 +206,7 @@ const REQUESTS: Record<
   'POST /api/v1/registry-events': {
     make: () => ({
       url: '/api/v1/registry-events',
-      body: { repository: 'prod/web', tag: '1.4.2', digest: DIGEST },
+      body: { repository: `${registry?.host ?? ''}/prod/web`, tag: '1.4.2', digest: DIGEST },
     }),
   },
   'POST /api/v1/tokens': {
@@ -213,6 +223,7 @@ const REQUESTS: Record<
     make: () => ({ url: '/api/v1/webhooks/deliveries' }),
   },
   'POST /api/v1/webhooks/deliveries/{id}/redeliver': {
+    absent: true,
     make: () => ({ url: `/api/v1/webhooks/deliveries/msg_${'0'.repeat(32)}/redeliver`, body: {} }),
   },
 };
@@ -368,7 +379,9 @@ describe('authorisation matrix', () => {
             ).toContainEqual([res.status, code]);
             break;
           case 'served':
-            expect([401, 403], where).not.toContain(res.status);
+            // The request is valid: a granted caller is served (2xx), or told the fake data lacks the thing.
+            if (entry.absent) expect([res.status, code], where).toEqual([404, 'API_NOT_FOUND']);
+            else expect(res.status, where).toBeLessThan(300);
             break;
         }
         counts[want] += 1;
@@ -392,6 +405,28 @@ describe('authorisation matrix', () => {
         const res = await call(op.method, op.key.split(' ')[1] ?? '', { headers: caller.headers?.() ?? {} });
         expect(res.status, `${op.key} as ${caller.name}`).toBe(200);
       }
+  });
+});
+
+describe('decisions by environment and team', () => {
+  it("lets approver:<env> decide only promotions to <env>, and only of its teams' applications", async () => {
+    const decide = async (token: string, id: string, what: 'approvals' | 'rejections') =>
+      call('POST', `/api/v1/promotions/${id}/${what}`, {
+        token,
+        body: what === 'rejections' ? { reason: 'no' } : {},
+      });
+    const staging = tokens['approver:staging'] ?? '';
+    const prod = tokens['approver:prod'] ?? '';
+    for (const what of ['approvals', 'rejections'] as const) {
+      expect((await decide(staging, await freshPromotion('staging'), what)).status, what).toBe(201);
+      expect((await decide(prod, await freshPromotion('prod'), what)).status, what).toBe(201);
+      const cross = await decide(prod, await freshPromotion('staging'), what);
+      expect([cross.status, cross.body?.error?.code], what).toEqual([403, 'API_FORBIDDEN']);
+    }
+    // An approver of prod limited to another team does not see web's promotion at all.
+    const other = await createToken({ name: 'dave', roles: ['approver:prod'], teams: ['platform'] });
+    const hidden = await decide(other.token, await freshPromotion('prod'), 'approvals');
+    expect([hidden.status, hidden.body?.error?.code]).toEqual([404, 'API_NOT_FOUND']);
   });
 });
 
