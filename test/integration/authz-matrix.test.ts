@@ -253,6 +253,7 @@ const CALLERS: readonly Caller[] = [
   { name: 'approver:prod', roles: ['approver:prod'] },
   { name: 'approver:staging', roles: ['approver:staging'] },
   { name: 'ci of team platform', roles: ['ci'], teams: ['platform'] },
+  { name: 'admin of team platform', roles: ['admin'], teams: ['platform'] },
 ];
 
 /** What a caller must get from an operation. */
@@ -265,7 +266,9 @@ function expected(access: Access, op: { app?: boolean; everyTeam?: boolean }, ca
   // Every decision here is on a promotion to prod: approver:staging passes the role check, not the environment's.
   if (access === 'approve' && !grants(caller.roles, 'admin') && !caller.roles.includes('approver:prod'))
     return 'forbidden';
-  if (caller.teams && op.everyTeam) return 'forbidden';
+  // The admin routes (tokens, gc and sync runs, redelivery) cover every team: a team-limited
+  // admin could otherwise mint itself an unlimited token.
+  if (caller.teams && (op.everyTeam || access === 'admin')) return 'forbidden';
   if (caller.teams && op.app) return 'forbidden or not found';
   return 'served';
 }
@@ -427,6 +430,16 @@ describe('decisions by environment and team', () => {
     const other = await createToken({ name: 'dave', roles: ['approver:prod'], teams: ['platform'] });
     const hidden = await decide(other.token, await freshPromotion('prod'), 'approvals');
     expect([hidden.status, hidden.body?.error?.code]).toEqual([404, 'API_NOT_FOUND']);
+  });
+
+  it('does not offer the admin routes to a team-limited admin token', async () => {
+    for (const [name, admin] of [
+      ['admin', true],
+      ['admin of team platform', false],
+    ] as const) {
+      const res = await call('GET', '/api/v1/session', { token: tokens[name] });
+      expect((res.body as unknown as { may: { admin: boolean } }).may.admin, name).toBe(admin);
+    }
   });
 });
 
