@@ -244,6 +244,8 @@ const CALLERS: readonly Caller[] = [
   { name: 'basic credentials', headers: () => ({ authorization: 'Basic dXNlcjpwYXNz' }) },
   { name: 'unknown token', headers: () => ({ authorization: `Bearer gty_${'x'.repeat(43)}` }) },
   { name: 'expired token', headers: () => ({ authorization: `Bearer ${tokens.expired ?? ''}` }) },
+  // Registry notifications may carry an HMAC instead of a token: a forged one opens nothing.
+  { name: 'forged signature', headers: () => ({ 'x-gantry-signature': `sha256=${'0'.repeat(64)}` }) },
   { name: 'revoked token', headers: () => ({ authorization: `Bearer ${tokens.revoked ?? ''}` }) },
   { name: 'admin', roles: ['admin'] },
   { name: 'ci', roles: ['ci'] },
