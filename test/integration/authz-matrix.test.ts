@@ -4,7 +4,8 @@
  * approver of another environment, a team-limited token). The expected answer comes from the
  * operation's `x-gantry-access` and the caller's roles (`grants`), so a route added later is
  * checked without editing this file, except for its minimal request in {@link REQUESTS} (a
- * missing entry fails). Runs in-process over the fake desk, on a real store.
+ * missing entry fails). Runs in-process over the fake desk (whose self-approval rule is the real
+ * `sameIdentity`), on a real store and a real, empty registry. Prints the number of checks.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -98,12 +99,12 @@ interface Request {
 
 /**
  * How to call each operation (keyed `METHOD /path/{param}` as the OpenAPI document names it).
- * `app: true` marks requests about application `web` (team payments): a token of another team is
- * refused them (403 `API_FORBIDDEN`, or 404 where an id would reveal that it exists). `stream: true`
- * `everyTeam: true` marks a log that names applications of every team: a team-limited token is
- * refused it (403) whatever it asks. `absent: true`: the request names something this test never
- * made, so a caller it serves gets 404 `API_NOT_FOUND` (every other served request must get 2xx). `stream: true`
- * marks a server-sent event stream: a caller it serves asks with HEAD (same checks, no endless body).
+ * - `app`: the request is about application `web` (team payments); a token of another team is
+ *   refused (403 `API_FORBIDDEN`, or 404 where an id would reveal that it exists).
+ * - `everyTeam`: a log naming applications of every team; a team-limited token is refused (403).
+ * - `absent`: names something this test never made; a served caller gets 404 `API_NOT_FOUND`
+ *   (every other served request must get 2xx).
+ * - `stream`: a server-sent event stream; a served caller asks with HEAD (same checks, no endless body).
  */
 const REQUESTS: Record<
   string,
