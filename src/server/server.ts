@@ -184,6 +184,12 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     if (!auth.ok) throw unauthenticated(auth.reason);
     if (!grants(auth.token.roles, access))
       throw new GantryError('API_FORBIDDEN', `this route needs the ${access} role`);
+    // Admin routes (tokens, gc, sync, redelivery) cover every team: a team-limited token could mint an unlimited one.
+    if (access === 'admin' && auth.token.teams.length > 0)
+      throw new GantryError(
+        'API_FORBIDDEN',
+        'the admin routes cover every application: a token limited to teams cannot use them',
+      );
     setCaller(request, auth.token);
   };
 

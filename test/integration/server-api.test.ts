@@ -155,7 +155,7 @@ function tokenAndLedgerSuite(open: () => Promise<Harness>): void {
       expect.objectContaining({ id: created.id, name: 'ci-web', roles: ['ci'], teams: ['payments'] }),
     );
     // The new token works, and no log line holds a secret.
-    expect((await call(h, 'GET', '/api/v1/ledger', { token: created.token })).status).toBe(200);
+    expect((await call(h, 'GET', '/api/v1/ledger/verify', { token: created.token })).status).toBe(200);
     const logs = h.logs.join('');
     expect(logs).not.toContain(created.token);
     expect(logs).not.toContain(BOOTSTRAP);

@@ -1,5 +1,7 @@
 /** `/api/v1/ledger`: read the hash-chained ledger in pages, and verify the whole chain. */
 import { z } from 'zod';
+import { GantryError } from '../../core/index.js';
+import { callerOf } from '../caller.js';
 import type { ServerContext } from '../context.js';
 import { route, type AnyRoute } from '../route.js';
 
@@ -54,11 +56,17 @@ export function ledgerRoutes(ctx: ServerContext): AnyRoute[] {
       method: 'GET',
       url: '/api/v1/ledger',
       summary:
-        'Ledger entries in sequence order (newest first with `order=desc`), filtered by subject, type (or `prefix.*`) and actor; `next` is the `after` (with `order=desc`: the `before`) of the following page',
+        'Ledger entries in sequence order (newest first with `order=desc`), filtered by subject, type (or `prefix.*`) and actor; `next` is the `after` (with `order=desc`: the `before`) of the following page (not for a token limited to teams)',
       access: 'read',
       query: listQuery,
       response: z.object({ entries: z.array(entry), next: z.number().optional() }),
-      handler: async ({ query }) => {
+      handler: async ({ query, request }) => {
+        // Entries name applications of every team: a token limited to teams may not read them.
+        if (callerOf(request).token.teams.length > 0)
+          throw new GantryError(
+            'API_FORBIDDEN',
+            'the ledger covers every application: a token limited to teams cannot read it',
+          );
         const limit = query.limit ?? 100;
         const entries = [];
         for await (const e of ctx.ledger.entries({

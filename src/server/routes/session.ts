@@ -57,7 +57,7 @@ export function sessionRoutes(ctx: ServerContext): AnyRoute[] {
           may: {
             promote: grants(roles, 'promote'),
             deploy: grants(roles, 'deploy'),
-            admin: grants(roles, 'admin'),
+            admin: grants(roles, 'admin') && token.teams.length === 0,
             approve: [...ctx.app().config.environments.keys()].filter((env) => mayApprove(roles, env)),
           },
         });
