@@ -38,11 +38,12 @@ const PAGES: readonly Page[] = [
   { pattern: '/admin', title: 'Admin', render: () => <AdminPage /> },
 ];
 
-const NAV: readonly { href: string; label: string; admin?: boolean }[] = [
+/** `allTeams`: pages about every team's applications, refused to a token limited to teams. */
+const NAV: readonly { href: string; label: string; admin?: boolean; allTeams?: boolean }[] = [
   { href: '/', label: 'Pipeline' },
   { href: '/approvals', label: 'Approvals' },
   { href: '/history', label: 'History' },
-  { href: '/ledger', label: 'Ledger' },
+  { href: '/ledger', label: 'Ledger', allTeams: true },
   { href: '/diff', label: 'Diff' },
   { href: '/admin', label: 'Admin', admin: true },
 ];
@@ -71,19 +72,21 @@ export function App() {
         </a>
         <nav aria-label="Main">
           <ul>
-            {NAV.filter((n) => !n.admin || s.may.admin).map((n) => (
-              <li key={n.href}>
-                <a
-                  href={n.href}
-                  aria-current={
-                    (n.href === '/' ? path === '/' : path.startsWith(n.href)) ? 'page' : undefined
-                  }
-                >
-                  {n.label}
-                  {n.href === '/approvals' && <WaitingCount />}
-                </a>
-              </li>
-            ))}
+            {NAV.filter((n) => (!n.admin || s.may.admin) && (!n.allTeams || s.token.teams.length === 0)).map(
+              (n) => (
+                <li key={n.href}>
+                  <a
+                    href={n.href}
+                    aria-current={
+                      (n.href === '/' ? path === '/' : path.startsWith(n.href)) ? 'page' : undefined
+                    }
+                  >
+                    {n.label}
+                    {n.href === '/approvals' && <WaitingCount />}
+                  </a>
+                </li>
+              ),
+            )}
           </ul>
         </nav>
         <div class="who">
