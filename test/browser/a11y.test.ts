@@ -70,7 +70,8 @@ describe('dashboard: every page, both widths, accessible (real Chromium)', () =>
       const page = await ctx.newPage();
       await signIn(page, world.tokens.alice);
       await page.goto('/approvals');
-      await page.locator('main h1').first().waitFor();
+      // The queue arrives after the heading: wait for its controls before walking them.
+      await page.getByRole('button', { name: 'Approve' }).waitFor();
       await page.keyboard.press('Tab');
       expect(
         await page.evaluate(
