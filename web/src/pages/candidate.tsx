@@ -240,50 +240,12 @@ function CandidateBody({ d }: { d: CandidateDetail }) {
       {labels.length === 0 ? (
         <p class="muted">No labels.</p>
       ) : (
-        <ReviewTableWrap label="Labels">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Label</th>
-                <th scope="col">Value</th>
-              </tr>
-            </thead>
-            <tbody>
-              {labels.map(([k, v]) => (
-                <tr key={k}>
-                  <td>
-                    <code class="review-wrap">{k}</code>
-                  </td>
-                  <td class="review-wrap">{v}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </ReviewTableWrap>
+        <KeyValueTable name="Label" entries={labels} />
       )}
       {annotations.length > 0 && (
         <>
           <h2>Annotations</h2>
-          <ReviewTableWrap label="Annotations">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Annotation</th>
-                  <th scope="col">Value</th>
-                </tr>
-              </thead>
-              <tbody>
-                {annotations.map(([k, v]) => (
-                  <tr key={k}>
-                    <td>
-                      <code class="review-wrap">{k}</code>
-                    </td>
-                    <td class="review-wrap">{v}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </ReviewTableWrap>
+          <KeyValueTable name="Annotation" entries={annotations} />
         </>
       )}
 
@@ -326,5 +288,31 @@ function CandidateBody({ d }: { d: CandidateDetail }) {
         </ReviewTableWrap>
       )}
     </>
+  );
+}
+
+/** A table of labels or annotations: key and value, both wrapping on narrow screens. */
+function KeyValueTable({ name, entries }: { name: string; entries: readonly (readonly [string, string])[] }) {
+  return (
+    <ReviewTableWrap label={`${name}s`}>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">{name}</th>
+            <th scope="col">Value</th>
+          </tr>
+        </thead>
+        <tbody>
+          {entries.map(([k, v]) => (
+            <tr key={k}>
+              <td>
+                <code class="review-wrap">{k}</code>
+              </td>
+              <td class="review-wrap">{v}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </ReviewTableWrap>
   );
 }
