@@ -15,3 +15,4 @@ export * from './test-users.js';
 export * from './tls-certs.js';
 export * from './token-server.js';
 export * from './gantry-server.js';
+export * from './reliability.js';
