@@ -10,5 +10,6 @@ export {
   type RunServerOptions,
 } from './run-server.js';
 export { httpStatusFor } from './http-status.js';
+export { requestLogSerializer, redactQuery } from './request-log.js';
 export { roleSchema, type Access } from './roles.js';
 export { createServerMetrics, type ServerMetrics } from './metrics.js';

@@ -493,8 +493,12 @@ webhooks:
     };
     expect([readOnlyEnd.state, readOnlyEnd.error?.code]).toEqual(['failed', 'REGISTRY_UNAUTHORIZED']);
 
-    // Refused requests: a wrong token, a malformed one, a forbidden one, a wrong HMAC.
+    // Refused requests: a wrong token, a malformed one, a forbidden one, a wrong HMAC, and a real
+    // token a client wrongly put in the query string (Gantry never reads it there; the request
+    // log must not print it either).
     expect((await call(WRONG_TOKEN, 'GET', '/api/v1/tokens')).status).toBe(401);
+    expect((await call('', 'GET', `/api/v1/status?app=web&access_token=${ci}`)).status).toBe(401);
+    expect((await call('', 'GET', `/api/v1/status?token=${encodeURIComponent(ci)}`)).status).toBe(401);
     const basic = Buffer.from(`admin:${WRONG_TOKEN}`).toString('base64');
     expect(
       (await call('', 'GET', '/api/v1/status', undefined, { authorization: `Basic ${basic}` })).status,

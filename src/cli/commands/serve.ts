@@ -19,7 +19,7 @@ import {
 } from '../../config/index.js';
 import { GantryError, toGantryError } from '../../core/index.js';
 import { redactDatabaseUrl } from '../../store/index.js';
-import { runServer, type AppDeps, type LoadedApp } from '../../server/index.js';
+import { requestLogSerializer, runServer, type AppDeps, type LoadedApp } from '../../server/index.js';
 import { authFilePath } from '../registry-options.js';
 import { VERSION } from '../version.js';
 import { storeOptions, type StoreCommandOptions } from './store-options.js';
@@ -47,6 +47,8 @@ export async function serve(options: ServeOptions): Promise<number> {
     level: logLevel(process.env.GANTRY_LOG_LEVEL),
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // The request log's URL, with credential-like query values redacted.
+    serializers: { req: requestLogSerializer },
     // Nothing logs these on purpose; the redaction is the net under it.
     redact: {
       paths: [
