@@ -26,6 +26,7 @@ import {
   type StoreDatabase,
 } from '../store/index.js';
 import { configuredSchedules, dueSlot } from './lifecycle-slots.js';
+import { WorkerLoop } from './worker-loop.js';
 
 /** The job kind of a lifecycle run. */
 export const LIFECYCLE_JOB = 'lifecycle';
@@ -108,9 +109,8 @@ export class LifecycleScheduler {
   readonly #now: () => Date;
   /** When this replica first saw each schedule: the earliest slot it creates is after it. */
   readonly #seen = new Map<string, Date>();
-  #loops: Promise<void>[] = [];
+  readonly #loop: WorkerLoop;
   #stopping = false;
-  #wake: (() => void) | undefined;
   #tickTimer: NodeJS.Timeout | undefined;
   #ticking: Promise<void> | undefined;
   #inFlight: AbortController | undefined;
@@ -121,11 +121,17 @@ export class LifecycleScheduler {
     this.#runs = new LifecycleRuns(options.store.db);
     this.#log = options.logger ?? silentLogger;
     this.#now = options.now ?? (() => new Date());
+    this.#loop = new WorkerLoop({
+      work: () => this.work(),
+      logger: this.#log,
+      failure: 'lifecycle worker: run failed',
+      ...(options.idleMs !== undefined && { idleMs: options.idleMs }),
+    });
   }
 
   /** Starts ticking (now, then every `tickMs`) and the worker loop. */
   start(): void {
-    if (this.#loops.length > 0) return;
+    if (this.#loop.running) return;
     this.#stopping = false;
     const tick = (): void => {
       // One look at a time: a slow store does not pile ticks up.
@@ -142,12 +148,12 @@ export class LifecycleScheduler {
     tick();
     this.#tickTimer = setInterval(tick, this.#o.tickMs ?? 30_000);
     this.#tickTimer.unref();
-    this.#loops = [this.#loop()];
+    this.#loop.start();
   }
 
   /** Looks for runs now rather than after the idle wait. */
   kick(): void {
-    this.#wake?.();
+    this.#loop.kick();
   }
 
   /** Stops ticking; a run in flight is aborted and its job given back for another replica. */
@@ -155,9 +161,7 @@ export class LifecycleScheduler {
     this.#stopping = true;
     clearInterval(this.#tickTimer);
     this.#inFlight?.abort(new GantryError('OPERATION_ABORTED', 'the server is stopping'));
-    this.kick();
-    await Promise.all([...this.#loops, this.#ticking]);
-    this.#loops = [];
+    await Promise.all([this.#loop.stop(), this.#ticking]);
   }
 
   /** Creates the due slot of every schedule; returns the runs this replica created. */
@@ -200,33 +204,6 @@ export class LifecycleScheduler {
 
   #leaseMs(): number {
     return this.#o.leaseMs ?? 60_000;
-  }
-
-  async #loop(): Promise<void> {
-    while (!this.#stopping) {
-      let worked = false;
-      try {
-        worked = await this.work();
-      } catch (error) {
-        const e = error as { code?: string; message?: string };
-        this.#log.warn({ code: e.code, message: e.message }, 'lifecycle worker: run failed');
-      }
-      if (!worked && !this.#stopping) await this.#idle();
-    }
-  }
-
-  #idle(): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, this.#o.idleMs ?? 1000);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = () => {
-        this.#wake = undefined;
-        done();
-      };
-    });
   }
 
   async #run(job: ClaimedJob): Promise<void> {

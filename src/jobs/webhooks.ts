@@ -11,6 +11,7 @@ import type { WebhookTarget } from '../config/index.js';
 import { silentLogger, type Logger } from '../core/index.js';
 import { canonicalJson, JobQueue, WebhookDeliveries, type ClaimedJob, type Store } from '../store/index.js';
 import { WEBHOOK_JOB } from './webhook-outbox.js';
+import { WorkerLoop } from './worker-loop.js';
 
 /** How a delivery attempt ended, for metrics. */
 export type WebhookOutcome = 'delivered' | 'retry' | 'dead';
@@ -59,61 +60,34 @@ export class WebhookWorker {
   readonly #deliveries: WebhookDeliveries;
   readonly #owner = `webhooks:${randomUUID()}`;
   readonly #log: Logger;
-  #running: Promise<void> | undefined;
-  #stopping = false;
-  #wake: (() => void) | undefined;
+  readonly #loop: WorkerLoop;
 
   constructor(options: WebhookWorkerOptions) {
     this.#o = Object.freeze({ ...options });
     this.#queue = new JobQueue(options.store.db);
     this.#deliveries = new WebhookDeliveries(options.store.db);
     this.#log = options.logger ?? silentLogger;
+    this.#loop = new WorkerLoop({
+      work: () => this.#once(),
+      logger: this.#log,
+      failure: 'webhook worker: claiming failed',
+      ...(options.idleMs !== undefined && { idleMs: options.idleMs }),
+    });
   }
 
   /** Starts the claim loop. */
   start(): void {
-    this.#stopping = false;
-    this.#running ??= this.#loop();
+    this.#loop.start();
   }
 
   /** Looks for work now rather than after the idle wait. */
   kick(): void {
-    this.#wake?.();
+    this.#loop.kick();
   }
 
   /** Stops after the attempt in flight (if any) is stored. */
   async stop(): Promise<void> {
-    this.#stopping = true;
-    this.kick();
-    await this.#running;
-    this.#running = undefined;
-  }
-
-  async #loop(): Promise<void> {
-    while (!this.#stopping) {
-      let worked = false;
-      try {
-        worked = await this.#once();
-      } catch (error) {
-        const e = error as { code?: string; message?: string };
-        this.#log.warn({ code: e.code, message: e.message }, 'webhook worker: claiming failed');
-      }
-      if (!worked && !this.#stopping) await this.#idle();
-    }
-  }
-
-  #idle(): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, this.#o.idleMs ?? 1000);
-      function done(): void {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = () => {
-        this.#wake = undefined;
-        done();
-      };
-    });
+    await this.#loop.stop();
   }
 
   /** Claims one job and attempts its delivery; false when there was none. */

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { silentLogger } from '../core/index.js';
+import { WorkerLoop } from './worker-loop.js';
+
+describe('WorkerLoop', () => {
+  it('works until there is nothing, waits, wakes on kick, survives a failure, and stops', async () => {
+    const queue = [true, true, false];
+    const warnings: string[] = [];
+    let calls = 0;
+    let failNext = false;
+    const loop = new WorkerLoop({
+      work: () => {
+        calls += 1;
+        if (failNext) {
+          failNext = false;
+          return Promise.reject(new Error('store away'));
+        }
+        return Promise.resolve(queue.shift() ?? false);
+      },
+      logger: { ...silentLogger, warn: (_o: unknown, msg?: string) => void warnings.push(msg ?? '') },
+      failure: 'test worker: failed',
+      idleMs: 60_000,
+    });
+    loop.start();
+    await new Promise((r) => setTimeout(r, 20));
+    // Two jobs, then nothing: now idle for a minute.
+    expect(calls).toBe(3);
+    failNext = true;
+    loop.kick();
+    await new Promise((r) => setTimeout(r, 20));
+    // The kick's look failed: logged, and the loop waits again rather than ending.
+    expect(warnings).toEqual(['test worker: failed']);
+    expect(calls).toBe(4);
+    loop.kick();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls).toBe(5);
+    expect(loop.running).toBe(true);
+    await loop.stop();
+    expect(loop.running).toBe(false);
+    expect(loop.stopping).toBe(true);
+  });
+});
