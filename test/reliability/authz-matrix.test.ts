@@ -18,8 +18,8 @@ import type { HoldDesk } from '../../src/jobs/index.js';
 import { buildServer, type GantryServer } from '../../src/server/index.js';
 import { grants, type Access } from '../../src/server/roles.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { startRegistry, type RegistryProcess } from '../helpers/index.js';
-import { FakeDesk } from './fake-desk.js';
+import { recordFigures, startRegistry, type RegistryProcess } from '../helpers/index.js';
+import { FakeDesk } from '../integration/fake-desk.js';
 
 const BOOTSTRAP = `gty_${'b'.repeat(64)}`;
 const DIGEST = `sha256:${'d'.repeat(64)}`;
@@ -401,6 +401,16 @@ describe('authorisation matrix', () => {
         `${counts['forbidden or not found']} other team, ${counts.served} served; ` +
         `${ops.length - secured.length} public routes)`,
     );
+    recordFigures('authz', {
+      routes: secured.length,
+      publicRoutes: ops.length - secured.length,
+      callers: CALLERS.length,
+      checks: total,
+      unauthenticated: counts.unauthenticated,
+      forbidden: counts.forbidden,
+      otherTeam: counts['forbidden or not found'],
+      served: counts.served,
+    });
   }, 120_000);
 
   it('serves the public routes to anyone, with or without a bad token', async () => {

@@ -23,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   makeImage,
   pushImage,
+  recordFigures,
   startGantryServer,
   startRegistry,
   type GantryServerProcess,
@@ -30,7 +31,7 @@ import {
 } from '../helpers/index.js';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
 import { registryRequest } from '../helpers/registry-http.js';
-import { runCli } from './run-cli.js';
+import { runCli } from '../integration/run-cli.js';
 
 /** A distinctive random string: nothing else could contain it by chance. */
 const rand = (n = 24): string => randomBytes(n).toString('hex');
@@ -624,5 +625,13 @@ webhooks:
         captured.filter((c) => c.source.startsWith('webhook')).length
       } webhook requests) + ${errorPathBytes} bytes of error-path CLI output; ${planted.size} secrets planted, ${forms} forms checked; 0 leaks`,
     );
+    recordFigures('secrets', {
+      secretsPlanted: planted.size,
+      formsChecked: forms,
+      bytesScanned: bytes + errorPathBytes,
+      sources: captured.length,
+      webhookRequests: captured.filter((c) => c.source.startsWith('webhook')).length,
+      leaks: leaks.length,
+    });
   }, 240_000);
 });
