@@ -40,3 +40,34 @@ describe('WorkerLoop', () => {
     expect(loop.stopping).toBe(true);
   });
 });
+
+describe('WorkerLoop with concurrency', () => {
+  it('runs that many pieces of work at once, and a kick wakes every idle loop', async () => {
+    let inFlight = 0;
+    let most = 0;
+    let left = 6;
+    const loop = new WorkerLoop({
+      work: async () => {
+        if (left === 0) return false;
+        left -= 1;
+        inFlight += 1;
+        most = Math.max(most, inFlight);
+        await new Promise((r) => setTimeout(r, 10));
+        inFlight -= 1;
+        return true;
+      },
+      logger: silentLogger,
+      failure: 'x',
+      idleMs: 60_000,
+      concurrency: 3,
+    });
+    loop.start();
+    await new Promise((r) => setTimeout(r, 100));
+    expect([left, most]).toEqual([0, 3]);
+    left = 3;
+    loop.kick();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(left).toBe(0);
+    await loop.stop();
+  });
+});

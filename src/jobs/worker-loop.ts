@@ -1,5 +1,5 @@
 /**
- * One worker's claim loop: call `work` until it finds nothing, then wait `idleMs` (or until
+ * A worker's claim loops: call `work` until it finds nothing, then wait `idleMs` (or until
  * {@link WorkerLoop.kick}) and look again, until stopped. A failed `work` is logged and the loop
  * goes on: a store that is briefly unreachable does not end the worker.
  */
@@ -13,13 +13,15 @@ export interface WorkerLoopOptions {
   readonly failure: string;
   /** How long to wait when there was no work, ms. Default 1000. */
   readonly idleMs?: number;
+  /** Loops running at once (work in flight at once). Default 1. */
+  readonly concurrency?: number;
 }
 
 export class WorkerLoop {
   readonly #o: WorkerLoopOptions;
   #running: Promise<void> | undefined;
   #stopping = false;
-  #wake: (() => void) | undefined;
+  readonly #wake = new Set<() => void>();
 
   constructor(options: WorkerLoopOptions) {
     this.#o = options;
@@ -35,15 +37,17 @@ export class WorkerLoop {
     return this.#running !== undefined;
   }
 
-  /** Starts the loop (once). */
+  /** Starts the loops (once). */
   start(): void {
     this.#stopping = false;
-    this.#running ??= this.#loop();
+    this.#running ??= Promise.all(
+      Array.from({ length: Math.max(1, this.#o.concurrency ?? 1) }, () => this.#loop()),
+    ).then(() => undefined);
   }
 
   /** Looks for work now rather than after the idle wait. */
   kick(): void {
-    this.#wake?.();
+    for (const wake of [...this.#wake]) wake();
   }
 
   /** Stops after the work in flight (if any) returns. */
@@ -69,15 +73,13 @@ export class WorkerLoop {
 
   #idle(): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, this.#o.idleMs ?? 1000);
-      function done(): void {
+      const wake = (): void => {
         clearTimeout(timer);
+        this.#wake.delete(wake);
         resolve();
-      }
-      this.#wake = () => {
-        this.#wake = undefined;
-        done();
       };
+      const timer = setTimeout(wake, this.#o.idleMs ?? 1000);
+      this.#wake.add(wake);
     });
   }
 }
