@@ -25,6 +25,11 @@ export interface WebhookWorkerOptions {
   readonly logger?: Logger;
   /** How long an idle worker waits before looking for work again, ms. Default 1000. */
   readonly idleMs?: number;
+  /**
+   * Attempts in flight at once (claim loops), so that an endpoint that hangs until its timeout
+   * does not hold back the deliveries to every other endpoint. Default 4.
+   */
+  readonly concurrency?: number;
   /** Called after every attempt. */
   readonly observe?: (endpoint: string, outcome: WebhookOutcome) => void;
   /** The clock (the `webhook-timestamp`). Default `() => new Date()`. */
@@ -61,7 +66,7 @@ export class WebhookWorker {
   readonly #log: Logger;
   #running: Promise<void> | undefined;
   #stopping = false;
-  #wake: (() => void) | undefined;
+  readonly #wake = new Set<() => void>();
 
   constructor(options: WebhookWorkerOptions) {
     this.#o = Object.freeze({ ...options });
@@ -73,12 +78,14 @@ export class WebhookWorker {
   /** Starts the claim loop. */
   start(): void {
     this.#stopping = false;
-    this.#running ??= this.#loop();
+    this.#running ??= Promise.all(
+      Array.from({ length: Math.max(1, this.#o.concurrency ?? 4) }, () => this.#loop()),
+    ).then(() => undefined);
   }
 
   /** Looks for work now rather than after the idle wait. */
   kick(): void {
-    this.#wake?.();
+    for (const wake of [...this.#wake]) wake();
   }
 
   /** Stops after the attempt in flight (if any) is stored. */
@@ -104,15 +111,13 @@ export class WebhookWorker {
 
   #idle(): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, this.#o.idleMs ?? 1000);
-      function done(): void {
+      const wake = (): void => {
         clearTimeout(timer);
+        this.#wake.delete(wake);
         resolve();
-      }
-      this.#wake = () => {
-        this.#wake = undefined;
-        done();
       };
+      const timer = setTimeout(wake, this.#o.idleMs ?? 1000);
+      this.#wake.add(wake);
     });
   }
 
