@@ -249,6 +249,7 @@ ${BEHAVIOURS.map(hook).join('')}`,
     const ended = Date.now();
     // Deliveries to the failing receivers are still retrying: kill -9 now, and start again.
     const pendingAtKill = (await allDeliveries(s)).filter((d) => d.state === 'pending').length;
+    expect(pendingAtKill, `seed ${SEED}: the kill must come while deliveries are pending`).toBeGreaterThan(0);
     await s.kill();
     s = await startGantryServer({
       config,
