@@ -26,6 +26,11 @@ export interface WebhookWorkerOptions {
   readonly logger?: Logger;
   /** How long an idle worker waits before looking for work again, ms. Default 1000. */
   readonly idleMs?: number;
+  /**
+   * Attempts in flight at once (claim loops), so that an endpoint that hangs until its timeout
+   * does not hold back the deliveries to every other endpoint. Default 4.
+   */
+  readonly concurrency?: number;
   /** Called after every attempt. */
   readonly observe?: (endpoint: string, outcome: WebhookOutcome) => void;
   /** The clock (the `webhook-timestamp`). Default `() => new Date()`. */
@@ -72,6 +77,7 @@ export class WebhookWorker {
       logger: this.#log,
       failure: 'webhook worker: claiming failed',
       ...(options.idleMs !== undefined && { idleMs: options.idleMs }),
+      concurrency: options.concurrency ?? 4,
     });
   }
 

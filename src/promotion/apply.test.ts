@@ -329,6 +329,23 @@ describe('a failing step fails the promotion, its tags undone from the plan', ()
     expect(mem.peek(repo(prod, 'web'), '1.1.0')).toBeUndefined();
     expect(ledger.events.at(-1)).toMatchObject({ type: 'promotion.failed' });
   });
+
+  it('attaching the record failing after every tag was written undoes the tags too (issue 15, faults suite)', async () => {
+    const plan = roundTrip(await service().plan({ app: 'web', reference: '1.1.0', to: 'prod', actor: 'ci' }));
+    let p = initialProgress(plan);
+    while (p.tagsWritten < plan.tagWrites.length) p = roundTrip(await service().applier().step(plan, p));
+    expect(mem.peek(repo(prod, 'web'), 'latest')).toBe(candidate.digest);
+    mem.fault = (op) => (op === 'attach' ? new GantryError('REGISTRY_SERVER_ERROR', '503') : undefined);
+    const failed = await service().applier().step(plan, p);
+    expect(failed.state).toBe('failed');
+    expect(failed.error?.code).toBe('REGISTRY_SERVER_ERROR');
+    expect(failed.error?.message).toContain('failed while attaching records');
+    // Before the fix the tags stayed on the candidate: the environment ran a digest with no record.
+    expect(mem.peek(repo(prod, 'web'), 'latest')).toBe(old.digest);
+    expect(mem.peek(repo(prod, 'web'), 'prod')).toBe(old.digest);
+    expect(mem.peek(repo(prod, 'web'), '1.1.0')).toBeUndefined();
+    expect(await records(repo(prod, 'web'), candidate.digest)).toEqual([]);
+  });
 });
 
 describe('an aborted step (a lost lease) stops the job, not the promotion', () => {

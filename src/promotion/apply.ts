@@ -314,8 +314,23 @@ export class PromotionApplier {
     if (i < plan.applications.length) {
       const a = plan.applications[i] as PlannedPromotion;
       stopIfAborted();
-      const digest = a.unchanged ? null : await this.#attest(plan, p, i, stopIfAborted);
-      return { ...p, attestations: [...p.attestations, digest] };
+      try {
+        const digest = a.unchanged ? null : await this.#attest(plan, p, i, stopIfAborted);
+        return { ...p, attestations: [...p.attestations, digest] };
+      } catch (err) {
+        if (o.signal?.aborted) throw unlessAborted(err, o.signal, what(plan));
+        // The tags are written but the promotion fails: undo them too, so the environment is left
+        // as it was (or the error says what could not be undone), as for a failed tag write.
+        const written: TagWrite[] = [];
+        for (const x of plan.tagWrites) written.push(await this.#write(plan, x));
+        throw tagWriteFailure(
+          what(plan),
+          err,
+          written,
+          await undoWrites(registry, written),
+          'attaching records',
+        );
+      }
     }
     await this.#record(plan, 'promotion.completed', { attestations: p.attestations }, o);
     return { ...p, state: next(p.state, { type: 'verified' }) };

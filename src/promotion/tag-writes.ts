@@ -58,15 +58,17 @@ export async function writeTags(
 /**
  * The error of a failed tag write, after {@link undoWrites} undid `attempted` (the writes made
  * and the one that failed): the failure's code, with what was restored, removed, and left.
+ * `stage` names what failed (default `writing tags`; `attaching records` once every tag was written).
  */
 export function tagWriteFailure(
   what: string,
   err: unknown,
   attempted: readonly unknown[],
   undo: Undone,
+  stage = 'writing tags',
 ): GantryError {
   const parts = [
-    attempted.length === 1 ? 'no tag had been written' : undefined,
+    attempted.length === 1 && stage === 'writing tags' ? 'no tag had been written' : undefined,
     undo.restored > 0 ? `${plural(undo.restored, 'moved tag')} restored` : undefined,
     undo.removed > 0 ? `${plural(undo.removed, 'new tag')} removed` : undefined,
     undo.incomplete.length > 0
@@ -75,7 +77,7 @@ export function tagWriteFailure(
   ].filter((x): x is string => x !== undefined);
   return new GantryError(
     codeOf(err),
-    `${what} failed while writing tags (${err instanceof Error ? err.message : String(err)}); ${parts.join('; ')}`,
+    `${what} failed while ${stage} (${err instanceof Error ? err.message : String(err)}); ${parts.join('; ')}`,
     { cause: err, details: { ...undo } },
   );
 }

@@ -44,7 +44,16 @@ export interface CannedResponse {
  * - `'reset-mid-body'`: forward, send the headers and half of the body, then destroy the connection;
  * - `'corrupt-byte'`: forward, flip one byte in the middle of the body (length unchanged).
  */
-export type FaultDecision = 'pass' | 'reset' | 'reset-mid-body' | 'corrupt-byte' | CannedResponse;
+export type FaultDecision =
+  'pass' | 'reset' | 'reset-mid-body' | 'corrupt-byte' | CannedResponse | DelayedDecision;
+
+/** Waits `delayMs` before doing `then` (default `'pass'`): a slow registry. Recorded as `delay`. */
+export interface DelayedDecision {
+  /** How long to hold the request, in ms. */
+  delayMs: number;
+  /** What to do after the delay. */
+  then?: Exclude<FaultDecision, DelayedDecision>;
+}
 
 /** Decides the fate of request number `n` (1-based). */
 export type FaultFunction = (req: FaultRequest, n: number) => FaultDecision | Promise<FaultDecision>;
@@ -67,7 +76,7 @@ export interface FaultProxyRecord {
   method: string;
   /** Path and query. */
   url: string;
-  /** `pass`, `reset`, `reset-mid-body`, `corrupt-byte` or `canned`. */
+  /** `pass`, `reset`, `reset-mid-body`, `corrupt-byte`, `canned` or `delay` (then passed). */
   fault: string;
   /** Status sent to the client (absent when the connection was reset before headers). */
   status?: number;
@@ -170,7 +179,14 @@ export async function startFaultProxy(options: StartFaultProxyOptions): Promise<
     };
     const record: FaultProxyRecord = { n, method: faultRequest.method, url: faultRequest.url, fault: 'pass' };
     requests.push(record);
-    const decision = await fault(faultRequest, n);
+    let decision = await fault(faultRequest, n);
+    if (typeof decision === 'object' && 'delayMs' in decision) {
+      const { delayMs, then } = decision;
+      record.fault = 'delay';
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      if (req.socket.destroyed) return;
+      decision = then ?? 'pass';
+    }
 
     if (decision === 'reset') {
       record.fault = 'reset';

@@ -77,6 +77,12 @@ export interface RegistryProcess {
   logs(): string;
   /** Kills the registry (SIGTERM, then SIGKILL after 5 s), stops the token server, removes `dir`. */
   stop(): Promise<void>;
+  /**
+   * Crashes the registry (SIGKILL) and starts it again on the same port with the same
+   * configuration and storage, as a registry restarted in the middle of traffic; resolves once it
+   * answers again. `downMs` is how long it stays down (default 0).
+   */
+  restart(downMs?: number): Promise<void>;
 }
 
 const LOG_LIMIT = 64 * 1024;
@@ -306,18 +312,26 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       // JSON is YAML, and distribution's YAML parser reads it.
       await writeFile(configPath, `${JSON.stringify(config, null, 2)}\n`);
 
-      const child = spawn('sh', ['-c', WATCHDOG, 'gantry-registry-watchdog', binary, configPath, dir], {
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const logs = captureOutput(child);
-      const spawned = await new Promise<Error | undefined>((resolve) => {
-        child.once('spawn', () => resolve(undefined));
-        child.once('error', resolve);
-      });
-      if (spawned) throw new Error(`cannot start docker-registry: ${spawned.message}`, { cause: spawned });
+      const launch = async (): Promise<{
+        child: ChildProcess;
+        logs: () => string;
+        unregister: () => void;
+      }> => {
+        const child = spawn('sh', ['-c', WATCHDOG, 'gantry-registry-watchdog', binary, configPath, dir], {
+          detached: true,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        const logs = captureOutput(child);
+        const spawned = await new Promise<Error | undefined>((resolve) => {
+          child.once('spawn', () => resolve(undefined));
+          child.once('error', resolve);
+        });
+        if (spawned) throw new Error(`cannot start docker-registry: ${spawned.message}`, { cause: spawned });
+        const pid = child.pid!;
+        return { child, logs, unregister: onProcessExit(() => killProcessGroup(pid, 'SIGKILL')) };
+      };
+      let { child, logs, unregister: unregisterChild } = await launch();
       const pid = child.pid!;
-      const unregisterChild = onProcessExit(() => killProcessGroup(pid, 'SIGKILL'));
 
       const state = await waitUntilReady(url, child, caPem, deadline, instance);
       if (state === 'ready') {
@@ -332,7 +346,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
           config,
           configPath,
           pgid: pid,
-          logs,
+          logs: () => logs(),
           async stop() {
             if (stopped) return;
             stopped = true;
@@ -341,6 +355,15 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
             await tokenServer?.stop();
             await rm(dir, { recursive: true, force: true });
             unregisterDir();
+          },
+          async restart(downMs = 0) {
+            killProcessGroup(child.pid!, 'SIGKILL');
+            await waitForExit(child, 5_000);
+            unregisterChild();
+            if (downMs > 0) await sleep(downMs);
+            ({ child, logs, unregister: unregisterChild } = await launch());
+            const again = await waitUntilReady(url, child, caPem, Date.now() + timeoutMs, instance);
+            if (again !== 'ready') throw new Error(`restarted registry ${host}: ${again}\n${logs()}`);
           },
         };
         if (caPem !== undefined) registry.caPem = caPem;

@@ -4,7 +4,7 @@
  * retries, records every attempt and ends a delivery as delivered or dead.
  */
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebhookConfig, WebhookTarget } from '../../src/config/index.js';
@@ -69,6 +69,8 @@ describe.each(backends)('webhook outbox and worker on $name', (backend) => {
   let url = '';
   const seen: { headers: IncomingMessage['headers']; body: string }[] = [];
   let answers: number[] = [];
+  /** Requests to /hang get no answer until the test ends them. */
+  const hung: ServerResponse[] = [];
 
   beforeAll(async () => {
     store = await backend.start();
@@ -77,6 +79,7 @@ describe.each(backends)('webhook outbox and worker on $name', (backend) => {
       req.setEncoding('utf8');
       req.on('data', (c: string) => (body += c));
       req.on('end', () => {
+        if (req.url === '/hang') return void hung.push(res);
         seen.push({ headers: req.headers, body });
         res.statusCode = answers.shift() ?? 204;
         res.end('x'.repeat(100_000));
@@ -89,6 +92,7 @@ describe.each(backends)('webhook outbox and worker on $name', (backend) => {
   afterAll(async () => {
     await store?.close();
     await backend.stop();
+    for (const res of hung) res.destroy();
     await new Promise((resolve) => receiver.close(resolve));
   });
 
@@ -235,6 +239,43 @@ describe.each(backends)('webhook outbox and worker on $name', (backend) => {
     }
     expect(seen).toEqual([]);
     expect((await deliveries.get(id))?.last_error).toBe('endpoint "all" is no longer configured');
+  }, 60_000);
+
+  it('an endpoint that hangs until its timeout does not hold back the deliveries to another (issue 15)', async () => {
+    const hang = {
+      ...endpoint('hang', url.replace(/\/hook$/, '/hang'), ['promotion.*'], 1),
+      timeoutMs: 30_000,
+    };
+    const fast = endpoint('fast', url, ['promotion.*'], 1);
+    const deliveries = new WebhookDeliveries(store.db);
+    // The hanging endpoint's delivery is queued first, so a single claim loop would take it first.
+    for (const [subject, target] of [
+      ['p-hang', hang],
+      ['p-fast', fast],
+    ] as const) {
+      const ledger = new Ledger(store.db);
+      ledger.onAppend(webhookOutbox({ endpoints: () => [target] }));
+      await insertPromotion(store, ledger, subject);
+    }
+    const [slow] = (await deliveries.list({ endpoint: 'hang' })).deliveries;
+    const [quick] = (await deliveries.list({ endpoint: 'fast' })).deliveries;
+    const worker = new WebhookWorker({
+      store,
+      targets: () => [hang, fast],
+      userAgent: 'gantry/test',
+      idleMs: 20,
+    });
+    worker.start();
+    try {
+      await waitFor(() => Promise.resolve(hung.length === 1));
+      // Before the change, one claim loop waited out the 30 s timeout before the other delivery.
+      await waitFor(async () => (await deliveries.get(quick?.id ?? ''))?.state === 'delivered');
+      expect((await deliveries.get(slow?.id ?? ''))?.state).toBe('pending');
+      expect(hung[0]?.writableEnded).toBe(false);
+    } finally {
+      for (const res of hung) res.destroy();
+      await worker.stop();
+    }
   }, 60_000);
 });
 
