@@ -1,0 +1,504 @@
+/**
+ * Load (issue 15, item 5): a real `gantry serve` (embedded store) with real registries keeps 50
+ * promotions in flight — a new one is requested as soon as one ends — for the whole run, under a
+ * steady API load: status matrix, candidate lists and candidate details, promotion reads, and
+ * server-sent-event clients that stay connected throughout (plus a stream per promotion for every
+ * fifth one). The server's memory is sampled every second (VmRSS of its process, and the V8 heap
+ * from its own /metrics).
+ *
+ * Asserted: no errors (every API answer is the expected 2xx, every long-lived stream stays open
+ * and delivers events, every per-promotion stream ends with the completed promotion, every
+ * promotion completes with the exact digest, which the target registry then serves) and memory
+ * within the bounds stated below ({@link PEAK_RSS_MB}, {@link GROWTH_MB}).
+ *
+ *   npx vitest run test/reliability/load.test.ts                # short: 20 s (CI)
+ *   GANTRY_LONG=1 npx vitest run test/reliability/load.test.ts  # long: 60 s, as the issue asks
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  api,
+  makeImage,
+  pushImage,
+  recordFigures,
+  registryRequest,
+  rng,
+  scale,
+  startFaultProxy,
+  startGantryServer,
+  startRegistry,
+  type FaultProxy,
+  type GantryServerProcess,
+  type RegistryProcess,
+} from '../helpers/index.js';
+
+const BOOTSTRAP = `gty_${'4'.repeat(64)}`;
+const ENDED = new Set(['completed', 'rejected', 'failed', 'cancelled']);
+
+/** How long the load runs (s); the issue asks for 60 s, CI runs 20 s. */
+const DURATION_S = scale(20, 60);
+/** Promotions kept in flight (requested and not yet ended). */
+const IN_FLIGHT = 50;
+/** Concurrent API clients (each: a request, 10 ms pause, the next). */
+const API_CLIENTS = 6;
+/** Event-stream clients on /api/v1/events connected for the whole run (one more tracks endings). */
+const SSE_CLIENTS = 5;
+/** The first seconds of samples are warm-up (JIT, caches, pools fill), not growth. */
+const WARMUP_S = 5;
+
+/**
+ * Memory bounds of the server process, with a clear margin over what was measured on the 2-core
+ * CI machine (see the figures in test-artifacts/reliability/load.json):
+ * - PEAK_RSS_MB: resident memory never exceeds it during the run;
+ * - GROWTH_MB: the lowest V8 heap of the last third of the run (what survives garbage collection)
+ *   exceeds that of the first third (after warm-up) by less than this. A leak per promotion or per
+ *   request — listeners left on the event bus, a map keyed by promotion id that only grows, a
+ *   stream never removed — grows the surviving heap with every one of the hundreds of promotions
+ *   and thousands of requests of the run, and breaks it.
+ */
+const PEAK_RSS_MB = 400;
+const GROWTH_MB = 40;
+
+const APPS = Array.from({ length: 20 }, (_, i) => `svc-${String(i).padStart(2, '0')}`);
+const VERSIONS = Array.from({ length: scale(3, 6) }, (_, i) => `1.${i}.0`);
+/** Targets promoted from dev: two in dev's own registry (blobs mounted), four through the slow proxy. */
+const TARGETS = ['staging', 'qa', 'perf', 'prod', 'dr', 'edge'];
+const ON_PROD = new Set(['perf', 'prod', 'dr', 'edge']);
+/** Each blob upload into the prod registry is held this long, so copies take a moment (ms). */
+const UPLOAD_DELAY_MS = 20;
+
+interface View {
+  id: string;
+  state: string;
+  environment: string;
+  applications: { application: string; digest: string; status: string }[];
+  error?: { code: string; message: string };
+}
+
+interface StreamEvent {
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** An event stream read in the background until it ends or is closed. */
+interface Stream {
+  events: number;
+  /** True once the server ended it (or it failed); false while open or when closed by us. */
+  endedByServer: boolean;
+  error?: string;
+  close(): void;
+  /** Resolves when the stream has ended, however. */
+  readonly done: Promise<void>;
+}
+
+function openStream(url: string, token: string, onEvent: (e: StreamEvent) => void): Stream {
+  const controller = new AbortController();
+  let closedByUs = false;
+  const stream: Stream = {
+    events: 0,
+    endedByServer: false,
+    close: () => {
+      closedByUs = true;
+      controller.abort();
+    },
+    done: Promise.resolve(),
+  };
+  (stream as { done: Promise<void> }).done = (async () => {
+    try {
+      const res = await fetch(url, {
+        headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
+        signal: controller.signal,
+      });
+      if (res.status !== 200) {
+        stream.error = `${url}: status ${res.status}`;
+        await res.body?.cancel();
+        return;
+      }
+      const decoder = new TextDecoder();
+      let buffer = '';
+      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let at: number;
+        while ((at = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, at);
+          buffer = buffer.slice(at + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event && data) {
+            stream.events++;
+            onEvent({ event, data: JSON.parse(data) as Record<string, unknown> });
+          }
+        }
+      }
+      if (!closedByUs) stream.endedByServer = true;
+    } catch (error) {
+      if (!closedByUs) {
+        stream.endedByServer = true;
+        stream.error = `${url}: ${error instanceof Error ? error.message : String(error)}`;
+      }
+    }
+  })();
+  return stream;
+}
+
+/** VmRSS of a process, MB. */
+function rssMb(pid: number): number {
+  const kb = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return Number(kb) / 1024;
+}
+
+const metric = (text: string, name: string): number | undefined => {
+  const v = new RegExp(`^${name} ([0-9.e+]+)`, 'm').exec(text)?.[1];
+  return v === undefined ? undefined : Number(v) / 2 ** 20;
+};
+
+/** The memory samples of the last run, for a closer look (test-artifacts/reliability/load-samples.json). */
+function writeSamples(samples: readonly { t: number; rss: number; heap: number }[]): void {
+  const out = join(fileURLToPath(new URL('../..', import.meta.url)), 'test-artifacts', 'reliability');
+  mkdirSync(out, { recursive: true });
+  const rows = samples.map((x) => ({ t: round(x.t), rssMb: round(x.rss), heapMb: round(x.heap) }));
+  writeFileSync(join(out, 'load-samples.json'), `${JSON.stringify(rows)}\n`);
+}
+
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const round = (x: number): number => Math.round(x * 10) / 10;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe(`load: ${IN_FLIGHT} promotions in flight and steady API load for ${DURATION_S} s`, () => {
+  const random = rng();
+  let dev: RegistryProcess;
+  let prod: RegistryProcess;
+  let proxy: FaultProxy;
+  let dir = '';
+  let server: GantryServerProcess | undefined;
+  /** `app@version` → digest pushed to dev. */
+  const digests = new Map<string, string>();
+
+  beforeAll(async () => {
+    [dev, prod] = await Promise.all([startRegistry(), startRegistry()]);
+    proxy = await startFaultProxy({
+      target: prod.url,
+      fault: async (req) => {
+        if (req.method === 'PUT' && req.url.includes('/blobs/uploads/')) await sleep(UPLOAD_DELAY_MS);
+        return 'pass' as const;
+      },
+    });
+    const images = APPS.flatMap((app) => VERSIONS.map((version) => ({ app, version })));
+    let next = 0;
+    const push = async (): Promise<void> => {
+      while (next < images.length) {
+        const { app, version } = images[next++] as { app: string; version: string };
+        const image = makeImage({
+          seed: `load-${app}-${version}`,
+          labels: { 'org.opencontainers.image.version': version },
+          layers: [{ size: 256 << 10, seed: `load-${app}-${version}-layer` }],
+        });
+        digests.set(`${app}@${version}`, await pushImage(dev, `dev/${app}`, image, version));
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, push));
+    dir = await mkdtemp(join(tmpdir(), 'gantry-load-'));
+    const config = join(dir, 'gantry.yaml');
+    const envs = TARGETS.map(
+      (env) =>
+        `  ${env}: { registry: ${ON_PROD.has(env) ? 'prod' : 'dev'}, prefix: ${env}, from: [dev], tags: { floating: [current] } }`,
+    );
+    await writeFile(
+      config,
+      `registries:
+  dev: { url: "${dev.url}" }
+  prod: { url: "${proxy.url}" }
+environments:
+  dev: { registry: dev, prefix: dev }
+${envs.join('\n')}
+applications: [${APPS.join(', ')}]
+`,
+    );
+    server = await startGantryServer({
+      config,
+      dataDir: join(dir, 'data'),
+      bootstrapToken: BOOTSTRAP,
+      env: { GANTRY_LOG_LEVEL: 'warn' },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.kill();
+    await proxy?.stop();
+    await Promise.all([dev?.stop(), prod?.stop()]);
+    if (dir !== '') await rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it(
+    'serves every request and completes every promotion with the exact digest, within the memory bounds',
+    async () => {
+      const s = server as GantryServerProcess;
+      const pid = s.child.pid as number;
+      const token = async (name: string, roles: string[]): Promise<string> => {
+        const r = await api<{ token: string }>(s, BOOTSTRAP, 'POST', '/api/v1/tokens', { name, roles });
+        expect(r.status, JSON.stringify(r.body)).toBe(201);
+        return r.body.token;
+      };
+      const ci = await token('load-ci', ['ci']);
+      const viewer = await token('load-viewer', ['viewer']);
+      const errors: string[] = [];
+      const fail = (what: string): void => {
+        errors.push(what);
+      };
+      let apiRequests = 0;
+      let stopping = false;
+
+      // Endings, from a tracking stream (and a poll for a promotion whose ending it has not seen).
+      const ended = new Map<string, View>();
+      const waiting = new Map<string, (v: View) => void>();
+      const settle = (view: View): void => {
+        if (!ENDED.has(view.state) || ended.has(view.id)) return;
+        ended.set(view.id, view);
+        waiting.get(view.id)?.(view);
+      };
+      const tracker = openStream(`${s.url}/api/v1/events`, viewer, (e) => {
+        if (e.event === 'promotion') settle(e.data as unknown as View);
+      });
+      const clients = Array.from({ length: SSE_CLIENTS }, () =>
+        openStream(`${s.url}/api/v1/events`, viewer, () => undefined),
+      );
+      const perPromotion: { id: string; stream: Stream; last?: StreamEvent }[] = [];
+
+      // Memory, every second.
+      const samples: { t: number; rss: number; heap: number }[] = [];
+      const t0 = performance.now();
+      const sampler = setInterval(() => {
+        if (stopping) return;
+        void (async () => {
+          const t = (performance.now() - t0) / 1000;
+          const rss = rssMb(pid);
+          const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${viewer}` } });
+          apiRequests++;
+          const text = await res.text();
+          if (res.status !== 200) return fail(`GET /metrics: ${res.status}`);
+          const heap = metric(text, 'gantry_nodejs_heap_size_used_bytes');
+          if (heap === undefined) return fail('GET /metrics: no gantry_nodejs_heap_size_used_bytes');
+          samples.push({ t, rss, heap });
+        })().catch((error: unknown) => fail(`sampler: ${String(error)}`));
+      }, 1000);
+
+      // 50 promotions in flight: each slot requests one, waits for its ending, requests the next.
+      const combos = APPS.flatMap((app) =>
+        VERSIONS.flatMap((version) => TARGETS.map((env) => ({ app, version, env }))),
+      );
+      for (let i = combos.length - 1; i > 0; i--) {
+        const j = random.int(0, i);
+        [combos[i], combos[j]] = [combos[j], combos[i]] as [(typeof combos)[number], (typeof combos)[number]];
+      }
+      let cursor = 0;
+      const busy = new Set<string>();
+      const recent: string[] = [];
+      let inFlight = 0;
+      let peakInFlight = 0;
+      let completed = 0;
+      const promoted = new Map<string, string>();
+      const nextCombo = (): { app: string; version: string; env: string } => {
+        for (let i = 0; i < combos.length; i++) {
+          const c = combos[(cursor + i) % combos.length] as { app: string; version: string; env: string };
+          if (!busy.has(`${c.app}>${c.env}`)) {
+            cursor = (cursor + i + 1) % combos.length;
+            return c;
+          }
+        }
+        throw new Error('no free application × environment');
+      };
+      const waitEnd = async (id: string): Promise<View> => {
+        const seen = ended.get(id);
+        if (seen) return seen;
+        return new Promise<View>((resolve) => {
+          // The stream should deliver it; a read every 3 s is the net (and part of the API load).
+          const poll = setInterval(() => {
+            void api<View>(s, viewer, 'GET', `/api/v1/promotions/${id}`).then((r) => {
+              apiRequests++;
+              if (r.status !== 200) fail(`GET /promotions/${id}: ${r.status}`);
+              else settle(r.body);
+            });
+          }, 3000);
+          waiting.set(id, (v) => {
+            clearInterval(poll);
+            waiting.delete(id);
+            resolve(v);
+          });
+        });
+      };
+      const slot = async (n: number): Promise<void> => {
+        await sleep(n * 20); // not all at the same millisecond
+        while (!stopping) {
+          const c = nextCombo();
+          busy.add(`${c.app}>${c.env}`);
+          const posted = await api<View>(s, ci, 'POST', '/api/v1/promotions', {
+            app: c.app,
+            version: c.version,
+            to: c.env,
+          });
+          apiRequests++;
+          if (posted.status !== 202) {
+            fail(`POST ${c.app}@${c.version} → ${c.env}: ${posted.status} ${JSON.stringify(posted.body)}`);
+            busy.delete(`${c.app}>${c.env}`);
+            await sleep(200);
+            continue;
+          }
+          const id = posted.body.id;
+          inFlight++;
+          peakInFlight = Math.max(peakInFlight, inFlight);
+          recent.push(id);
+          if (recent.length > 200) recent.shift();
+          if (n % 5 === 0) {
+            const entry: (typeof perPromotion)[number] = { id, stream: undefined as unknown as Stream };
+            entry.stream = openStream(`${s.url}/api/v1/promotions/${id}/events`, ci, (e) => {
+              entry.last = e;
+            });
+            perPromotion.push(entry);
+          }
+          const view = await waitEnd(id);
+          inFlight--;
+          busy.delete(`${c.app}>${c.env}`);
+          const want = digests.get(`${c.app}@${c.version}`) as string;
+          if (view.state !== 'completed' || view.applications[0]?.digest !== want)
+            fail(
+              `${id} (${c.app}@${c.version} → ${c.env}): ${view.state} ${view.applications[0]?.digest ?? ''} ${JSON.stringify(view.error ?? '')}`,
+            );
+          else {
+            completed++;
+            promoted.set(`${c.env}/${c.app}:${c.version}`, want);
+          }
+        }
+      };
+
+      // Steady reads.
+      const expectOk = async (
+        path: string,
+        check?: (body: Record<string, unknown>) => string | undefined,
+      ) => {
+        const r = await api(s, viewer, 'GET', path);
+        apiRequests++;
+        if (r.status !== 200) return fail(`GET ${path}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+        const problem = check?.(r.body);
+        if (problem !== undefined) fail(`GET ${path}: ${problem}`);
+      };
+      const cells = APPS.length * (1 + TARGETS.length);
+      const reader = async (): Promise<void> => {
+        while (!stopping) {
+          const r = random.next();
+          const app = random.pick(APPS);
+          const env = random.pick(TARGETS);
+          if (r < 0.3)
+            await expectOk('/api/v1/status', (b) =>
+              (b.cells as unknown[]).length === cells ? undefined : `${(b.cells as unknown[]).length} cells`,
+            );
+          else if (r < 0.5)
+            await expectOk(`/api/v1/applications/${app}/candidates?env=${env}`, (b) =>
+              (b.candidates as unknown[]).length === VERSIONS.length
+                ? undefined
+                : `${(b.candidates as unknown[]).length} candidates`,
+            );
+          else if (r < 0.65) {
+            const digest = digests.get(`${app}@${random.pick(VERSIONS)}`) as string;
+            await expectOk(`/api/v1/applications/${app}/candidates/${digest}?env=${env}`);
+          } else if (r < 0.85 && recent.length > 0)
+            await expectOk(`/api/v1/promotions/${random.pick(recent)}`);
+          else await expectOk(`/api/v1/promotions?limit=20`);
+          await sleep(10);
+        }
+      };
+
+      const slots = Array.from({ length: IN_FLIGHT }, (_, n) => slot(n));
+      const readers = Array.from({ length: API_CLIENTS }, reader);
+      await sleep(DURATION_S * 1000);
+      const durationS = (performance.now() - t0) / 1000;
+      stopping = true;
+      await Promise.all([...slots, ...readers]);
+      clearInterval(sampler);
+      const drainS = (performance.now() - t0) / 1000 - durationS;
+
+      // Every long-lived stream was open the whole time and delivered events.
+      const longLived = [tracker, ...clients];
+      const streamsOpen = longLived.filter((st) => !st.endedByServer && st.error === undefined).length;
+      for (const st of longLived) st.close();
+      await Promise.all(longLived.map((st) => st.done));
+      await Promise.all(perPromotion.map((p) => p.stream.done));
+      const perPromotionOk = perPromotion.filter(
+        (p) =>
+          p.stream.error === undefined &&
+          p.last?.event === 'end' &&
+          (p.last.data.promotion as View | undefined)?.state === 'completed',
+      ).length;
+      for (const p of perPromotion)
+        if (p.stream.error !== undefined || p.last?.event !== 'end')
+          fail(`stream of ${p.id}: ${p.stream.error ?? `last event ${p.last?.event ?? 'none'}`}`);
+
+      // The target registries serve the exact digests.
+      const wrong: string[] = [];
+      const tags = [...promoted];
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          for (let t = tags.shift(); t !== undefined; t = tags.shift()) {
+            const [ref, want] = t;
+            const [repo, tag] = ref.split(':') as [string, string];
+            const env = repo.split('/')[0] as string;
+            const res = await registryRequest(ON_PROD.has(env) ? prod : dev, `/v2/${repo}/manifests/${tag}`, {
+              method: 'HEAD',
+              headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+            });
+            if (res.header('docker-content-digest') !== want) wrong.push(`${ref}: ${res.status}`);
+          }
+        }),
+      );
+
+      // Memory.
+      const warm = samples.filter((x) => x.t >= WARMUP_S);
+      const third = Math.max(1, Math.floor(warm.length / 3));
+      const first = warm.slice(0, third);
+      const last = warm.slice(-third);
+      const rssPeak = Math.max(...samples.map((x) => x.rss));
+      const heapPeak = Math.max(...samples.map((x) => x.heap));
+      const growth = Math.min(...last.map((x) => x.heap)) - Math.min(...first.map((x) => x.heap));
+      const rssGrowth = mean(last.map((x) => x.rss)) - mean(first.map((x) => x.rss));
+      const figures = {
+        durationS: round(durationS),
+        drainS: round(drainS),
+        promotionsCompleted: completed,
+        promotionsPerS: round(completed / durationS),
+        peakInFlight,
+        apiRequests,
+        requestsPerS: round(apiRequests / durationS),
+        apiErrors: errors.length,
+        sseClients: longLived.length,
+        sseEvents: longLived.reduce((a, st) => a + st.events, 0),
+        perPromotionStreams: perPromotion.length,
+        samples: samples.length,
+        rssStartMb: round(warm[0]?.rss ?? Number.NaN),
+        rssPeakMb: round(rssPeak),
+        rssEndMb: round(samples.at(-1)?.rss ?? Number.NaN),
+        rssGrowthMb: round(rssGrowth),
+        heapUsedPeakMb: round(heapPeak),
+        growthMb: round(growth),
+        boundMb: GROWTH_MB,
+        peakBoundMb: PEAK_RSS_MB,
+      };
+      const seed = `seed ${random.seed}: ${JSON.stringify(figures)}`;
+      expect(errors.slice(0, 20), seed).toEqual([]);
+      expect(wrong.slice(0, 20), seed).toEqual([]);
+      expect(streamsOpen, seed).toBe(longLived.length);
+      for (const st of longLived) expect(st.events, seed).toBeGreaterThan(0);
+      expect(perPromotionOk, seed).toBe(perPromotion.length);
+      expect(peakInFlight, seed).toBe(IN_FLIGHT);
+      expect(completed, seed).toBeGreaterThan(IN_FLIGHT);
+      expect(samples.length, seed).toBeGreaterThanOrEqual(DURATION_S - 2);
+      expect(rssPeak, seed).toBeLessThan(PEAK_RSS_MB);
+      expect(growth, seed).toBeLessThan(GROWTH_MB);
+      recordFigures('load', figures, random.seed);
+      writeSamples(samples);
+    },
+    scale(150_000, 300_000),
+  );
+});
