@@ -36,6 +36,7 @@ import {
   type GantryServerProcess,
   type RegistryProcess,
 } from '../helpers/index.js';
+import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
 
 const BOOTSTRAP = `gty_${'4'.repeat(64)}`;
 const ENDED = new Set(['completed', 'rejected', 'failed', 'cancelled']);
@@ -199,59 +200,66 @@ async function inspect(
 }
 
 /** The memory samples of the last run, for a closer look (test-artifacts/reliability/load-samples.json). */
-function writeSamples(samples: readonly { t: number; rss: number; heap: number }[]): void {
+function writeSamples(suite: string, samples: readonly { t: number; rss: number; heap: number }[]): void {
   const out = join(fileURLToPath(new URL('../..', import.meta.url)), 'test-artifacts', 'reliability');
   mkdirSync(out, { recursive: true });
   const rows = samples.map((x) => ({ t: round(x.t), rssMb: round(x.rss), heapMb: round(x.heap) }));
-  writeFileSync(join(out, 'load-samples.json'), `${JSON.stringify(rows)}\n`);
+  writeFileSync(join(out, `${suite}-samples.json`), `${JSON.stringify(rows)}\n`);
 }
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const round = (x: number): number => Math.round(x * 10) / 10;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe(`load: ${IN_FLIGHT} promotions in flight and steady API load for ${DURATION_S} s`, () => {
-  const random = rng();
-  let dev: RegistryProcess;
-  let prod: RegistryProcess;
-  let proxy: FaultProxy;
-  let dir = '';
-  let server: GantryServerProcess | undefined;
-  /** `app@version` → digest pushed to dev. */
-  const digests = new Map<string, string>();
+/** The stores the load runs on: the embedded one (CI), and PostgreSQL too in the long variant. */
+const STORES = scale(['embedded'], ['embedded', 'postgres']);
 
-  beforeAll(async () => {
-    [dev, prod] = await Promise.all([startRegistry(), startRegistry()]);
-    proxy = await startFaultProxy({
-      target: prod.url,
-      fault: async (req) => {
-        if (req.method === 'PUT' && req.url.includes('/blobs/uploads/')) await sleep(UPLOAD_DELAY_MS);
-        return 'pass' as const;
-      },
-    });
-    const images = APPS.flatMap((app) => VERSIONS.map((version) => ({ app, version })));
-    let next = 0;
-    const push = async (): Promise<void> => {
-      while (next < images.length) {
-        const { app, version } = images[next++] as { app: string; version: string };
-        const image = makeImage({
-          seed: `load-${app}-${version}`,
-          labels: { 'org.opencontainers.image.version': version },
-          layers: [{ size: 256 << 10, seed: `load-${app}-${version}-layer` }],
-        });
-        digests.set(`${app}@${version}`, await pushImage(dev, `dev/${app}`, image, version));
-      }
-    };
-    await Promise.all(Array.from({ length: 8 }, push));
-    dir = await mkdtemp(join(tmpdir(), 'gantry-load-'));
-    const config = join(dir, 'gantry.yaml');
-    const envs = TARGETS.map(
-      (env) =>
-        `  ${env}: { registry: ${ON_PROD.has(env) ? 'prod' : 'dev'}, prefix: ${env}, from: [dev], tags: { floating: [current] } }`,
-    );
-    await writeFile(
-      config,
-      `registries:
+describe.each(STORES)(
+  `load (%s store): ${IN_FLIGHT} promotions in flight and steady API load for ${DURATION_S} s`,
+  (store) => {
+    const suite = store === 'embedded' ? 'load' : `load-${store}`;
+    let pg: PostgresCluster | undefined;
+    const random = rng();
+    let dev: RegistryProcess;
+    let prod: RegistryProcess;
+    let proxy: FaultProxy;
+    let dir = '';
+    let server: GantryServerProcess | undefined;
+    /** `app@version` → digest pushed to dev. */
+    const digests = new Map<string, string>();
+
+    beforeAll(async () => {
+      [dev, prod] = await Promise.all([startRegistry(), startRegistry()]);
+      proxy = await startFaultProxy({
+        target: prod.url,
+        fault: async (req) => {
+          if (req.method === 'PUT' && req.url.includes('/blobs/uploads/')) await sleep(UPLOAD_DELAY_MS);
+          return 'pass' as const;
+        },
+      });
+      const images = APPS.flatMap((app) => VERSIONS.map((version) => ({ app, version })));
+      let next = 0;
+      const push = async (): Promise<void> => {
+        while (next < images.length) {
+          const { app, version } = images[next++] as { app: string; version: string };
+          const image = makeImage({
+            seed: `load-${app}-${version}`,
+            labels: { 'org.opencontainers.image.version': version },
+            layers: [{ size: 256 << 10, seed: `load-${app}-${version}-layer` }],
+          });
+          digests.set(`${app}@${version}`, await pushImage(dev, `dev/${app}`, image, version));
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, push));
+      dir = await mkdtemp(join(tmpdir(), 'gantry-load-'));
+      const config = join(dir, 'gantry.yaml');
+      const envs = TARGETS.map(
+        (env) =>
+          `  ${env}: { registry: ${ON_PROD.has(env) ? 'prod' : 'dev'}, prefix: ${env}, from: [dev], tags: { floating: [current] } }`,
+      );
+      await writeFile(
+        config,
+        `registries:
   dev: { url: "${dev.url}" }
   prod: { url: "${proxy.url}" }
 environments:
@@ -259,311 +267,324 @@ environments:
 ${envs.join('\n')}
 applications: [${APPS.join(', ')}]
 `,
-    );
-    server = await startGantryServer({
-      config,
-      dataDir: join(dir, 'data'),
-      bootstrapToken: BOOTSTRAP,
-      env: { GANTRY_LOG_LEVEL: 'warn' },
-      // The inspector (loopback, a free port) lets the test collect all garbage: the live heap is then exact.
-      nodeArgs: ['--inspect=127.0.0.1:0'],
-    });
-  }, 120_000);
-
-  afterAll(async () => {
-    await server?.kill();
-    await proxy?.stop();
-    await Promise.all([dev?.stop(), prod?.stop()]);
-    if (dir !== '') await rm(dir, { recursive: true, force: true });
-  }, 60_000);
-
-  it(
-    'serves every request and completes every promotion with the exact digest, within the memory bounds',
-    async () => {
-      const s = server as GantryServerProcess;
-      const pid = s.child.pid as number;
-      const token = async (name: string, roles: string[]): Promise<string> => {
-        const r = await api<{ token: string }>(s, BOOTSTRAP, 'POST', '/api/v1/tokens', { name, roles });
-        expect(r.status, JSON.stringify(r.body)).toBe(201);
-        return r.body.token;
-      };
-      const ci = await token('load-ci', ['ci']);
-      const viewer = await token('load-viewer', ['viewer']);
-      const errors: string[] = [];
-      const fail = (what: string): void => {
-        errors.push(what);
-      };
-      let apiRequests = 0;
-      let stopping = false;
-
-      // Endings, from a tracking stream (and a poll for a promotion whose ending it has not seen).
-      const ended = new Map<string, View>();
-      const waiting = new Map<string, (v: View) => void>();
-      const settle = (view: View): void => {
-        if (!ENDED.has(view.state) || ended.has(view.id)) return;
-        ended.set(view.id, view);
-        waiting.get(view.id)?.(view);
-      };
-      const tracker = openStream(`${s.url}/api/v1/events`, viewer, (e) => {
-        if (e.event === 'promotion') settle(e.data as unknown as View);
-      });
-      const clients = Array.from({ length: SSE_CLIENTS }, () =>
-        openStream(`${s.url}/api/v1/events`, viewer, () => undefined),
       );
-      const perPromotion: { id: string; stream: Stream; last?: StreamEvent }[] = [];
+      server = await startGantryServer({
+        config,
+        ...(store === 'postgres'
+          ? { databaseUrl: (pg = await startPostgres()).url() }
+          : { dataDir: join(dir, 'data') }),
+        bootstrapToken: BOOTSTRAP,
+        env: { GANTRY_LOG_LEVEL: 'warn' },
+        // The inspector (loopback, a free port) lets the test collect all garbage: the live heap is then exact.
+        nodeArgs: ['--inspect=127.0.0.1:0'],
+      });
+    }, 120_000);
 
-      // Memory, every second.
-      const samples: { t: number; rss: number; heap: number }[] = [];
-      const t0 = performance.now();
-      const sampler = setInterval(() => {
-        if (stopping) return;
-        void (async () => {
-          const t = (performance.now() - t0) / 1000;
-          const rss = rssMb(pid);
+    afterAll(async () => {
+      await server?.kill();
+      await proxy?.stop();
+      await Promise.all([dev?.stop(), prod?.stop(), pg?.stop()]);
+      if (dir !== '') await rm(dir, { recursive: true, force: true });
+    }, 60_000);
+
+    it(
+      'serves every request and completes every promotion with the exact digest, within the memory bounds',
+      async () => {
+        const s = server as GantryServerProcess;
+        const pid = s.child.pid as number;
+        const token = async (name: string, roles: string[]): Promise<string> => {
+          const r = await api<{ token: string }>(s, BOOTSTRAP, 'POST', '/api/v1/tokens', { name, roles });
+          expect(r.status, JSON.stringify(r.body)).toBe(201);
+          return r.body.token;
+        };
+        const ci = await token('load-ci', ['ci']);
+        const viewer = await token('load-viewer', ['viewer']);
+        const errors: string[] = [];
+        const fail = (what: string): void => {
+          errors.push(what);
+        };
+        let apiRequests = 0;
+        let stopping = false;
+
+        // Endings, from a tracking stream (and a poll for a promotion whose ending it has not seen).
+        const ended = new Map<string, View>();
+        const waiting = new Map<string, (v: View) => void>();
+        const settle = (view: View): void => {
+          if (!ENDED.has(view.state) || ended.has(view.id)) return;
+          ended.set(view.id, view);
+          waiting.get(view.id)?.(view);
+        };
+        const tracker = openStream(`${s.url}/api/v1/events`, viewer, (e) => {
+          if (e.event === 'promotion') settle(e.data as unknown as View);
+        });
+        const clients = Array.from({ length: SSE_CLIENTS }, () =>
+          openStream(`${s.url}/api/v1/events`, viewer, () => undefined),
+        );
+        const perPromotion: { id: string; stream: Stream; last?: StreamEvent }[] = [];
+
+        // Memory, every second.
+        const samples: { t: number; rss: number; heap: number }[] = [];
+        const t0 = performance.now();
+        const sampler = setInterval(() => {
+          if (stopping) return;
+          void (async () => {
+            const t = (performance.now() - t0) / 1000;
+            const rss = rssMb(pid);
+            const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${viewer}` } });
+            apiRequests++;
+            const text = await res.text();
+            if (res.status !== 200) return fail(`GET /metrics: ${res.status}`);
+            const heap = metric(text, 'gantry_nodejs_heap_size_used_bytes');
+            if (heap === undefined) return fail('GET /metrics: no gantry_nodejs_heap_size_used_bytes');
+            samples.push({ t, rss, heap });
+          })().catch((error: unknown) => fail(`sampler: ${String(error)}`));
+        }, 1000);
+
+        // 50 promotions in flight: each slot requests one, waits for its ending, requests the next.
+        const combos = APPS.flatMap((app) =>
+          VERSIONS.flatMap((version) => TARGETS.map((env) => ({ app, version, env }))),
+        );
+        for (let i = combos.length - 1; i > 0; i--) {
+          const j = random.int(0, i);
+          [combos[i], combos[j]] = [combos[j], combos[i]] as [
+            (typeof combos)[number],
+            (typeof combos)[number],
+          ];
+        }
+        let cursor = 0;
+        const busy = new Set<string>();
+        const recent: string[] = [];
+        let inFlight = 0;
+        let peakInFlight = 0;
+        let completed = 0;
+        const promoted = new Map<string, string>();
+        const nextCombo = (): { app: string; version: string; env: string } => {
+          for (let i = 0; i < combos.length; i++) {
+            const c = combos[(cursor + i) % combos.length] as { app: string; version: string; env: string };
+            if (!busy.has(`${c.app}>${c.env}`)) {
+              cursor = (cursor + i + 1) % combos.length;
+              return c;
+            }
+          }
+          throw new Error('no free application × environment');
+        };
+        const waitEnd = async (id: string): Promise<View> => {
+          const seen = ended.get(id);
+          if (seen) return seen;
+          return new Promise<View>((resolve) => {
+            // The stream should deliver it; a read every 3 s is the net (and part of the API load).
+            const poll = setInterval(() => {
+              void api<View>(s, viewer, 'GET', `/api/v1/promotions/${id}`).then((r) => {
+                apiRequests++;
+                if (r.status !== 200) fail(`GET /promotions/${id}: ${r.status}`);
+                else settle(r.body);
+              });
+            }, 3000);
+            waiting.set(id, (v) => {
+              clearInterval(poll);
+              waiting.delete(id);
+              resolve(v);
+            });
+          });
+        };
+        const slot = async (n: number): Promise<void> => {
+          await sleep(n * 20); // not all at the same millisecond
+          while (!stopping) {
+            const c = nextCombo();
+            busy.add(`${c.app}>${c.env}`);
+            const posted = await api<View>(s, ci, 'POST', '/api/v1/promotions', {
+              app: c.app,
+              version: c.version,
+              to: c.env,
+            });
+            apiRequests++;
+            if (posted.status !== 202) {
+              fail(`POST ${c.app}@${c.version} → ${c.env}: ${posted.status} ${JSON.stringify(posted.body)}`);
+              busy.delete(`${c.app}>${c.env}`);
+              await sleep(200);
+              continue;
+            }
+            const id = posted.body.id;
+            inFlight++;
+            peakInFlight = Math.max(peakInFlight, inFlight);
+            recent.push(id);
+            if (recent.length > 200) recent.shift();
+            if (n % 5 === 0) {
+              const entry: (typeof perPromotion)[number] = { id, stream: undefined as unknown as Stream };
+              entry.stream = openStream(`${s.url}/api/v1/promotions/${id}/events`, ci, (e) => {
+                entry.last = e;
+              });
+              perPromotion.push(entry);
+            }
+            const view = await waitEnd(id);
+            inFlight--;
+            busy.delete(`${c.app}>${c.env}`);
+            const want = digests.get(`${c.app}@${c.version}`) as string;
+            if (view.state !== 'completed' || view.applications[0]?.digest !== want)
+              fail(
+                `${id} (${c.app}@${c.version} → ${c.env}): ${view.state} ${view.applications[0]?.digest ?? ''} ${JSON.stringify(view.error ?? '')}`,
+              );
+            else {
+              completed++;
+              promoted.set(`${c.env}/${c.app}:${c.version}`, want);
+            }
+          }
+        };
+
+        // Steady reads.
+        const expectOk = async (
+          path: string,
+          check?: (body: Record<string, unknown>) => string | undefined,
+        ) => {
+          const r = await api(s, viewer, 'GET', path);
+          apiRequests++;
+          if (r.status !== 200)
+            return fail(`GET ${path}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+          const problem = check?.(r.body);
+          if (problem !== undefined) fail(`GET ${path}: ${problem}`);
+        };
+        const cells = APPS.length * (1 + TARGETS.length);
+        const reader = async (): Promise<void> => {
+          while (!stopping) {
+            const r = random.next();
+            const app = random.pick(APPS);
+            const env = random.pick(TARGETS);
+            if (r < 0.3)
+              await expectOk('/api/v1/status', (b) =>
+                (b.cells as unknown[]).length === cells
+                  ? undefined
+                  : `${(b.cells as unknown[]).length} cells`,
+              );
+            else if (r < 0.5)
+              await expectOk(`/api/v1/applications/${app}/candidates?env=${env}`, (b) =>
+                (b.candidates as unknown[]).length === VERSIONS.length
+                  ? undefined
+                  : `${(b.candidates as unknown[]).length} candidates`,
+              );
+            else if (r < 0.65) {
+              const digest = digests.get(`${app}@${random.pick(VERSIONS)}`) as string;
+              await expectOk(`/api/v1/applications/${app}/candidates/${digest}?env=${env}`);
+            } else if (r < 0.85 && recent.length > 0)
+              await expectOk(`/api/v1/promotions/${random.pick(recent)}`);
+            else await expectOk(`/api/v1/promotions?limit=20`);
+            await sleep(10);
+          }
+        };
+
+        // The live heap (after a full collection), under load: after the warm-up and at the end.
+        const inspector = await inspect(s);
+        const liveHeapMb = async (): Promise<number> => {
+          await inspector.call('HeapProfiler.collectGarbage');
           const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${viewer}` } });
           apiRequests++;
-          const text = await res.text();
-          if (res.status !== 200) return fail(`GET /metrics: ${res.status}`);
-          const heap = metric(text, 'gantry_nodejs_heap_size_used_bytes');
-          if (heap === undefined) return fail('GET /metrics: no gantry_nodejs_heap_size_used_bytes');
-          samples.push({ t, rss, heap });
-        })().catch((error: unknown) => fail(`sampler: ${String(error)}`));
-      }, 1000);
+          const heap = metric(await res.text(), 'gantry_nodejs_heap_size_used_bytes');
+          if (res.status !== 200 || heap === undefined) throw new Error(`GET /metrics: ${res.status}`);
+          return heap;
+        };
 
-      // 50 promotions in flight: each slot requests one, waits for its ending, requests the next.
-      const combos = APPS.flatMap((app) =>
-        VERSIONS.flatMap((version) => TARGETS.map((env) => ({ app, version, env }))),
-      );
-      for (let i = combos.length - 1; i > 0; i--) {
-        const j = random.int(0, i);
-        [combos[i], combos[j]] = [combos[j], combos[i]] as [(typeof combos)[number], (typeof combos)[number]];
-      }
-      let cursor = 0;
-      const busy = new Set<string>();
-      const recent: string[] = [];
-      let inFlight = 0;
-      let peakInFlight = 0;
-      let completed = 0;
-      const promoted = new Map<string, string>();
-      const nextCombo = (): { app: string; version: string; env: string } => {
-        for (let i = 0; i < combos.length; i++) {
-          const c = combos[(cursor + i) % combos.length] as { app: string; version: string; env: string };
-          if (!busy.has(`${c.app}>${c.env}`)) {
-            cursor = (cursor + i + 1) % combos.length;
-            return c;
-          }
-        }
-        throw new Error('no free application × environment');
-      };
-      const waitEnd = async (id: string): Promise<View> => {
-        const seen = ended.get(id);
-        if (seen) return seen;
-        return new Promise<View>((resolve) => {
-          // The stream should deliver it; a read every 3 s is the net (and part of the API load).
-          const poll = setInterval(() => {
-            void api<View>(s, viewer, 'GET', `/api/v1/promotions/${id}`).then((r) => {
-              apiRequests++;
-              if (r.status !== 200) fail(`GET /promotions/${id}: ${r.status}`);
-              else settle(r.body);
-            });
-          }, 3000);
-          waiting.set(id, (v) => {
-            clearInterval(poll);
-            waiting.delete(id);
-            resolve(v);
-          });
-        });
-      };
-      const slot = async (n: number): Promise<void> => {
-        await sleep(n * 20); // not all at the same millisecond
-        while (!stopping) {
-          const c = nextCombo();
-          busy.add(`${c.app}>${c.env}`);
-          const posted = await api<View>(s, ci, 'POST', '/api/v1/promotions', {
-            app: c.app,
-            version: c.version,
-            to: c.env,
-          });
-          apiRequests++;
-          if (posted.status !== 202) {
-            fail(`POST ${c.app}@${c.version} → ${c.env}: ${posted.status} ${JSON.stringify(posted.body)}`);
-            busy.delete(`${c.app}>${c.env}`);
-            await sleep(200);
-            continue;
-          }
-          const id = posted.body.id;
-          inFlight++;
-          peakInFlight = Math.max(peakInFlight, inFlight);
-          recent.push(id);
-          if (recent.length > 200) recent.shift();
-          if (n % 5 === 0) {
-            const entry: (typeof perPromotion)[number] = { id, stream: undefined as unknown as Stream };
-            entry.stream = openStream(`${s.url}/api/v1/promotions/${id}/events`, ci, (e) => {
-              entry.last = e;
-            });
-            perPromotion.push(entry);
-          }
-          const view = await waitEnd(id);
-          inFlight--;
-          busy.delete(`${c.app}>${c.env}`);
-          const want = digests.get(`${c.app}@${c.version}`) as string;
-          if (view.state !== 'completed' || view.applications[0]?.digest !== want)
-            fail(
-              `${id} (${c.app}@${c.version} → ${c.env}): ${view.state} ${view.applications[0]?.digest ?? ''} ${JSON.stringify(view.error ?? '')}`,
-            );
-          else {
-            completed++;
-            promoted.set(`${c.env}/${c.app}:${c.version}`, want);
-          }
-        }
-      };
+        const slots = Array.from({ length: IN_FLIGHT }, (_, n) => slot(n));
+        const readers = Array.from({ length: API_CLIENTS }, reader);
+        await sleep(WARMUP_S * 1000);
+        const liveStart = await liveHeapMb();
+        await sleep(Math.max(0, DURATION_S * 1000 - (performance.now() - t0)));
+        const liveEnd = await liveHeapMb();
+        inspector.close();
+        const durationS = (performance.now() - t0) / 1000;
+        stopping = true;
+        await Promise.all([...slots, ...readers]);
+        clearInterval(sampler);
+        const drainS = (performance.now() - t0) / 1000 - durationS;
 
-      // Steady reads.
-      const expectOk = async (
-        path: string,
-        check?: (body: Record<string, unknown>) => string | undefined,
-      ) => {
-        const r = await api(s, viewer, 'GET', path);
-        apiRequests++;
-        if (r.status !== 200) return fail(`GET ${path}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
-        const problem = check?.(r.body);
-        if (problem !== undefined) fail(`GET ${path}: ${problem}`);
-      };
-      const cells = APPS.length * (1 + TARGETS.length);
-      const reader = async (): Promise<void> => {
-        while (!stopping) {
-          const r = random.next();
-          const app = random.pick(APPS);
-          const env = random.pick(TARGETS);
-          if (r < 0.3)
-            await expectOk('/api/v1/status', (b) =>
-              (b.cells as unknown[]).length === cells ? undefined : `${(b.cells as unknown[]).length} cells`,
-            );
-          else if (r < 0.5)
-            await expectOk(`/api/v1/applications/${app}/candidates?env=${env}`, (b) =>
-              (b.candidates as unknown[]).length === VERSIONS.length
-                ? undefined
-                : `${(b.candidates as unknown[]).length} candidates`,
-            );
-          else if (r < 0.65) {
-            const digest = digests.get(`${app}@${random.pick(VERSIONS)}`) as string;
-            await expectOk(`/api/v1/applications/${app}/candidates/${digest}?env=${env}`);
-          } else if (r < 0.85 && recent.length > 0)
-            await expectOk(`/api/v1/promotions/${random.pick(recent)}`);
-          else await expectOk(`/api/v1/promotions?limit=20`);
-          await sleep(10);
-        }
-      };
+        // Every long-lived stream was open the whole time and delivered events.
+        const longLived = [tracker, ...clients];
+        const streamsOpen = longLived.filter((st) => !st.endedByServer && st.error === undefined).length;
+        for (const st of longLived) st.close();
+        await Promise.all(longLived.map((st) => st.done));
+        await Promise.all(perPromotion.map((p) => p.stream.done));
+        const perPromotionOk = perPromotion.filter(
+          (p) =>
+            p.stream.error === undefined &&
+            p.last?.event === 'end' &&
+            (p.last.data.promotion as View | undefined)?.state === 'completed',
+        ).length;
+        for (const p of perPromotion)
+          if (p.stream.error !== undefined || p.last?.event !== 'end')
+            fail(`stream of ${p.id}: ${p.stream.error ?? `last event ${p.last?.event ?? 'none'}`}`);
 
-      // The live heap (after a full collection), under load: after the warm-up and at the end.
-      const inspector = await inspect(s);
-      const liveHeapMb = async (): Promise<number> => {
-        await inspector.call('HeapProfiler.collectGarbage');
-        const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${viewer}` } });
-        apiRequests++;
-        const heap = metric(await res.text(), 'gantry_nodejs_heap_size_used_bytes');
-        if (res.status !== 200 || heap === undefined) throw new Error(`GET /metrics: ${res.status}`);
-        return heap;
-      };
+        // The target registries serve the exact digests.
+        const wrong: string[] = [];
+        const tags = [...promoted];
+        await Promise.all(
+          Array.from({ length: 8 }, async () => {
+            for (let t = tags.shift(); t !== undefined; t = tags.shift()) {
+              const [ref, want] = t;
+              const [repo, tag] = ref.split(':') as [string, string];
+              const env = repo.split('/')[0] as string;
+              const res = await registryRequest(
+                ON_PROD.has(env) ? prod : dev,
+                `/v2/${repo}/manifests/${tag}`,
+                {
+                  method: 'HEAD',
+                  headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+                },
+              );
+              if (res.header('docker-content-digest') !== want) wrong.push(`${ref}: ${res.status}`);
+            }
+          }),
+        );
 
-      const slots = Array.from({ length: IN_FLIGHT }, (_, n) => slot(n));
-      const readers = Array.from({ length: API_CLIENTS }, reader);
-      await sleep(WARMUP_S * 1000);
-      const liveStart = await liveHeapMb();
-      await sleep(Math.max(0, DURATION_S * 1000 - (performance.now() - t0)));
-      const liveEnd = await liveHeapMb();
-      inspector.close();
-      const durationS = (performance.now() - t0) / 1000;
-      stopping = true;
-      await Promise.all([...slots, ...readers]);
-      clearInterval(sampler);
-      const drainS = (performance.now() - t0) / 1000 - durationS;
-
-      // Every long-lived stream was open the whole time and delivered events.
-      const longLived = [tracker, ...clients];
-      const streamsOpen = longLived.filter((st) => !st.endedByServer && st.error === undefined).length;
-      for (const st of longLived) st.close();
-      await Promise.all(longLived.map((st) => st.done));
-      await Promise.all(perPromotion.map((p) => p.stream.done));
-      const perPromotionOk = perPromotion.filter(
-        (p) =>
-          p.stream.error === undefined &&
-          p.last?.event === 'end' &&
-          (p.last.data.promotion as View | undefined)?.state === 'completed',
-      ).length;
-      for (const p of perPromotion)
-        if (p.stream.error !== undefined || p.last?.event !== 'end')
-          fail(`stream of ${p.id}: ${p.stream.error ?? `last event ${p.last?.event ?? 'none'}`}`);
-
-      // The target registries serve the exact digests.
-      const wrong: string[] = [];
-      const tags = [...promoted];
-      await Promise.all(
-        Array.from({ length: 8 }, async () => {
-          for (let t = tags.shift(); t !== undefined; t = tags.shift()) {
-            const [ref, want] = t;
-            const [repo, tag] = ref.split(':') as [string, string];
-            const env = repo.split('/')[0] as string;
-            const res = await registryRequest(ON_PROD.has(env) ? prod : dev, `/v2/${repo}/manifests/${tag}`, {
-              method: 'HEAD',
-              headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
-            });
-            if (res.header('docker-content-digest') !== want) wrong.push(`${ref}: ${res.status}`);
-          }
-        }),
-      );
-
-      // Memory.
-      const warm = samples.filter((x) => x.t >= WARMUP_S);
-      const third = Math.max(1, Math.floor(warm.length / 3));
-      const first = warm.slice(0, third);
-      const last = warm.slice(-third);
-      const rssPeak = Math.max(...samples.map((x) => x.rss));
-      const heapPeak = Math.max(...samples.map((x) => x.heap));
-      const growth = liveEnd - liveStart;
-      const heapMinGrowth = Math.min(...last.map((x) => x.heap)) - Math.min(...first.map((x) => x.heap));
-      const rssGrowth = mean(last.map((x) => x.rss)) - mean(first.map((x) => x.rss));
-      const figures = {
-        durationS: round(durationS),
-        drainS: round(drainS),
-        promotionsCompleted: completed,
-        promotionsPerS: round(completed / durationS),
-        peakInFlight,
-        apiRequests,
-        requestsPerS: round(apiRequests / durationS),
-        apiErrors: errors.length,
-        sseClients: longLived.length,
-        sseEvents: longLived.reduce((a, st) => a + st.events, 0),
-        perPromotionStreams: perPromotion.length,
-        samples: samples.length,
-        rssStartMb: round(warm[0]?.rss ?? Number.NaN),
-        rssPeakMb: round(rssPeak),
-        rssEndMb: round(samples.at(-1)?.rss ?? Number.NaN),
-        rssGrowthMb: round(rssGrowth),
-        heapUsedPeakMb: round(heapPeak),
-        liveHeapStartMb: round(liveStart),
-        liveHeapEndMb: round(liveEnd),
-        growthMb: round(growth),
-        heapMinGrowthMb: round(heapMinGrowth),
-        boundMb: LIVE_GROWTH_MB,
-        peakRssBoundMb: PEAK_RSS_MB,
-        rssGrowthBoundMb: RSS_GROWTH_MB,
-      };
-      const seed = `seed ${random.seed}: ${JSON.stringify(figures)}`;
-      expect(errors.slice(0, 20), seed).toEqual([]);
-      expect(wrong.slice(0, 20), seed).toEqual([]);
-      expect(streamsOpen, seed).toBe(longLived.length);
-      for (const st of longLived) expect(st.events, seed).toBeGreaterThan(0);
-      expect(perPromotionOk, seed).toBe(perPromotion.length);
-      expect(peakInFlight, seed).toBe(IN_FLIGHT);
-      expect(completed, seed).toBeGreaterThan(IN_FLIGHT);
-      expect(samples.length, seed).toBeGreaterThanOrEqual(DURATION_S - 2);
-      expect(rssPeak, seed).toBeLessThan(PEAK_RSS_MB);
-      expect(growth, seed).toBeLessThan(LIVE_GROWTH_MB);
-      expect(rssGrowth, seed).toBeLessThan(RSS_GROWTH_MB);
-      recordFigures('load', figures, random.seed);
-      writeSamples(samples);
-    },
-    scale(150_000, 300_000),
-  );
-});
+        // Memory.
+        const warm = samples.filter((x) => x.t >= WARMUP_S);
+        const third = Math.max(1, Math.floor(warm.length / 3));
+        const first = warm.slice(0, third);
+        const last = warm.slice(-third);
+        const rssPeak = Math.max(...samples.map((x) => x.rss));
+        const heapPeak = Math.max(...samples.map((x) => x.heap));
+        const growth = liveEnd - liveStart;
+        const heapMinGrowth = Math.min(...last.map((x) => x.heap)) - Math.min(...first.map((x) => x.heap));
+        const rssGrowth = mean(last.map((x) => x.rss)) - mean(first.map((x) => x.rss));
+        const figures = {
+          durationS: round(durationS),
+          drainS: round(drainS),
+          promotionsCompleted: completed,
+          promotionsPerS: round(completed / durationS),
+          peakInFlight,
+          apiRequests,
+          requestsPerS: round(apiRequests / durationS),
+          apiErrors: errors.length,
+          sseClients: longLived.length,
+          sseEvents: longLived.reduce((a, st) => a + st.events, 0),
+          perPromotionStreams: perPromotion.length,
+          samples: samples.length,
+          rssStartMb: round(warm[0]?.rss ?? Number.NaN),
+          rssPeakMb: round(rssPeak),
+          rssEndMb: round(samples.at(-1)?.rss ?? Number.NaN),
+          rssGrowthMb: round(rssGrowth),
+          heapUsedPeakMb: round(heapPeak),
+          liveHeapStartMb: round(liveStart),
+          liveHeapEndMb: round(liveEnd),
+          growthMb: round(growth),
+          heapMinGrowthMb: round(heapMinGrowth),
+          boundMb: LIVE_GROWTH_MB,
+          peakRssBoundMb: PEAK_RSS_MB,
+          rssGrowthBoundMb: RSS_GROWTH_MB,
+        };
+        const seed = `seed ${random.seed}: ${JSON.stringify(figures)}`;
+        expect(errors.slice(0, 20), seed).toEqual([]);
+        expect(wrong.slice(0, 20), seed).toEqual([]);
+        expect(streamsOpen, seed).toBe(longLived.length);
+        for (const st of longLived) expect(st.events, seed).toBeGreaterThan(0);
+        expect(perPromotionOk, seed).toBe(perPromotion.length);
+        expect(peakInFlight, seed).toBe(IN_FLIGHT);
+        expect(completed, seed).toBeGreaterThan(IN_FLIGHT);
+        expect(samples.length, seed).toBeGreaterThanOrEqual(DURATION_S - 2);
+        expect(rssPeak, seed).toBeLessThan(PEAK_RSS_MB);
+        expect(growth, seed).toBeLessThan(LIVE_GROWTH_MB);
+        expect(rssGrowth, seed).toBeLessThan(RSS_GROWTH_MB);
+        recordFigures(suite, figures, random.seed);
+        writeSamples(suite, samples);
+      },
+      scale(150_000, 300_000),
+    );
+  },
+);
