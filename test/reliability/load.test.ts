@@ -2,8 +2,8 @@
  * Load (issue 15, item 5): a real `gantry serve` (embedded store) with real registries keeps 50
  * promotions in flight — a new one is requested as soon as one ends — for the whole run, under a
  * steady API load: status matrix, candidate lists and candidate details, promotion reads, and
- * server-sent-event clients that stay connected throughout (plus a stream per promotion for every
- * fifth one). The server's memory is sampled every second (VmRSS of its process, and the V8 heap
+ * server-sent-event clients that stay connected throughout, and a stream per promotion followed to
+ * its end (as `gantry promote --server` does). The server's memory is sampled every second (VmRSS of its process, and the V8 heap
  * from its own /metrics).
  *
  * Asserted: no errors (every API answer is the expected 2xx, every long-lived stream stays open
@@ -49,25 +49,34 @@ const IN_FLIGHT = 50;
 const API_CLIENTS = 6;
 /** Event-stream clients on /api/v1/events connected for the whole run (one more tracks endings). */
 const SSE_CLIENTS = 5;
-/** The first seconds of samples are warm-up (JIT, caches, pools fill), not growth. */
+/** A warm-up load (10 in flight) first: JIT, caches and pools fill before anything is measured (s). */
 const WARMUP_S = 5;
 
 /**
  * Memory bounds of the server process, with a clear margin over what was measured on the 2-core
  * machine (figures in test-artifacts/reliability/load.json; samples in load-samples.json):
- * - LIVE_GROWTH_MB: the live V8 heap (after a full collection through the inspector) at the end of
- *   the load exceeds the one after the warm-up by less than this. Measured: within ±1 MB (about
- *   33 MB both times). A leak per promotion or per request — a listener left on the event bus, a
- *   map keyed by promotion id that only grows, a stream never removed — keeps something for every
- *   one of the hundreds of promotions and thousands of requests of the run, and breaks it.
+ * - LIVE_GROWTH_MB: the live V8 heap at rest after the load (no promotion in flight, the long-lived
+ *   streams still open, after a full collection through the inspector) exceeds the one at rest
+ *   after the warm-up by less than this. Measured: within ±0.4 MB (about 32 MB both times). A leak
+ *   per promotion or per request — a listener left on the event bus, a map keyed by promotion id
+ *   that only grows, a stream object never dropped — breaks it once it keeps about 35 KB per
+ *   promotion or 3.5 KB per request in the short run (over 100 promotions, 1,000 requests), a
+ *   third of that in the long one; smaller leaks need the long variant's figures to show.
  * - PEAK_RSS_MB: resident memory never exceeds it (measured: 317 MB short, 350 MB long; most of
  *   it is the embedded PostgreSQL's WebAssembly memory).
  * - RSS_GROWTH_MB: the mean resident memory of the last third of the run (after the warm-up)
  *   exceeds that of the first third by less than this (measured: 15 MB short, 25 MB long).
  */
-const LIVE_GROWTH_MB = 8;
+const LIVE_GROWTH_MB = 4;
 const PEAK_RSS_MB = 450;
 const RSS_GROWTH_MB = 60;
+/**
+ * Open handles of the server (listening sockets, outbound connections, child pipes; not the
+ * clients' connections) at rest after the load may exceed those at rest before it by at most
+ * this many (pooled registry connections come and go). A connection or server left open per
+ * promotion or per request leaves dozens.
+ */
+const HANDLES_SLACK = 8;
 
 const APPS = Array.from({ length: 20 }, (_, i) => `svc-${String(i).padStart(2, '0')}`);
 const VERSIONS = Array.from({ length: scale(3, 6) }, (_, i) => `1.${i}.0`);
@@ -168,7 +177,7 @@ const metric = (text: string, name: string): number | undefined => {
  */
 async function inspect(
   server: GantryServerProcess,
-): Promise<{ call(method: string): Promise<void>; close(): void }> {
+): Promise<{ call(method: string, params?: object): Promise<unknown>; close(): void }> {
   let url: string | undefined;
   for (let i = 0; i < 100 && url === undefined; i++) {
     url = /Debugger listening on (ws:\/\/\S+)/.exec(server.output().stderr)?.[1];
@@ -183,18 +192,22 @@ async function inspect(
   let id = 0;
   return {
     close: () => ws.close(),
-    call: (method) =>
-      new Promise<void>((resolve, reject) => {
+    call: (method, params) =>
+      new Promise<unknown>((resolve, reject) => {
         const mine = ++id;
         const onMessage = (e: { data: unknown }): void => {
-          const reply = JSON.parse(String(e.data)) as { id?: number; error?: { message: string } };
+          const reply = JSON.parse(String(e.data)) as {
+            id?: number;
+            error?: { message: string };
+            result?: unknown;
+          };
           if (reply.id !== mine) return;
           ws.removeEventListener('message', onMessage);
           if (reply.error) reject(new Error(`${method}: ${reply.error.message}`));
-          else resolve();
+          else resolve(reply.result);
         };
         ws.addEventListener('message', onMessage);
-        ws.send(JSON.stringify({ id: mine, method }));
+        ws.send(JSON.stringify({ id: mine, method, ...(params && { params }) }));
       }),
   };
 }
@@ -324,9 +337,10 @@ applications: [${APPS.join(', ')}]
 
         // Memory, every second.
         const samples: { t: number; rss: number; heap: number }[] = [];
-        const t0 = performance.now();
+        let t0 = performance.now();
+        let sampling = false;
         const sampler = setInterval(() => {
-          if (stopping) return;
+          if (!sampling) return;
           void (async () => {
             const t = (performance.now() - t0) / 1000;
             const rss = rssMb(pid);
@@ -409,13 +423,12 @@ applications: [${APPS.join(', ')}]
             peakInFlight = Math.max(peakInFlight, inFlight);
             recent.push(id);
             if (recent.length > 200) recent.shift();
-            if (n % 5 === 0) {
-              const entry: (typeof perPromotion)[number] = { id, stream: undefined as unknown as Stream };
-              entry.stream = openStream(`${s.url}/api/v1/promotions/${id}/events`, ci, (e) => {
-                entry.last = e;
-              });
-              perPromotion.push(entry);
-            }
+            // Followed to its end as `gantry promote --server` does.
+            const entry: (typeof perPromotion)[number] = { id, stream: undefined as unknown as Stream };
+            entry.stream = openStream(`${s.url}/api/v1/promotions/${id}/events`, ci, (e) => {
+              entry.last = e;
+            });
+            perPromotion.push(entry);
             const view = await waitEnd(id);
             inFlight--;
             busy.delete(`${c.app}>${c.env}`);
@@ -471,29 +484,72 @@ applications: [${APPS.join(', ')}]
           }
         };
 
-        // The live heap (after a full collection), under load: after the warm-up and at the end.
+        // At rest (no promotion in flight, only the long-lived streams open), after a full
+        // collection through the inspector: the live heap and the open handles (sockets, timers).
         const inspector = await inspect(s);
-        const liveHeapMb = async (): Promise<number> => {
+        /** What the server's open handles are, e.g. `Socket 127.0.0.1:5000→127.0.0.1:41234`. */
+        const handleList = async (): Promise<string[]> => {
+          const r = (await inspector.call('Runtime.evaluate', {
+            expression: `process._getActiveHandles().map((h) => h.constructor.name + ' ' + (h.localPort ? h.localAddress + ':' + h.localPort + '→' + h.remoteAddress + ':' + h.remotePort : ''))`,
+            returnByValue: true,
+          })) as { result: { value: string[] } };
+          return r.result.value;
+        };
+        /**
+         * The live heap and the open handles except the server's inbound connections (whose life
+         * the clients choose: they keep idle ones for the server's keep-alive of 72 s).
+         */
+        const atRest = async (): Promise<{ heap: number; handles: number; list: string[] }> => {
           await inspector.call('HeapProfiler.collectGarbage');
           const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${viewer}` } });
           apiRequests++;
           const heap = metric(await res.text(), 'gantry_nodejs_heap_size_used_bytes');
           if (res.status !== 200 || heap === undefined) throw new Error(`GET /metrics: ${res.status}`);
-          return heap;
+          const list = (await handleList()).filter((h) => !h.startsWith(`Socket 127.0.0.1:${s.port}→`));
+          return { heap, handles: list.length, list };
+        };
+        /**
+         * At rest once idle keep-alive connections closed (the clients' and the server's pools close
+         * theirs after 4 s idle): settled when handles stop falling, or at most 15 s.
+         */
+        const settled = async (): Promise<{ heap: number; handles: number; list: string[] }> => {
+          await Promise.all(perPromotion.map((p) => p.stream.done));
+          await sleep(4500);
+          let last = await atRest();
+          for (let i = 0; i < 20; i++) {
+            await sleep(500);
+            const now = await atRest();
+            if (now.handles >= last.handles) return now;
+            last = now;
+          }
+          return last;
+        };
+        /** Runs the load for `seconds`, then lets every promotion in flight end. */
+        const load = async (
+          seconds: number,
+          inFlight: number,
+        ): Promise<{ loadS: number; drainS: number }> => {
+          stopping = false;
+          const start = performance.now();
+          const slots = Array.from({ length: inFlight }, (_, n) => slot(n));
+          const readers = Array.from({ length: API_CLIENTS }, reader);
+          await sleep(seconds * 1000);
+          stopping = true;
+          const loadS = (performance.now() - start) / 1000;
+          await Promise.all([...slots, ...readers]);
+          return { loadS, drainS: (performance.now() - start) / 1000 - loadS };
         };
 
-        const slots = Array.from({ length: IN_FLIGHT }, (_, n) => slot(n));
-        const readers = Array.from({ length: API_CLIENTS }, reader);
-        await sleep(WARMUP_S * 1000);
-        const liveStart = await liveHeapMb();
-        await sleep(Math.max(0, DURATION_S * 1000 - (performance.now() - t0)));
-        const liveEnd = await liveHeapMb();
-        inspector.close();
-        const durationS = (performance.now() - t0) / 1000;
-        stopping = true;
-        await Promise.all([...slots, ...readers]);
+        // Warm-up (JIT, caches, pools), at rest; the load; at rest again.
+        await load(WARMUP_S, 10);
+        const before = await settled();
+        t0 = performance.now();
+        sampling = true;
+        const { loadS: durationS, drainS } = await load(DURATION_S, IN_FLIGHT);
+        sampling = false;
         clearInterval(sampler);
-        const drainS = (performance.now() - t0) / 1000 - durationS;
+        const after = await settled();
+        inspector.close();
 
         // Every long-lived stream was open the whole time and delivered events.
         const longLived = [tracker, ...clients];
@@ -534,13 +590,13 @@ applications: [${APPS.join(', ')}]
         );
 
         // Memory.
-        const warm = samples.filter((x) => x.t >= WARMUP_S);
+        const warm = samples;
         const third = Math.max(1, Math.floor(warm.length / 3));
         const first = warm.slice(0, third);
         const last = warm.slice(-third);
         const rssPeak = Math.max(...samples.map((x) => x.rss));
         const heapPeak = Math.max(...samples.map((x) => x.heap));
-        const growth = liveEnd - liveStart;
+        const growth = after.heap - before.heap;
         const heapMinGrowth = Math.min(...last.map((x) => x.heap)) - Math.min(...first.map((x) => x.heap));
         const rssGrowth = mean(last.map((x) => x.rss)) - mean(first.map((x) => x.rss));
         const figures = {
@@ -561,8 +617,10 @@ applications: [${APPS.join(', ')}]
           rssEndMb: round(samples.at(-1)?.rss ?? Number.NaN),
           rssGrowthMb: round(rssGrowth),
           heapUsedPeakMb: round(heapPeak),
-          liveHeapStartMb: round(liveStart),
-          liveHeapEndMb: round(liveEnd),
+          liveHeapStartMb: round(before.heap),
+          liveHeapEndMb: round(after.heap),
+          handlesStart: before.handles,
+          handlesEnd: after.handles,
           growthMb: round(growth),
           heapMinGrowthMb: round(heapMinGrowth),
           boundMb: LIVE_GROWTH_MB,
@@ -581,6 +639,9 @@ applications: [${APPS.join(', ')}]
         expect(rssPeak, seed).toBeLessThan(PEAK_RSS_MB);
         expect(growth, seed).toBeLessThan(LIVE_GROWTH_MB);
         expect(rssGrowth, seed).toBeLessThan(RSS_GROWTH_MB);
+        expect(after.handles, `${seed} ${after.list.join(', ')}`).toBeLessThanOrEqual(
+          before.handles + HANDLES_SLACK,
+        );
         recordFigures(suite, figures, random.seed);
         writeSamples(suite, samples);
       },
