@@ -142,3 +142,26 @@ export function writeSamples(
   const rows = samples.map((x) => ({ t: round(x.t), rssMb: round(x.rss), heapMb: round(x.heap) }));
   writeFileSync(join(out, `${suite}-samples.json`), `${JSON.stringify(rows)}\n`);
 }
+
+/**
+ * How many live objects of the server have the prototype `expression` evaluates to (in the
+ * server's global scope), through the inspector's `Runtime.queryObjects`, e.g.
+ * `process.getBuiltinModule('node:http').ServerResponse.prototype`.
+ */
+export async function liveObjects(
+  inspector: Awaited<ReturnType<typeof inspect>>,
+  expression: string,
+): Promise<number> {
+  const proto = (await inspector.call('Runtime.evaluate', { expression, objectGroup: 'load' })) as {
+    result: { objectId?: string };
+  };
+  if (proto.result.objectId === undefined) throw new Error(`${expression}: not an object`);
+  const found = (await inspector.call('Runtime.queryObjects', {
+    prototypeObjectId: proto.result.objectId,
+    objectGroup: 'load',
+  })) as { objects: { description?: string } };
+  await inspector.call('Runtime.releaseObjectGroup', { objectGroup: 'load' });
+  const n = /^Array\((\d+)\)$/.exec(found.objects.description ?? '')?.[1];
+  if (n === undefined) throw new Error(`${expression}: ${found.objects.description ?? 'no count'}`);
+  return Number(n);
+}

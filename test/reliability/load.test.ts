@@ -42,6 +42,7 @@ import {
   round,
   sleep,
   writeSamples,
+  liveObjects,
   type Stream,
   type StreamEvent,
 } from './load-probes.js';
@@ -85,6 +86,14 @@ const RSS_GROWTH_MB = 60;
  * promotion or per request leaves dozens.
  */
 const HANDLES_SLACK = 8;
+/**
+ * Live HTTP responses of the server (objects, after a full collection) at rest after the load may
+ * exceed those at rest before it by at most this many. A response kept after it ended — an event
+ * stream left in a set, a listener holding its reply — adds one per stream or request: the
+ * heap bound cannot see that (about 8 KB each), this count does.
+ */
+const RESPONSES_SLACK = 5;
+const HTTP_RESPONSE = "process.getBuiltinModule('node:http').ServerResponse.prototype";
 
 const APPS = Array.from({ length: 20 }, (_, i) => `svc-${String(i).padStart(2, '0')}`);
 const VERSIONS = Array.from({ length: scale(3, 6) }, (_, i) => `1.${i}.0`);
@@ -379,20 +388,31 @@ applications: [${APPS.join(', ')}]
          * The live heap and the open handles except the server's inbound connections (whose life
          * the clients choose: they keep idle ones for the server's keep-alive of 72 s).
          */
-        const atRest = async (): Promise<{ heap: number; handles: number; list: string[] }> => {
+        const atRest = async (): Promise<{
+          heap: number;
+          handles: number;
+          list: string[];
+          responses: number;
+        }> => {
           await inspector.call('HeapProfiler.collectGarbage');
           const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${viewer}` } });
           apiRequests++;
           const heap = metric(await res.text(), 'gantry_nodejs_heap_size_used_bytes');
           if (res.status !== 200 || heap === undefined) throw new Error(`GET /metrics: ${res.status}`);
           const list = (await handleList()).filter((h) => !h.startsWith(`Socket 127.0.0.1:${s.port}→`));
-          return { heap, handles: list.length, list };
+          const responses = await liveObjects(inspector, HTTP_RESPONSE);
+          return { heap, handles: list.length, list, responses };
         };
         /**
          * At rest once idle keep-alive connections closed (the clients' and the server's pools close
          * theirs after 4 s idle): settled when handles stop falling, or at most 15 s.
          */
-        const settled = async (): Promise<{ heap: number; handles: number; list: string[] }> => {
+        const settled = async (): Promise<{
+          heap: number;
+          handles: number;
+          list: string[];
+          responses: number;
+        }> => {
           await Promise.all(perPromotion.map((p) => p.stream.done));
           await sleep(4500);
           let last = await atRest();
@@ -501,6 +521,8 @@ applications: [${APPS.join(', ')}]
           liveHeapEndMb: round(after.heap),
           handlesStart: before.handles,
           handlesEnd: after.handles,
+          responsesStart: before.responses,
+          responsesEnd: after.responses,
           growthMb: round(growth),
           heapMinGrowthMb: round(heapMinGrowth),
           boundMb: LIVE_GROWTH_MB,
@@ -519,6 +541,7 @@ applications: [${APPS.join(', ')}]
         expect(rssPeak, seed).toBeLessThan(PEAK_RSS_MB);
         expect(growth, seed).toBeLessThan(LIVE_GROWTH_MB);
         expect(rssGrowth, seed).toBeLessThan(RSS_GROWTH_MB);
+        expect(after.responses, seed).toBeLessThanOrEqual(before.responses + RESPONSES_SLACK);
         expect(after.handles, `${seed} ${after.list.join(', ')}`).toBeLessThanOrEqual(
           before.handles + HANDLES_SLACK,
         );
