@@ -2,7 +2,7 @@
  * Prints the figures the reliability suites recorded (test-artifacts/reliability/*.json, written by
  * `recordFigures` in test/helpers/reliability.ts) as Markdown, for RELIABILITY.md.
  *
- *   npm run reliability          # the long variants of every suite, then this report
+ *   npm run test:reliability          # the long variants of every suite, then this report
  *   tsx scripts/reliability-report.ts   # the report of whatever ran last
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ try {
   // nothing ran yet
 }
 if (files.length === 0) {
-  console.error(`no figures in ${dir}: run the suites first (npm run reliability)`);
+  console.error(`no figures in ${dir}: run the suites first (npm run test:reliability)`);
   process.exit(1);
 }
 for (const file of files.sort()) {

@@ -4,7 +4,7 @@
  * - `GANTRY_SEED=N` replays a run: every random choice of a suite comes from {@link rng}, and a
  *   failing suite names its seed.
  * - {@link recordFigures} writes a suite's figures to `test-artifacts/reliability/SUITE.json`, where
- *   `npm run reliability` collects them for RELIABILITY.md.
+ *   `npm run test:reliability` collects them for RELIABILITY.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

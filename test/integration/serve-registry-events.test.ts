@@ -172,8 +172,15 @@ async function completedInUat(digest: string): Promise<View> {
 describe('registry notifications into gantry serve', () => {
   it("registers the registry's notified push as a candidate and auto-promotes it; a rollback holds auto-promotion until released", async () => {
     const v1 = await pushNotified('1.0.0');
-    expect(logLines().filter((l) => l.msg === 'registry event accepted')).toEqual(
-      expect.arrayContaining([expect.objectContaining({ source: 'notification:distribution', accepted: 1 })]),
+    // The request's log line may reach this process a moment after the ledger entry is visible.
+    await vi.waitFor(
+      () =>
+        expect(logLines().filter((l) => l.msg === 'registry event accepted')).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({ source: 'notification:distribution', accepted: 1 }),
+          ]),
+        ),
+      { timeout: 10_000, interval: 100 },
     );
     // The registry's token was accepted on every delivery.
     expect(server.output().stdout).not.toContain('"statusCode":401');
