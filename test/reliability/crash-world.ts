@@ -55,8 +55,8 @@ export interface CrashWorld {
   readonly proxy: FaultProxy;
   readonly dir: string;
   readonly config: string;
-  /** Called (and awaited) for every request to prod before it is forwarded. */
-  tap: (seen: Seen) => void | Promise<void>;
+  /** Called (and awaited) for every request to prod before it is forwarded; `'reset'` drops it. */
+  tap: (seen: Seen) => void | 'reset' | Promise<void | 'reset'>;
   stop(): Promise<void>;
 }
 
@@ -81,12 +81,11 @@ export async function startCrashWorld(): Promise<CrashWorld> {
   const world: { tap: CrashWorld['tap'] } = { tap: () => undefined };
   const proxy = await startFaultProxy({
     target: prod.url,
-    fault: async (req): Promise<'pass'> => {
+    fault: async (req): Promise<'pass' | 'reset'> => {
       const seen = classify(req);
       // A blob upload takes a little while, as over a real network: kills land mid-copy.
       if (seen.kind === 'upload') await sleep(25);
-      await world.tap(seen);
-      return 'pass';
+      return (await world.tap(seen)) ?? 'pass';
     },
   });
   const config = join(dir, 'gantry.yaml');

@@ -45,7 +45,7 @@ const figures = {
   killsDuringCopy: 0,
   killsDuringTagWrite: 0,
   killsWhileIdle: 0,
-  killsWhileAwaitingApproval: 0,
+  killsWithOneAwaitingApproval: 0,
   killsAfterApproval: 0,
   doubleKills: 0,
   promotions: 0,
@@ -56,8 +56,9 @@ const figures = {
   releasesWhole: 0,
   releasesUntouched: 0,
   halfReleases: 0,
-  roundsHalfReleaseSeenWhileServerUp: 0,
-  roundsHalfReleaseSeenWhileServerDown: 0,
+  roundsHalfReleaseSeenLive: 0,
+  roundsHalfReleaseSeenAfterKill: 0,
+  releaseTagWindowMsMax: 0,
   immutableTagMoves: 0,
   immutableTagsChecked: 0,
   ledgerVerified: 0,
@@ -149,13 +150,19 @@ async function crashRounds(backend: Backend, rounds: number): Promise<void> {
       const apps = shuffled(APPS);
       const promoApps = apps.splice(0, random.int(1, 3));
       const releaseApps = apps.splice(0, random.int(2, 3));
-      const gatedApp = random.next() < 0.35 ? apps.shift() : undefined;
+      const gatedApp = n % 2 === 0 || random.next() < 0.35 ? apps.shift() : undefined;
       const conflict = random.pick(['none', 'promotion', 'release'] as const);
-      const point = random.pick<KillPoint>(['delay', 'upload', 'upload', 'tag', 'tag', 'sse', 'idle']);
+      // The first rounds of each backend kill between two tag writes of the release, then mid-copy.
+      const point: KillPoint =
+        n === 0
+          ? 'tag'
+          : n === 1
+            ? 'upload'
+            : random.pick<KillPoint>(['delay', 'upload', 'upload', 'tag', 'tag', 'sse', 'idle']);
       // On PostgreSQL a restarted server waits for the killed one's lease (15 s): a second kill
       // during that recovery, and one after an approval, cost a lease each (long variant only).
-      const double = random.next() < 0.3 && (backend.name === 'embedded' || LONG);
-      const killAfterApproval = random.next() < 0.5 && (backend.name === 'embedded' || LONG);
+      const double = (n % 3 === 1 || random.next() < 0.3) && (backend.name === 'embedded' || LONG);
+      const killAfterApproval = (n % 4 === 2 || random.next() < 0.4) && (backend.name === 'embedded' || LONG);
       const started = Date.now();
 
       const push = async (app: string): Promise<Part> => ({
@@ -188,41 +195,51 @@ async function crashRounds(backend: Backend, rounds: number): Promise<void> {
 
       // The kill: fired once, from the proxy's tap, an event stream, or a timer.
       let killing: Promise<void> | undefined;
-      let down = false;
+      /** Incremented at every kill: tag writes of one life of the server. */
+      let life = 0;
       let lastUpload = 0;
       let why = '';
       const killed = server;
       const fire = (reason: string): Promise<void> => {
         if (killing) return killing;
         why = reason;
-        down = true;
+        life += 1;
         killing = killed.kill();
         return killing;
       };
       let uploads = 0;
       let tags = 0;
       const uploadsToKill = random.int(1, 8);
-      const tagsToKill = random.int(1, releaseParts.length * 2 + promoParts.length * 2);
+      /** Killed at the K-th tag write of the release: K-1 of its tags are written, not all. */
+      const tagsToKill = random.int(1, releaseParts.length * 2 - 1);
+      const landsAfterKill = random.next() < 0.5;
       // Armed once every request is answered (a kill before that would lose an answer, not test a crash).
       let armed = false;
+      /** When each tag write of the release reached prod (the release's repositories are its own this round). */
+      const releaseTags: { t: number; life: number }[] = [];
+      const releaseRepos = new Set(releaseParts.map((p) => p.repo));
       world.tap = async (seen: Seen) => {
+        if (seen.kind === 'tag' && releaseRepos.has(seen.repo)) releaseTags.push({ t: Date.now(), life });
         if (!armed) return;
         if (seen.kind === 'upload') {
           lastUpload = Date.now();
           uploads += 1;
           if (point === 'upload' && uploads === uploadsToKill) await fire('copy');
         }
-        if (seen.kind === 'tag') {
+        if (seen.kind === 'tag' && releaseRepos.has(seen.repo)) {
           tags += 1;
-          // Killed before the write is forwarded; the registry then applies it with the server
-          // gone: a tag written that the server never heard of.
-          if (point === 'tag' && tags === tagsToKill) await fire('tag');
+          // Killed before the write is forwarded; then the registry either applies it with the
+          // server gone (a tag written that the server never heard of) or never sees it.
+          if (point === 'tag' && tags === tagsToKill) {
+            await fire('tag');
+            return landsAfterKill ? undefined : 'reset';
+          }
         }
       };
 
       // Watch the release's tags in prod while the round runs, across the kill and the restart.
       let watching = true;
-      const seenHalf = { up: false, down: false };
+      const seenHalf = { live: false, afterKill: false };
       const releaseWatch = (async () => {
         while (watching && !over) {
           const states = await Promise.all(
@@ -236,7 +253,8 @@ async function crashRounds(backend: Backend, rounds: number): Promise<void> {
               return 'mixed';
             }),
           );
-          if (new Set(states).size > 1 || states.includes('mixed')) seenHalf[down ? 'down' : 'up'] = true;
+          if (new Set(states).size > 1 || states.includes('mixed'))
+            seenHalf[killing ? 'afterKill' : 'live'] = true;
           await sleep(80);
         }
       })();
@@ -334,20 +352,18 @@ async function crashRounds(backend: Backend, rounds: number): Promise<void> {
         figures.killsDuringCopy += 1;
       else if (why === 'idle' || why === 'fallback' || why === 'sse:completed' || why === 'sse:failed')
         figures.killsWhileIdle += 1;
-      if (gatedPart !== undefined) figures.killsWhileAwaitingApproval += 1;
+      if (gatedPart !== undefined) figures.killsWithOneAwaitingApproval += 1;
       world.tap = () => undefined;
 
       server = await backend.start();
-      down = false;
       if (double) {
         // Killed again while it recovers (its workers have just claimed the interrupted jobs).
         await sleep(random.int(0, 600));
-        down = true;
+        life += 1;
         await server.kill();
         figures.kills += 1;
         figures.doubleKills += 1;
         server = await backend.start();
-        down = false;
       }
       const gated = tracked.find((t) => t.kind === 'gated');
       if (gated) {
@@ -358,12 +374,11 @@ async function crashRounds(backend: Backend, rounds: number): Promise<void> {
         expect(approved.status, `${JSON.stringify(approved.body)} ${where}`).toBe(201);
         if (killAfterApproval) {
           await sleep(random.int(0, 400));
-          down = true;
+          life += 1;
           await server.kill();
           figures.kills += 1;
           figures.killsAfterApproval += 1;
           server = await backend.start();
-          down = false;
         }
       }
 
@@ -374,8 +389,14 @@ async function crashRounds(backend: Backend, rounds: number): Promise<void> {
       );
       watching = false;
       await releaseWatch;
-      if (seenHalf.up) figures.roundsHalfReleaseSeenWhileServerUp += 1;
-      if (seenHalf.down) figures.roundsHalfReleaseSeenWhileServerDown += 1;
+      if (seenHalf.live) figures.roundsHalfReleaseSeenLive += 1;
+      if (seenHalf.afterKill) figures.roundsHalfReleaseSeenAfterKill += 1;
+      // How long the release's tags took from the first write to the last, when one life wrote them all.
+      if (releaseTags.length > 1 && new Set(releaseTags.map((x) => x.life)).size === 1)
+        figures.releaseTagWindowMsMax = Math.max(
+          figures.releaseTagWindowMsMax,
+          (releaseTags.at(-1)?.t ?? 0) - (releaseTags[0]?.t ?? 0),
+        );
 
       for (const t of tracked) {
         const view = views.get(t.id) as View;
@@ -402,23 +423,32 @@ async function crashRounds(backend: Backend, rounds: number): Promise<void> {
           expect(view.state, `${what}: ${JSON.stringify(view.error)}`).toBe('completed');
         }
         const ok = view.state === 'completed';
-        for (const p of t.parts) {
-          if (t.expect === 'immutable' && p.app === PINNED.app) continue;
-          const [v, cur, records] = await Promise.all([
-            tagDigest(world.prod, p.repo, p.version),
-            tagDigest(world.prod, p.repo, 'current'),
-            recordsOf(world.prod, p.repo, p.digest),
-          ]);
+        const found = await Promise.all(
+          t.parts
+            .filter((p) => !(t.expect === 'immutable' && p.app === PINNED.app))
+            .map(async (p) => {
+              const [v, cur, records] = await Promise.all([
+                tagDigest(world.prod, p.repo, p.version),
+                tagDigest(world.prod, p.repo, 'current'),
+                recordsOf(world.prod, p.repo, p.digest),
+              ]);
+              return { p, v, cur, records };
+            }),
+        );
+        if (t.kind === 'release') {
+          // Whole (every application at its new digest) or untouched; never half.
+          const moved = found.map((f) => f.v === f.p.digest && f.cur === f.p.digest);
+          const kept = found.map((f) => f.v === undefined && f.cur === f.p.prev);
+          if (moved.every(Boolean)) figures.releasesWhole += 1;
+          else if (kept.every(Boolean)) figures.releasesUntouched += 1;
+          else figures.halfReleases += 1;
+        }
+        for (const { p, v, cur, records } of found) {
           // Byte-exact: the tag in prod names the very manifest digest of dev.
           expect(cur, `${what}: ${p.app} current`).toBe(ok ? p.digest : p.prev);
           expect(v, `${what}: ${p.app} ${p.version}`).toBe(ok ? p.digest : undefined);
           expect(records, `${what}: ${p.app} promotion records`).toBe(ok ? 1 : 0);
           if (ok && t.kind !== 'gated') immutables.set(`${p.repo}:${p.version}`, p.digest);
-        }
-        if (t.kind === 'release') {
-          // Whole (every application at its new digest) or untouched; never half.
-          if (ok) figures.releasesWhole += 1;
-          else figures.releasesUntouched += 1;
         }
       }
       if (untouched.length > 0) {
@@ -457,7 +487,7 @@ describe('kill -9 at random points of promotions and releases', () => {
           name: 'embedded',
           start: () => startGantryServer({ config: world.config, dataDir, bootstrapToken: BOOTSTRAP }),
         },
-        scale(4, 30),
+        scale(3, 30),
       );
     },
     scale(240_000, 1_800_000),
