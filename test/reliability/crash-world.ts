@@ -165,12 +165,23 @@ export async function tagDigest(
 
 /** The promotion records on `digest` in `repo` (tag-schema referrers index of distribution 2.8). */
 export async function recordsOf(registry: RegistryProcess, repo: string, digest: string): Promise<number> {
+  return (await recordList(registry, repo, digest)).length;
+}
+
+/** The index entries of the promotion records on `digest` in `repo` (for failure messages). */
+export async function recordList(
+  registry: RegistryProcess,
+  repo: string,
+  digest: string,
+): Promise<{ digest: string; annotations?: Record<string, string> }[]> {
   const res = await registryRequest(registry, `/v2/${repo}/manifests/${digest.replace(':', '-')}`, {
     headers: { accept: 'application/vnd.oci.image.index.v1+json' },
   });
-  if (res.status === 404) return 0;
-  const index = JSON.parse(res.body.toString('utf8')) as { manifests: { artifactType?: string }[] };
-  return index.manifests.filter((m) => m.artifactType === PROMOTION_ARTIFACT_TYPE).length;
+  if (res.status === 404) return [];
+  const index = JSON.parse(res.body.toString('utf8')) as {
+    manifests: { digest: string; artifactType?: string; annotations?: Record<string, string> }[];
+  };
+  return index.manifests.filter((m) => m.artifactType === PROMOTION_ARTIFACT_TYPE);
 }
 
 export async function makeToken(

@@ -21,6 +21,7 @@ import {
   ledgerTypes,
   makeToken,
   pushFresh,
+  recordList,
   recordsOf,
   sleep,
   startCrashWorld,
@@ -447,7 +448,10 @@ async function crashRounds(backend: Backend, rounds: number): Promise<void> {
           // Byte-exact: the tag in prod names the very manifest digest of dev.
           expect(cur, `${what}: ${p.app} current`).toBe(ok ? p.digest : p.prev);
           expect(v, `${what}: ${p.app} ${p.version}`).toBe(ok ? p.digest : undefined);
-          expect(records, `${what}: ${p.app} promotion records`).toBe(ok ? 1 : 0);
+          if (records !== (ok ? 1 : 0))
+            expect.fail(
+              `${what}: ${p.app} has ${records} promotion records: ${JSON.stringify(await recordList(world.prod, p.repo, p.digest))}; ledger ${types.join(' ')}`,
+            );
           if (ok && t.kind !== 'gated') immutables.set(`${p.repo}:${p.version}`, p.digest);
         }
       }
@@ -725,6 +729,56 @@ describe('PostgreSQL itself crashes mid-promotion', () => {
       await checkImmutables();
     },
     scale(120_000, 300_000),
+  );
+});
+
+describe('kill -9 right after a promotion record lands in the registry', () => {
+  it(
+    'the restarted server finds that record and attaches no second one',
+    async () => {
+      backendsCovered.add('embedded');
+      const dataDir = `${world.dir}/data-record`;
+      const start = (): Promise<GantryServerProcess> =>
+        startGantryServer({ config: world.config, dataDir, bootstrapToken: BOOTSTRAP });
+      let server = await start();
+      const ci = await makeToken(server, 'ci-record', ['ci']);
+      const what = `kill after the record ${at}`;
+      const part = { repo: 'team/a7', version: '7.0.0', digest: '' };
+      part.digest = await pushFresh(world.dev, part.repo, part.version, `crash-${seed}-record`);
+      const killed = deferred();
+      const victim = server;
+      let fired = false;
+      world.tap = async (seen) => {
+        // The record's referrers index reaches the registry only once the server is dead: the
+        // record is there, and nothing after it was stored.
+        if (seen.kind === 'referrers' && seen.repo === part.repo && !fired) {
+          fired = true;
+          await victim.kill();
+          killed.resolve();
+        }
+      };
+      try {
+        const posted = await api<View>(server, ci, 'POST', '/api/v1/promotions', {
+          app: 'a7',
+          version: part.version,
+          to: 'prod',
+        });
+        expect(posted.status, what).toBe(202);
+        await within(killed.promise, 30_000, `no promotion record written: ${what}`);
+        figures.kills += 1;
+        world.tap = () => undefined;
+        server = await start();
+        const view = (await waitAll(server, ci, [posted.body.id])).get(posted.body.id) as View;
+        expect(view.state, `${what}: ${JSON.stringify(view.error)}`).toBe('completed');
+        const records = await recordList(world.prod, part.repo, part.digest);
+        expect(records, `${what}: ${JSON.stringify(records)}`).toHaveLength(1);
+        await expectOnce(server, ci, view, part, what);
+      } finally {
+        world.tap = () => undefined;
+        await server.kill();
+      }
+    },
+    scale(60_000, 120_000),
   );
 });
 
