@@ -152,7 +152,9 @@ async function crashRounds(backend: Backend, rounds: number): Promise<void> {
       const promoApps = apps.splice(0, random.int(1, 3));
       const releaseApps = apps.splice(0, random.int(2, 3));
       const gatedApp = n % 2 === 0 || random.next() < 0.35 ? apps.shift() : undefined;
-      const conflict = random.pick(['none', 'promotion', 'release'] as const);
+      // A refused release is checked untouched; most releases run (and are killed between tags).
+      const conflict =
+        n === 0 ? 'promotion' : random.pick(['none', 'promotion', 'promotion', 'release'] as const);
       // The first rounds of each backend kill between two tag writes of the release, then mid-copy.
       const point: KillPoint =
         n === 0
