@@ -8,6 +8,7 @@
  * reason; no immutable tag ever moves; no crash leaves half a release; the ledger verifies.
  * `GANTRY_LONG=1` runs more rounds; `GANTRY_SEED=N` replays one run.
  */
+import pgClient from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { api, startGantryServer, type GantryServerProcess } from '../helpers/index.js';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
@@ -660,6 +661,16 @@ describe('PostgreSQL itself crashes mid-promotion', () => {
     'the server survives: not ready and 503 while the database is down, ready after; the promotion ends once',
     async () => {
       const databaseUrl = await pg.createDatabase('crash_outage');
+      // The test cluster runs with synchronous_commit=off (speed), which loses the last commits
+      // when PostgreSQL itself crashes; this database commits durably, as a production one does.
+      const admin = new pgClient.Client({ connectionString: pg.url() });
+      await admin.connect();
+      await admin.query('alter database crash_outage set synchronous_commit = on').finally(() => admin.end());
+      const check = new pgClient.Client({ connectionString: databaseUrl });
+      await check.connect();
+      const shown = await check.query<{ synchronous_commit: string }>('show synchronous_commit');
+      await check.end();
+      expect(shown.rows[0]?.synchronous_commit).toBe('on');
       const server = await startGantryServer({
         config: world.config,
         databaseUrl,
