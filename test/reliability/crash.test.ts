@@ -8,8 +8,10 @@
  * reason; no immutable tag ever moves; no crash leaves half a release; the ledger verifies.
  * `GANTRY_LONG=1` runs more rounds; `GANTRY_SEED=N` replays one run.
  */
+import { sql } from 'kysely';
 import pgClient from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/index.js';
 import { api, startGantryServer, type GantryServerProcess } from '../helpers/index.js';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
 import { LONG, rng, recordFigures, scale, seedOf, type Rng } from '../helpers/reliability.js';
@@ -657,6 +659,30 @@ async function answer(url: string, init: RequestInit = {}): Promise<{ status: nu
 }
 
 describe('PostgreSQL itself crashes mid-promotion', () => {
+  it('a store connection held between two queries when PostgreSQL crashes does not end the process', async () => {
+    const databaseUrl = await pg.createDatabase('crash_held');
+    const store = await openStore({ databaseUrl });
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown): void => void uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      await store.db.connection().execute(async (conn) => {
+        await sql`select 1`.execute(conn);
+        await pg.crash();
+        figures.pgRestarts += 1;
+        await sleep(500);
+        await expect(sql`select 1`.execute(conn)).rejects.toThrow();
+      });
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await pg.restart();
+    }
+    // Without a listener on checked-out clients, node-postgres emits an 'error' nobody handles.
+    expect(uncaught.map(String), at).toEqual([]);
+    await expect(sql`select 1 as one`.execute(store.db)).resolves.toMatchObject({ rows: [{ one: 1 }] });
+    await store.close();
+  }, 60_000);
+
   it(
     'the server survives: not ready and 503 while the database is down, ready after; the promotion ends once',
     async () => {
@@ -734,6 +760,13 @@ describe('PostgreSQL itself crashes mid-promotion', () => {
         console.log(`crash: ${what}: ${view.state} ${JSON.stringify(view.error ?? {})}`);
         await expectOnce(server, ci, view, part, what);
         expect(server.child.exitCode, `${what}: the server exited`).toBeNull();
+      } catch (error) {
+        const { stdout, stderr } = server.output();
+        throw new Error(
+          `${(error as Error).message}; server exit ${server.child.exitCode}/${server.child.signalCode}; ` +
+            `stderr: ${stderr.slice(-1500)}; log: ${stdout.slice(-2500)}`,
+          { cause: error },
+        );
       } finally {
         hold.resolve();
         world.tap = () => undefined;
