@@ -355,9 +355,13 @@ export class PromotionRunner {
       // Bookkeeping states (gates passed, approved) do no registry work: they are stored, with
       // their ledger entries, together with the state that follows.
       const bookkeeping = BOOKKEEPING.has(next.state);
+      // The time of the promotion records is stored before any record is attached: a claim that
+      // resumes after a crash looks for an attached record by that time, and a record made with a
+      // time that was never stored would be attached a second time (with the next claim's time).
       const due =
         !bookkeeping &&
         (next.state !== progress.state ||
+          next.publishedAt !== progress.publishedAt ||
           buffer.events.length > 0 ||
           performance.now() - ctx.run.lastCommit >= COMMIT_EVERY_MS);
       if (next.state !== progress.state) ctx.run.transitions.push([progress.state, next.state]);

@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { GantryError, isGantryError, type ErrorCode } from '../core/index.js';
+import { isStoreUnavailable } from '../store/index.js';
 import { httpStatusFor } from './http-status.js';
 
 /** The body of every error response. */
@@ -26,6 +27,11 @@ export function handleError(error: unknown, request: FastifyRequest, reply: Fast
     status = error.statusCode;
     code = 'API_REQUEST_INVALID';
     message = error.message;
+  } else if (isStoreUnavailable(error)) {
+    // The database is down or restarting: try again, not a server bug.
+    status = httpStatusFor('STORE_UNREACHABLE');
+    code = 'STORE_UNREACHABLE';
+    message = 'the store (database) cannot be reached right now; try again';
   } else {
     status = 500;
     code = 'INTERNAL';

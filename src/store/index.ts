@@ -3,6 +3,7 @@
  * (embedded, one process) or PostgreSQL (replicas); the hash-chained ledger; the job queue.
  */
 export { openStore, redactDatabaseUrl } from './open-store.js';
+export { isStoreUnavailable } from './unavailable.js';
 export type { Store, StoreOptions, EmbeddedStoreOptions, PostgresStoreOptions } from './open-store.js';
 export { createStoreTemplate } from './pglite-data-dir.js';
 export type { StoreTemplateOptions } from './pglite-data-dir.js';

@@ -87,8 +87,12 @@ async function openPostgres(options: PostgresStoreOptions): Promise<Store> {
         oid === INT8_OID ? parseInt8 : textParser(oid, 'text')) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle client's connection error would otherwise be an unhandled 'error' event.
+  // An idle client's connection error would otherwise be an unhandled 'error' event, and so would
+  // that of a client checked out between two queries (e.g. inside a transaction) when PostgreSQL
+  // crashes or restarts: an uncaught exception that ended `gantry serve`. Its next query fails
+  // instead, and the pool discards it.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool }) });
   try {
     await pool.query('select 1');

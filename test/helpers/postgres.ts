@@ -30,6 +30,10 @@ export interface PostgresCluster {
   logs(): Promise<string>;
   /** Stops the server (fast shutdown) and removes `dir`. Idempotent. */
   stop(): Promise<void>;
+  /** Crashes the server (`pg_ctl stop -m immediate`: SIGQUIT, no checkpoint), keeping `dir`. */
+  crash(): Promise<void>;
+  /** Starts the server again after {@link crash}, on the same port and data directory. */
+  restart(): Promise<void>;
 }
 
 /** Options of {@link startPostgres}. */
@@ -170,7 +174,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       );
       watchdog.unref();
       watchdogPid = watchdog.pid;
-      return makeCluster(port);
+      return makeCluster(port, settings);
     }
     throw new Error(`startPostgres failed: no free port after 5 attempts\n${attemptLogs}`);
   } catch (error) {
@@ -181,7 +185,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     throw error;
   }
 
-  function makeCluster(port: number): PostgresCluster {
+  function makeCluster(port: number, settings: string): PostgresCluster {
     const host = '127.0.0.1';
     const url = (database = 'postgres'): string => `postgres://postgres@${host}:${port}/${database}`;
     let stopping: Promise<void> | undefined;
@@ -202,6 +206,8 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
         return url(name);
       },
       logs: () => readFile(log, 'utf8'),
+      crash: () => run(pgCtl, ['-D', data, '-m', 'immediate', '-w', 'stop']),
+      restart: () => run(pgCtl, ['-D', data, '-l', log, '-w', '-t', '60', '-o', settings, 'start'], 90_000),
       stop(): Promise<void> {
         stopping ??= (async () => {
           if (watchdogPid !== undefined) {
