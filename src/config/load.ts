@@ -6,7 +6,13 @@
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
 import { GantryError } from '../core/index.js';
-import { documentToJs, readBoundedFile, sizeProblem } from './bounded-yaml.js';
+import {
+  DUPLICATE_KEY_MESSAGE,
+  documentToJs,
+  firstDuplicateKey,
+  readBoundedFile,
+  sizeProblem,
+} from './bounded-yaml.js';
 import type { Config, ConfigSource } from './config.js';
 import { normalizeConfig } from './normalize.js';
 import { formatPath, formatProblem, suggest, type ConfigProblem } from './problems.js';
@@ -26,7 +32,8 @@ export function parseConfig(file: string, text: string): LoadResult {
   const tooLarge = sizeProblem(text);
   if (tooLarge) return { problems: [{ file, line: 0, column: 0, path: '', message: tooLarge }] };
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  // Repeated keys are found by firstDuplicateKey (linear), not by the library (quadratic).
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
   const at = (offset: number | undefined): { line: number; column: number } => {
     const pos = offset === undefined ? undefined : lines.linePos(offset);
     return pos ? { line: pos.line, column: pos.col } : { line: 0, column: 0 };
@@ -41,6 +48,9 @@ export function parseConfig(file: string, text: string): LoadResult {
       })),
     };
   }
+  const duplicate = firstDuplicateKey(doc);
+  if (duplicate !== undefined)
+    return { problems: [{ file, ...at(duplicate), path: '', message: DUPLICATE_KEY_MESSAGE }] };
   const converted = documentToJs(doc, lines);
   if (!converted.ok) {
     const { line, column, message } = converted;
@@ -56,11 +66,12 @@ export function parseConfig(file: string, text: string): LoadResult {
     for (const issue of parsed.error.issues) {
       if (issue.code === 'unrecognized_keys') {
         const known = knownKeys(issue.path);
+        const offsetOf = keyOffsets(doc, issue.path);
         for (const key of issue.keys) {
           const hint = suggest(key, known);
           problems.push({
             file,
-            ...at(keyOffset(doc, issue.path, key)),
+            ...at(offsetOf(key)),
             path: formatPath([...issue.path, key]),
             message: `unknown key "${key}"${hint ? ` (did you mean "${hint}"?)` : known.length ? ` (expected one of: ${known.join(', ')})` : ''}`,
           });
@@ -150,14 +161,17 @@ function valueOffset(doc: Document, path: readonly PropertyKey[]): number | unde
   return nodeAt(doc, path)?.range?.[0];
 }
 
-function keyOffset(doc: Document, path: readonly PropertyKey[], key: string): number | undefined {
+/** Where each key of the mapping at `path` is (one pass: a file of 20,000 unknown keys stays linear). */
+function keyOffsets(doc: Document, path: readonly PropertyKey[]): (key: string) => number | undefined {
   const parent = nodeAt(doc, path);
+  const offsets = new Map<unknown, number | undefined>();
   if (parent && isMap(parent)) {
     for (const pair of parent.items) {
-      if (isScalar(pair.key) && pair.key.value === key) return pair.key.range?.[0];
+      if (isScalar(pair.key) && !offsets.has(pair.key.value))
+        offsets.set(pair.key.value, pair.key.range?.[0]);
     }
   }
-  return parent?.range?.[0];
+  return (key) => (offsets.has(key) ? offsets.get(key) : parent?.range?.[0]);
 }
 
 /** The keys the schema allows at `path`, for suggestions. */

@@ -11,7 +11,7 @@
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { GantryError } from '../core/index.js';
-import { documentToJs, readBoundedFile } from './bounded-yaml.js';
+import { DUPLICATE_KEY_MESSAGE, documentToJs, firstDuplicateKey, readBoundedFile } from './bounded-yaml.js';
 import { formatPath } from './problems.js';
 
 const releaseSchema = z.strictObject({
@@ -32,7 +32,8 @@ export interface ReleaseFile {
 export async function loadReleaseFile(file: string): Promise<ReleaseFile> {
   const text = await readBoundedFile(file, 'release file');
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  // Repeated keys are found by firstDuplicateKey (linear), not by the library (quadratic).
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
   const first = doc.errors[0];
   if (first) {
     const pos = lines.linePos(first.pos[0]);
@@ -40,6 +41,11 @@ export async function loadReleaseFile(file: string): Promise<ReleaseFile> {
       'CONFIG_INVALID',
       `${file}:${pos.line}:${pos.col}: ${first.message.split('\n')[0] ?? 'invalid YAML'}`,
     );
+  }
+  const duplicate = firstDuplicateKey(doc);
+  if (duplicate !== undefined) {
+    const pos = lines.linePos(duplicate);
+    throw new GantryError('CONFIG_INVALID', `${file}:${pos.line}:${pos.col}: ${DUPLICATE_KEY_MESSAGE}`);
   }
   const converted = documentToJs(doc, lines);
   if (!converted.ok) {
