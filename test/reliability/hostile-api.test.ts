@@ -70,6 +70,8 @@ interface Sent {
   readonly body?: Buffer;
   /** What was generated, for failure messages. */
   readonly what: string;
+  /** On a connection of its own (the server closes it after refusing the request's head). */
+  readonly fresh?: boolean;
 }
 
 interface Reply {
@@ -86,6 +88,7 @@ let server: GantryServerProcess | undefined;
 let receiver: Server | undefined;
 let canary: Canary;
 const receiverHits: string[] = [];
+let redirectToCanary = false;
 let operations: Operation[] = [];
 
 const figures = {
@@ -100,6 +103,7 @@ const figures = {
   writesAccepted: 0,
   canaryHits: 0,
   configuredReceiverHits: 0,
+  policyGateState: '',
 };
 
 function send(req: Sent): Promise<Reply> {
@@ -111,7 +115,7 @@ function send(req: Sent): Promise<Reply> {
         port: s.port,
         method: req.method,
         path: req.path,
-        agent,
+        agent: req.fresh === true ? false : agent,
         headers: {
           authorization: `Bearer ${BOOTSTRAP}`,
           ...req.headers,
@@ -394,6 +398,14 @@ beforeAll(async () => {
   receiver = createServer((req, res) => {
     receiverHits.push(`${req.method} ${req.url}`);
     req.resume();
+    if (redirectToCanary) {
+      // The configured policy service and webhook receiver try to send Gantry elsewhere.
+      res.writeHead(req.url === '/policy' ? 307 : 308, {
+        location: canary.urls[receiverHits.length % 3] ?? '',
+      });
+      res.end();
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{"result":true}');
   });
@@ -416,7 +428,6 @@ environments:
     from: [dev]
     gates:
       - policy: { url: "http://127.0.0.1:${receiverPort}/policy", timeout: 2s }
-      - approval: { count: 1 }
 applications: [web, api]
 teams:
   payments: [web]
@@ -536,11 +547,43 @@ describe(`hostile API input against a real gantry serve (seed ${SEED})`, () => {
       path: `/api/v1/promotions?app=${'a'.repeat(20_000)}`,
       headers: {},
       what: 'huge URL',
+      fresh: true,
     });
     figures.inputsTried++;
     expect(reply.status).toBeGreaterThanOrEqual(400);
     expect(reply.status).toBeLessThan(500);
   });
+
+  it('a real promotion: the configured policy service and webhook receiver redirect to the canary, and are not followed (the gate fails closed)', async () => {
+    redirectToCanary = true;
+    const before = receiverHits.length;
+    const posted = await send({
+      method: 'POST',
+      path: '/api/v1/promotions',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from(JSON.stringify({ app: 'web', version: '1.0.0', to: 'prod' })),
+      what: 'valid promotion',
+    });
+    expect(posted.status, posted.text).toBe(202);
+    const id = (JSON.parse(posted.text) as { id: string }).id;
+    let view: { state: string; pending?: unknown } = { state: '' };
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const got = await send({ method: 'GET', path: `/api/v1/promotions/${id}`, headers: {}, what: 'poll' });
+      view = JSON.parse(got.text) as typeof view;
+      const asked = receiverHits.slice(before);
+      if (asked.includes('POST /policy') && asked.includes('POST /hook') && view.state !== 'requested') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const asked = receiverHits.slice(before);
+    expect(asked, JSON.stringify(view)).toContain('POST /policy');
+    expect(asked).toContain('POST /hook');
+    // A policy that answered with a redirect allowed nothing: the only gate failed, nothing was copied.
+    expect(view.state, JSON.stringify(view)).not.toMatch(/approved|copying|completed/);
+    figures.policyGateState = view.state;
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(canary.hits, JSON.stringify(canary.hits.slice(0, 3))).toEqual([]);
+  }, 90_000);
 
   it('logged no error or uncaught exception, still answers, and no unconfigured URL was called', async () => {
     const s = server as GantryServerProcess;
