@@ -130,3 +130,14 @@ export function firstDuplicateKey(doc: Document): number | undefined {
 
 /** The message of a repeated key (the yaml library's own wording). */
 export const DUPLICATE_KEY_MESSAGE = 'Map keys must be unique';
+
+/**
+ * The one-line message of a YAML parse error. The library reports a document nested deeper than
+ * the stack allows as `RESOURCE_EXHAUSTION` with the engine's own "Maximum call stack size
+ * exceeded"; that is said plainly instead.
+ */
+export function yamlErrorMessage(error: { readonly code: string; readonly message: string }): string {
+  if (error.code === 'RESOURCE_EXHAUSTION')
+    return 'the document nests too deeply (or is too complex) to read; refusing it';
+  return error.message.split('\n')[0] ?? 'invalid YAML';
+}

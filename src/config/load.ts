@@ -5,13 +5,14 @@
  */
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { z } from 'zod';
-import { GantryError } from '../core/index.js';
+import { GantryError, escapeControl } from '../core/index.js';
 import {
   DUPLICATE_KEY_MESSAGE,
   documentToJs,
   firstDuplicateKey,
   readBoundedFile,
   sizeProblem,
+  yamlErrorMessage,
 } from './bounded-yaml.js';
 import type { Config, ConfigSource } from './config.js';
 import { normalizeConfig } from './normalize.js';
@@ -44,7 +45,7 @@ export function parseConfig(file: string, text: string): LoadResult {
         file,
         ...at(e.pos[0]),
         path: '',
-        message: e.message.split('\n')[0] ?? 'invalid YAML',
+        message: yamlErrorMessage(e),
       })),
     };
   }
@@ -85,7 +86,7 @@ export function parseConfig(file: string, text: string): LoadResult {
         });
       }
     }
-    return { problems: sortProblems(problems) };
+    return { problems: cleanProblems(problems) };
   }
   const { config, problems } = normalizeConfig(file, parsed.data);
   const source: ConfigSource = Object.freeze({
@@ -96,7 +97,7 @@ export function parseConfig(file: string, text: string): LoadResult {
   });
   return {
     ...(config && { config: Object.freeze({ ...config, source }) }),
-    problems: sortProblems(
+    problems: cleanProblems(
       problems.map((p) => ({
         file,
         ...at(valueOffset(doc, p.path)),
@@ -144,6 +145,18 @@ function typeName(v: unknown): string {
 }
 
 /** By position; on one line a misspelt key comes first, since it usually causes the rest. */
+/**
+ * Problems sorted by position, with control characters escaped: keys and values come from the
+ * file, and a key holding a newline must not make a one-line message two (or forge a log line).
+ */
+function cleanProblems(list: ConfigProblem[]): ConfigProblem[] {
+  return sortProblems(list).map((p) => ({
+    ...p,
+    path: escapeControl(p.path),
+    message: escapeControl(p.message),
+  }));
+}
+
 function sortProblems(list: ConfigProblem[]): ConfigProblem[] {
   const rank = (p: ConfigProblem): number => (p.message.startsWith('unknown key') ? 0 : 1);
   return list.sort((a, b) => a.line - b.line || rank(a) - rank(b) || a.column - b.column);

@@ -441,6 +441,31 @@ describe(`hostile gantry.yaml and release files (seed ${SEED})`, () => {
     expect(configMs).toBeLessThan(BOMB_BOUND_MS * 2);
   }, 120_000);
 
+  it('regression: a document nested past the stack says so (was the engine’s "Maximum call stack size exceeded")', async () => {
+    for (const text of [`${'['.repeat(50_000)}${']'.repeat(50_000)}`, `${'- '.repeat(20_000)}x\n`]) {
+      const problems = parseConfig('gantry.yaml', text).problems;
+      expect(new Set(problems.map((p) => p.message))).toEqual(
+        new Set(['the document nests too deeply (or is too complex) to read; refusing it']),
+      );
+      await expect(loadReleaseFile(await tempFile(text))).rejects.toThrow(/nests too deeply/);
+    }
+  });
+
+  it('regression: a key holding a newline is escaped, the message stays one line (was split in two)', async () => {
+    const config = parseConfig('gantry.yaml', `${VALID_CONFIG}"\\r\\nX-Injected: 1": {}\n`);
+    expect(config.problems).toHaveLength(1);
+    expect(config.problems[0]?.message).toContain('unknown key "\\r\\nX-Injected: 1"');
+    expect(
+      messageProblem(
+        formatProblem(config.problems[0] ?? { file: '', line: 0, column: 0, path: '', message: '' }),
+      ),
+    ).toBeUndefined();
+    const file = await tempFile(`applications: { web: 1.0.0 }\n"a\\nb": 1\n`);
+    const err = (await loadReleaseFile(file).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/Unrecognized key: "a\\nb"$/);
+    expect(messageProblem(err.message)).toBeUndefined();
+  });
+
   it('through the real CLI: hostile files exit 2 with one line and no stack trace', async () => {
     const files = [
       await tempFile(aliasBomb(9, 9, 'list')),
