@@ -466,6 +466,17 @@ describe(`hostile gantry.yaml and release files (seed ${SEED})`, () => {
     expect(messageProblem(err.message)).toBeUndefined();
   });
 
+  it('regression: a gate named after an Object.prototype property is an unknown gate (was a TypeError from parseConfig)', () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const text = VALID_CONFIG.replace('      - labels:', `      - ${JSON.stringify(name)}:`);
+      let result;
+      expect(() => (result = parseConfig('gantry.yaml', text)), name).not.toThrow();
+      const problems = (result as unknown as ReturnType<typeof parseConfig>).problems;
+      expect(problems.length, name).toBeGreaterThan(0);
+      expect(problemsProblem(problems), name).toBeUndefined();
+    }
+  });
+
   it('through the real CLI: hostile files exit 2 with one line and no stack trace', async () => {
     const files = [
       await tempFile(aliasBomb(9, 9, 'list')),
