@@ -161,7 +161,8 @@ export const gateSchema = z.record(z.string(), z.unknown()).superRefine((gate, c
     return;
   }
   const name = keys[0] as string;
-  if (!(name in gateSchemas)) {
+  // Own keys only: `in` also finds `constructor`, `toString`… on the prototype (a crash, not a problem).
+  if (!Object.hasOwn(gateSchemas, name)) {
     const hint = suggest(name, names);
     ctx.addIssue({
       code: 'custom',

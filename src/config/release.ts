@@ -10,8 +10,14 @@
  */
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { GantryError } from '../core/index.js';
-import { documentToJs, readBoundedFile } from './bounded-yaml.js';
+import { GantryError, escapeControl } from '../core/index.js';
+import {
+  DUPLICATE_KEY_MESSAGE,
+  documentToJs,
+  firstDuplicateKey,
+  readBoundedFile,
+  yamlErrorMessage,
+} from './bounded-yaml.js';
 import { formatPath } from './problems.js';
 
 const releaseSchema = z.strictObject({
@@ -32,14 +38,17 @@ export interface ReleaseFile {
 export async function loadReleaseFile(file: string): Promise<ReleaseFile> {
   const text = await readBoundedFile(file, 'release file');
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  // Repeated keys are found by firstDuplicateKey (linear), not by the library (quadratic).
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
   const first = doc.errors[0];
   if (first) {
     const pos = lines.linePos(first.pos[0]);
-    throw new GantryError(
-      'CONFIG_INVALID',
-      `${file}:${pos.line}:${pos.col}: ${first.message.split('\n')[0] ?? 'invalid YAML'}`,
-    );
+    throw new GantryError('CONFIG_INVALID', `${file}:${pos.line}:${pos.col}: ${yamlErrorMessage(first)}`);
+  }
+  const duplicate = firstDuplicateKey(doc);
+  if (duplicate !== undefined) {
+    const pos = lines.linePos(duplicate);
+    throw new GantryError('CONFIG_INVALID', `${file}:${pos.line}:${pos.col}: ${DUPLICATE_KEY_MESSAGE}`);
   }
   const converted = documentToJs(doc, lines);
   if (!converted.ok) {
@@ -55,7 +64,8 @@ export async function loadReleaseFile(file: string): Promise<ReleaseFile> {
     const pos = node?.range ? lines.linePos(node.range[0]) : undefined;
     throw new GantryError(
       'CONFIG_INVALID',
-      `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: ${issue ? `${formatPath(issue.path)}: ${issue.message}` : 'invalid release file'}`,
+      // Keys come from the file: control characters are escaped so the message stays one line.
+      `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: ${issue ? escapeControl(`${formatPath(issue.path)}: ${issue.message}`) : 'invalid release file'}`,
     );
   }
   return {

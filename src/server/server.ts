@@ -5,7 +5,12 @@
  * signals and reloads are run-server.ts's business.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { pino } from 'pino';
 import type { App } from '../app.js';
 import type { WebhookConfig } from '../config/index.js';
@@ -126,6 +131,11 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     // Fastify's request log holds method, URL and client only, never headers (they carry tokens).
     return503OnClosing: true,
+    // Fastify's own refusals before routing (a malformed percent-encoding in the path) get the API's error body too.
+    frameworkErrors: (error, request, reply) => {
+      const body = handleError(error, request, reply);
+      void (reply as FastifyReply).send(body);
+    },
   });
   const ledger = options.ledger ?? new Ledger(options.store.db);
   // A valid token is trusted for a second without asking the store again (a query per request
