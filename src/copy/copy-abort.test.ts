@@ -6,7 +6,7 @@
  */
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { MediaTypes, digestOf, isGantryError, type Digest } from '../core/index.js';
+import { GantryError, MediaTypes, digestOf, isGantryError, type Digest } from '../core/index.js';
 import { parseManifest, type Descriptor, type Manifest } from '../registry/index.js';
 import { copyImage } from './copy-image.js';
 import { Scheduler } from './scheduler.js';
@@ -113,5 +113,49 @@ describe('aborting copies that share a transfer', () => {
     expect((await second).digest).toBe(image.digest);
     // The layer went up twice: in the aborted copy's run, cut off, and again by the second copy.
     expect(dst.uploads.filter((d) => d === digestOf(layer))).toHaveLength(2);
+  });
+});
+
+describe('a copy whose blob fails', () => {
+  it('stops its other transfers: queued blobs never start, and nothing runs on after it failed', async () => {
+    const layers = Array.from({ length: 6 }, (_, i) => Buffer.from(`layer ${i}`));
+    const bytes = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaTypes.ociManifest,
+        config: descriptor(MediaTypes.ociConfig, config),
+        layers: layers.map((l) => descriptor(MediaTypes.ociLayer, l)),
+      }),
+    );
+    const manifest = parseManifest(bytes, digestOf(bytes), MediaTypes.ociManifest);
+    const all = new Map<Digest, Buffer>([
+      [digestOf(config), config],
+      ...layers.map((l) => [digestOf(l), l] as const),
+    ]);
+    const broken = digestOf(layers[0] as Buffer);
+    const reads: string[] = [];
+    const failing: ReadTarget = {
+      ...source,
+      fetchManifest: () => Promise.resolve(manifest),
+      fetchBlob: (d) => {
+        reads.push(d.digest);
+        if (d.digest === broken)
+          throw new GantryError('REGISTRY_BLOB_UNKNOWN', `blob ${d.digest} is not there`);
+        return Readable.from([all.get(d.digest) as Buffer]);
+      },
+    };
+    const dst = destination();
+    dst.release();
+    const failure = await copyImage(failing, manifest.digest, dst.target(), {
+      // One transfer at a time: the failing layer goes first, the rest wait for a slot.
+      scheduler: new Scheduler({ concurrency: 1, perHost: 1 }),
+    }).catch((e: unknown) => e);
+    expect(isGantryError(failure, 'REGISTRY_BLOB_UNKNOWN')).toBe(true);
+    const readsWhenFailed = reads.length;
+    await new Promise((r) => setTimeout(r, 50));
+    expect(reads.length).toBe(readsWhenFailed);
+    // Only what ran before the failure was read; the blobs queued behind it never started.
+    expect(reads.length).toBeLessThan(all.size);
+    expect(dst.stored.size).toBe(0);
   });
 });

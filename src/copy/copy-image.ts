@@ -171,6 +171,9 @@ async function copyWith(
     };
   }
 
+  // The first blob that fails stops the others (queued ones do not start, retries end), and the
+  // copy fails once every transfer it started has stopped: nothing goes on in the background.
+  const failed = new AbortController();
   const ctx: TransferContext = {
     source,
     destination,
@@ -179,7 +182,7 @@ async function copyWith(
     budget: new RetryBudget(options.retry ?? {}, plan.blobs.length, now),
     newDestination: options.destinationTags?.size === 0,
     ...(options.onEvent && { onEvent: options.onEvent }),
-    ...(signal && { signal }),
+    signal: signal ? AbortSignal.any([signal, failed.signal]) : failed.signal,
   };
   const blobs: BlobCounts = { copied: 0, mounted: 0, skipped: 0, foreign: plan.foreign.length };
   let bytesTransferred = 0;
@@ -191,8 +194,8 @@ async function copyWith(
   try {
     await Promise.all(transfers);
   } catch (err) {
-    // An aborted copy returns only once every transfer it started has stopped.
-    if (signal?.aborted) await Promise.allSettled(transfers);
+    failed.abort(err);
+    await Promise.allSettled(transfers);
     throw err;
   }
 
