@@ -337,7 +337,7 @@ applications: [${APPS.join(', ')}]
           floatingTagMovedOnFailure: outcomes.floatingTagMovedOnFailure,
           tagsLeftReportedNotUndone: outcomes.tagsLeftReported,
           registryRestarts: 1,
-          requestsBeforeRestart: restartRequests,
+          restartAtRequest: restartRequests,
           proxiedRequests: devProxy.requests.length + prodProxy.requests.length,
           faultsInjected: total,
           ...Object.fromEntries(Object.entries(injected).map(([k, v]) => [`faults.${k}`, v])),
