@@ -1,12 +1,12 @@
 /**
- * A manifest whose body arrives damaged — a flipped byte in transit, or cut off half-way — is read
+ * A manifest (or a small blob read whole, such as an image config) whose body arrives damaged — a flipped byte in transit, or cut off half-way — is read
  * again (at most three reads in all), as a damaged blob is; a registry that keeps sending wrong
  * bytes still fails with REGISTRY_DIGEST_MISMATCH, and the wrong bytes are never accepted. Found by
  * the faults suite (test/reliability/faults.test.ts): one flipped byte in a manifest read failed a
  * whole promotion, while the same byte in a blob was retried.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isGantryError } from '../../src/core/index.js';
+import { isGantryError, type Digest } from '../../src/core/index.js';
 import { RegistryClient, type Reference } from '../../src/registry/index.js';
 import {
   makeImage,
@@ -32,7 +32,7 @@ describe('damaged manifest bodies are read again', () => {
     proxy = await startFaultProxy({
       target: registry.url,
       fault: (req) =>
-        req.method === 'GET' && req.url.includes('/manifests/') ? (script.shift() ?? 'pass') : 'pass',
+        req.method === 'GET' && /\/(manifests|blobs)\//.test(req.url) ? (script.shift() ?? 'pass') : 'pass',
     });
     client = new RegistryClient({ hostSettings: () => ({ scheme: 'http' }) });
   }, 60_000);
@@ -57,6 +57,14 @@ describe('damaged manifest bodies are read again', () => {
     expect(gets() - before).toBe(3);
     script = ['corrupt-byte'];
     expect((await client.manifestHead(ref({ tag: '1.0.0' })))?.digest).toBe(image.digest);
+  });
+
+  it('a small blob read whole (an image config) is read again too', async () => {
+    script = ['corrupt-byte', 'reset-mid-body'];
+    const repo = { registry: proxy.host, repository: 'app/web' };
+    const bytes = await client.blobBytes(repo, image.configDigest as Digest, image.config.length);
+    expect(Buffer.compare(bytes, image.config)).toBe(0);
+    script = [];
   });
 
   it('a registry that keeps sending wrong bytes: REGISTRY_DIGEST_MISMATCH after three reads', async () => {
