@@ -16,6 +16,7 @@ import {
 } from '../core/index.js';
 import { repositoryScope } from './auth/challenge.js';
 import { apiHost, type Repository } from './reference.js';
+import { rereadDamaged } from './manifests.js';
 import { Session } from './session.js';
 import { discardBody, readBody } from './transport/read-body.js';
 import { bodyError } from './transport/classify.js';
@@ -252,24 +253,28 @@ export async function blobBytes(
   digest: Digest,
   size: number,
 ): Promise<Buffer> {
-  const res = await session.call({
-    method: 'GET',
-    registry: repo.registry,
-    path: `${Session.repoPath(repo)}/blobs/${digest}`,
-    scopes: [repositoryScope(repo.repository, 'pull')],
-    expect: [200],
-    what: what(repo, digest),
-    deadlineMs: session.transport.blobDeadlineMs(size),
+  return rereadDamaged(async (body) => {
+    const res = await session.call({
+      method: 'GET',
+      registry: repo.registry,
+      path: `${Session.repoPath(repo)}/blobs/${digest}`,
+      scopes: [repositoryScope(repo.repository, 'pull')],
+      expect: [200],
+      what: what(repo, digest),
+      deadlineMs: session.transport.blobDeadlineMs(size),
+    });
+    return body(async () => {
+      // One byte more than the descriptor allows is read, so an oversized blob fails as it would streamed.
+      const bytes = await readBody(res.body, size + 1, { truncate: true, what: what(repo, digest) });
+      const verifier = new ContentVerifier(
+        { digest, size },
+        { what: what(repo, digest), details: { temporary: true } },
+      );
+      verifier.update(bytes);
+      verifier.finish();
+      return bytes;
+    });
   });
-  // One byte more than the descriptor allows is read, so an oversized blob fails as it would streamed.
-  const bytes = await readBody(res.body, size + 1, { truncate: true, what: what(repo, digest) });
-  const verifier = new ContentVerifier(
-    { digest, size },
-    { what: what(repo, digest), details: { temporary: true } },
-  );
-  verifier.update(bytes);
-  verifier.finish();
-  return bytes;
 }
 
 /**

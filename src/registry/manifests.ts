@@ -20,6 +20,37 @@ import { formatReference, manifestReference, type Reference, type Repository } f
 import { Session } from './session.js';
 import { discardBody, readBody, MAX_MANIFEST_BYTES } from './transport/read-body.js';
 import type { HttpResponse } from './transport/http-transport.js';
+import { isTemporary } from './transport/registry-error.js';
+
+/**
+ * Reads of one manifest (or small blob read whole), counting the first: a body that arrived
+ * damaged — its bytes do not hash to the digest asked for or announced (a flipped byte in
+ * transit), or it was cut off — is read again, as a copied blob is. The request's own failures
+ * are not: the transport retried them.
+ */
+const MANIFEST_READS = 3;
+
+/**
+ * Runs `read` again (at most {@link MANIFEST_READS} times in all) while its body comes back
+ * damaged: `read` wraps the reading of the body in `body(…)`; failures outside it are final.
+ */
+export async function rereadDamaged<T>(
+  read: (body: (f: () => Promise<T>) => Promise<T>) => Promise<T>,
+): Promise<T> {
+  for (let n = 1; ; n++) {
+    let damaged = false;
+    const body = (f: () => Promise<T>): Promise<T> =>
+      f().catch((err: unknown) => {
+        damaged = isTemporary(err) || (err instanceof GantryError && err.code === 'REGISTRY_DIGEST_MISMATCH');
+        throw err;
+      });
+    try {
+      return await read(body);
+    } catch (err) {
+      if (!damaged || n >= MANIFEST_READS) throw err;
+    }
+  }
+}
 
 /** What a HEAD tells about a manifest. */
 export interface ManifestHeadResult {
@@ -54,22 +85,30 @@ export async function manifestHead(
   ref: Reference,
 ): Promise<ManifestHeadResult | undefined> {
   const what = `manifest ${formatReference(ref)}`;
-  const res = await session.call({
-    method: 'GET',
-    registry: ref.registry,
-    path: Session.manifestPath(ref, manifestReference(ref)),
-    scopes: pullScope(ref),
-    headers: { accept: ACCEPT },
-    expect: [200, 404],
-    what,
+  return rereadDamaged<ManifestHeadResult | undefined>(async (body) => {
+    const res = await session.call({
+      method: 'GET',
+      registry: ref.registry,
+      path: Session.manifestPath(ref, manifestReference(ref)),
+      scopes: pullScope(ref),
+      headers: { accept: ACCEPT },
+      expect: [200, 404],
+      what,
+    });
+    if (res.status === 404) {
+      await discardBody(res.body);
+      return undefined;
+    }
+    return body(async () => {
+      const bytes = await readManifestBody(res, what);
+      const digest = verifyManifestDigest(ref, bytes, res.headers.get('docker-content-digest'));
+      return {
+        digest,
+        mediaType: mediaTypeOf(res.headers.get('content-type'), bytes),
+        size: bytes.byteLength,
+      };
+    });
   });
-  if (res.status === 404) {
-    await discardBody(res.body);
-    return undefined;
-  }
-  const bytes = await readManifestBody(res, what);
-  const digest = verifyManifestDigest(ref, bytes, res.headers.get('docker-content-digest'));
-  return { digest, mediaType: mediaTypeOf(res.headers.get('content-type'), bytes), size: bytes.byteLength };
 }
 
 function mediaTypeOf(contentType: string | undefined, bytes: Buffer): string {
@@ -87,24 +126,28 @@ function mediaTypeOf(contentType: string | undefined, bytes: Buffer): string {
 /** GETs a manifest byte-exact and verifies its digest. Throws `REGISTRY_MANIFEST_UNKNOWN` when absent. */
 export async function manifestGet(session: Session, ref: Reference): Promise<Manifest> {
   const what = `manifest ${formatReference(ref)}`;
-  const res = await session.call({
-    method: 'GET',
-    registry: ref.registry,
-    path: Session.manifestPath(ref, manifestReference(ref)),
-    scopes: pullScope(ref),
-    headers: { accept: ACCEPT },
-    expect: [200, 404],
-    what,
-  });
-  if (res.status === 404) {
-    await discardBody(res.body);
-    throw new GantryError('REGISTRY_MANIFEST_UNKNOWN', `manifest unknown: ${formatReference(ref)}`, {
-      details: { reference: formatReference(ref) },
+  return rereadDamaged(async (body) => {
+    const res = await session.call({
+      method: 'GET',
+      registry: ref.registry,
+      path: Session.manifestPath(ref, manifestReference(ref)),
+      scopes: pullScope(ref),
+      headers: { accept: ACCEPT },
+      expect: [200, 404],
+      what,
     });
-  }
-  const bytes = await readManifestBody(res, what);
-  const digest = verifyManifestDigest(ref, bytes, res.headers.get('docker-content-digest'));
-  return parseManifest(bytes, digest, res.headers.get('content-type'));
+    if (res.status === 404) {
+      await discardBody(res.body);
+      throw new GantryError('REGISTRY_MANIFEST_UNKNOWN', `manifest unknown: ${formatReference(ref)}`, {
+        details: { reference: formatReference(ref) },
+      });
+    }
+    return body(async () => {
+      const bytes = await readManifestBody(res, what);
+      const digest = verifyManifestDigest(ref, bytes, res.headers.get('docker-content-digest'));
+      return parseManifest(bytes, digest, res.headers.get('content-type'));
+    });
+  });
 }
 
 async function readManifestBody(res: HttpResponse, what: string): Promise<Buffer> {

@@ -232,7 +232,14 @@ describe('blobs from a flaky registry (fake)', () => {
     const smallDigest = digestOf(small);
     const bad = Buffer.from(small);
     bad[100] = (bad[100]! + 1) % 256;
-    const answers = [small, Buffer.concat([small, Buffer.from('extra')]), small.subarray(0, 4000), bad];
+    // A damaged small blob is read three times before it fails (src/registry/manifests.ts, rereadDamaged).
+    const thrice = (b: Buffer): Buffer[] => [b, b, b];
+    const answers = [
+      small,
+      ...thrice(Buffer.concat([small, Buffer.from('extra')])),
+      ...thrice(small.subarray(0, 4000)),
+      ...thrice(bad),
+    ];
     let n = 0;
     const f = await fake((_req, res) => sendBytes(res, 200, answers[n++]!));
     const c = client();
@@ -247,6 +254,7 @@ describe('blobs from a flaky registry (fake)', () => {
     await expect(c.blobBytes(at, smallDigest, small.length)).rejects.toMatchObject({
       code: 'REGISTRY_DIGEST_MISMATCH',
     });
+    expect(n).toBe(answers.length);
   });
 
   it('never sends credentials to the host a blob redirects to', async () => {

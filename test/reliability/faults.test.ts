@@ -82,6 +82,8 @@ const outcomes = {
   tagsLeftReported: 0,
 };
 const failureCodes: Record<string, number> = {};
+/** Every failure's message, printed at the end (for reading, not asserted). */
+const failureSamples: string[] = [];
 let armed = false;
 let stallsLeft = STALLS;
 
@@ -261,6 +263,10 @@ applications: [${APPS.join(', ')}]
     expect(code, why(`error code of ${JSON.stringify(view ?? refused)}`)).toMatch(/^[A-Z][A-Z0-9_]+$/);
     expect(code, why('never INTERNAL')).not.toBe('INTERNAL');
     bump(failureCodes, code as string);
+    const message = view
+      ? view.error?.message
+      : (refused?.body as { error?: { message?: string } }).error?.message;
+    failureSamples.push(`${view ? 'failed' : `refused ${refused?.status}`} ${code}: ${message}`);
     if (view) outcomes.failedClean++;
     else outcomes.refusedAtRequest++;
     // A tag may stay only where the error says it could not be undone (distribution 2.x cannot
@@ -331,7 +337,7 @@ applications: [${APPS.join(', ')}]
           floatingTagMovedOnFailure: outcomes.floatingTagMovedOnFailure,
           tagsLeftReportedNotUndone: outcomes.tagsLeftReported,
           registryRestarts: 1,
-          requestsBeforeRestart: restartRequests,
+          restartAtRequest: restartRequests,
           proxiedRequests: devProxy.requests.length + prodProxy.requests.length,
           faultsInjected: total,
           ...Object.fromEntries(Object.entries(injected).map(([k, v]) => [`faults.${k}`, v])),
@@ -340,6 +346,7 @@ applications: [${APPS.join(', ')}]
         SEED,
       );
       console.log(JSON.stringify(figures));
+      console.log(failureSamples.join('\n'));
     },
     scale(300_000, 3_600_000),
   );
