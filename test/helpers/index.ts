@@ -16,3 +16,4 @@ export * from './tls-certs.js';
 export * from './token-server.js';
 export * from './gantry-server.js';
 export * from './reliability.js';
+export * from './sse.js';

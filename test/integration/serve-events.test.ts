@@ -18,6 +18,7 @@ import {
   type GantryServerProcess,
   type RegistryProcess,
 } from '../helpers/index.js';
+import { sseEvents } from '../helpers/sse.js';
 
 const BOOTSTRAP = `gty_${'9'.repeat(64)}`;
 
@@ -44,20 +45,10 @@ async function openEvents(server: { url: string }, token: string): Promise<Strea
   const events: Event[] = [];
   const waiters: (() => void)[] = [];
   void (async () => {
-    const decoder = new TextDecoder();
-    let buffer = '';
     try {
-      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let at: number;
-        while ((at = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, at);
-          buffer = buffer.slice(at + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data) events.push({ event, data: JSON.parse(data) as Record<string, unknown> });
-          for (const w of waiters.splice(0)) w();
-        }
+      for await (const e of sseEvents(res.body)) {
+        events.push(e);
+        for (const w of waiters.splice(0)) w();
       }
     } catch {
       // aborted

@@ -26,6 +26,7 @@ import {
 } from '../helpers/index.js';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
 import { runCli } from './run-cli.js';
+import { sseEvents } from '../helpers/sse.js';
 
 const BOOTSTRAP = `gty_${'7'.repeat(64)}`;
 const ENDED = ['completed', 'rejected', 'failed', 'cancelled'];
@@ -99,19 +100,7 @@ async function events(
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toContain('text/event-stream');
   const out: { event: string; data: Record<string, unknown> }[] = [];
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let at: number;
-    while ((at = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, at);
-      buffer = buffer.slice(at + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (event && data) out.push({ event, data: JSON.parse(data) as Record<string, unknown> });
-    }
-  }
+  for await (const e of sseEvents(res.body)) out.push(e);
   return out;
 }
 

@@ -16,6 +16,7 @@ import { openStore, type Store } from '../../src/store/index.js';
 import { makeImage, pushImage, startRegistry, type RegistryProcess } from '../helpers/index.js';
 import { FakeDesk } from './fake-desk.js';
 import { CI, loadApp, runtimeOf, waitForState } from './runtime-harness.js';
+import { sseEvents } from '../helpers/sse.js';
 
 const BOOTSTRAP = `gty_${'f'.repeat(64)}`;
 
@@ -67,24 +68,6 @@ afterAll(async () => {
   await registry?.stop();
 }, 60_000);
 
-async function* sse(
-  body: ReadableStream<Uint8Array>,
-): AsyncGenerator<{ event: string; data: Record<string, unknown> }> {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let at: number;
-    while ((at = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, at);
-      buffer = buffer.slice(at + 2);
-      const event = /^event: (.*)$/m.exec(block)?.[1];
-      const data = /^data: (.*)$/m.exec(block)?.[1];
-      if (event && data) yield { event, data: JSON.parse(data) as Record<string, unknown> };
-    }
-  }
-}
-
 describe('GET /api/v1/events across replicas', () => {
   it("streams another replica's promotion through the store poll", async () => {
     const abort = new AbortController();
@@ -100,7 +83,7 @@ describe('GET /api/v1/events across replicas', () => {
     other.start();
     const events: { event: string; data: Record<string, unknown> }[] = [];
     try {
-      for await (const e of sse(res.body!)) {
+      for await (const e of sseEvents(res.body)) {
         events.push(e);
         if (e.event === 'status') break;
       }
@@ -152,7 +135,7 @@ describe('GET /api/v1/events: a stream opened mid-copy', () => {
         signal: abort.signal,
       });
       expect(res.status).toBe(200);
-      return { events: sse(res.body!), abort };
+      return { events: sseEvents(res.body), abort };
     };
     const progress = {
       id: 'prm_1',

@@ -20,6 +20,7 @@ import {
 } from '../../src/server/index.js';
 import { JobQueue, openStore, type Store } from '../../src/store/index.js';
 import { FakeDesk } from './fake-desk.js';
+import { sseEvents } from '../helpers/sse.js';
 
 const BOOTSTRAP = `gty_${'b'.repeat(64)}`;
 const DIGEST = `sha256:${'d'.repeat(64)}`;
@@ -555,25 +556,6 @@ describe('releases and rollbacks', () => {
   });
 });
 
-/** Reads server-sent events from a response body until it ends. */
-async function* sse(body: ReadableStream<Uint8Array>): AsyncGenerator<{ event: string; data: unknown }> {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of body) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const frame = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const lines = frame.split('\n').filter((l) => !l.startsWith(':'));
-      if (lines.length === 0) continue;
-      const event = lines.find((l) => l.startsWith('event: '))?.slice(7) ?? 'message';
-      const data = lines.find((l) => l.startsWith('data: '))?.slice(6) ?? '';
-      yield { event, data: JSON.parse(data) };
-    }
-  }
-}
-
 describe('event stream', () => {
   it('streams state, progress and end over a socket, then closes and unsubscribes', async () => {
     const live = await buildServer({ store, app: () => app, desk });
@@ -588,7 +570,7 @@ describe('event stream', () => {
       expect(res.headers.get('cache-control')).toBe('no-store');
       expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
       const events: { event: string; data: unknown }[] = [];
-      for await (const e of sse(res.body!)) {
+      for await (const e of sseEvents(res.body)) {
         events.push(e);
         if (events.length === 1) {
           // The runtime moves on: approval, a copy, completion.
@@ -634,7 +616,7 @@ describe('event stream', () => {
         headers: { authorization: `Bearer ${tokens.viewer}` },
         signal: abort.signal,
       });
-      const reader = sse(first.body!);
+      const reader = sseEvents(first.body);
       expect((await reader.next()).value).toMatchObject({
         event: 'state',
         data: { state: 'awaiting-approval' },
@@ -647,7 +629,7 @@ describe('event stream', () => {
       const second = await fetch(`${address}/api/v1/promotions/${open}/events`, {
         headers: { authorization: `Bearer ${tokens.viewer}` },
       });
-      const events = sse(second.body!);
+      const events = sseEvents(second.body);
       expect((await events.next()).value).toMatchObject({ event: 'state' });
       // close() would wait for this client for ever if the stream were not ended.
       await live.http.close();

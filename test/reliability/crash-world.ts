@@ -19,6 +19,7 @@ import {
   type FaultRequest,
   type RegistryProcess,
 } from '../helpers/index.js';
+import { sseEvents } from '../helpers/sse.js';
 
 export const BOOTSTRAP = `gty_${'c'.repeat(64)}`;
 export const TERMINAL = ['completed', 'rejected', 'failed', 'cancelled'];
@@ -262,20 +263,10 @@ export async function followStates(
     const res = await fetch(`${server.url}/api/v1/promotions/${id}/events`, {
       headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' },
     });
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let at: number;
-      while ((at = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, at);
-        buffer = buffer.slice(at + 2);
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (/^event: (state|end)$/m.test(block) && data) {
-          const event = JSON.parse(data) as { state?: string; promotion?: { state: string } };
-          on(event.state ?? event.promotion?.state ?? '');
-        }
-      }
+    for await (const { event, data } of sseEvents(res.body)) {
+      if (event !== 'state' && event !== 'end') continue;
+      const { state, promotion } = data as { state?: string; promotion?: { state: string } };
+      on(state ?? promotion?.state ?? '');
     }
   } catch {
     // the server was killed: the stream ends

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'undici';
 import type { GantryServerProcess } from '../helpers/index.js';
+import { sseEvents } from '../helpers/sse.js';
 
 export const round = (x: number): number => Math.round(x * 10) / 10;
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -52,21 +53,9 @@ export function openStream(url: string, token: string, onEvent: (e: StreamEvent)
         await res.body?.cancel();
         return;
       }
-      const decoder = new TextDecoder();
-      let buffer = '';
-      for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let at: number;
-        while ((at = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, at);
-          buffer = buffer.slice(at + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data) {
-            stream.events++;
-            onEvent({ event, data: JSON.parse(data) as Record<string, unknown> });
-          }
-        }
+      for await (const e of sseEvents(res.body)) {
+        stream.events++;
+        onEvent(e);
       }
       if (!closedByUs) stream.endedByServer = true;
     } catch (error) {
