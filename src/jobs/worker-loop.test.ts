@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { silentLogger } from '../core/index.js';
 import { WorkerLoop } from './worker-loop.js';
 
@@ -69,5 +69,33 @@ describe('WorkerLoop with concurrency', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(left).toBe(0);
     await loop.stop();
+  });
+});
+
+describe('WorkerLoop when idle', () => {
+  it('only one of its loops looks for work every idleMs; the others wait for a kick', async () => {
+    vi.useFakeTimers();
+    try {
+      let looks = 0;
+      const loop = new WorkerLoop({
+        work: () => {
+          looks += 1;
+          return Promise.resolve(false);
+        },
+        logger: silentLogger,
+        failure: 'x',
+        idleMs: 20,
+        concurrency: 4,
+      });
+      loop.start();
+      await vi.advanceTimersByTimeAsync(200);
+      // Four first looks, then ten of the polling loop's; four loops polling would make forty.
+      expect(looks).toBe(14);
+      const stopped = loop.stop();
+      await vi.advanceTimersByTimeAsync(0);
+      await stopped;
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

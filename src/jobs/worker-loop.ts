@@ -5,6 +5,9 @@
  */
 import type { Logger } from '../core/index.js';
 
+/** How much longer than `idleMs` the loops other than the polling one wait without a kick. */
+const SPARE_IDLE_FACTOR = 30;
+
 export interface WorkerLoopOptions {
   /** Claims and runs one job; false when there was none. */
   readonly work: () => Promise<boolean>;
@@ -41,7 +44,7 @@ export class WorkerLoop {
   start(): void {
     this.#stopping = false;
     this.#running ??= Promise.all(
-      Array.from({ length: Math.max(1, this.#o.concurrency ?? 1) }, () => this.#loop()),
+      Array.from({ length: Math.max(1, this.#o.concurrency ?? 1) }, (_, i) => this.#loop(i === 0)),
     ).then(() => undefined);
   }
 
@@ -58,7 +61,14 @@ export class WorkerLoop {
     this.#running = undefined;
   }
 
-  async #loop(): Promise<void> {
+  /**
+   * One loop (the `polling` one) looks for work every `idleMs` while there is none; the others
+   * wait for a kick, which that loop gives whenever it finds work (there may be more), so an idle
+   * server asks its store once per `idleMs`, not once per loop. They look on their own too, every
+   * {@link SPARE_IDLE_FACTOR} × `idleMs`, in case a kick was missed.
+   */
+  async #loop(polling: boolean): Promise<void> {
+    const idleMs = this.#o.idleMs ?? 1000;
     while (!this.#stopping) {
       let worked = false;
       try {
@@ -67,18 +77,19 @@ export class WorkerLoop {
         const e = error as { code?: string; message?: string };
         this.#o.logger.warn({ code: e.code, message: e.message }, this.#o.failure);
       }
-      if (!worked && !this.#stopping) await this.#idle();
+      if (worked && polling) this.kick();
+      if (!worked && !this.#stopping) await this.#idle(polling ? idleMs : idleMs * SPARE_IDLE_FACTOR);
     }
   }
 
-  #idle(): Promise<void> {
+  #idle(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const wake = (): void => {
         clearTimeout(timer);
         this.#wake.delete(wake);
         resolve();
       };
-      const timer = setTimeout(wake, this.#o.idleMs ?? 1000);
+      const timer = setTimeout(wake, ms);
       this.#wake.add(wake);
     });
   }
