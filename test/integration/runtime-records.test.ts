@@ -7,6 +7,7 @@
  * record, and is held on the next step; meanwhile its registry slot is taken (a failed renewal
  * does the same), so the step aborts and the run reads its stored progress again — which does
  * not have the record yet (steps that change nothing else are stored at most once a second).
+ * A job whose lease is lost at that point is resumed by a new claim, which looks for the record.
  */
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +48,11 @@ describe('promotion records on PostgreSQL', () => {
     app = await loadApp(config, () => store);
   }, 180_000);
 
+  /** The records named by the promotion's stored progress. */
+  const storedRecords = async (id: string): Promise<unknown> =>
+    ((await new Promotions(store.db).get(id))?.progress as { attestations?: unknown[] } | undefined)
+      ?.attestations;
+
   afterAll(async () => {
     await app?.close();
     await store?.close();
@@ -73,6 +79,12 @@ describe('promotion records on PostgreSQL', () => {
       runtime.start();
       const signal = await holding.held();
       expect(await records()).toHaveLength(1);
+      // Attached, but not stored yet (as a batched or interrupted store leaves it; set, so that a
+      // slow machine that stored it already does not skip the case).
+      await sql`update promotions set progress = jsonb_set(progress, '{attestations}', '[]'::jsonb) where id = ${id}`.execute(
+        store.db,
+      );
+      expect(await storedRecords(id)).toEqual([]);
       // The registry slot is taken from the run (its next renewal is refused): the held step aborts.
       await sql`update leases set fence = fence + 1 where name like 'registry:%'`.execute(store.db);
       const until = Date.now() + 20_000;
@@ -84,11 +96,64 @@ describe('promotion records on PostgreSQL', () => {
       const attached = await records();
       expect(attached.map((d) => d.digest)).toHaveLength(1);
       // The progress stored names that one record.
-      const row = await new Promotions(store.db).get(id);
-      expect((row?.progress as { attestations: unknown[] }).attestations).toEqual([attached[0]!.digest]);
+      expect(await storedRecords(id)).toEqual([attached[0]!.digest]);
       const types: string[] = [];
       for await (const e of new Ledger(store.db).entries({ subject: id })) types.push(e.type);
       expect(types.filter((t) => t === 'promotion.completed')).toHaveLength(1);
+    } finally {
+      holding.release();
+      await runtime.stop();
+    }
+  }, 90_000);
+
+  it('a claim that resumes a job whose lease was lost after a signed record was attached reuses that record', async () => {
+    const digest = await pushImage(fixture.dev, 'team/web', makeImage({ seed: 'records-web-2' }), '2.0.0');
+    const records = () =>
+      app.registry.referrers(
+        { registry: fixture.prod.host, repository: 'team/web' },
+        digest as Manifest['digest'],
+        PROMOTION_ARTIFACT_TYPE,
+      );
+    const holding = holdingApp(
+      app,
+      (p) =>
+        p.state === 'verifying' && p.attestations.length > 0 && p.attestations.length === p.copies.length,
+    );
+    const runtime = runtimeOf(store, holding.app, { workers: 1, leaseMs: 900 });
+    try {
+      const { id } = await runtime.promote({ app: 'web', version: '2.0.0', to: 'prod' }, CI);
+      runtime.start();
+      const signal = await holding.held();
+      expect(await records()).toHaveLength(1);
+      // Attached, but not stored yet (as a batched or interrupted store leaves it; set, so that a
+      // slow machine that stored it already does not skip the case).
+      await sql`update promotions set progress = jsonb_set(progress, '{attestations}', '[]'::jsonb) where id = ${id}`.execute(
+        store.db,
+      );
+      expect(await storedRecords(id)).toEqual([]);
+      // Another worker claims the job (its fence goes up): the next heartbeat is refused.
+      await sql`update jobs set fence = fence + 1, lease_owner = 'thief', lease_until = now() + interval '1 hour' where id = ${id}`.execute(
+        store.db,
+      );
+      const until = Date.now() + 20_000;
+      while (!signal.aborted && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      expect(signal.aborted).toBe(true);
+      holding.release();
+      // The thief dies: a new claim reads the stored progress (verifying, without the record).
+      await new Promise((r) => setTimeout(r, 500));
+      await sql`update jobs set lease_until = now() - interval '1 second' where id = ${id}`.execute(store.db);
+      const view = await waitForState((x) => runtime.get(x), id, ['completed', 'failed']);
+      expect(view.state).toBe('completed');
+      const attached = await records();
+      expect(attached.map((d) => d.digest)).toHaveLength(1);
+      expect(await storedRecords(id)).toEqual([attached[0]!.digest]);
+      const job = await store.db
+        .selectFrom('jobs')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
+      // Claimed by the run, taken by the thief, claimed again.
+      expect(job).toMatchObject({ state: 'succeeded', fence: 3 });
     } finally {
       holding.release();
       await runtime.stop();
