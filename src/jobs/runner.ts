@@ -83,7 +83,7 @@ export interface RunnerParts {
   readonly view: (id: string) => Promise<PromotionView | undefined>;
 }
 
-/** The applier a run uses for all its steps. */
+/** The applier a run uses for its steps from one read of the promotion's row. */
 type PromotionApplier = ReturnType<App['promotions']['applier']>;
 
 /** States before `verifying`: no promotion record can have been attached yet. */
@@ -227,7 +227,7 @@ export class PromotionRunner {
    * Runs a claimed job step by step until it ends, parks, loses its lease or the runner stops.
    * The promotion's row is read at the start and again only after a stop request or an aborted
    * step; in between, plan and progress are this worker's (it holds the job). One applier serves
-   * the whole run, so manifests read for one tag are not read again for the next.
+   * the steps from each read, so manifests read for one tag are not read again for the next.
    */
   async #run(job: ClaimedJob): Promise<void> {
     const id = promotionOf(job);
@@ -244,7 +244,7 @@ export class PromotionRunner {
       for (;;) {
         if (lease.lost) return;
         if (this.#stops.delete(id)) reread = true;
-        if (reread || !row || !progress) {
+        if (reread || !row || !progress || !applier) {
           row = await this.#p.promotions.get(id);
           if (!row) {
             await this.#p.queue.fail(job.id, job.fence, { code: 'INTERNAL', message: `no promotion ${id}` });
@@ -252,12 +252,14 @@ export class PromotionRunner {
           }
           progress = row.progress as unknown as PromotionProgress;
           reread = false;
+          // No promotion record can have been attached while the state read is before `verifying`
+          // (entering it is committed before any record is written). A progress read again within
+          // the run may lack records this run attached (such steps are stored at most once a
+          // second), so each read gets an applier that looks for them once it is `verifying`.
+          applier = this.#p
+            .app()
+            .promotions.applier({ ledger: buffer, fresh: BEFORE_VERIFYING.has(progress.state) });
         }
-        // No earlier claim can have attached a promotion record while the state first read is
-        // before `verifying` (entering it is committed before any record is written).
-        applier ??= this.#p
-          .app()
-          .promotions.applier({ ledger: buffer, fresh: BEFORE_VERIFYING.has(progress.state) });
         const plan = row.plan as unknown as PromotionPlan;
         if (isTerminal(progress.state)) {
           await this.#p.store.db.transaction().execute(async (trx) => {

@@ -14,6 +14,7 @@ import {
   type PromotionRuntimeOptions,
   type PromotionView,
 } from '../../src/jobs/index.js';
+import type { PromotionProgress } from '../../src/promotion/promotion-plan.js';
 import type { Store } from '../../src/store/index.js';
 
 /** The requester (a CI token). */
@@ -81,8 +82,12 @@ export interface HoldingApp {
   held(): Promise<AbortSignal>;
 }
 
-/** Wraps `app` so that applier steps from `state` wait for `release()` (see {@link HoldingApp}). */
-export function holdingApp(app: App, state: string): HoldingApp {
+/**
+ * Wraps `app` so that applier steps from `state` (or from a progress `state` accepts) wait for
+ * `release()` (see {@link HoldingApp}).
+ */
+export function holdingApp(app: App, state: string | ((progress: PromotionProgress) => boolean)): HoldingApp {
+  const holds = typeof state === 'string' ? (p: PromotionProgress) => p.state === state : state;
   const signals: AbortSignal[] = [];
   let release: () => void = () => undefined;
   const gate = new Promise<void>((r) => (release = r));
@@ -102,7 +107,7 @@ export function holdingApp(app: App, state: string): HoldingApp {
             if (k !== 'step') return bind(t, k);
             return async (...a: Parameters<typeof t.step>) => {
               const signal = a[2]?.signal;
-              if (a[1].state === state && signal) {
+              if (holds(a[1]) && signal) {
                 signals.push(signal);
                 first(signal);
                 await gate;
