@@ -108,14 +108,9 @@ export function registryPort(client: RegistryClient, scheduler: Scheduler = new 
   return {
     manifest: (repo, reference) => client.manifestGet(ref(repo, reference)),
     resolve: async (repo, reference) => (await client.manifestHead(ref(repo, reference)))?.digest,
-    blob: async (repo, descriptor) => {
-      const chunks: Buffer[] = [];
-      for await (const c of client.blobGet(repo, descriptor.digest, {
-        size: descriptor.size,
-      }) as AsyncIterable<Buffer>)
-        chunks.push(c);
-      return Buffer.concat(chunks);
-    },
+    // Read whole and verified, and read again when the body arrives damaged (a flipped byte, a
+    // cut body), as manifests are: image configs, promotion records, SBOMs, approvals.
+    blob: (repo, descriptor) => client.blobBytes(repo, descriptor.digest, descriptor.size),
     tags: async (repo) => {
       try {
         return await client.tagList(repo);
@@ -156,7 +151,7 @@ export function registryPort(client: RegistryClient, scheduler: Scheduler = new 
     attach: async (repo, artifact) => {
       for (const [digest, bytes] of artifact.blobs) {
         if ((await client.blobHead(repo, digest)) === undefined)
-          await client.blobUpload(repo, digest, bytes.byteLength, bytes);
+          await client.blobUpload(repo, digest, bytes.byteLength, bytes, { restart: true });
       }
       await client.referrerPush(repo, artifact.manifest, artifact.mediaType);
     },

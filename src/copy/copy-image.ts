@@ -3,6 +3,7 @@
  * child manifests, then the root by digest, then the artifacts that travel with it, and the tags
  * last, so a failed copy never leaves a tag behind.
  */
+import { setMaxListeners } from 'node:events';
 import { GantryError, throwIfAborted, unlessAborted, type Digest } from '../core/index.js';
 import type { Manifest } from '../registry/index.js';
 import { onSide } from './copy-error.js';
@@ -174,6 +175,9 @@ async function copyWith(
   // The first blob that fails stops the others (queued ones do not start, retries end), and the
   // copy fails once every transfer it started has stopped: nothing goes on in the background.
   const failed = new AbortController();
+  const stop = signal ? AbortSignal.any([signal, failed.signal]) : failed.signal;
+  // Every transfer listens to this one signal while it waits or runs, however many blobs there are.
+  setMaxListeners(0, stop);
   const ctx: TransferContext = {
     source,
     destination,
@@ -182,7 +186,7 @@ async function copyWith(
     budget: new RetryBudget(options.retry ?? {}, plan.blobs.length, now),
     newDestination: options.destinationTags?.size === 0,
     ...(options.onEvent && { onEvent: options.onEvent }),
-    signal: signal ? AbortSignal.any([signal, failed.signal]) : failed.signal,
+    signal: stop,
   };
   const blobs: BlobCounts = { copied: 0, mounted: 0, skipped: 0, foreign: plan.foreign.length };
   let bytesTransferred = 0;

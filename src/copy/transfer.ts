@@ -95,22 +95,10 @@ export async function transferBlob(ctx: TransferContext, blob: Descriptor): Prom
 
 async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<BlobAction> {
   const object = `blob ${blob.digest}`;
-  const exists =
-    needsExistenceCheck(ctx, blob) &&
-    (await ctx.destination.hasBlob(blob).catch((err: unknown) => {
-      throw copyError('destination', `${object} in ${ctx.destination.name}`, err);
-    }));
-  if (exists) {
-    ctx.onEvent?.({
-      type: 'blob-done',
-      image: ctx.image,
-      digest: blob.digest,
-      size: blob.size,
-      action: 'skipped',
-    });
-    return 'skipped';
-  }
-  ctx.onEvent?.({ type: 'blob-start', image: ctx.image, digest: blob.digest, size: blob.size });
+  // The existence check is part of an attempt: one that fails with a temporary error (a 503 the
+  // transport could not retry, its host's retry budget spent) restarts the blob like any other.
+  let checked = !needsExistenceCheck(ctx, blob);
+  let started = false;
   // The most bytes any attempt moved from the source, and failed attempts in a row that moved no more.
   let best = 0;
   let stalls = 0;
@@ -118,6 +106,26 @@ async function attemptTransfer(ctx: TransferContext, blob: Descriptor): Promise<
     throwIfAborted(ctx.signal, `blob ${blob.digest}`);
     const moved = { bytes: 0 };
     try {
+      if (!checked) {
+        const exists = await ctx.destination.hasBlob(blob).catch((err: unknown) => {
+          throw copyError('destination', `${object} in ${ctx.destination.name}`, err);
+        });
+        checked = true;
+        if (exists) {
+          ctx.onEvent?.({
+            type: 'blob-done',
+            image: ctx.image,
+            digest: blob.digest,
+            size: blob.size,
+            action: 'skipped',
+          });
+          return 'skipped';
+        }
+      }
+      if (!started) {
+        started = true;
+        ctx.onEvent?.({ type: 'blob-start', image: ctx.image, digest: blob.digest, size: blob.size });
+      }
       const whole = await smallBlob(ctx, blob, moved);
       const action = await ctx.destination.pushBlob(blob, whole ?? (() => fromSource(ctx, blob, moved)), {
         ...(ctx.source.repository && { mountFrom: ctx.source.repository }),

@@ -33,6 +33,14 @@ export interface BlobUploadOptions {
   readonly chunkSize?: number;
   /** An upload session already opened (e.g. by a mount attempt that the registry turned into an upload). */
   readonly location?: string;
+  /**
+   * Start the upload again with a fresh session after a temporary failure (a 429/5xx, a reset),
+   * under the transport's retry policy and per-host budget ({@link HttpTransport.mayRetry}), as a
+   * manifest PUT is retried. Only for a buffer source (it can be sent again). For callers with no
+   * retry of their own, such as promotion records; the copy engine restarts blobs itself.
+   * Default false.
+   */
+  readonly restart?: boolean;
 }
 
 /** Options for {@link blobGet}. */
@@ -314,6 +322,32 @@ export async function blobUpload(
   size: number,
   source: BlobSource,
   options: BlobUploadOptions = {},
+): Promise<void> {
+  if (!options.restart || !Buffer.isBuffer(source)) {
+    await uploadOnce(session, repo, digest, size, source, options);
+    return;
+  }
+  const host = apiHost(repo.registry);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      // Only the first attempt may use a session the caller opened; later ones open their own.
+      const once = attempt === 1 ? options : { ...options, location: undefined };
+      await uploadOnce(session, repo, digest, size, source, once);
+      return;
+    } catch (err) {
+      if (!isTemporary(err) || !(await session.transport.mayRetry(host, attempt, session.signal))) throw err;
+      session.logger.warn({ digest, attempt }, 'blob upload failed, starting it again');
+    }
+  }
+}
+
+async function uploadOnce(
+  session: Session,
+  repo: Repository,
+  digest: Digest,
+  size: number,
+  source: BlobSource,
+  options: BlobUploadOptions,
 ): Promise<void> {
   let { location, minChunk } =
     options.location !== undefined

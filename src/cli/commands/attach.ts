@@ -80,7 +80,7 @@ export async function attach(refText: string, file: string, options: AttachOptio
     );
     for (const [digest, data] of artifact.blobs) {
       if ((await client.blobHead(repo, digest)) === undefined)
-        await client.blobUpload(repo, digest, data.length, data);
+        await client.blobUpload(repo, digest, data.length, data, { restart: true });
     }
     const pushed = await client.referrerPush(repo, artifact.manifest, artifact.mediaType);
     const result = {

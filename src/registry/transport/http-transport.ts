@@ -274,6 +274,23 @@ export class HttpTransport {
     }
   }
 
+  /**
+   * For a write the transport cannot replay in place (an upload session that failed, which the
+   * caller starts again with a fresh session): whether attempt `attempt + 1` may be made after
+   * attempt `attempt` failed with a temporary error, under the same policy as every retried
+   * request — at most `maxAttempts` attempts, one token of the host's retry budget per retry, and
+   * the backoff waited here. A `Retry-After` the failure carried already paused the host, so the
+   * next request waits for it too.
+   */
+  async mayRetry(host: string, attempt: number, signal?: AbortSignal): Promise<boolean> {
+    if (signal?.aborted === true || attempt >= this.#retry.maxAttempts || !this.#retry.trySpend(host))
+      return false;
+    const delay = this.#retry.backoff(attempt);
+    this.#options.logger.warn({ host, attempt, delay }, 'retrying a write with a fresh upload session');
+    await this.#options.clock.sleep(delay, signal);
+    return true;
+  }
+
   /** Closes every pooled connection. */
   async close(): Promise<void> {
     await Promise.all([...this.#agents.values()].map((a) => a.close()));
