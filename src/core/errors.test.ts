@@ -29,4 +29,12 @@ describe('GantryError identity', () => {
     expect(new Sub('INTERNAL', 'x') instanceof GantryError).toBe(true);
     expect(new GantryError('INTERNAL', 'x') instanceof Sub).toBe(false);
   });
+
+  it('keeps its message on one line, whatever it quotes', () => {
+    const err = new GantryError(
+      'REGISTRY_MANIFEST_INVALID',
+      'declares media type \r\nX-Injected: 1\u001b[2J',
+    );
+    expect(err.message).toBe('declares media type \\r\\nX-Injected: 1\\e[2J');
+  });
 });

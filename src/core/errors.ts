@@ -3,6 +3,7 @@
  * Callers branch on the code, never on the message. The CLI and the server each map codes to
  * exit codes / HTTP statuses in exactly one table (see docs/errors.md).
  */
+import { escapeControl } from './escape.js';
 
 /** Stable error codes. Add new ones here and to docs/errors.md. */
 export const ErrorCodes = [
@@ -117,7 +118,9 @@ export class GantryError extends Error {
   readonly details: ErrorDetails;
 
   constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: ErrorDetails } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // One line, always: a message may quote what a registry, a file or a request said (a media
+    // type holding "\r\nX-Injected: 1"), and a log line or a terminal must not be split or driven by it.
+    super(escapeControl(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GantryError';
     Object.defineProperty(this, BRAND, { value: true });
     this.code = code;

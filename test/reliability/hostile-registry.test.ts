@@ -445,7 +445,13 @@ describe(`hostile registry responses (scripted fake registry → real registry, 
           await client.close();
         }
       }),
-      { seed: SEED, numRuns: RUNS, endOnFailure: false },
+      {
+        seed: SEED,
+        numRuns: RUNS,
+        endOnFailure: false,
+        // Found by the long run: a media type holding a line break was quoted into the error as is.
+        examples: [['manifest', { kind: 'mutate', key: 'mediaType', value: '\r\nX-Injected: 1' }]],
+      },
     );
     expect(figures.copiesRefused).toBeGreaterThan(0);
   }, 600_000);
