@@ -84,8 +84,25 @@ export async function manifestHead(
   session: Session,
   ref: Reference,
 ): Promise<ManifestHeadResult | undefined> {
+  const got = await manifestBytes(session, ref);
+  if (got === undefined) return undefined;
+  return {
+    digest: got.digest,
+    mediaType: mediaTypeOf(got.contentType, got.bytes),
+    size: got.bytes.byteLength,
+  };
+}
+
+/**
+ * GETs a manifest's bytes and verifies them against the digest asked for or announced (read again
+ * when they arrive damaged); undefined when the registry does not have it.
+ */
+async function manifestBytes(
+  session: Session,
+  ref: Reference,
+): Promise<{ bytes: Buffer; digest: Digest; contentType: string | undefined } | undefined> {
   const what = `manifest ${formatReference(ref)}`;
-  return rereadDamaged<ManifestHeadResult | undefined>(async (body) => {
+  return rereadDamaged(async (body) => {
     const res = await session.call({
       method: 'GET',
       registry: ref.registry,
@@ -102,11 +119,7 @@ export async function manifestHead(
     return body(async () => {
       const bytes = await readManifestBody(res, what);
       const digest = verifyManifestDigest(ref, bytes, res.headers.get('docker-content-digest'));
-      return {
-        digest,
-        mediaType: mediaTypeOf(res.headers.get('content-type'), bytes),
-        size: bytes.byteLength,
-      };
+      return { bytes, digest, contentType: res.headers.get('content-type') };
     });
   });
 }
@@ -125,29 +138,12 @@ function mediaTypeOf(contentType: string | undefined, bytes: Buffer): string {
 
 /** GETs a manifest byte-exact and verifies its digest. Throws `REGISTRY_MANIFEST_UNKNOWN` when absent. */
 export async function manifestGet(session: Session, ref: Reference): Promise<Manifest> {
-  const what = `manifest ${formatReference(ref)}`;
-  return rereadDamaged(async (body) => {
-    const res = await session.call({
-      method: 'GET',
-      registry: ref.registry,
-      path: Session.manifestPath(ref, manifestReference(ref)),
-      scopes: pullScope(ref),
-      headers: { accept: ACCEPT },
-      expect: [200, 404],
-      what,
+  const got = await manifestBytes(session, ref);
+  if (got === undefined)
+    throw new GantryError('REGISTRY_MANIFEST_UNKNOWN', `manifest unknown: ${formatReference(ref)}`, {
+      details: { reference: formatReference(ref) },
     });
-    if (res.status === 404) {
-      await discardBody(res.body);
-      throw new GantryError('REGISTRY_MANIFEST_UNKNOWN', `manifest unknown: ${formatReference(ref)}`, {
-        details: { reference: formatReference(ref) },
-      });
-    }
-    return body(async () => {
-      const bytes = await readManifestBody(res, what);
-      const digest = verifyManifestDigest(ref, bytes, res.headers.get('docker-content-digest'));
-      return parseManifest(bytes, digest, res.headers.get('content-type'));
-    });
-  });
+  return parseManifest(got.bytes, got.digest, got.contentType);
 }
 
 async function readManifestBody(res: HttpResponse, what: string): Promise<Buffer> {
