@@ -24,6 +24,8 @@ if (files.length === 0) {
 }
 for (const file of files.sort()) {
   const s = JSON.parse(readFileSync(join(dir, file), 'utf8')) as SuiteFigures;
+  // Other files there (e.g. the load suite's per-second samples) are not a suite's figures.
+  if (typeof s.figures !== 'object' || s.figures === null || Array.isArray(s)) continue;
   const variant = s.long ? 'long' : 'short';
   const seed = s.seed === undefined ? '' : `, seed ${s.seed}`;
   console.log(`### ${s.suite} (${variant}, Node ${s.node}, ${s.at}${seed})\n`);
