@@ -59,8 +59,28 @@ describe('promotion records on PostgreSQL', () => {
     await backend.stop();
   }, 60_000);
 
-  it('a run that re-reads its progress after attaching a signed record does not attach a second one', async () => {
-    const digest = await pushImage(fixture.dev, 'team/web', makeImage({ seed: 'records-web-1' }), '1.0.0');
+  /**
+   * Promotes `version` of web with a runtime held on the step after its signed record was
+   * attached; the stored progress is then made to lack the record (as a batched or interrupted
+   * store leaves it; set, so that a slow machine that stored it already does not skip the case),
+   * `takeAway` takes the run's claim away, and the held step aborts and is let go.
+   */
+  async function heldAfterItsRecord(
+    version: string,
+    leaseMs: number,
+    takeAway: (id: string) => Promise<void>,
+    then: (
+      id: string,
+      runtime: ReturnType<typeof runtimeOf>,
+      records: () => Promise<readonly { digest: string }[]>,
+    ) => Promise<void>,
+  ): Promise<void> {
+    const digest = await pushImage(
+      fixture.dev,
+      'team/web',
+      makeImage({ seed: `records-web-${version}` }),
+      version,
+    );
     const records = () =>
       app.registry.referrers(
         { registry: fixture.prod.host, repository: 'team/web' },
@@ -73,90 +93,77 @@ describe('promotion records on PostgreSQL', () => {
       (p) =>
         p.state === 'verifying' && p.attestations.length > 0 && p.attestations.length === p.copies.length,
     );
-    const runtime = runtimeOf(store, holding.app, { workers: 1, leaseMs: 1_500 });
+    const runtime = runtimeOf(store, holding.app, { workers: 1, leaseMs });
     try {
-      const { id } = await runtime.promote({ app: 'web', version: '1.0.0', to: 'prod' }, CI);
+      const { id } = await runtime.promote({ app: 'web', version, to: 'prod' }, CI);
       runtime.start();
       const signal = await holding.held();
       expect(await records()).toHaveLength(1);
-      // Attached, but not stored yet (as a batched or interrupted store leaves it; set, so that a
-      // slow machine that stored it already does not skip the case).
       await sql`update promotions set progress = jsonb_set(progress, '{attestations}', '[]'::jsonb) where id = ${id}`.execute(
         store.db,
       );
       expect(await storedRecords(id)).toEqual([]);
-      // The registry slot is taken from the run (its next renewal is refused): the held step aborts.
-      await sql`update leases set fence = fence + 1 where name like 'registry:%'`.execute(store.db);
+      await takeAway(id);
       const until = Date.now() + 20_000;
       while (!signal.aborted && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
       expect(signal.aborted).toBe(true);
       holding.release();
-      const view = await waitForState((x) => runtime.get(x), id, ['completed', 'failed']);
-      expect(view.state).toBe('completed');
-      const attached = await records();
-      expect(attached.map((d) => d.digest)).toHaveLength(1);
-      // The progress stored names that one record.
-      expect(await storedRecords(id)).toEqual([attached[0]!.digest]);
-      const types: string[] = [];
-      for await (const e of new Ledger(store.db).entries({ subject: id })) types.push(e.type);
-      expect(types.filter((t) => t === 'promotion.completed')).toHaveLength(1);
+      await then(id, runtime, records);
     } finally {
       holding.release();
       await runtime.stop();
     }
+  }
+
+  it('a run that re-reads its progress after attaching a signed record does not attach a second one', async () => {
+    await heldAfterItsRecord(
+      '1.0.0',
+      1_500,
+      // The registry slot is taken from the run (its next renewal is refused): the held step aborts.
+      async () =>
+        void (await sql`update leases set fence = fence + 1 where name like 'registry:%'`.execute(store.db)),
+      async (id, runtime, records) => {
+        const view = await waitForState((x) => runtime.get(x), id, ['completed', 'failed']);
+        expect(view.state).toBe('completed');
+        const attached = await records();
+        expect(attached.map((d) => d.digest)).toHaveLength(1);
+        // The progress stored names that one record.
+        expect(await storedRecords(id)).toEqual([attached[0]!.digest]);
+        const types: string[] = [];
+        for await (const e of new Ledger(store.db).entries({ subject: id })) types.push(e.type);
+        expect(types.filter((t) => t === 'promotion.completed')).toHaveLength(1);
+      },
+    );
   }, 90_000);
 
   it('a claim that resumes a job whose lease was lost after a signed record was attached reuses that record', async () => {
-    const digest = await pushImage(fixture.dev, 'team/web', makeImage({ seed: 'records-web-2' }), '2.0.0');
-    const records = () =>
-      app.registry.referrers(
-        { registry: fixture.prod.host, repository: 'team/web' },
-        digest as Manifest['digest'],
-        PROMOTION_ARTIFACT_TYPE,
-      );
-    const holding = holdingApp(
-      app,
-      (p) =>
-        p.state === 'verifying' && p.attestations.length > 0 && p.attestations.length === p.copies.length,
-    );
-    const runtime = runtimeOf(store, holding.app, { workers: 1, leaseMs: 900 });
-    try {
-      const { id } = await runtime.promote({ app: 'web', version: '2.0.0', to: 'prod' }, CI);
-      runtime.start();
-      const signal = await holding.held();
-      expect(await records()).toHaveLength(1);
-      // Attached, but not stored yet (as a batched or interrupted store leaves it; set, so that a
-      // slow machine that stored it already does not skip the case).
-      await sql`update promotions set progress = jsonb_set(progress, '{attestations}', '[]'::jsonb) where id = ${id}`.execute(
-        store.db,
-      );
-      expect(await storedRecords(id)).toEqual([]);
+    await heldAfterItsRecord(
+      '2.0.0',
+      900,
       // Another worker claims the job (its fence goes up): the next heartbeat is refused.
-      await sql`update jobs set fence = fence + 1, lease_owner = 'thief', lease_until = now() + interval '1 hour' where id = ${id}`.execute(
-        store.db,
-      );
-      const until = Date.now() + 20_000;
-      while (!signal.aborted && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
-      expect(signal.aborted).toBe(true);
-      holding.release();
-      // The thief dies: a new claim reads the stored progress (verifying, without the record).
-      await new Promise((r) => setTimeout(r, 500));
-      await sql`update jobs set lease_until = now() - interval '1 second' where id = ${id}`.execute(store.db);
-      const view = await waitForState((x) => runtime.get(x), id, ['completed', 'failed']);
-      expect(view.state).toBe('completed');
-      const attached = await records();
-      expect(attached.map((d) => d.digest)).toHaveLength(1);
-      expect(await storedRecords(id)).toEqual([attached[0]!.digest]);
-      const job = await store.db
-        .selectFrom('jobs')
-        .selectAll()
-        .where('id', '=', id)
-        .executeTakeFirstOrThrow();
-      // Claimed by the run, taken by the thief, claimed again.
-      expect(job).toMatchObject({ state: 'succeeded', fence: 3 });
-    } finally {
-      holding.release();
-      await runtime.stop();
-    }
+      async (id) =>
+        void (await sql`update jobs set fence = fence + 1, lease_owner = 'thief', lease_until = now() + interval '1 hour' where id = ${id}`.execute(
+          store.db,
+        )),
+      async (id, runtime, records) => {
+        // The thief dies: a new claim reads the stored progress (verifying, without the record).
+        await new Promise((r) => setTimeout(r, 500));
+        await sql`update jobs set lease_until = now() - interval '1 second' where id = ${id}`.execute(
+          store.db,
+        );
+        const view = await waitForState((x) => runtime.get(x), id, ['completed', 'failed']);
+        expect(view.state).toBe('completed');
+        const attached = await records();
+        expect(attached.map((d) => d.digest)).toHaveLength(1);
+        expect(await storedRecords(id)).toEqual([attached[0]!.digest]);
+        const job = await store.db
+          .selectFrom('jobs')
+          .selectAll()
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow();
+        // Claimed by the run, taken by the thief, claimed again.
+        expect(job).toMatchObject({ state: 'succeeded', fence: 3 });
+      },
+    );
   }, 90_000);
 });
