@@ -144,7 +144,6 @@ function typeName(v: unknown): string {
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
-/** By position; on one line a misspelt key comes first, since it usually causes the rest. */
 /**
  * Problems sorted by position, with control characters escaped: keys and values come from the
  * file, and a key holding a newline must not make a one-line message two (or forge a log line).
@@ -157,6 +156,7 @@ function cleanProblems(list: ConfigProblem[]): ConfigProblem[] {
   }));
 }
 
+/** By position; on one line a misspelt key comes first, since it usually causes the rest. */
 function sortProblems(list: ConfigProblem[]): ConfigProblem[] {
   const rank = (p: ConfigProblem): number => (p.message.startsWith('unknown key') ? 0 : 1);
   return list.sort((a, b) => a.line - b.line || rank(a) - rank(b) || a.column - b.column);

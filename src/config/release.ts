@@ -10,7 +10,7 @@
  */
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { GantryError, escapeControl } from '../core/index.js';
+import { GantryError } from '../core/index.js';
 import {
   DUPLICATE_KEY_MESSAGE,
   documentToJs,
@@ -64,8 +64,8 @@ export async function loadReleaseFile(file: string): Promise<ReleaseFile> {
     const pos = node?.range ? lines.linePos(node.range[0]) : undefined;
     throw new GantryError(
       'CONFIG_INVALID',
-      // Keys come from the file: control characters are escaped so the message stays one line.
-      `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: ${issue ? escapeControl(`${formatPath(issue.path)}: ${issue.message}`) : 'invalid release file'}`,
+      // Keys come from the file; GantryError escapes their control characters (one line).
+      `${file}${pos ? `:${pos.line}:${pos.col}` : ''}: ${issue ? `${formatPath(issue.path)}: ${issue.message}` : 'invalid release file'}`,
     );
   }
   return {

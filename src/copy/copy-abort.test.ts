@@ -6,40 +6,14 @@
  */
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { GantryError, MediaTypes, digestOf, isGantryError, type Digest } from '../core/index.js';
-import { parseManifest, type Descriptor, type Manifest } from '../registry/index.js';
+import { GantryError, digestOf, isGantryError } from '../core/index.js';
 import { copyImage } from './copy-image.js';
+import { memoryImage } from './memory-image.test-support.js';
 import { Scheduler } from './scheduler.js';
 import type { BlobOutcome, ReadTarget, ResolvedManifest, WriteTarget } from './target.js';
 
 const layer = Buffer.from('layer bytes');
-const config = Buffer.from('{}');
-const descriptor = (mediaType: string, bytes: Buffer): Descriptor => ({
-  mediaType,
-  digest: digestOf(bytes),
-  size: bytes.byteLength,
-});
-const manifestBytes = Buffer.from(
-  JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MediaTypes.ociManifest,
-    config: descriptor(MediaTypes.ociConfig, config),
-    layers: [descriptor(MediaTypes.ociLayer, layer)],
-  }),
-);
-const image: Manifest = parseManifest(manifestBytes, digestOf(manifestBytes), MediaTypes.ociManifest);
-const blobs = new Map<Digest, Buffer>([
-  [digestOf(layer), layer],
-  [digestOf(config), config],
-]);
-
-const source: ReadTarget = {
-  name: 'mem/src',
-  fetchManifest: () => Promise.resolve(image),
-  fetchBlob: (d) => Readable.from([blobs.get(d.digest) as Buffer]),
-  referrers: () => Promise.resolve([]),
-  tags: () => Promise.resolve([]),
-};
+const { image, source } = memoryImage([layer]);
 
 /**
  * A destination whose layer uploads wait until the test lets them finish. Each copy has its own
@@ -119,24 +93,11 @@ describe('aborting copies that share a transfer', () => {
 describe('a copy whose blob fails', () => {
   it('stops its other transfers: queued blobs never start, and nothing runs on after it failed', async () => {
     const layers = Array.from({ length: 6 }, (_, i) => Buffer.from(`layer ${i}`));
-    const bytes = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: MediaTypes.ociManifest,
-        config: descriptor(MediaTypes.ociConfig, config),
-        layers: layers.map((l) => descriptor(MediaTypes.ociLayer, l)),
-      }),
-    );
-    const manifest = parseManifest(bytes, digestOf(bytes), MediaTypes.ociManifest);
-    const all = new Map<Digest, Buffer>([
-      [digestOf(config), config],
-      ...layers.map((l) => [digestOf(l), l] as const),
-    ]);
+    const { image: manifest, blobs: all, source: whole } = memoryImage(layers);
     const broken = digestOf(layers[0] as Buffer);
     const reads: string[] = [];
     const failing: ReadTarget = {
-      ...source,
-      fetchManifest: () => Promise.resolve(manifest),
+      ...whole,
       fetchBlob: (d) => {
         reads.push(d.digest);
         if (d.digest === broken)

@@ -4,40 +4,15 @@
  * fault storm) failed the whole copy, where the same 503 on the upload restarted the blob. The
  * check is now part of each attempt. In-memory targets.
  */
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { MediaTypes, digestOf, isGantryError, type Digest } from '../core/index.js';
-import { RegistryError, parseManifest, type Descriptor } from '../registry/index.js';
+import { digestOf, isGantryError } from '../core/index.js';
+import { RegistryError } from '../registry/index.js';
 import { copyImage } from './copy-image.js';
-import type { BlobOutcome, ReadTarget, ResolvedManifest, WriteTarget } from './target.js';
+import { memoryImage } from './memory-image.test-support.js';
+import type { BlobOutcome, ResolvedManifest, WriteTarget } from './target.js';
 
 const layer = Buffer.from('layer bytes');
-const config = Buffer.from('{}');
-const descriptor = (mediaType: string, bytes: Buffer): Descriptor => ({
-  mediaType,
-  digest: digestOf(bytes),
-  size: bytes.byteLength,
-});
-const bytes = Buffer.from(
-  JSON.stringify({
-    schemaVersion: 2,
-    mediaType: MediaTypes.ociManifest,
-    config: descriptor(MediaTypes.ociConfig, config),
-    layers: [descriptor(MediaTypes.ociLayer, layer)],
-  }),
-);
-const image = parseManifest(bytes, digestOf(bytes), MediaTypes.ociManifest);
-const blobs = new Map<Digest, Buffer>([
-  [digestOf(layer), layer],
-  [digestOf(config), config],
-]);
-const source: ReadTarget = {
-  name: 'mem/src',
-  fetchManifest: () => Promise.resolve(image),
-  fetchBlob: (d) => Readable.from([blobs.get(d.digest) as Buffer]),
-  referrers: () => Promise.resolve([]),
-  tags: () => Promise.resolve([]),
-};
+const { image, source } = memoryImage([layer]);
 
 /** A destination whose first existence check of the layer fails with `error`. */
 function destination(error: Error) {
@@ -91,19 +66,7 @@ describe("a failed existence check of a copy's blob", () => {
 describe('a copy of many blobs', () => {
   it('adds its transfers to one abort signal without a MaxListenersExceededWarning', async () => {
     const layers = Array.from({ length: 16 }, (_, i) => Buffer.from(`many layer ${i}`));
-    const many = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: MediaTypes.ociManifest,
-        config: descriptor(MediaTypes.ociConfig, config),
-        layers: layers.map((l) => descriptor(MediaTypes.ociLayer, l)),
-      }),
-    );
-    const manifest = parseManifest(many, digestOf(many), MediaTypes.ociManifest);
-    const all = new Map<Digest, Buffer>([
-      [digestOf(config), config],
-      ...layers.map((l) => [digestOf(l), l] as const),
-    ]);
+    const { image: manifest, source: many } = memoryImage(layers);
     let release = (): void => undefined;
     const gate = new Promise<void>((r) => (release = r));
     const dst = destination(new Error('unused'));
@@ -112,11 +75,7 @@ describe('a copy of many blobs', () => {
     process.on('warning', onWarning);
     try {
       const copy = copyImage(
-        {
-          ...source,
-          fetchManifest: () => Promise.resolve(manifest),
-          fetchBlob: (d) => Readable.from([all.get(d.digest) as Buffer]),
-        },
+        many,
         manifest.digest,
         {
           ...dst.target,

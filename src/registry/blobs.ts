@@ -16,7 +16,7 @@ import {
 } from '../core/index.js';
 import { repositoryScope } from './auth/challenge.js';
 import { apiHost, type Repository } from './reference.js';
-import { rereadDamaged } from './manifests.js';
+import { rereadDamaged } from './reread.js';
 import { Session } from './session.js';
 import { discardBody, readBody } from './transport/read-body.js';
 import { bodyError } from './transport/classify.js';

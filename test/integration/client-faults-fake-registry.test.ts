@@ -232,7 +232,7 @@ describe('blobs from a flaky registry (fake)', () => {
     const smallDigest = digestOf(small);
     const bad = Buffer.from(small);
     bad[100] = (bad[100]! + 1) % 256;
-    // A damaged small blob is read three times before it fails (src/registry/manifests.ts, rereadDamaged).
+    // A damaged small blob is read three times before it fails (src/registry/reread.ts, rereadDamaged).
     const thrice = (b: Buffer): Buffer[] => [b, b, b];
     const answers = [
       small,

@@ -280,14 +280,12 @@ export class HttpTransport {
    * attempt `attempt` failed with a temporary error, under the same policy as every retried
    * request — at most `maxAttempts` attempts, one token of the host's retry budget per retry, and
    * the backoff waited here. A `Retry-After` the failure carried already paused the host, so the
-   * next request waits for it too.
+   * next request waits for it too. The caller logs the restart.
    */
   async mayRetry(host: string, attempt: number, signal?: AbortSignal): Promise<boolean> {
     if (signal?.aborted === true || attempt >= this.#retry.maxAttempts || !this.#retry.trySpend(host))
       return false;
-    const delay = this.#retry.backoff(attempt);
-    this.#options.logger.warn({ host, attempt, delay }, 'retrying a write with a fresh upload session');
-    await this.#options.clock.sleep(delay, signal);
+    await this.#options.clock.sleep(this.#retry.backoff(attempt), signal);
     return true;
   }
 
