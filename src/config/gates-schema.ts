@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { suggest } from './problems.js';
-import { unsafeRegexReason } from './safe-regex.js';
+import { compileSafeRegex } from './safe-regex.js';
 
 /**
  * A duration such as `24h`, `30m`, `1h30m`, converted to milliseconds when the configuration
@@ -18,28 +18,10 @@ export const durationSchema = z
   })
   .transform((s) => parseDuration(s) ?? 0);
 
-const regexSchema = z
-  .string()
-  .refine(
-    (s) => {
-      try {
-        new RegExp(s);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { message: 'invalid regular expression' },
-  )
-  .superRefine((s, ctx) => {
-    const unsafe = unsafeRegexReason(s);
-    if (unsafe) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `regex may take exponential time (${unsafe}); write it without nested repetition`,
-      });
-    }
-  });
+const regexSchema = z.string().superRefine((s, ctx) => {
+  const compiled = compileSafeRegex(s);
+  if (!(compiled instanceof RegExp)) ctx.addIssue({ code: 'custom', message: compiled.problem });
+});
 
 /** `approval`: N distinct approvers, one from each group, never the requester, expiring. */
 export const approvalGateSchema = z.strictObject({

@@ -94,6 +94,13 @@ describe('parseConfig', () => {
       'environments.prod.tags.immutable[1]: invalid regex',
     ],
     [
+      // V8 refuses a pattern this size only when it first runs it, not at `new RegExp`.
+      'regex too long to run',
+      GOOD.replace("'^[0-9a-f]{40}$'", () => `'${'x'.repeat(40_000)}'`),
+      13,
+      'environments.prod.tags.immutable[1]: regex is 40000 characters long; at most 1024 are accepted',
+    ],
+    [
       'tag mode without tag',
       GOOD.replace('mode: tag, tag: staging,', 'mode: tag,'),
       8,
@@ -198,7 +205,12 @@ describe('gate options', () => {
     [
       'bad regex',
       "      - labels: { required: { a: '[' } }\n",
-      'environments.prod.gates[0].labels.required.a: invalid regular expression',
+      'environments.prod.gates[0].labels.required.a: invalid regex',
+    ],
+    [
+      'regex too long',
+      `      - labels: { required: { a: '${'x'.repeat(2000)}' } }\n`,
+      'environments.prod.gates[0].labels.required.a: regex is 2000 characters long',
     ],
     [
       'two keys',

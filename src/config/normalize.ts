@@ -13,7 +13,7 @@ import type {
 import type { RawConfig } from './schema.js';
 import { suggest } from './problems.js';
 import { toGateConfig } from './gates-schema.js';
-import { unsafeRegexReason } from './safe-regex.js';
+import { compileSafeRegex } from './safe-regex.js';
 import { parseDuration } from './duration.js';
 import { isValidRegistryHost } from '../registry/index.js';
 import { isValidTag } from '../core/index.js';
@@ -123,22 +123,9 @@ export function normalizeConfig(file: string, raw: RawConfig): { config?: Config
     });
     const immutable: RegExp[] = [];
     (e.tags?.immutable ?? []).forEach((pattern, i) => {
-      const unsafe = unsafeRegexReason(pattern);
-      if (unsafe) {
-        problems.push({
-          path: at('tags', 'immutable', i),
-          message: `regex may take exponential time (${unsafe}); write it without nested repetition`,
-        });
-        return;
-      }
-      try {
-        immutable.push(new RegExp(pattern));
-      } catch (err) {
-        problems.push({
-          path: at('tags', 'immutable', i),
-          message: `invalid regex: ${(err as Error).message}`,
-        });
-      }
+      const compiled = compileSafeRegex(pattern);
+      if (compiled instanceof RegExp) immutable.push(compiled);
+      else problems.push({ path: at('tags', 'immutable', i), message: compiled.problem });
     });
     (e.tags?.floating ?? []).forEach((tag, i) => {
       if (!isValidTag(tag))

@@ -11,6 +11,31 @@
  * - back-references (`\1`, `\k<name>`), which tag patterns never need.
  */
 
+/** Longest pattern accepted: tags are at most 128 characters, so longer patterns are mistakes. */
+export const MAX_PATTERN_LENGTH = 1024;
+
+/**
+ * Compiles a pattern from gantry.yaml, or says in one line why it cannot be used: too long, may
+ * take exponential time, or invalid. V8 parses at `new RegExp` but compiles at the first match,
+ * where "Regular expression too large" is thrown, so the pattern is run once here.
+ */
+export function compileSafeRegex(pattern: string): RegExp | { problem: string } {
+  if (pattern.length > MAX_PATTERN_LENGTH)
+    return {
+      problem: `regex is ${pattern.length} characters long; at most ${MAX_PATTERN_LENGTH} are accepted`,
+    };
+  const unsafe = unsafeRegexReason(pattern);
+  if (unsafe)
+    return { problem: `regex may take exponential time (${unsafe}); write it without nested repetition` };
+  try {
+    const re = new RegExp(pattern);
+    re.test('');
+    return re;
+  } catch (err) {
+    return { problem: `invalid regex: ${(err as Error).message}` };
+  }
+}
+
 /** Why `pattern` may take exponential time, or `undefined` when it is safe to run. */
 export function unsafeRegexReason(pattern: string): string | undefined {
   interface Group {
