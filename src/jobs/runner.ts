@@ -41,6 +41,7 @@ import {
 import { BufferedLedger } from './buffered-ledger.js';
 import type { RuntimeObserver, PromotionView } from './desk.js';
 import type { EventBus } from './event-bus.js';
+import { WorkerLoop } from './worker-loop.js';
 
 /** The job kind of promotions and releases. */
 export const PROMOTION_JOB = 'promotion';
@@ -130,27 +131,22 @@ class Aborted extends Error {
 /** Runs promotion jobs until stopped. */
 export class PromotionRunner {
   readonly #p: RunnerParts;
-  readonly #workers: number;
   readonly #leaseMs: number;
-  readonly #idleMs: number;
   readonly #recheckMs: number;
   readonly #graceMs: number;
   readonly #retryMs: number;
   readonly #owner: string;
   readonly #concurrency: (host: string) => number;
-  readonly #loops: Promise<void>[] = [];
+  readonly #loop: WorkerLoop;
   /** Running jobs of this process: promotion id → the controller of its current step. */
   readonly #running = new Map<string, AbortController>();
   /** Promotions run here with a stop request seen since their row was last read. */
   readonly #stops = new Set<string>();
   #stopping = false;
-  #idle = new AbortController();
 
   constructor(parts: RunnerParts, options: RunnerOptions = {}) {
     this.#p = parts;
-    this.#workers = options.workers ?? 4;
     this.#leaseMs = options.leaseMs ?? 15_000;
-    this.#idleMs = options.idleMs ?? 500;
     this.#recheckMs = options.approvalRecheckMs ?? 30_000;
     this.#graceMs = options.graceMs ?? 10_000;
     this.#retryMs = options.retryMs ?? 1_000;
@@ -162,19 +158,23 @@ export class PromotionRunner {
         : typeof c === 'number'
           ? () => c
           : (host) => configuredConcurrency(parts.app(), host);
+    this.#loop = new WorkerLoop({
+      work: (loop, claimed) => this.#claimAndRun(`${this.#owner}#${loop}`, claimed),
+      logger: parts.logger,
+      failure: 'promotion worker: failed',
+      idleMs: options.idleMs ?? 500,
+      concurrency: options.workers ?? 4,
+    });
   }
 
   /** Starts the worker loops (once). */
   start(): void {
-    if (this.#loops.length > 0 || this.#stopping) return;
-    for (let i = 0; i < this.#workers; i++) this.#loops.push(this.#loop(`${this.#owner}#${i}`));
+    if (!this.#stopping) this.#loop.start();
   }
 
   /** Wakes idle workers (a job was enqueued or woken here). */
   kick(): void {
-    const idle = this.#idle;
-    this.#idle = new AbortController();
-    idle.abort();
+    this.#loop.kick();
   }
 
   /** A stop (reject or cancel) was asked for: the step running for `id` here is aborted. */
@@ -189,8 +189,7 @@ export class PromotionRunner {
    */
   async stop(): Promise<void> {
     this.#stopping = true;
-    this.kick();
-    const all = Promise.allSettled(this.#loops);
+    const all = this.#loop.stop();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.#graceMs);
@@ -204,23 +203,22 @@ export class PromotionRunner {
     }
   }
 
-  async #loop(worker: string): Promise<void> {
-    while (!this.#stopping) {
-      let job: ClaimedJob | undefined;
-      try {
-        job = await this.#p.queue.claim(worker, this.#leaseMs, { kinds: [PROMOTION_JOB] });
-      } catch (error) {
-        this.#p.logger.warn({ code: toGantryError(error).code }, 'cannot claim jobs');
-      }
-      if (!job) {
-        await sleep(this.#idleMs, this.#idle.signal).catch(() => undefined);
-        continue;
-      }
-      await this.#run(job).catch((error: unknown) => {
-        const e = toGantryError(error);
-        this.#p.logger.error({ job: job.id, code: e.code, message: e.message }, 'job runner failed');
-      });
+  /** Claims a promotion job and runs it; false when there was none. */
+  async #claimAndRun(worker: string, claimed: () => void): Promise<boolean> {
+    let job: ClaimedJob | undefined;
+    try {
+      job = await this.#p.queue.claim(worker, this.#leaseMs, { kinds: [PROMOTION_JOB] });
+    } catch (error) {
+      this.#p.logger.warn({ code: toGantryError(error).code }, 'cannot claim jobs');
+      return false;
     }
+    if (!job) return false;
+    claimed();
+    await this.#run(job).catch((error: unknown) => {
+      const e = toGantryError(error);
+      this.#p.logger.error({ job: job.id, code: e.code, message: e.message }, 'job runner failed');
+    });
+    return true;
   }
 
   /**

@@ -73,7 +73,7 @@ export class WebhookWorker {
     this.#deliveries = new WebhookDeliveries(options.store.db);
     this.#log = options.logger ?? silentLogger;
     this.#loop = new WorkerLoop({
-      work: () => this.#once(),
+      work: (_loop, claimed) => this.#once(claimed),
       logger: this.#log,
       failure: 'webhook worker: claiming failed',
       ...(options.idleMs !== undefined && { idleMs: options.idleMs }),
@@ -97,11 +97,12 @@ export class WebhookWorker {
   }
 
   /** Claims one job and attempts its delivery; false when there was none. */
-  async #once(): Promise<boolean> {
+  async #once(claimed: () => void): Promise<boolean> {
     const targets = this.#o.targets();
     const longest = Math.max(10_000, ...targets.map((t) => t.timeoutMs));
     const job = await this.#queue.claim(this.#owner, longest + 30_000, { kinds: [WEBHOOK_JOB] });
     if (!job) return false;
+    claimed();
     await this.#attempt(job, targets);
     return true;
   }

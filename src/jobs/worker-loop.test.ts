@@ -99,3 +99,44 @@ describe('WorkerLoop when idle', () => {
     }
   });
 });
+
+describe('WorkerLoop when its poller is busy', () => {
+  it('hands the polling on when the poller claims a long job', async () => {
+    vi.useFakeTimers();
+    try {
+      let looks = 0;
+      let jobReady = false;
+      let finish: (() => void) | undefined;
+      const loop = new WorkerLoop({
+        work: async (_loop, claimed) => {
+          looks += 1;
+          if (!jobReady) return false;
+          jobReady = false;
+          claimed();
+          await new Promise<void>((resolve) => (finish = resolve));
+          return true;
+        },
+        logger: silentLogger,
+        failure: 'x',
+        idleMs: 20,
+        concurrency: 2,
+      });
+      loop.start();
+      await vi.advanceTimersByTimeAsync(10);
+      expect(looks).toBe(2);
+      jobReady = true;
+      // The poller claims the job at 20 ms and holds it; the other loop, woken, polls from then on.
+      await vi.advanceTimersByTimeAsync(210);
+      expect(finish).toBeDefined();
+      // Two first looks, the claim, the woken loop's look, then one look every 20 ms (10 more).
+      // Left deaf, the other loop would look once in 600 ms: 4 looks in all.
+      expect(looks).toBe(14);
+      finish?.();
+      const stopped = loop.stop();
+      await vi.advanceTimersByTimeAsync(0);
+      await stopped;
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

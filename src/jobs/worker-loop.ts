@@ -9,8 +9,12 @@ import type { Logger } from '../core/index.js';
 const SPARE_IDLE_FACTOR = 30;
 
 export interface WorkerLoopOptions {
-  /** Claims and runs one job; false when there was none. */
-  readonly work: () => Promise<boolean>;
+  /**
+   * Claims and runs one job; false when there was none. `loop` numbers the loop, from 0. Calling
+   * `claimed` once the job is claimed, before running it, hands the polling on at once rather
+   * than when the job ends.
+   */
+  readonly work: (loop: number, claimed: () => void) => Promise<boolean>;
   readonly logger: Logger;
   /** The warning logged when `work` throws, e.g. "webhook worker: claiming failed". */
   readonly failure: string;
@@ -25,6 +29,8 @@ export class WorkerLoop {
   #running: Promise<void> | undefined;
   #stopping = false;
   readonly #wake = new Set<() => void>();
+  /** True while one idle loop waits as the poller. */
+  #polling = false;
 
   constructor(options: WorkerLoopOptions) {
     this.#o = options;
@@ -44,7 +50,7 @@ export class WorkerLoop {
   start(): void {
     this.#stopping = false;
     this.#running ??= Promise.all(
-      Array.from({ length: Math.max(1, this.#o.concurrency ?? 1) }, (_, i) => this.#loop(i === 0)),
+      Array.from({ length: Math.max(1, this.#o.concurrency ?? 1) }, (_, i) => this.#loop(i)),
     ).then(() => undefined);
   }
 
@@ -62,23 +68,42 @@ export class WorkerLoop {
   }
 
   /**
-   * One loop (the `polling` one) looks for work every `idleMs` while there is none; the others
-   * wait for a kick, which that loop gives whenever it finds work (there may be more), so an idle
-   * server asks its store once per `idleMs`, not once per loop. They look on their own too, every
-   * {@link SPARE_IDLE_FACTOR} × `idleMs`, in case a kick was missed.
+   * While there is no work, one idle loop, the poller, looks for work every `idleMs`; the others
+   * wait for a kick, so an idle server asks its store once per `idleMs`, not once per loop. A
+   * poller that claims work kicks the others (there may be more), and the first of them to find
+   * nothing polls in its place: a poller busy with a long job never leaves the rest deaf. Loops
+   * that are not the poller also look on their own every {@link SPARE_IDLE_FACTOR} × `idleMs`,
+   * in case a kick was missed.
    */
-  async #loop(polling: boolean): Promise<void> {
+  async #loop(index: number): Promise<void> {
     const idleMs = this.#o.idleMs ?? 1000;
+    let poller = false;
+    const claimed = (): void => {
+      if (!poller) return;
+      poller = false;
+      this.kick();
+    };
     while (!this.#stopping) {
       let worked = false;
       try {
-        worked = await this.#o.work();
+        worked = await this.#o.work(index, claimed);
       } catch (error) {
         const e = error as { code?: string; message?: string };
         this.#o.logger.warn({ code: e.code, message: e.message }, this.#o.failure);
       }
-      if (worked && polling) this.kick();
-      if (!worked && !this.#stopping) await this.#idle(polling ? idleMs : idleMs * SPARE_IDLE_FACTOR);
+      if (worked) {
+        claimed();
+        continue;
+      }
+      if (this.#stopping) break;
+      poller = !this.#polling;
+      if (!poller) {
+        await this.#idle(idleMs * SPARE_IDLE_FACTOR);
+        continue;
+      }
+      this.#polling = true;
+      await this.#idle(idleMs);
+      this.#polling = false;
     }
   }
 
