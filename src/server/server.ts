@@ -26,7 +26,7 @@ import { setCaller } from './caller.js';
 import type { ServerContext } from './context.js';
 import type { SnapshotOptions } from './snapshot.js';
 import { registerDashboard } from './dashboard.js';
-import { handleError, notFound } from './errors.js';
+import { answerClientError, handleError, notFound } from './errors.js';
 import { EventStreams } from './event-stream.js';
 import { createServerMetrics, instrument, type ServerMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -136,6 +136,8 @@ export async function buildServer(options: ServerOptions): Promise<GantryServer>
       const body = handleError(error, request, reply);
       void (reply as FastifyReply).send(body);
     },
+    // And so do requests Node's parser refuses before Fastify sees them (headers past 16 KB).
+    clientErrorHandler: answerClientError,
   });
   const ledger = options.ledger ?? new Ledger(options.store.db);
   // A valid token is trusted for a second without asking the store again (a query per request

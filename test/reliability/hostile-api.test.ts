@@ -18,7 +18,7 @@
  */
 import { request as httpRequest, Agent } from 'node:http';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -549,7 +549,7 @@ describe(`hostile API input against a real gantry serve (seed ${SEED})`, () => {
     }
   });
 
-  it('answers a request line past Node’s header limit with a 4xx, not a crash', async () => {
+  it('regression: a request line past Node’s 16 KB header limit gets 431 with the API error body (was Node’s bare 431)', async () => {
     const reply = await send({
       method: 'GET',
       path: `/api/v1/promotions?app=${'a'.repeat(20_000)}`,
@@ -558,8 +558,27 @@ describe(`hostile API input against a real gantry serve (seed ${SEED})`, () => {
       fresh: true,
     });
     figures.inputsTried++;
-    expect(reply.status).toBeGreaterThanOrEqual(400);
-    expect(reply.status).toBeLessThan(500);
+    expect(reply.status).toBe(431);
+    expect(replyProblem(reply), reply.text).toBeUndefined();
+    expect((JSON.parse(reply.text) as { error: { code: string } }).error.code).toBe('API_REQUEST_INVALID');
+  });
+
+  it('answers bytes that are not HTTP with 400 and the API error body (was Node’s bare 400)', async () => {
+    const url = new URL(server?.url ?? '');
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(url.port), url.hostname, () => socket.end('GARBAGE \x00\x01\r\n\r\n'));
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    figures.inputsTried++;
+    const [head = '', body = ''] = raw.split('\r\n\r\n');
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    expect(head).toMatch(/^content-type: application\/json/im);
+    const reply: Reply = { status: 400, type: 'application/json', text: body };
+    expect(replyProblem(reply), body).toBeUndefined();
   });
 
   it('a real promotion: the configured policy service and webhook receiver redirect to the canary, and are not followed (the gate fails closed)', async () => {
