@@ -17,12 +17,14 @@ import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import {
   api,
+  createApiToken,
   makeImage,
   pushImage,
   startGantryServer,
   startRegistry,
   type GantryServerProcess,
   type RegistryProcess,
+  writeDevProdConfig,
 } from '../test/helpers/index.js';
 import { startPostgres, type PostgresCluster } from '../test/helpers/postgres.js';
 import { loadTest, quantile } from './bench/load.js';
@@ -79,14 +81,8 @@ class Resources {
   }
 }
 
-async function token(base: string, roles: string[]): Promise<string> {
-  const r = await api<{ token: string }>({ url: base }, BOOTSTRAP, 'POST', '/api/v1/tokens', {
-    name: `bench-${roles.join('-')}`,
-    roles,
-  });
-  if (r.status !== 201) throw new Error(`token: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body.token;
-}
+const token = (base: string, roles: string[]): Promise<string> =>
+  createApiToken({ url: base }, BOOTSTRAP, { name: `bench-${roles.join('-')}`, roles });
 
 /** Pushes `count` small distinct images (`app-NNN:1.0.0`, plus `extraTags`) with bounded concurrency. */
 async function pushApps(
@@ -208,18 +204,7 @@ async function promotionSetup(res: Resources): Promise<{ config: string; dir: st
   const apps = names(100, 'svc');
   const [dev, prod] = [await res.registry(), await res.registry()];
   const dir = await res.dir();
-  const config = join(dir, 'gantry.yaml');
-  await writeFile(
-    config,
-    `registries:
-  dev: { url: "${dev.url}" }
-  prod: { url: "${prod.url}" }
-environments:
-  dev: { registry: dev, prefix: dev }
-  prod: { registry: prod, prefix: prod, from: [dev], tags: { floating: [current] } }
-applications: [${apps.join(', ')}]
-`,
-  );
+  const config = await writeDevProdConfig(dir, { dev: dev.url, prod: prod.url, applications: apps });
   await pushApps(dev, 'dev', apps);
   return { config, dir, apps };
 }

@@ -139,3 +139,28 @@ export async function api<T = Record<string, unknown>>(
   });
   return { status: res.status, body: (await res.json()) as T };
 }
+
+/** What {@link createApiToken} asks for: the body of `POST /api/v1/tokens`. */
+export interface ApiTokenRequest {
+  readonly name: string;
+  readonly roles: readonly string[];
+  readonly teams?: readonly string[];
+  readonly groups?: readonly string[];
+  readonly expiresIn?: string;
+}
+
+/**
+ * A new API token made through the server's API (`POST /api/v1/tokens` with `adminToken`,
+ * usually the bootstrap token): its secret. Throws with the status and the body unless the
+ * answer is 201, so a suite's set-up fails right there.
+ */
+export async function createApiToken(
+  server: { url: string },
+  adminToken: string,
+  request: ApiTokenRequest,
+): Promise<string> {
+  const r = await api<{ token: string }>(server, adminToken, 'POST', '/api/v1/tokens', request);
+  if (r.status !== 201)
+    throw new Error(`POST /api/v1/tokens (${request.name}): ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.token;
+}

@@ -14,6 +14,7 @@ export * from './run-command.js';
 export * from './test-users.js';
 export * from './tls-certs.js';
 export * from './token-server.js';
+export * from './gantry-config.js';
 export * from './gantry-server.js';
 export * from './reliability.js';
 export * from './sse.js';

@@ -12,12 +12,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
+  createApiToken,
   makeImage,
   pushImage,
   startGantryServer,
   startRegistry,
   type GantryServerProcess,
   type RegistryProcess,
+  writeDevProdConfig,
 } from '../helpers/index.js';
 import { expectMatchesSchema } from './json-schemas.js';
 import { runCli } from './run-cli.js';
@@ -52,11 +54,8 @@ describe('what runs where through gantry serve (real processes)', () => {
 
   const s = (): GantryServerProcess => server as GantryServerProcess;
 
-  async function token(name: string, roles: string[]): Promise<string> {
-    const r = await api<{ token: string }>(s(), BOOTSTRAP, 'POST', '/api/v1/tokens', { name, roles });
-    expect(r.status, JSON.stringify(r.body)).toBe(201);
-    return r.body.token;
-  }
+  const token = (name: string, roles: string[]): Promise<string> =>
+    createApiToken(s(), BOOTSTRAP, { name, roles });
 
   async function promote(version: string): Promise<void> {
     const posted = await api<{ id: string }>(s(), ci, 'POST', '/api/v1/promotions', {
@@ -105,22 +104,7 @@ describe('what runs where through gantry serve (real processes)', () => {
       into.digest = await pushImage(dev, 'dev/web', image, version);
     }
     dir = await mkdtemp(join(tmpdir(), 'gantry-serve-deployments-'));
-    config = join(dir, 'gantry.yaml');
-    await writeFile(
-      config,
-      `registries:
-  dev: { url: "${dev.url}" }
-  prod: { url: "${prod.url}" }
-environments:
-  dev: { registry: dev, prefix: dev }
-  prod:
-    registry: prod
-    prefix: prod
-    from: [dev]
-    tags: { floating: [current] }
-applications: [web]
-`,
-    );
+    config = await writeDevProdConfig(dir, { dev: dev.url, prod: prod.url, applications: ['web'] });
     server = await startGantryServer({ config, dataDir: join(dir, 'data'), bootstrapToken: BOOTSTRAP });
     ci = await token('ci-bot', ['ci']);
     argo = await token('argocd', ['deployer']);

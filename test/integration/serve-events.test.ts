@@ -5,18 +5,20 @@
  * the completion and for a deployment report; a token of another team sees none of that
  * application's promotions; a client without a token gets 401.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
+  createApiToken,
   makeImage,
   pushImage,
   startGantryServer,
   startRegistry,
   type GantryServerProcess,
   type RegistryProcess,
+  writeDevProdConfig,
 } from '../helpers/index.js';
 import { sseEvents } from '../helpers/sse.js';
 
@@ -93,30 +95,22 @@ describe('GET /api/v1/events through gantry serve (real process)', () => {
     });
     digest = await pushImage(dev, 'dev/web', image, '1.0.0');
     dir = await mkdtemp(join(tmpdir(), 'gantry-serve-events-'));
-    const config = join(dir, 'gantry.yaml');
-    await writeFile(
-      config,
-      `registries:
-  dev: { url: "${dev.url}" }
-  prod: { url: "${prod.url}" }
-environments:
-  dev: { registry: dev, prefix: dev }
-  prod: { registry: prod, prefix: prod, from: [dev], tags: { floating: [current] } }
-applications: [web, api]
-teams:
+    const config = await writeDevProdConfig(dir, {
+      dev: dev.url,
+      prod: prod.url,
+      applications: ['web', 'api'],
+      rest: `teams:
   payments: [web]
   platform: [api]
 `,
-    );
+    });
     server = await startGantryServer({ config, dataDir: join(dir, 'data'), bootstrapToken: BOOTSTRAP });
     for (const [key, spec] of Object.entries({
       ci: { name: 'ci', roles: ['ci'] },
       viewer: { name: 'dashboard', roles: ['viewer'] },
       platform: { name: 'platform-dashboard', roles: ['viewer'], teams: ['platform'] },
     })) {
-      const r = await api<{ token: string }>(server, BOOTSTRAP, 'POST', '/api/v1/tokens', spec);
-      expect(r.status, JSON.stringify(r.body)).toBe(201);
-      tokens[key] = r.body.token;
+      tokens[key] = await createApiToken(server, BOOTSTRAP, spec);
     }
   }, 120_000);
 

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
+  createApiToken,
   makeImage,
   pushImage,
   startGantryServer,
@@ -31,11 +32,8 @@ interface View {
   waiting?: { application: string; gate: string; reason: string }[];
 }
 
-async function makeToken(server: { url: string }, name: string, roles: string[]): Promise<string> {
-  const r = await api<{ token: string }>(server, BOOTSTRAP, 'POST', '/api/v1/tokens', { name, roles });
-  expect(r.status, JSON.stringify(r.body)).toBe(201);
-  return r.body.token;
-}
+const makeToken = (server: { url: string }, name: string, roles: string[]): Promise<string> =>
+  createApiToken(server, BOOTSTRAP, { name, roles });
 
 async function waitFor(server: { url: string }, token: string, id: string, state: string): Promise<View> {
   const deadline = Date.now() + 60_000;

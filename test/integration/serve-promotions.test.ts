@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
 import {
   api,
+  createApiToken,
   makeImage,
   pushImage,
   registryRequest,
@@ -23,6 +24,7 @@ import {
   type FaultProxy,
   type GantryServerProcess,
   type RegistryProcess,
+  writeDevProdConfig,
 } from '../helpers/index.js';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
 import { runCli } from './run-cli.js';
@@ -46,20 +48,13 @@ interface LedgerRow {
   payload: Record<string, unknown>;
 }
 
-async function makeToken(
+const makeToken = (
   server: { url: string },
   name: string,
   roles: string[],
   groups: string[] = [],
-): Promise<string> {
-  const r = await api<{ token: string }>(server, BOOTSTRAP, 'POST', '/api/v1/tokens', {
-    name,
-    roles,
-    ...(groups.length > 0 && { groups }),
-  });
-  expect(r.status, JSON.stringify(r.body)).toBe(201);
-  return r.body.token;
-}
+): Promise<string> =>
+  createApiToken(server, BOOTSTRAP, { name, roles, ...(groups.length > 0 && { groups }) });
 
 async function waitFor(
   server: { url: string },
@@ -155,29 +150,19 @@ describe('promotions through gantry serve (real process, embedded store)', () =>
     }
     dir = await mkdtemp(join(tmpdir(), 'gantry-serve-promotions-'));
     dataDir = join(dir, 'data');
-    config = join(dir, 'gantry.yaml');
-    await writeFile(
-      config,
-      `registries:
-  dev: { url: "${dev.url}" }
-  prod: { url: "${proxy.url}" }
-environments:
-  dev: { registry: dev, prefix: dev }
-  prod:
-    registry: prod
-    prefix: prod
-    from: [dev]
-    tags: { floating: [current] }
-  gated:
+    config = await writeDevProdConfig(dir, {
+      dev: dev.url,
+      prod: proxy.url,
+      applications: ['web', 'api', 'big'],
+      environments: `  gated:
     registry: prod
     prefix: gated
     from: [dev]
     tags: { floating: [current] }
     gates:
       - approval: { count: 1, groups: [ops] }
-applications: [web, api, big]
 `,
-    );
+    });
     server = await startGantryServer({ config, dataDir, bootstrapToken: BOOTSTRAP });
   }, 120_000);
 
@@ -392,18 +377,7 @@ describe('promotions through two gantry serve replicas on one PostgreSQL', () =>
         '1.0.0',
       );
     dir = await mkdtemp(join(tmpdir(), 'gantry-replicas-'));
-    const config = join(dir, 'gantry.yaml');
-    await writeFile(
-      config,
-      `registries:
-  dev: { url: "${dev.url}" }
-  prod: { url: "${prod.url}" }
-environments:
-  dev: { registry: dev, prefix: dev }
-  prod: { registry: prod, prefix: prod, from: [dev], tags: { floating: [current] } }
-applications: [${apps.join(', ')}]
-`,
-    );
+    const config = await writeDevProdConfig(dir, { dev: dev.url, prod: prod.url, applications: apps });
     const databaseUrl = pg.url();
     // One after the other: the first migrates, the second finds the schema current.
     replicas.push(await startGantryServer({ config, databaseUrl, bootstrapToken: BOOTSTRAP }));

@@ -6,7 +6,7 @@
  * webhook-id and a valid new signature; the delivery log shows every attempt with its status.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ import {
   startRegistry,
   type GantryServerProcess,
   type RegistryProcess,
+  writeDevProdConfig,
 } from '../helpers/index.js';
 import { runCli } from './run-cli.js';
 
@@ -124,23 +125,19 @@ describe('webhooks out through gantry serve (real processes)', () => {
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     const port = (receiver.address() as AddressInfo).port;
     dir = await mkdtemp(join(tmpdir(), 'gantry-serve-webhooks-'));
-    config = join(dir, 'gantry.yaml');
-    await writeFile(
-      config,
-      `registries:
-  dev: { url: "${dev.url}" }
-  prod: { url: "${prod.url}" }
-environments:
-  dev: { registry: dev, prefix: dev }
-  prod: { registry: prod, prefix: prod, from: [dev] }
-  gated:
+    config = await writeDevProdConfig(dir, {
+      dev: dev.url,
+      prod: prod.url,
+      applications: ['web', 'api'],
+      floating: false,
+      environments: `  gated:
     registry: prod
     prefix: gated
     from: [dev]
     gates:
       - approval: { count: 1, groups: [ops] }
-applications: [web, api]
-teams:
+`,
+      rest: `teams:
   web-team: [web]
 webhooks:
   hook:
@@ -156,7 +153,7 @@ webhooks:
     secretEnv: TEST_ALERT_SECRET
     backoff: 300ms
 `,
-    );
+    });
     server = await startGantryServer({
       config,
       dataDir: join(dir, 'data'),

@@ -13,7 +13,7 @@
  * not written (the version tag absent, the floating tag where it was). Never a wrong digest: a
  * final sweep hashes every tag of every target repository.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +36,7 @@ import {
   type RegistryProcess,
   type TestImage,
   type TestIndex,
+  writeDevProdConfig,
 } from '../helpers/index.js';
 import {
   BOOTSTRAP,
@@ -188,22 +189,11 @@ describe(`promotions through gantry serve with faulty registries (seed ${SEED})`
       },
     });
     dir = await mkdtemp(join(tmpdir(), 'gantry-faults-'));
-    const config = join(dir, 'gantry.yaml');
-    await writeFile(
-      config,
-      `registries:
-  dev: { url: "${devProxy.url}" }
-  prod: { url: "${prodProxy.url}" }
-environments:
-  dev: { registry: dev, prefix: dev }
-  prod:
-    registry: prod
-    prefix: prod
-    from: [dev]
-    tags: { floating: [current] }
-applications: [${APPS.join(', ')}]
-`,
-    );
+    const config = await writeDevProdConfig(dir, {
+      dev: devProxy.url,
+      prod: prodProxy.url,
+      applications: APPS,
+    });
     server = await startGantryServer({ config, dataDir: join(dir, 'data'), bootstrapToken: BOOTSTRAP });
     token = await makeToken(server, 'ci-faults', ['ci']);
   }, 120_000);

@@ -19,7 +19,7 @@
 import { request as httpRequest, Agent } from 'node:http';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -31,6 +31,7 @@ import {
   startRegistry,
   type GantryServerProcess,
   type RegistryProcess,
+  writeDevProdConfig,
 } from '../helpers/index.js';
 import { recordFigures, scale, seedOf } from '../helpers/reliability.js';
 import {
@@ -421,29 +422,20 @@ beforeAll(async () => {
   [dev, prod] = await Promise.all([startRegistry(), startRegistry()]);
   await pushImage(dev, 'dev/web', makeImage({ seed: 'hostile-api-web' }), '1.0.0');
   dir = await mkdtemp(join(tmpdir(), 'gantry-hostile-api-'));
-  const config = join(dir, 'gantry.yaml');
-  await writeFile(
-    config,
-    `registries:
-  dev: { url: "${dev.url}" }
-  prod: { url: "${prod.url}" }
-environments:
-  dev: { registry: dev, prefix: dev }
-  prod:
-    registry: prod
-    prefix: prod
-    from: [dev]
-    gates:
-      - policy: { url: "http://127.0.0.1:${receiverPort}/policy", timeout: 2s }
-applications: [web, api]
-teams:
+  const config = await writeDevProdConfig(dir, {
+    dev: dev.url,
+    prod: prod.url,
+    applications: ['web', 'api'],
+    floating: false,
+    gates: [`policy: { url: "http://127.0.0.1:${receiverPort}/policy", timeout: 2s }`],
+    rest: `teams:
   payments: [web]
 webhooks:
   hook:
     url: http://127.0.0.1:${receiverPort}/hook
     secretEnv: HOSTILE_API_WEBHOOK_SECRET
 `,
-  );
+  });
   server = await startGantryServer({
     config,
     dataDir: join(dir, 'data'),
