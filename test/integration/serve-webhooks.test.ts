@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
+  createApiToken,
   makeImage,
   pushImage,
   startGantryServer,
@@ -251,12 +252,7 @@ webhooks:
 
   it('redelivers through the API with the same webhook-id and a valid new signature; only admins may', async () => {
     const s = server as GantryServerProcess;
-    const viewer = (
-      await api<{ token: string }>(s, BOOTSTRAP, 'POST', '/api/v1/tokens', {
-        name: 'viewer',
-        roles: ['viewer'],
-      })
-    ).body.token;
+    const viewer = await createApiToken(s, BOOTSTRAP, { name: 'viewer', roles: ['viewer'] });
     const list = await api<{ deliveries: Delivery[] }>(
       s,
       viewer,
@@ -338,13 +334,11 @@ webhooks:
       const r = await api<{ state: string }>(s, BOOTSTRAP, 'GET', `/api/v1/promotions/${id}`);
       return r.body.state === 'awaiting-approval' ? true : undefined;
     });
-    const approver = (
-      await api<{ token: string }>(s, BOOTSTRAP, 'POST', '/api/v1/tokens', {
-        name: 'ops',
-        roles: ['approver:gated'],
-        groups: ['ops'],
-      })
-    ).body.token;
+    const approver = await createApiToken(s, BOOTSTRAP, {
+      name: 'ops',
+      roles: ['approver:gated'],
+      groups: ['ops'],
+    });
     const rejected = await api(s, approver, 'POST', `/api/v1/promotions/${id}/rejections`, {
       reason: 'not today',
     });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { PROMOTION_ARTIFACT_TYPE } from '../../src/promotion/attestation.js';
 import {
   api,
+  createApiToken,
   makeImage,
   pushImage,
   registryRequest,
@@ -185,20 +186,13 @@ export async function recordList(
   return index.manifests.filter((m) => m.artifactType === PROMOTION_ARTIFACT_TYPE);
 }
 
-export async function makeToken(
+export const makeToken = (
   server: Server,
   name: string,
   roles: string[],
   groups: string[] = [],
-): Promise<string> {
-  const r = await api<{ token: string }>(server, BOOTSTRAP, 'POST', '/api/v1/tokens', {
-    name,
-    roles,
-    ...(groups.length > 0 && { groups }),
-  });
-  if (r.status !== 201) throw new Error(`token ${name}: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body.token;
-}
+): Promise<string> =>
+  createApiToken(server, BOOTSTRAP, { name, roles, ...(groups.length > 0 && { groups }) });
 
 /** Waits until every promotion of `ids` is in one of `states` (default terminal); returns their views. */
 export async function waitAll(

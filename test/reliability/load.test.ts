@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
+  createApiToken,
   makeImage,
   pushImage,
   recordFigures,
@@ -197,11 +198,8 @@ applications: [${APPS.join(', ')}]
       async () => {
         const s = server as GantryServerProcess;
         const pid = s.child.pid as number;
-        const token = async (name: string, roles: string[]): Promise<string> => {
-          const r = await api<{ token: string }>(s, BOOTSTRAP, 'POST', '/api/v1/tokens', { name, roles });
-          expect(r.status, JSON.stringify(r.body)).toBe(201);
-          return r.body.token;
-        };
+        const token = (name: string, roles: string[]): Promise<string> =>
+          createApiToken(s, BOOTSTRAP, { name, roles });
         const ci = await token('load-ci', ['ci']);
         const viewer = await token('load-viewer', ['viewer']);
         const errors: string[] = [];

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import {
   ALL_MANIFEST_TYPES,
   api,
+  createApiToken,
   registryRequest,
   type RegistryProcess,
   type TestImage,
@@ -28,11 +29,8 @@ export interface PromotionView {
 }
 
 /** A new API token with `roles`, made with the bootstrap token. */
-export async function makeToken(server: { url: string }, name: string, roles: string[]): Promise<string> {
-  const r = await api<{ token: string }>(server, BOOTSTRAP, 'POST', '/api/v1/tokens', { name, roles });
-  if (r.status !== 201) throw new Error(`POST /api/v1/tokens: ${r.status} ${JSON.stringify(r.body)}`);
-  return r.body.token;
-}
+export const makeToken = (server: { url: string }, name: string, roles: string[]): Promise<string> =>
+  createApiToken(server, BOOTSTRAP, { name, roles });
 
 /** Polls a promotion until it is in one of `states`. */
 export async function waitForPromotion(
