@@ -10,19 +10,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { parseConfig } from '../../src/config/index.js';
-import { RegistryPoller, type CandidateSink, type NewCandidate } from '../../src/jobs/index.js';
+import { RegistryPoller } from '../../src/jobs/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { makeImage, makeIndex } from '../helpers/images.js';
 import { pushImage } from '../helpers/push.js';
+import { MemorySink } from '../helpers/registry-events.js';
 import { startRegistry, type RegistryProcess } from '../helpers/registry.js';
-
-class MemorySink implements CandidateSink {
-  readonly seen: NewCandidate[] = [];
-  register(candidate: NewCandidate): Promise<{ registered: boolean }> {
-    this.seen.push(candidate);
-    return Promise.resolve({ registered: true });
-  }
-}
 
 let root = '';
 let registry: RegistryProcess;

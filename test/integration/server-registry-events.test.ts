@@ -4,49 +4,28 @@
  * route registers is observed through an in-memory candidate sink.
  */
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
-import { parseConfig } from '../../src/config/index.js';
-import type { CandidateSink, NewCandidate } from '../../src/jobs/index.js';
 import { buildServer, type GantryServer } from '../../src/server/index.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import type { Store } from '../../src/store/index.js';
+import {
+  registryEventFixture as fixture,
+  startRegistryEventsWorld,
+  type MemorySink,
+  type RegistryEventsWorld,
+} from '../helpers/registry-events.js';
 
 const BOOTSTRAP = `gty_${'b'.repeat(64)}`;
 const SECRET = 'correct horse battery staple';
 const C = `sha256:${'c'.repeat(64)}`;
 const DISTRIBUTION = 'application/vnd.docker.distribution.events.v1+json';
 
-const CONFIG = `registries:
-  dev: { url: "http://registry.example.com:5000" }
-  harbor: { url: "https://harbor.example.com" }
-environments:
-  dev: { registry: dev, prefix: dev }
-  staging: { registry: harbor, prefix: dev, from: [dev] }
-applications: [web, api]
-events: { secretEnv: GANTRY_TEST_EVENTS_SECRET }
-`;
-
-const fixture = (name: string): string =>
-  readFileSync(new URL(`../fixtures/registry-events/${name}`, import.meta.url), 'utf8');
-
-class MemorySink implements CandidateSink {
-  readonly seen: NewCandidate[] = [];
-  register(candidate: NewCandidate): Promise<{ registered: boolean }> {
-    this.seen.push(candidate);
-    return Promise.resolve({ registered: true });
-  }
-}
-
-let root = '';
+let world: RegistryEventsWorld | undefined;
 let store: Store;
 let app: App;
 let sink: MemorySink;
 let server: GantryServer;
-const tokens: Record<string, string> = {};
+let tokens: RegistryEventsWorld['tokens'];
 
 function sign(body: string, secret = SECRET): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
@@ -63,40 +42,18 @@ async function post(payload: string, headers: Record<string, string>, target = s
 }
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'gantry-registry-events-'));
-  store = await openStore({ dataDir: join(root, 'data') });
-  const { config, problems } = parseConfig('/etc/gantry/gantry.yaml', CONFIG);
-  if (!config) throw new Error(problems.map((p) => p.message).join('; '));
-  app = createApp({
-    config,
-    env: { GANTRY_TEST_EVENTS_SECRET: SECRET },
-    authFile: '/nonexistent/auth.json',
-  });
-  sink = new MemorySink();
-  server = await buildServer({
-    store,
-    app: () => app,
-    candidates: sink,
+  world = await startRegistryEventsWorld({
+    tmpPrefix: 'gantry-registry-events-',
+    bootstrapToken: BOOTSTRAP,
+    secretEnv: 'GANTRY_TEST_EVENTS_SECRET',
+    secret: SECRET,
     now: () => new Date(Date.UTC(2026, 5, 2)),
   });
-  await server.tokens.seedBootstrap(BOOTSTRAP, { actor: 'test', time: new Date() });
-  for (const [name, roles] of Object.entries({ registry: ['registry'], ci: ['ci'], viewer: ['viewer'] })) {
-    const res = await server.http.inject({
-      method: 'POST',
-      url: '/api/v1/tokens',
-      headers: { authorization: `Bearer ${BOOTSTRAP}` },
-      payload: { name: `${name}-token`, roles },
-    });
-    expect(res.statusCode, res.body).toBe(201);
-    tokens[name] = res.json<{ token: string }>().token;
-  }
+  ({ store, app, sink, server, tokens } = world);
 }, 120_000);
 
 afterAll(async () => {
-  await server?.http.close();
-  await app?.close();
-  await store?.close();
-  if (root) await rm(root, { recursive: true, force: true });
+  await world?.close();
 }, 60_000);
 
 beforeEach(() => {

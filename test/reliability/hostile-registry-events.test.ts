@@ -15,17 +15,16 @@
  * URLs the payloads carry, is never called.
  */
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../src/app.js';
-import { parseConfig } from '../../src/config/index.js';
-import type { CandidateSink, NewCandidate } from '../../src/jobs/index.js';
-import { buildServer, type GantryServer } from '../../src/server/index.js';
-import { openStore, type Store } from '../../src/store/index.js';
+import type { NewCandidate } from '../../src/jobs/index.js';
+import type { GantryServer } from '../../src/server/index.js';
+import {
+  registryEventFixture,
+  startRegistryEventsWorld,
+  type MemorySink,
+  type RegistryEventsWorld,
+} from '../helpers/registry-events.js';
 import { recordFigures, scale, seedOf } from '../helpers/reliability.js';
 import {
   fromValue,
@@ -46,39 +45,19 @@ const SECRET = 'hostile events secret, long enough';
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 const TAG_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
-const CONFIG = `registries:
-  dev: { url: "http://registry.example.com:5000" }
-  harbor: { url: "https://harbor.example.com" }
-environments:
-  dev: { registry: dev, prefix: dev }
-  staging: { registry: harbor, prefix: dev, from: [dev] }
-applications: [web, api]
-events: { secretEnv: GANTRY_HOSTILE_EVENTS_SECRET }
-`;
-/** Where each configured environment's applications live: host and repository prefix. */
+/** Where each configured environment's applications live (see registryEventsConfig): host and repository prefix. */
 const HOMES: Record<string, { host: RegExp; prefix: string }> = {
   dev: { host: /^registry\.example\.com:5000$/i, prefix: 'dev' },
   staging: { host: /^harbor\.example\.com(:443)?$/i, prefix: 'dev' },
 };
 
-const fixture = (name: string): unknown =>
-  JSON.parse(readFileSync(new URL(`../fixtures/registry-events/${name}`, import.meta.url), 'utf8'));
+const fixture = (name: string): unknown => JSON.parse(registryEventFixture(name));
 
-class MemorySink implements CandidateSink {
-  readonly seen: NewCandidate[] = [];
-  register(candidate: NewCandidate): Promise<{ registered: boolean }> {
-    this.seen.push(candidate);
-    return Promise.resolve({ registered: true });
-  }
-}
-
-let root = '';
-let store: Store;
-let app: App;
+let world: RegistryEventsWorld | undefined;
 let server: GantryServer;
 let canary: Canary;
-const sink = new MemorySink();
-const tokens: Record<string, string> = {};
+let sink: MemorySink;
+let tokens: RegistryEventsWorld['tokens'];
 
 const figures = {
   inputsTried: 0,
@@ -245,35 +224,18 @@ function candidateProblem(c: NewCandidate, payload: string): string | undefined 
 
 beforeAll(async () => {
   canary = await startCanary();
-  root = await mkdtemp(join(tmpdir(), 'gantry-hostile-events-'));
-  store = await openStore({ dataDir: join(root, 'data') });
-  const { config, problems } = parseConfig('/etc/gantry/gantry.yaml', CONFIG);
-  if (!config) throw new Error(problems.map((p) => p.message).join('; '));
-  app = createApp({
-    config,
-    env: { GANTRY_HOSTILE_EVENTS_SECRET: SECRET },
-    authFile: '/nonexistent/auth.json',
+  world = await startRegistryEventsWorld({
+    tmpPrefix: 'gantry-hostile-events-',
+    bootstrapToken: BOOTSTRAP,
+    secretEnv: 'GANTRY_HOSTILE_EVENTS_SECRET',
+    secret: SECRET,
   });
-  server = await buildServer({ store, app: () => app, candidates: sink });
-  await server.tokens.seedBootstrap(BOOTSTRAP, { actor: 'test', time: new Date() });
-  for (const [name, roles] of Object.entries({ registry: ['registry'], ci: ['ci'], viewer: ['viewer'] })) {
-    const res = await server.http.inject({
-      method: 'POST',
-      url: '/api/v1/tokens',
-      headers: { authorization: `Bearer ${BOOTSTRAP}` },
-      payload: { name: `${name}-token`, roles },
-    });
-    expect(res.statusCode, res.body).toBe(201);
-    tokens[name] = res.json<{ token: string }>().token;
-  }
+  ({ server, sink, tokens } = world);
 }, 120_000);
 
 afterAll(async () => {
-  await server?.http.close();
-  await app?.close();
-  await store?.close();
+  await world?.close();
   await canary?.stop();
-  if (root) await rm(root, { recursive: true, force: true });
 }, 60_000);
 
 describe(`hostile registry notifications (seed ${SEED})`, () => {
