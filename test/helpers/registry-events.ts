@@ -10,10 +10,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp, type App } from '../../src/app.js';
-import { parseConfig } from '../../src/config/index.js';
 import type { CandidateSink, NewCandidate } from '../../src/jobs/index.js';
 import { buildServer, type GantryServer } from '../../src/server/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { injectApiToken, parseTestConfig } from './in-process.js';
 
 /** A candidate sink that keeps every candidate it is given (in `seen`) and registers each. */
 export class MemorySink implements CandidateSink {
@@ -84,11 +84,7 @@ async function serve(
   store: Store,
   options: RegistryEventsWorldOptions,
 ): Promise<RegistryEventsWorld> {
-  const { config, problems } = parseConfig(
-    '/etc/gantry/gantry.yaml',
-    registryEventsConfig(options.secretEnv),
-  );
-  if (!config) throw new Error(problems.map((p) => p.message).join('; '));
+  const config = parseTestConfig(registryEventsConfig(options.secretEnv));
   const app = createApp({
     config,
     env: { [options.secretEnv]: options.secret },
@@ -103,17 +99,10 @@ async function serve(
   });
   await server.tokens.seedBootstrap(options.bootstrapToken, { actor: 'test', time: new Date() });
   const tokens: Record<string, string> = {};
-  for (const [name, roles] of Object.entries({ registry: ['registry'], ci: ['ci'], viewer: ['viewer'] })) {
-    const res = await server.http.inject({
-      method: 'POST',
-      url: '/api/v1/tokens',
-      headers: { authorization: `Bearer ${options.bootstrapToken}` },
-      payload: { name: `${name}-token`, roles },
-    });
-    if (res.statusCode !== 201)
-      throw new Error(`POST /api/v1/tokens (${name}-token): ${res.statusCode} ${res.body}`);
-    tokens[name] = res.json<{ token: string }>().token;
-  }
+  for (const [name, roles] of Object.entries({ registry: ['registry'], ci: ['ci'], viewer: ['viewer'] }))
+    tokens[name] = (
+      await injectApiToken(server, options.bootstrapToken, { name: `${name}-token`, roles })
+    ).token;
   return {
     store,
     app,

@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LifecycleItem, LifecycleReport } from '../../src/app-lifecycle.js';
 import { createApp, type App } from '../../src/app.js';
-import { parseConfig, type Config, type WebhookConfig } from '../../src/config/index.js';
+import type { WebhookConfig } from '../../src/config/index.js';
 import {
   LIFECYCLE_JOB,
   LifecycleScheduler,
@@ -21,6 +21,7 @@ import {
   type LifecycleRunners,
 } from '../../src/jobs/index.js';
 import { buildServer, runServer, type GantryServer, type RunningServer } from '../../src/server/index.js';
+import { parseTestConfig } from '../helpers/in-process.js';
 import {
   Deployments,
   JobQueue,
@@ -53,12 +54,6 @@ sync:
     to: [{ registry: m }]
     schedule: "*/5 * * * *"
 `;
-
-function testConfig(): Config {
-  const { config, problems } = parseConfig('/etc/gantry/gantry.yaml', CONFIG);
-  if (!config) throw new Error(problems.map((p) => p.message).join('; '));
-  return config;
-}
 
 /** Fake runners: each call is recorded; `mode` decides how the next runs end. */
 class FakeRunners implements LifecycleRunners {
@@ -162,7 +157,12 @@ describe.each(backends)('lifecycle runs on $name', (backend) => {
 
   beforeAll(async () => {
     store = await backend.start();
-    app = createApp({ config: testConfig(), env: {}, authFile: '/nonexistent/auth.json', actor: 'test' });
+    app = createApp({
+      config: parseTestConfig(CONFIG),
+      env: {},
+      authFile: '/nonexistent/auth.json',
+      actor: 'test',
+    });
     ledger = new Ledger(store.db);
     ledger.onAppend(webhookOutbox({ endpoints: () => hookEndpoints }));
     runs = new LifecycleRuns(store.db);
@@ -458,7 +458,12 @@ describe('two replicas on one PostgreSQL', () => {
     [];
 
   beforeAll(async () => {
-    app = createApp({ config: testConfig(), env: {}, authFile: '/nonexistent/auth.json', actor: 'test' });
+    app = createApp({
+      config: parseTestConfig(CONFIG),
+      env: {},
+      authFile: '/nonexistent/auth.json',
+      actor: 'test',
+    });
     for (const store of [await backend.start(), await backend.second()]) {
       const ledger = new Ledger(store.db);
       ledger.onAppend(webhookOutbox({ endpoints: () => hookEndpoints }));
@@ -693,7 +698,11 @@ describe('two gantry serve replicas (runServer) on one PostgreSQL, ticking on th
           store: { databaseUrl: backend.url() },
           loadApp: () =>
             Promise.resolve({
-              app: createApp({ config: testConfig(), env: {}, authFile: '/nonexistent/auth.json' }),
+              app: createApp({
+                config: parseTestConfig(CONFIG),
+                env: {},
+                authFile: '/nonexistent/auth.json',
+              }),
               file: '/etc/gantry/gantry.yaml',
               sha256: '0'.repeat(64),
             }),

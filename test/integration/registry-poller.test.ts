@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
-import { parseConfig } from '../../src/config/index.js';
 import { RegistryPoller } from '../../src/jobs/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { parseTestConfig } from '../helpers/in-process.js';
 import { makeImage, makeIndex } from '../helpers/images.js';
 import { pushImage } from '../helpers/push.js';
 import { MemorySink } from '../helpers/registry-events.js';
@@ -28,8 +28,7 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'gantry-poller-'));
   registry = await startRegistry();
   store = await openStore({ dataDir: join(root, 'data') });
-  const { config, problems } = parseConfig(
-    join(root, 'gantry.yaml'),
+  const config = parseTestConfig(
     `registries:
   local: { url: "${registry.url}" }
 environments:
@@ -37,8 +36,8 @@ environments:
   prod: { registry: local, prefix: prod, from: [dev] }
 applications: [web, api]
 `,
+    join(root, 'gantry.yaml'),
   );
-  if (!config) throw new Error(problems.map((p) => p.message).join('; '));
   const real = createApp({ config, env: {}, authFile: join(root, 'auth.json') });
   // Count tag listings through the app's registry port (the poller's only way to the registry).
   app = {

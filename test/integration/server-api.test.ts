@@ -15,9 +15,9 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
-import { parseConfig, type Config } from '../../src/config/index.js';
 import { buildServer, type GantryServer } from '../../src/server/index.js';
 import { openStore, type Store, type StoreDatabase } from '../../src/store/index.js';
+import { injectApiToken, parseTestConfig } from '../helpers/in-process.js';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
 
 const BOOTSTRAP = `gty_${'b'.repeat(64)}`;
@@ -33,12 +33,6 @@ teams:
   payments: [web]
   platform: [api]
 `;
-
-function testConfig(): Config {
-  const { config, problems } = parseConfig('/etc/gantry/gantry.yaml', CONFIG);
-  if (!config) throw new Error(problems.map((p) => p.message).join('; '));
-  return config;
-}
 
 interface Harness {
   readonly store: Store;
@@ -59,7 +53,7 @@ async function harness(store: Store, onClose: () => Promise<void>): Promise<Harn
     },
   });
   const app: App = createApp({
-    config: testConfig(),
+    config: parseTestConfig(CONFIG),
     env: {},
     authFile: '/nonexistent/auth.json',
     actor: 'test',
@@ -113,14 +107,8 @@ async function call(
   };
 }
 
-async function createToken(
-  h: Harness,
-  body: Record<string, unknown>,
-): Promise<{ id: string; token: string }> {
-  const res = await call(h, 'POST', '/api/v1/tokens', { token: BOOTSTRAP, body });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return res.body as { id: string; token: string };
-}
+const createToken = (h: Harness, body: Record<string, unknown>): Promise<{ id: string; token: string }> =>
+  injectApiToken(h.server, BOOTSTRAP, body);
 
 /** Token and ledger routes: run against both databases. */
 function tokenAndLedgerSuite(open: () => Promise<Harness>): void {
@@ -448,7 +436,7 @@ describe('HTTP API on PGlite', () => {
       }),
     });
     const app = createApp({
-      config: testConfig(),
+      config: parseTestConfig(CONFIG),
       env: {},
       authFile: '/nonexistent/auth.json',
       actor: 'test',

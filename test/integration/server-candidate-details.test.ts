@@ -11,11 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, loadSigner, type App } from '../../src/app.js';
-import { parseConfig } from '../../src/config/index.js';
 import type { Digest } from '../../src/core/index.js';
 import { PromotionRuntime, storeApprovals } from '../../src/jobs/index.js';
 import { buildServer, type GantryServer } from '../../src/server/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { injectApiToken, parseTestConfig } from '../helpers/in-process.js';
 import { cosignTag, makeCosignKeyPair, makeCosignSignature } from '../helpers/cosign.js';
 import {
   makeArtifact,
@@ -105,8 +105,7 @@ beforeAll(async () => {
   await writeFile(join(root, 'dave.pub'), dave.publicKeyPem);
   await pushImage(registry, 'team/web', image, '1.0.0');
   await pushImage(registry, 'team/web', multi, '2.0.0');
-  const { config, problems } = parseConfig(
-    '/etc/gantry/gantry.yaml',
+  const config = parseTestConfig(
     `registries:
   dev: { url: "http://${registry.host}" }
 environments:
@@ -128,7 +127,6 @@ teams:
   platform: [api]
 `,
   );
-  if (!config) throw new Error(problems.map((p) => p.message).join('; '));
   store = await openStore({ dataDir: join(root, 'data') });
   app = createApp({
     config,
@@ -201,11 +199,8 @@ teams:
     platform: { name: 'platform-viewer', roles: ['viewer'], teams: ['platform'] },
     carol: { name: 'carol', roles: ['approver:prod'] },
   };
-  for (const [key, spec] of Object.entries(specs)) {
-    const res = await call('/api/v1/tokens', BOOTSTRAP, 'POST', spec);
-    expect(res.status, res.text).toBe(201);
-    tokens[key] = res.body as { id: string; token: string };
-  }
+  for (const [key, spec] of Object.entries(specs))
+    tokens[key] = await injectApiToken(server, BOOTSTRAP, spec);
 }, 120_000);
 
 afterAll(async () => {

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
-import { parseConfig } from '../../src/config/index.js';
 import { buildServer, type GantryServer } from '../../src/server/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { injectApiToken, parseTestConfig } from '../helpers/in-process.js';
 import { makeImage, pushImage, startRegistry, type RegistryProcess } from '../helpers/index.js';
 
 const BOOTSTRAP = `gty_${'c'.repeat(64)}`;
@@ -26,8 +26,7 @@ let server: GantryServer;
 beforeAll(async () => {
   registry = await startRegistry();
   for (const { v, image } of images) await pushImage(registry, 'team/web', image, v);
-  const { config, problems } = parseConfig(
-    '/etc/gantry/gantry.yaml',
+  const config = parseTestConfig(
     `registries:
   dev: { url: "http://${registry.host}" }
 environments:
@@ -39,7 +38,6 @@ teams:
   platform: [api]
 `,
   );
-  if (!config) throw new Error(problems.map((p) => p.message).join('; '));
   app = createApp({ config, env: {}, authFile: '/nonexistent/auth.json', actor: 'test' });
   await app.promotions.promote({ app: 'web', reference: '1.2.0', to: 'prod' });
   root = await mkdtemp(join(tmpdir(), 'gantry-candidates-'));
@@ -64,16 +62,8 @@ async function get(url: string, token?: string) {
   return { status: res.statusCode, body: res.json<Record<string, unknown>>() };
 }
 
-async function token(body: Record<string, unknown>): Promise<string> {
-  const res = await server.http.inject({
-    method: 'POST',
-    url: '/api/v1/tokens',
-    headers: { authorization: `Bearer ${BOOTSTRAP}` },
-    payload: body,
-  });
-  expect(res.statusCode, res.body).toBe(201);
-  return res.json<{ token: string }>().token;
-}
+const token = async (body: Record<string, unknown>): Promise<string> =>
+  (await injectApiToken(server, BOOTSTRAP, body)).token;
 
 describe('GET /api/v1/applications/:app/candidates', () => {
   it('lists the source versions newest first, marking what the environment holds and runs', async () => {

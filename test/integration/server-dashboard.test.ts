@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
-import { parseConfig, type Config } from '../../src/config/index.js';
 import { buildServer, type GantryServer } from '../../src/server/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { injectApiToken, parseTestConfig } from '../helpers/in-process.js';
 
 const BOOTSTRAP = `gty_${'b'.repeat(64)}`;
 
@@ -34,12 +34,6 @@ teams:
   payments: [web, worker]
   platform: [api]
 `;
-
-function testConfig(): Config {
-  const { config, problems } = parseConfig('/etc/gantry/gantry.yaml', CONFIG);
-  if (!config) throw new Error(problems.map((p) => p.message).join('; '));
-  return config;
-}
 
 type Method = 'GET' | 'POST' | 'DELETE';
 
@@ -68,7 +62,12 @@ async function call(method: Method, url: string, options: { token?: string; body
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'gantry-server-dashboard-'));
   store = await openStore({ dataDir: join(root, 'data') });
-  app = createApp({ config: testConfig(), env: {}, authFile: '/nonexistent/auth.json', actor: 'test' });
+  app = createApp({
+    config: parseTestConfig(CONFIG),
+    env: {},
+    authFile: '/nonexistent/auth.json',
+    actor: 'test',
+  });
   server = await buildServer({ store, app: () => app, now: () => new Date(clock), version: 'test' });
   await server.tokens.seedBootstrap(BOOTSTRAP, { actor: 'test', time: new Date(clock) });
   const specs: Record<string, Record<string, unknown>> = {
@@ -78,11 +77,8 @@ beforeAll(async () => {
     approver: { name: 'carol', roles: ['approver:prod', 'approver:uat'], groups: ['operations'] },
     deployer: { name: 'argo', roles: ['deployer'], teams: ['platform'] },
   };
-  for (const [key, spec] of Object.entries(specs)) {
-    const res = await call('POST', '/api/v1/tokens', { token: BOOTSTRAP, body: spec });
-    expect(res.status, JSON.stringify(res.body)).toBe(201);
-    tokens[key] = res.body as { id: string; token: string };
-  }
+  for (const [key, spec] of Object.entries(specs))
+    tokens[key] = await injectApiToken(server, BOOTSTRAP, spec);
 }, 120_000);
 
 afterAll(async () => {

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
-import { parseConfig, type Config } from '../../src/config/index.js';
 import { buildServer, type GantryServer } from '../../src/server/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { injectApiToken, parseTestConfig } from '../helpers/in-process.js';
 
 const BOOTSTRAP = `gty_${'b'.repeat(64)}`;
 const DIGEST = `sha256:${'d'.repeat(64)}`;
@@ -27,12 +27,6 @@ teams:
   payments: [web]
   platform: [api]
 `;
-
-function testConfig(): Config {
-  const { config, problems } = parseConfig('/etc/gantry/gantry.yaml', CONFIG);
-  if (!config) throw new Error(problems.map((p) => p.message).join('; '));
-  return config;
-}
 
 interface Reply {
   readonly status: number;
@@ -62,7 +56,12 @@ const report = (token: string | undefined, body: Record<string, unknown>): Promi
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'gantry-server-deployments-'));
   store = await openStore({ dataDir: join(root, 'data') });
-  app = createApp({ config: testConfig(), env: {}, authFile: '/nonexistent/auth.json', actor: 'test' });
+  app = createApp({
+    config: parseTestConfig(CONFIG),
+    env: {},
+    authFile: '/nonexistent/auth.json',
+    actor: 'test',
+  });
   server = await buildServer({ store, app: () => app, now: () => new Date(clock), version: 'test' });
   await server.tokens.seedBootstrap(BOOTSTRAP, { actor: 'test', time: new Date(clock) });
   const specs: Record<string, Record<string, unknown>> = {
@@ -73,11 +72,8 @@ beforeAll(async () => {
     payments: { name: 'argocd-payments', roles: ['deployer'], teams: ['payments'] },
     platformViewer: { name: 'viewer-platform', roles: ['viewer'], teams: ['platform'] },
   };
-  for (const [key, spec] of Object.entries(specs)) {
-    const res = await call('POST', '/api/v1/tokens', BOOTSTRAP, spec);
-    expect(res.status, JSON.stringify(res.body)).toBe(201);
-    tokens[key] = (res.body as { token: string }).token;
-  }
+  for (const [key, spec] of Object.entries(specs))
+    tokens[key] = (await injectApiToken(server, BOOTSTRAP, spec)).token;
 }, 120_000);
 
 afterAll(async () => {

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
-import { parseConfig, type Config } from '../../src/config/index.js';
 import {
   buildServer,
   createServerMetrics,
@@ -19,6 +18,7 @@ import {
   type ServerMetrics,
 } from '../../src/server/index.js';
 import { JobQueue, openStore, type Store } from '../../src/store/index.js';
+import { injectApiToken, parseTestConfig } from '../helpers/in-process.js';
 import { FakeDesk } from './fake-desk.js';
 import { sseEvents } from '../helpers/sse.js';
 
@@ -36,12 +36,6 @@ teams:
   payments: [web]
   platform: [api]
 `;
-
-function testConfig(): Config {
-  const { config, problems } = parseConfig('/etc/gantry/gantry.yaml', CONFIG);
-  if (!config) throw new Error(problems.map((p) => p.message).join('; '));
-  return config;
-}
 
 type Method = 'GET' | 'POST' | 'DELETE';
 
@@ -86,11 +80,8 @@ async function call(
   };
 }
 
-async function createToken(body: Record<string, unknown>): Promise<{ id: string; token: string }> {
-  const res = await call('POST', '/api/v1/tokens', { token: BOOTSTRAP, body });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return res.body as { id: string; token: string };
-}
+const createToken = (body: Record<string, unknown>): Promise<{ id: string; token: string }> =>
+  injectApiToken(server, BOOTSTRAP, body);
 
 /** Requests a promotion of `app` to `to` as `token` and returns its id. */
 async function promote(token: string, app = 'web', to = 'prod'): Promise<string> {
@@ -102,7 +93,12 @@ async function promote(token: string, app = 'web', to = 'prod'): Promise<string>
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'gantry-server-promotions-'));
   store = await openStore({ dataDir: join(root, 'data') });
-  app = createApp({ config: testConfig(), env: {}, authFile: '/nonexistent/auth.json', actor: 'test' });
+  app = createApp({
+    config: parseTestConfig(CONFIG),
+    env: {},
+    authFile: '/nonexistent/auth.json',
+    actor: 'test',
+  });
   desk = new FakeDesk();
   metrics = createServerMetrics();
   server = await buildServer({

@@ -13,11 +13,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { GantryError } from '../../src/core/index.js';
-import { parseConfig } from '../../src/config/index.js';
 import type { HoldDesk } from '../../src/jobs/index.js';
 import { buildServer, type GantryServer } from '../../src/server/index.js';
 import { grants, type Access } from '../../src/server/roles.js';
 import { openStore, type Store } from '../../src/store/index.js';
+import { injectApiToken, parseTestConfig } from '../helpers/in-process.js';
 import { recordFigures, startRegistry, type RegistryProcess } from '../helpers/index.js';
 import { FakeDesk } from '../integration/fake-desk.js';
 
@@ -70,16 +70,8 @@ async function call(
   return { status: res.statusCode, body: type.startsWith('application/json') ? res.json() : undefined };
 }
 
-async function createToken(spec: Record<string, unknown>): Promise<{ id: string; token: string }> {
-  const res = await server.http.inject({
-    method: 'POST',
-    url: '/api/v1/tokens',
-    headers: { authorization: `Bearer ${BOOTSTRAP}` },
-    payload: spec,
-  });
-  expect(res.statusCode, res.body).toBe(201);
-  return res.json();
-}
+const createToken = (spec: Record<string, unknown>): Promise<{ id: string; token: string }> =>
+  injectApiToken(server, BOOTSTRAP, spec);
 
 /** A promotion of web to `to` (default prod), awaiting approval, requested by a ci token. */
 async function freshPromotion(to = 'prod'): Promise<string> {
@@ -280,9 +272,12 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'gantry-authz-matrix-'));
   registry = await startRegistry();
   store = await openStore({ dataDir: join(root, 'data') });
-  const parsed = parseConfig('/etc/gantry/gantry.yaml', config(registry.url));
-  if (!parsed.config) throw new Error(parsed.problems.map((p) => p.message).join('; '));
-  app = createApp({ config: parsed.config, env: {}, authFile: '/nonexistent/auth.json', actor: 'test' });
+  app = createApp({
+    config: parseTestConfig(config(registry.url)),
+    env: {},
+    authFile: '/nonexistent/auth.json',
+    actor: 'test',
+  });
   const holds: HoldDesk = {
     holds: () => Promise.resolve([]),
     release: (a, e) => Promise.reject(new GantryError('API_NOT_FOUND', `no hold on ${a} in ${e}`)),
