@@ -17,7 +17,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { buildServer, type GantryServer } from '../../src/server/index.js';
 import { openStore, type Store, type StoreDatabase } from '../../src/store/index.js';
-import { injectApiToken, parseTestConfig } from '../helpers/in-process.js';
+import {
+  injectApiToken,
+  injectRequest,
+  parseTestConfig,
+  type InjectRequestOptions,
+} from '../helpers/in-process.js';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
 
 const BOOTSTRAP = `gty_${'b'.repeat(64)}`;
@@ -85,27 +90,8 @@ async function harness(store: Store, onClose: () => Promise<void>): Promise<Harn
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 type Method = 'GET' | 'POST' | 'DELETE';
-async function call(
-  h: Harness,
-  method: Method,
-  url: string,
-  options: { token?: string; body?: unknown; headers?: Record<string, string>; payload?: string } = {},
-) {
-  const res = await h.server.http.inject({
-    method,
-    url,
-    headers: { ...(options.token !== undefined && bearer(options.token)), ...options.headers },
-    ...(options.body !== undefined && { payload: options.body as Record<string, unknown> }),
-    ...(options.payload !== undefined && { payload: options.payload }),
-  });
-  const type = String(res.headers['content-type'] ?? '');
-  return {
-    status: res.statusCode,
-    headers: res.headers,
-    body: type.startsWith('application/json') ? res.json<Record<string, unknown>>() : undefined,
-    text: res.body,
-  };
-}
+const call = (h: Harness, method: Method, url: string, options: InjectRequestOptions = {}) =>
+  injectRequest(h.server, method, url, options);
 
 const createToken = (h: Harness, body: Record<string, unknown>): Promise<{ id: string; token: string }> =>
   injectApiToken(h.server, BOOTSTRAP, body);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp, type App } from '../../src/app.js';
 import { buildServer, type GantryServer } from '../../src/server/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { injectApiToken, parseTestConfig } from '../helpers/in-process.js';
+import { injectApiToken, injectRequest, parseTestConfig } from '../helpers/in-process.js';
 
 const BOOTSTRAP = `gty_${'b'.repeat(64)}`;
 
@@ -44,20 +44,8 @@ let server: GantryServer;
 const clock = Date.UTC(2026, 5, 1, 12);
 const tokens: Record<string, { id: string; token: string }> = {};
 
-async function call(method: Method, url: string, options: { token?: string; body?: unknown } = {}) {
-  const res = await server.http.inject({
-    method,
-    url,
-    headers: { ...(options.token !== undefined && { authorization: `Bearer ${options.token}` }) },
-    ...(options.body !== undefined && { payload: options.body as Record<string, unknown> }),
-  });
-  const type = String(res.headers['content-type'] ?? '');
-  return {
-    status: res.statusCode,
-    body: type.startsWith('application/json') ? res.json<Record<string, unknown>>() : undefined,
-    text: res.body,
-  };
-}
+const call = (method: Method, url: string, options: { token?: string; body?: unknown } = {}) =>
+  injectRequest(server, method, url, options);
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'gantry-server-dashboard-'));

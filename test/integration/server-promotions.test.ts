@@ -18,7 +18,12 @@ import {
   type ServerMetrics,
 } from '../../src/server/index.js';
 import { JobQueue, openStore, type Store } from '../../src/store/index.js';
-import { injectApiToken, parseTestConfig } from '../helpers/in-process.js';
+import {
+  injectApiToken,
+  injectRequest,
+  parseTestConfig,
+  type InjectRequestOptions,
+} from '../helpers/in-process.js';
 import { FakeDesk } from './fake-desk.js';
 import { sseEvents } from '../helpers/sse.js';
 
@@ -55,30 +60,12 @@ let server: GantryServer;
 let clock = Date.UTC(2026, 5, 1, 12);
 const tokens: Record<string, string> = {};
 
-async function call(
+const call = (
   method: Method,
   url: string,
-  options: { token?: string; body?: unknown; headers?: Record<string, string>; payload?: string } = {},
+  options: InjectRequestOptions = {},
   target: GantryServer = server,
-): Promise<Reply> {
-  const res = await target.http.inject({
-    method,
-    url,
-    headers: {
-      ...(options.token !== undefined && { authorization: `Bearer ${options.token}` }),
-      ...options.headers,
-    },
-    ...(options.body !== undefined && { payload: options.body as Record<string, unknown> }),
-    ...(options.payload !== undefined && { payload: options.payload }),
-  });
-  const type = String(res.headers['content-type'] ?? '');
-  return {
-    status: res.statusCode,
-    headers: res.headers,
-    body: type.startsWith('application/json') ? res.json<Record<string, unknown>>() : undefined,
-    text: res.body,
-  };
-}
+): Promise<Reply> => injectRequest(target, method, url, options);
 
 const createToken = (body: Record<string, unknown>): Promise<{ id: string; token: string }> =>
   injectApiToken(server, BOOTSTRAP, body);

@@ -17,7 +17,7 @@ import type { HoldDesk } from '../../src/jobs/index.js';
 import { buildServer, type GantryServer } from '../../src/server/index.js';
 import { grants, type Access } from '../../src/server/roles.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { injectApiToken, parseTestConfig } from '../helpers/in-process.js';
+import { injectApiToken, injectRequest, parseTestConfig } from '../helpers/in-process.js';
 import { recordFigures, startRegistry, type RegistryProcess } from '../helpers/index.js';
 import { FakeDesk } from '../integration/fake-desk.js';
 
@@ -52,23 +52,11 @@ let app: App;
 let server: GantryServer;
 let clock = Date.UTC(2026, 5, 1, 12);
 
-async function call(
+const call = (
   method: Method,
   url: string,
   options: { headers?: Record<string, string>; token?: string; body?: unknown } = {},
-): Promise<Reply> {
-  const res = await server.http.inject({
-    method,
-    url,
-    headers: {
-      ...(options.token !== undefined && { authorization: `Bearer ${options.token}` }),
-      ...options.headers,
-    },
-    ...(options.body !== undefined && { payload: options.body as Record<string, unknown> }),
-  });
-  const type = String(res.headers['content-type'] ?? '');
-  return { status: res.statusCode, body: type.startsWith('application/json') ? res.json() : undefined };
-}
+): Promise<Reply> => injectRequest<NonNullable<Reply['body']>>(server, method, url, options);
 
 const createToken = (spec: Record<string, unknown>): Promise<{ id: string; token: string }> =>
   injectApiToken(server, BOOTSTRAP, spec);
