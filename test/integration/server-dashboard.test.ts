@@ -3,14 +3,10 @@
  * `inject()`) over a real store (PGlite): what each answers for tokens of different roles and
  * teams, and a one-line 400 for bad input.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../src/app.js';
-import { buildServer, type GantryServer } from '../../src/server/index.js';
-import { openStore, type Store } from '../../src/store/index.js';
-import { injectApiToken, injectRequest, parseTestConfig } from '../helpers/in-process.js';
+import type { GantryServer } from '../../src/server/index.js';
+import type { Store } from '../../src/store/index.js';
+import { injectRequest, startInProcessServer, type InProcessServer } from '../helpers/in-process.js';
 
 const BOOTSTRAP = `gty_${'b'.repeat(64)}`;
 
@@ -37,43 +33,34 @@ teams:
 
 type Method = 'GET' | 'POST' | 'DELETE';
 
-let root = '';
+let world: InProcessServer | undefined;
 let store: Store;
-let app: App;
 let server: GantryServer;
 const clock = Date.UTC(2026, 5, 1, 12);
-const tokens: Record<string, { id: string; token: string }> = {};
+let tokens: InProcessServer['tokens'];
 
 const call = (method: Method, url: string, options: { token?: string; body?: unknown } = {}) =>
   injectRequest(server, method, url, options);
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'gantry-server-dashboard-'));
-  store = await openStore({ dataDir: join(root, 'data') });
-  app = createApp({
-    config: parseTestConfig(CONFIG),
-    env: {},
-    authFile: '/nonexistent/auth.json',
-    actor: 'test',
+  world = await startInProcessServer({
+    tmpPrefix: 'gantry-server-dashboard-',
+    config: CONFIG,
+    bootstrapToken: BOOTSTRAP,
+    now: () => new Date(clock),
+    tokens: {
+      admin: { name: 'root', roles: ['admin'] },
+      ci: { name: 'ci-web', roles: ['ci'], groups: ['builders'], teams: ['payments'], expiresIn: '1h' },
+      viewer: { name: 'viewer', roles: ['viewer'] },
+      approver: { name: 'carol', roles: ['approver:prod', 'approver:uat'], groups: ['operations'] },
+      deployer: { name: 'argo', roles: ['deployer'], teams: ['platform'] },
+    },
   });
-  server = await buildServer({ store, app: () => app, now: () => new Date(clock), version: 'test' });
-  await server.tokens.seedBootstrap(BOOTSTRAP, { actor: 'test', time: new Date(clock) });
-  const specs: Record<string, Record<string, unknown>> = {
-    admin: { name: 'root', roles: ['admin'] },
-    ci: { name: 'ci-web', roles: ['ci'], groups: ['builders'], teams: ['payments'], expiresIn: '1h' },
-    viewer: { name: 'viewer', roles: ['viewer'] },
-    approver: { name: 'carol', roles: ['approver:prod', 'approver:uat'], groups: ['operations'] },
-    deployer: { name: 'argo', roles: ['deployer'], teams: ['platform'] },
-  };
-  for (const [key, spec] of Object.entries(specs))
-    tokens[key] = await injectApiToken(server, BOOTSTRAP, spec);
+  ({ store, server, tokens } = world);
 }, 120_000);
 
 afterAll(async () => {
-  await server?.http.close();
-  await app?.close();
-  await store?.close();
-  if (root) await rm(root, { recursive: true, force: true });
+  await world?.close();
 }, 60_000);
 
 describe('GET /api/v1/session', () => {

@@ -5,14 +5,9 @@
  * it, reading the history back (team-scoped), and the reports as `targets` of the status cells.
  * Drift against real registries is proven end to end in serve-deployments.test.ts.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp, type App } from '../../src/app.js';
-import { buildServer, type GantryServer } from '../../src/server/index.js';
-import { openStore, type Store } from '../../src/store/index.js';
-import { injectApiToken, parseTestConfig } from '../helpers/in-process.js';
+import type { GantryServer } from '../../src/server/index.js';
+import { startInProcessServer, type InProcessServer } from '../helpers/in-process.js';
 
 const BOOTSTRAP = `gty_${'b'.repeat(64)}`;
 const DIGEST = `sha256:${'d'.repeat(64)}`;
@@ -33,9 +28,7 @@ interface Reply {
   readonly body: Record<string, unknown>;
 }
 
-let root = '';
-let store: Store;
-let app: App;
+let world: InProcessServer | undefined;
 let server: GantryServer;
 const clock = Date.UTC(2026, 5, 1, 12);
 const tokens: Record<string, string> = {};
@@ -54,33 +47,26 @@ const report = (token: string | undefined, body: Record<string, unknown>): Promi
   call('POST', '/api/v1/deployments', token, body);
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'gantry-server-deployments-'));
-  store = await openStore({ dataDir: join(root, 'data') });
-  app = createApp({
-    config: parseTestConfig(CONFIG),
-    env: {},
-    authFile: '/nonexistent/auth.json',
-    actor: 'test',
+  world = await startInProcessServer({
+    tmpPrefix: 'gantry-server-deployments-',
+    config: CONFIG,
+    bootstrapToken: BOOTSTRAP,
+    now: () => new Date(clock),
+    tokens: {
+      deployer: { name: 'argocd', roles: ['deployer'] },
+      ci: { name: 'ci', roles: ['ci'] },
+      viewer: { name: 'viewer', roles: ['viewer'] },
+      approver: { name: 'carol', roles: ['approver:prod'] },
+      payments: { name: 'argocd-payments', roles: ['deployer'], teams: ['payments'] },
+      platformViewer: { name: 'viewer-platform', roles: ['viewer'], teams: ['platform'] },
+    },
   });
-  server = await buildServer({ store, app: () => app, now: () => new Date(clock), version: 'test' });
-  await server.tokens.seedBootstrap(BOOTSTRAP, { actor: 'test', time: new Date(clock) });
-  const specs: Record<string, Record<string, unknown>> = {
-    deployer: { name: 'argocd', roles: ['deployer'] },
-    ci: { name: 'ci', roles: ['ci'] },
-    viewer: { name: 'viewer', roles: ['viewer'] },
-    approver: { name: 'carol', roles: ['approver:prod'] },
-    payments: { name: 'argocd-payments', roles: ['deployer'], teams: ['payments'] },
-    platformViewer: { name: 'viewer-platform', roles: ['viewer'], teams: ['platform'] },
-  };
-  for (const [key, spec] of Object.entries(specs))
-    tokens[key] = (await injectApiToken(server, BOOTSTRAP, spec)).token;
+  ({ server } = world);
+  for (const [key, made] of Object.entries(world.tokens)) tokens[key] = made.token;
 }, 120_000);
 
 afterAll(async () => {
-  await server?.http.close();
-  await app?.close();
-  await store?.close();
-  if (root) await rm(root, { recursive: true, force: true });
+  await world?.close();
 }, 60_000);
 
 describe('POST /api/v1/deployments', () => {

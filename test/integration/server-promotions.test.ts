@@ -5,24 +5,22 @@
  * added later without the right access level fails here. One event-stream test runs over a real
  * socket.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createApp, type App } from '../../src/app.js';
+import type { App } from '../../src/app.js';
 import {
   buildServer,
   createServerMetrics,
   type GantryServer,
   type ServerMetrics,
 } from '../../src/server/index.js';
-import { JobQueue, openStore, type Store } from '../../src/store/index.js';
+import { JobQueue, type Store } from '../../src/store/index.js';
 import {
   injectApiToken,
   injectRequest,
-  parseTestConfig,
+  startInProcessServer,
   type InjectRequestOptions,
+  type InProcessServer,
 } from '../helpers/in-process.js';
 import { FakeDesk } from './fake-desk.js';
 import { sseEvents } from '../helpers/sse.js';
@@ -51,7 +49,7 @@ interface Reply {
   readonly text: string;
 }
 
-let root = '';
+let world: InProcessServer | undefined;
 let store: Store;
 let app: App;
 let desk: FakeDesk;
@@ -78,45 +76,33 @@ async function promote(token: string, app = 'web', to = 'prod'): Promise<string>
 }
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'gantry-server-promotions-'));
-  store = await openStore({ dataDir: join(root, 'data') });
-  app = createApp({
-    config: parseTestConfig(CONFIG),
-    env: {},
-    authFile: '/nonexistent/auth.json',
-    actor: 'test',
-  });
   desk = new FakeDesk();
   metrics = createServerMetrics();
-  server = await buildServer({
-    store,
-    app: () => app,
-    desk,
-    metrics,
+  world = await startInProcessServer({
+    tmpPrefix: 'gantry-server-promotions-',
+    config: CONFIG,
+    bootstrapToken: BOOTSTRAP,
     now: () => new Date(clock),
-    version: 'test',
+    server: { desk, metrics },
+    tokens: {
+      ci: { name: 'ci-web', roles: ['ci'], groups: ['builders'] },
+      ciPayments: { name: 'ci-payments', roles: ['ci'], teams: ['payments'] },
+      viewer: { name: 'viewer', roles: ['viewer'] },
+      viewerPlatform: { name: 'viewer-platform', roles: ['viewer'], teams: ['platform'] },
+      prodApprover: { name: 'carol', roles: ['approver:prod'], groups: ['operations'] },
+      stagingApprover: { name: 'bob', roles: ['approver:staging'] },
+      platformApprover: { name: 'dave', roles: ['approver:prod'], teams: ['platform'] },
+      // Requests as "Alice" and approves as " alice": one person (normalised identities).
+      alice: { name: 'Alice', roles: ['ci', 'approver:prod'] },
+      aliceAgain: { name: 'alice', roles: ['approver:prod'] },
+    },
   });
-  await server.tokens.seedBootstrap(BOOTSTRAP, { actor: 'test', time: new Date(clock) });
-  const specs: Record<string, Record<string, unknown>> = {
-    ci: { name: 'ci-web', roles: ['ci'], groups: ['builders'] },
-    ciPayments: { name: 'ci-payments', roles: ['ci'], teams: ['payments'] },
-    viewer: { name: 'viewer', roles: ['viewer'] },
-    viewerPlatform: { name: 'viewer-platform', roles: ['viewer'], teams: ['platform'] },
-    prodApprover: { name: 'carol', roles: ['approver:prod'], groups: ['operations'] },
-    stagingApprover: { name: 'bob', roles: ['approver:staging'] },
-    platformApprover: { name: 'dave', roles: ['approver:prod'], teams: ['platform'] },
-    // Requests as "Alice" and approves as " alice": one person (normalised identities).
-    alice: { name: 'Alice', roles: ['ci', 'approver:prod'] },
-    aliceAgain: { name: 'alice', roles: ['approver:prod'] },
-  };
-  for (const [key, spec] of Object.entries(specs)) tokens[key] = (await createToken(spec)).token;
+  ({ store, app, server } = world);
+  for (const [key, made] of Object.entries(world.tokens)) tokens[key] = made.token;
 }, 120_000);
 
 afterAll(async () => {
-  await server?.http.close();
-  await app?.close();
-  await store?.close();
-  if (root) await rm(root, { recursive: true, force: true });
+  await world?.close();
 }, 60_000);
 
 describe('access control on every route', () => {
