@@ -164,3 +164,43 @@ export async function createApiToken(
     throw new Error(`POST /api/v1/tokens (${request.name}): ${r.status} ${JSON.stringify(r.body)}`);
   return r.body.token;
 }
+
+/**
+ * Polls `GET /api/v1/promotions/{id}` until the promotion is in one of `states` and returns what
+ * the API shows of it; throws with the state it is in when `timeoutMs` (default 60 s) passes.
+ */
+export async function waitForPromotionState<T extends { state: string }>(
+  server: { url: string },
+  token: string,
+  id: string,
+  states: readonly string[],
+  options: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await api<T>(server, token, 'GET', `/api/v1/promotions/${id}`);
+    if (r.status === 200 && states.includes(r.body.state)) return r.body;
+    if (Date.now() > deadline)
+      throw new Error(`promotion ${id} is ${r.body.state} after ${timeoutMs} ms, not ${states.join('|')}`);
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100));
+  }
+}
+
+/**
+ * Calls `probe` every `intervalMs` (default 100) until it gives a value other than undefined,
+ * and returns that value; throws `timed out waiting for ${what}` after `timeoutMs` (default 60 s).
+ */
+export async function waitUntil<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  options: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const end = Date.now() + (options.timeoutMs ?? 60_000);
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100));
+  }
+}

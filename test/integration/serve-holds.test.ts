@@ -20,6 +20,7 @@ import {
   startRegistry,
   type GantryServerProcess,
   type RegistryProcess,
+  waitForPromotionState,
 } from '../helpers/index.js';
 import { expectMatchesSchema } from './json-schemas.js';
 import { runCli } from './run-cli.js';
@@ -35,15 +36,8 @@ interface View {
 const makeToken = (server: { url: string }, name: string, roles: string[]): Promise<string> =>
   createApiToken(server, BOOTSTRAP, { name, roles });
 
-async function waitFor(server: { url: string }, token: string, id: string, state: string): Promise<View> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const r = await api<View>(server, token, 'GET', `/api/v1/promotions/${id}`);
-    if (r.status === 200 && r.body.state === state) return r.body;
-    if (Date.now() > deadline) throw new Error(`promotion ${id} is ${r.body.state}, not ${state}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const waitFor = (server: { url: string }, token: string, id: string, state: string): Promise<View> =>
+  waitForPromotionState<View>(server, token, id, [state]);
 
 async function ledgerTypes(server: { url: string }, token: string, subject: string): Promise<string[]> {
   const r = await api<{ entries: { type: string }[] }>(

@@ -25,6 +25,7 @@ import {
   type GantryServerProcess,
   type RegistryProcess,
   writeDevProdConfig,
+  waitForPromotionState,
 } from '../helpers/index.js';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
 import { runCli } from './run-cli.js';
@@ -56,21 +57,13 @@ const makeToken = (
 ): Promise<string> =>
   createApiToken(server, BOOTSTRAP, { name, roles, ...(groups.length > 0 && { groups }) });
 
-async function waitFor(
+const waitFor = (
   server: { url: string },
   token: string,
   id: string,
   states: readonly string[],
   timeoutMs = 60_000,
-): Promise<View> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await api<View>(server, token, 'GET', `/api/v1/promotions/${id}`);
-    if (r.status === 200 && states.includes(r.body.state)) return r.body;
-    if (Date.now() > deadline) throw new Error(`promotion ${id} is ${r.body.state}, not ${states.join('|')}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+): Promise<View> => waitForPromotionState<View>(server, token, id, states, { timeoutMs });
 
 async function ledgerOf(server: { url: string }, token: string, subject: string): Promise<LedgerRow[]> {
   const r = await api<{ entries: LedgerRow[] }>(

@@ -22,6 +22,7 @@ import {
   type GantryServerProcess,
   type RegistryProcess,
   writeDevProdConfig,
+  waitUntil,
 } from '../helpers/index.js';
 import { runCli } from './run-cli.js';
 
@@ -67,15 +68,8 @@ function verify(key: Buffer, headers: IncomingHttpHeaders, body: string): boolea
   });
 }
 
-async function until<T>(what: string, get: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await get();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, get: () => Promise<T | undefined>, ms = 60_000): Promise<T> =>
+  waitUntil(what, get, { timeoutMs: ms, intervalMs: 100 });
 
 describe('webhooks out through gantry serve (real processes)', () => {
   let dev: RegistryProcess;

@@ -28,6 +28,7 @@ import {
   startRegistry,
   type GantryServerProcess,
   type RegistryProcess,
+  waitUntil,
 } from '../helpers/index.js';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.js';
 import { registryRequest } from '../helpers/registry-http.js';
@@ -161,15 +162,8 @@ async function token(name: string, roles: string[], groups: string[] = []): Prom
   return r.body.token;
 }
 
-async function until<T>(what: string, get: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await get();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+const until = <T>(what: string, get: () => Promise<T | undefined>, ms = 60_000): Promise<T> =>
+  waitUntil(what, get, { timeoutMs: ms, intervalMs: 150 });
 
 async function ended(t: string, id: string): Promise<{ state: string }> {
   return until(`promotion ${id} to end`, async () => {

@@ -6,12 +6,12 @@
 import { createHash } from 'node:crypto';
 import {
   ALL_MANIFEST_TYPES,
-  api,
   createApiToken,
   registryRequest,
   type RegistryProcess,
   type TestImage,
   type TestIndex,
+  waitForPromotionState,
 } from '../helpers/index.js';
 
 /** The bootstrap token of the suites' servers. */
@@ -33,22 +33,14 @@ export const makeToken = (server: { url: string }, name: string, roles: string[]
   createApiToken(server, BOOTSTRAP, { name, roles });
 
 /** Polls a promotion until it is in one of `states`. */
-export async function waitForPromotion(
+export const waitForPromotion = (
   server: { url: string },
   token: string,
   id: string,
   timeoutMs: number,
   states: readonly string[] = ENDED,
-): Promise<PromotionView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await api<PromotionView>(server, token, 'GET', `/api/v1/promotions/${id}`);
-    if (r.status === 200 && states.includes(r.body.state)) return r.body;
-    if (Date.now() > deadline)
-      throw new Error(`promotion ${id} is ${r.body.state} after ${timeoutMs} ms, not ${states.join('|')}`);
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-}
+): Promise<PromotionView> =>
+  waitForPromotionState<PromotionView>(server, token, id, states, { timeoutMs, intervalMs: 150 });
 
 export const sha256 = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
