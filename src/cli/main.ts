@@ -360,6 +360,10 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'embedded store (PGlite) directory (default ./gantry-data)')
     .option('--database-url <url>', 'PostgreSQL store instead of --data-dir (default: $GANTRY_DATABASE_URL)')
     .option('--no-dashboard', 'serve the API only, not the web dashboard at /')
+    .option(
+      '--job-lease <duration>',
+      'how long a promotion job stays with a replica that stopped renewing it (renewed every third; default 15s, 3s to 10m)',
+    )
     .action(run(async () => (await import('./server-commands.js')).serve as Action));
   const ledger = program.command('ledger').description('check and export the hash-chained ledger');
   ledger
