@@ -5,7 +5,7 @@
  * exit codes; the flags that only change a local run are refused, and a token without admin, an
  * unknown environment and a run that outlasts `--timeout` each end with their documented code.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -222,26 +222,106 @@ sync:
   }, 30_000);
 
   it('--timeout: a run that has not ended prints its id and exits 10; it goes on on the server', async () => {
-    // A stand-in server whose run never ends.
-    const id = `run_${'c'.repeat(32)}`;
-    const run = { id, kind: 'gc', name: 'dev', state: 'running', error: null, report: null };
-    const stub: Server = createServer((req, res) => {
-      res.writeHead(req.method === 'POST' ? 202 : 200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(req.method === 'POST' ? { ...run, state: 'queued' } : run));
-    });
-    await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
+    const stub = await stubServer((_, res) => answer(res, { ...RUNNING, state: 'running' }));
     try {
-      const url = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
-      const r = await runCli(['gc', '--env', 'dev', '--yes', '--timeout', '1200ms', '--server', url], {
+      const r = await runCli(['gc', '--env', 'dev', '--yes', '--timeout', '1200ms', '--server', stub.url], {
         env: { GANTRY_TOKEN: ADMIN },
       });
       expect(r.code, r.stderr).toBe(10);
-      expect(r.stdout).toBe(`${id}\n`);
+      expect(r.stdout).toBe(`${RUNNING.id}\n`);
       expect(r.stderr).toContain(
-        `gc dev: run ${id} is still running after --timeout 1200ms; it goes on on the server [LIFECYCLE_WAIT_TIMEOUT]`,
+        `gc dev: run ${RUNNING.id} is still running after --timeout 1200ms; it goes on on the server [LIFECYCLE_WAIT_TIMEOUT]`,
       );
     } finally {
-      await new Promise((resolve) => stub.close(resolve));
+      await stub.close();
+    }
+  }, 30_000);
+
+  it('a read of the run that goes unanswered is tried again once; twice in a row, or no server, is exit 9', async () => {
+    const done = {
+      ...RUNNING,
+      state: 'succeeded',
+      report: {
+        kind: 'gc',
+        name: 'dev',
+        dryRun: true,
+        startedAt: NOW,
+        finishedAt: NOW,
+        items: [],
+        kept: {},
+        totals: {},
+      },
+    };
+    let reads = 0;
+    /** Cuts the first `cut` reads of the run off without an answer, then answers it ended. */
+    const flaky = (cut: number) =>
+      stubServer((req, res) => {
+        if (req.method === 'GET' && ++reads <= cut) req.socket.destroy();
+        else answer(res, req.method === 'POST' ? RUNNING : done);
+      });
+    const once = await flaky(1);
+    try {
+      const r = await runCli(['gc', '--env', 'dev', '--server', once.url], { env: { GANTRY_TOKEN: ADMIN } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(
+        'gc dev: would delete 0 manifests (dry run: nothing deleted; --yes deletes)\nkept: nothing\n',
+      );
+      expect(reads).toBe(2);
+    } finally {
+      await once.close();
+    }
+    reads = 0;
+    const twice = await flaky(2);
+    const gone = await stubServer(() => undefined);
+    await gone.close();
+    try {
+      const [r, unreachable, badToken] = await Promise.all([
+        runCli(['sync', 'base', '--server', twice.url], { env: { GANTRY_TOKEN: ADMIN } }),
+        runCli(['gc', '--env', 'dev', '--server', gone.url], { env: { GANTRY_TOKEN: ADMIN } }),
+        remote(['gc', '--env', 'dev'], `gty_${'0'.repeat(64)}`),
+      ]);
+      expect(r.code, r.stderr).toBe(9);
+      expect(r.stderr).toMatch(/^gantry: cannot reach .*\[SERVER_UNREACHABLE\]\n$/m);
+      expect(reads).toBe(2);
+      expect(unreachable.code, unreachable.stderr).toBe(9);
+      expect(unreachable.stderr).toMatch(/^gantry: cannot reach .*\[SERVER_UNREACHABLE\]\n$/);
+      expect(badToken.code, badToken.stderr).toBe(6);
+      expect(badToken.stderr).toMatch(/^gantry: .*\[API_UNAUTHENTICATED\]\n$/);
+    } finally {
+      await twice.close();
     }
   }, 30_000);
 });
+
+const NOW = '2026-01-01T00:00:00.000Z';
+/** A gc run as a stand-in server shows it while it goes on. */
+const RUNNING = {
+  id: `run_${'c'.repeat(32)}`,
+  kind: 'gc',
+  name: 'dev',
+  state: 'queued',
+  error: null,
+  report: null,
+};
+
+function answer(res: ServerResponse, body: unknown): void {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/** A stand-in Gantry server on 127.0.0.1 answering every request with `handle`. */
+async function stubServer(
+  handle: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const server: Server = createServer(handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

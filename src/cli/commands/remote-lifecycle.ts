@@ -2,8 +2,9 @@
  * `gantry gc --server` and `gantry sync --server`: the lifecycle runs of a Gantry server
  * (docs/server.md, "Using the CLI with a server"). Each run is asked for with
  * `POST /api/v1/lifecycle/runs` (an admin token) and followed with `GET /api/v1/lifecycle/runs/{id}`
- * until it ends; then its report is printed as the local command prints its own, with the same exit
- * codes. The server runs with its own gantry.yaml and credentials, so the flags that change the
+ * until it ends (a read that goes unanswered is tried again once; two in a row are
+ * `SERVER_UNREACHABLE`). Then its report is printed as the local command prints its own, with the
+ * same exit codes. The server runs with its own gantry.yaml and credentials, so the flags that change the
  * local run (`--keep`, `--older-than`, `--config`, …) are refused rather than ignored.
  */
 import { parseDuration } from '../../config/index.js';
@@ -122,6 +123,7 @@ async function runOnServer(
   const what = `${body.kind} ${body.name}`;
   say?.(`${what}: run ${run.id} ${run.state} on ${client.server}`);
   let state = run.state;
+  let strikes = 0;
   // The answer to the POST has no report (and the run is queued): read the run until it ends.
   for (;;) {
     if (deadline !== undefined && Date.now() >= deadline) {
@@ -133,7 +135,15 @@ async function runOnServer(
       );
     }
     await sleep(deadline === undefined ? POLL_MS : Math.min(POLL_MS, deadline - Date.now()));
-    run = await client.get(path(run.id), runView);
+    try {
+      run = await client.get(path(run.id), runView);
+      strikes = 0;
+    } catch (error) {
+      // One unanswered read is tolerated (a replica restarting; the run goes on elsewhere), two in a row are not.
+      if (!(error instanceof GantryError) || error.code !== 'SERVER_UNREACHABLE' || ++strikes > 1)
+        throw error;
+      continue;
+    }
     if (run.state !== state) {
       state = run.state;
       say?.(`${what}: run ${run.id} ${run.state}`);
