@@ -85,7 +85,7 @@ export async function sync(names: string[], options: RemoteSyncOptions): Promise
   const client = clientFor(options, LOCAL_APP_FLAGS);
   const json = options.json === true;
   const reports: LifecycleReport[] = [];
-  for (const name of new Set(names))
+  for (const name of names)
     reports.push(
       await runOnServer(
         client,
