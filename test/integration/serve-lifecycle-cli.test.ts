@@ -21,6 +21,7 @@ import {
   type GantryServerProcess,
   type RegistryProcess,
 } from '../helpers/index.js';
+import { expectMatchesSchema } from './json-schemas.js';
 import { runCli } from './run-cli.js';
 
 const ADMIN = `gty_${'7'.repeat(64)}`;
@@ -140,6 +141,7 @@ sync:
     expect(r.stderr).toBe('');
     const remoteReport = JSON.parse(r.stdout) as Record<string, unknown>;
     const localReport = JSON.parse(l.stdout) as Record<string, unknown>;
+    expectMatchesSchema('gc', remoteReport);
     expect(Object.keys(remoteReport).sort()).toEqual(Object.keys(localReport).sort());
     const { startedAt: _a, finishedAt: _b, ...same } = localReport;
     expect(remoteReport).toMatchObject(same);
@@ -173,6 +175,7 @@ sync:
     expect(unknown.code, unknown.stderr).toBe(5);
     expect(unknown.stderr).toMatch(/^gantry: .*no environment "nope".*\[API_NOT_FOUND\]\n$/);
     expect(protectedEnv.code, protectedEnv.stdout).toBe(3);
+    expectMatchesSchema('error', JSON.parse(protectedEnv.stdout));
     expect(JSON.parse(protectedEnv.stdout)).toMatchObject({ error: { code: 'GC_PROTECTED' } });
     expect(await digestOf(dev, 'dev/web', digests['0.9.0'] as string)).toBe(digests['0.9.0']);
   }, 30_000);
@@ -213,6 +216,7 @@ sync:
     const r = await remote(['sync', 'base', '--json']);
     expect(r.code, r.stdout).toBe(0);
     const reports = JSON.parse(r.stdout) as { name: string; dryRun: boolean; items: { digest: string }[] }[];
+    expectMatchesSchema('sync', reports);
     expect(reports.map((x) => [x.name, x.dryRun])).toEqual([['base', false]]);
     expect(reports[0]?.items.map((i) => i.digest)).toContain(digests.base);
     expect(await digestOf(mirror, 'mirror/base/node', '22.1')).toBe(digests.base);
