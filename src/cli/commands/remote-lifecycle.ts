@@ -85,16 +85,22 @@ export async function sync(names: string[], options: RemoteSyncOptions): Promise
   const client = clientFor(options, LOCAL_APP_FLAGS);
   const json = options.json === true;
   const reports: LifecycleReport[] = [];
-  for (const name of names)
-    reports.push(
-      await runOnServer(
-        client,
-        { kind: 'sync', name, dryRun: options.dryRun === true },
-        json,
-        timeoutMs,
-        options.timeout,
-      ),
-    );
+  try {
+    for (const name of names)
+      reports.push(
+        await runOnServer(
+          client,
+          { kind: 'sync', name, dryRun: options.dryRun === true },
+          json,
+          timeoutMs,
+          options.timeout,
+        ),
+      );
+  } catch (error) {
+    // The jobs before it did run on the server: say so before the error (not with --json: one document).
+    if (!json) finishSync(reports, false);
+    throw error;
+  }
   return finishSync(reports, json);
 }
 
