@@ -108,7 +108,7 @@ export function LifecycleRunPage({ id }: { id: string }) {
       {Object.keys(totals).length === 0 ? (
         <p class="muted">{UNDER_WAY.includes(r.state) ? 'Not finished yet.' : 'No totals.'}</p>
       ) : (
-        <dl class="facts" aria-label="Totals">
+        <dl class="facts lifecycle-totals">
           {Object.entries(totals).map(([k, v]) => (
             <Fragment key={k}>
               <dt>{k}</dt>

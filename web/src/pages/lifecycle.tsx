@@ -153,12 +153,12 @@ export function LifecyclePage({ query }: { query: URLSearchParams }) {
                   </td>
                   {admin && (
                     <td data-label="Actions">
-                      <button
-                        type="button"
-                        aria-label={`Run ${s.kind} ${s.name} now…`}
-                        onClick={() => (starting.value = { kind: s.kind, name: s.name })}
-                      >
+                      <button type="button" onClick={() => (starting.value = { kind: s.kind, name: s.name })}>
                         Run now…
+                        <span class="visually-hidden">
+                          {' '}
+                          ({s.kind} of {s.name})
+                        </span>
                       </button>
                     </td>
                   )}
