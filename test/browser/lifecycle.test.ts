@@ -98,6 +98,7 @@ describe('dashboard: lifecycle runs (real Chromium, real gantry serve)', () => {
       expect(gcText).toContain('never');
       expect(await schedules.filter({ hasText: 'mirror-web' }).textContent()).toContain('sync');
       expect(await page.getByText('No gc or sync run yet.').count()).toBe(1);
+      expect(await page.getByRole('form', { name: 'Run any job now' }).count()).toBe(1);
       await clean(ctx, page);
 
       // Run now: a dry run unless chosen otherwise.
@@ -228,7 +229,7 @@ describe('dashboard: lifecycle runs (real Chromium, real gantry serve)', () => {
         .poll(() => page.getByRole('region', { name: 'Recent runs' }).locator('tbody tr').count())
         .toBeGreaterThan(0);
       expect(await page.getByRole('button', { name: /Run/ }).count()).toBe(0);
-      expect(await page.getByRole('form', { name: 'Run a job now' }).count()).toBe(0);
+      expect(await page.getByRole('form', { name: 'Run any job now' }).count()).toBe(0);
       expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
       await clean(ctx, page);
       await screenshot(page, 'lifecycle-phone');
@@ -239,6 +240,29 @@ describe('dashboard: lifecycle runs (real Chromium, real gantry serve)', () => {
         dryRun: true,
       });
       expect(refused.status).toBe(403);
+
+      // A failed run's error is one line of text, whatever it holds (no markup is interpreted).
+      const [latest] = await runs();
+      const hostile = '<img src=x onerror="document.title=1">';
+      await page.route(`**/api/v1/lifecycle/runs/${latest?.id}`, async (route) => {
+        const body = (await (await route.fetch()).json()) as Run;
+        await route.fulfill({
+          status: 200,
+          contentType: 'application/json',
+          body: JSON.stringify({
+            ...body,
+            state: 'failed',
+            error: { code: 'REGISTRY_DELETE_REFUSED', message: `refused ${hostile}\nsecond line` },
+          }),
+        });
+      });
+      await page.goto(`/lifecycle/runs/${latest?.id}`);
+      const alert = page.locator('main').getByRole('alert');
+      await alert.waitFor();
+      expect(await alert.textContent()).toBe(`REGISTRY_DELETE_REFUSED: refused ${hostile}`);
+      expect(await page.locator('main img').count()).toBe(0);
+      expect(await page.title()).toBe('Lifecycle run · Gantry');
+      await clean(ctx, page);
     } finally {
       await ctx.close();
     }

@@ -28,6 +28,13 @@ const KEPT_BECAUSE: Record<string, string> = {
   unchanged: 'the mirror already holds it',
 };
 
+/** Totals in reading order: the counts of the kind first, bytes last. */
+function ordered(kind: LifecycleRun['kind'], totals: Record<string, number>): [string, number][] {
+  const first = kind === 'gc' ? ['planned', 'deleted'] : ['copied', 'tagged', 'skipped'];
+  const rank = (k: string) => (k === 'bytes' ? 99 : first.includes(k) ? first.indexOf(k) : 50);
+  return Object.entries(totals).sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
 export function LifecycleRunPage({ id }: { id: string }) {
   const run = useLoad(
     () => api<LifecycleRun>('GET', `/api/v1/lifecycle/runs/${encodeURIComponent(id)}`),
@@ -53,7 +60,7 @@ export function LifecycleRunPage({ id }: { id: string }) {
       </section>
     );
   const report = r.report ?? undefined;
-  const totals = report?.totals ?? r.totals ?? {};
+  const totals = ordered(r.kind, report?.totals ?? r.totals ?? {});
   const kept = Object.entries(report?.kept ?? {}).filter(([, n]) => n > 0);
   const items = report?.items ?? [];
   const shown = all.value ? items : items.slice(0, ITEM_CAP);
@@ -105,11 +112,11 @@ export function LifecycleRunPage({ id }: { id: string }) {
       </dl>
 
       <h2>Totals</h2>
-      {Object.keys(totals).length === 0 ? (
+      {totals.length === 0 ? (
         <p class="muted">{UNDER_WAY.includes(r.state) ? 'Not finished yet.' : 'No totals.'}</p>
       ) : (
         <dl class="facts lifecycle-totals">
-          {Object.entries(totals).map(([k, v]) => (
+          {totals.map(([k, v]) => (
             <Fragment key={k}>
               <dt>{k}</dt>
               <dd>{k === 'bytes' ? bytes(v) : v}</dd>
@@ -199,10 +206,21 @@ function Items({ items, dryRun }: { items: readonly LifecycleItem[]; dryRun: boo
                   {item.repository}@{item.digest}
                 </code>
               </td>
-              <td data-label="Tags" class="review-wrap">
-                {item.tags && item.tags.length > 0 ? item.tags.join(', ') : <span class="muted">—</span>}
+              <td data-label="Tags">
+                {item.tags && item.tags.length > 0 ? (
+                  item.tags.map((t, n) => (
+                    <Fragment key={t}>
+                      {n > 0 && ', '}
+                      <span class="lifecycle-nowrap">{t}</span>
+                    </Fragment>
+                  ))
+                ) : (
+                  <span class="muted">—</span>
+                )}
               </td>
-              <td data-label="Size">{bytes(item.bytes)}</td>
+              <td data-label="Size" class="lifecycle-nowrap">
+                {bytes(item.bytes)}
+              </td>
               <td data-label="Reason" class="review-wrap">
                 {item.reason ?? <span class="muted">—</span>}
               </td>

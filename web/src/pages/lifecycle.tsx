@@ -179,9 +179,9 @@ export function LifecyclePage({ query }: { query: URLSearchParams }) {
       )}
       {started.value && (
         <p role="status">
-          Run <a href={runHref(started.value.id)}>{started.value.id}</a> ({started.value.kind}{' '}
+          Started run <a href={runHref(started.value.id)}>{started.value.id}</a> ({started.value.kind} of{' '}
           {started.value.name}
-          {started.value.dryRun ? ', dry run' : ''}) queued.
+          {started.value.dryRun ? ', dry run' : ''}): its state is below.
         </p>
       )}
 
@@ -276,15 +276,18 @@ function OtherJob({
   return (
     <form
       class="filters"
-      aria-label="Run a job now"
+      aria-labelledby="run-other-heading"
       onSubmit={(e) => {
         e.preventDefault();
         if (name) onChoose(chosenKind.value, name);
       }}
     >
+      <h3 id="run-other-heading" class="lifecycle-other">
+        Run any job now
+      </h3>
       <ReviewSelect
         id="run-kind"
-        label="Run now: kind"
+        label="Job kind"
         value={chosenKind.value}
         options={KINDS}
         onChange={(v) => (chosenKind.value = v === 'sync' ? 'sync' : 'gc')}
