@@ -17,6 +17,11 @@ import {
 import { registryRequest } from '../helpers/index.js';
 import { APPS, startDashboardWorld, VERSIONS, type DashboardWorld } from './fixture.js';
 
+/** The pages' polling interval while a run is under way (POLL_MS in web/src/lifecycle-parts.tsx). */
+const POLL_MS = 2000;
+/** Items a run's page renders before "Show all" (ITEM_CAP in web/src/pages/lifecycle-run.tsx). */
+const ITEM_CAP = 500;
+
 /** Far enough away that no scheduled slot comes while the test runs. */
 const CRON = '0 0 1 1 *';
 
@@ -263,6 +268,61 @@ describe('dashboard: lifecycle runs (real Chromium, real gantry serve)', () => {
       expect(await page.locator('main img').count()).toBe(0);
       expect(await page.title()).toBe('Lifecycle run · Gantry');
       await clean(ctx, page);
+    } finally {
+      await ctx.close();
+    }
+  });
+
+  it('polls while a run is under way, stops when the page is left, and caps a long report', async () => {
+    const ctx = await dashboardContext(world.browser, world.server.url, VIEWPORTS.desktop);
+    try {
+      const page = await ctx.newPage();
+      await signIn(page, world.tokens.victor);
+      const [latest] = await runs();
+      // The list says the newest run is still running: the page reads it again every few seconds.
+      let listReads = 0;
+      await page.route('**/api/v1/lifecycle/runs?*', async (route) => {
+        listReads++;
+        const body = (await (await route.fetch()).json()) as { runs: Run[] };
+        const [first, ...rest] = body.runs;
+        await route.fulfill({
+          status: 200,
+          contentType: 'application/json',
+          body: JSON.stringify({ runs: [{ ...first, state: 'running', finishedAt: null }, ...rest] }),
+        });
+      });
+      await page.goto('/lifecycle');
+      await expect.poll(() => listReads, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+      await page.getByRole('link', { name: 'Ledger' }).click();
+      await page.getByRole('heading', { name: 'Ledger', level: 1 }).waitFor();
+      const left = listReads;
+      await page.waitForTimeout(2 * POLL_MS + 500);
+      expect(listReads).toBe(left);
+      await page.unroute('**/api/v1/lifecycle/runs?*');
+
+      // A report of 600 items shows the first 500, and the rest on request.
+      await page.route(`**/api/v1/lifecycle/runs/${latest?.id}`, async (route) => {
+        const body = (await (await route.fetch()).json()) as Run & { report: NonNullable<Run['report']> };
+        const item = {
+          action: 'delete',
+          repository: 'r.example/app',
+          digest: `sha256:${'0'.repeat(64)}`,
+          done: false,
+        };
+        await route.fulfill({
+          status: 200,
+          contentType: 'application/json',
+          body: JSON.stringify({ ...body, report: { ...body.report, items: Array(600).fill(item) } }),
+        });
+      });
+      await page.goto(`/lifecycle/runs/${latest?.id}`);
+      const items = page.getByRole('region', { name: 'Items of this run' }).locator('tbody tr');
+      await expect.poll(() => items.count()).toBe(ITEM_CAP);
+      expect(await page.getByRole('heading', { name: 'Items (600)' }).count()).toBe(1);
+      expect(await page.getByText(`Showing the first ${ITEM_CAP} of 600 items.`).count()).toBe(1);
+      await clean(ctx, page);
+      await page.getByRole('button', { name: 'Show all 600' }).click();
+      await expect.poll(() => items.count()).toBe(600);
     } finally {
       await ctx.close();
     }
