@@ -64,7 +64,10 @@ export function LifecyclePage({ query }: { query: URLSearchParams }) {
   const underWay =
     list.some((r) => UNDER_WAY.includes(r.state)) ||
     allSchedules.some((s) => s.lastRun && UNDER_WAY.includes(s.lastRun.state)) ||
-    (started.value !== undefined && !list.some((r) => r.id === started.value?.id));
+    // The run just started, until the list (when its filter lets it in) shows it.
+    (started.value !== undefined &&
+      (!kind || started.value.kind === kind) &&
+      !list.some((r) => r.id === started.value?.id));
   usePolling(underWay, reload);
   const now = clock.value;
 
