@@ -39,6 +39,20 @@ export function runHref(id: string): string {
 }
 
 export function LifecyclePage({ query }: { query: URLSearchParams }) {
+  // gc and sync cover every application: the API refuses them to a token limited to teams.
+  if ((session.value?.token.teams.length ?? 0) > 0)
+    return (
+      <section>
+        <h1>Lifecycle</h1>
+        <p class="error" role="alert">
+          Gc and sync runs cover every application: a token limited to teams cannot read them.
+        </p>
+      </section>
+    );
+  return <Lifecycle query={query} />;
+}
+
+function Lifecycle({ query }: { query: URLSearchParams }) {
   const kind = kindOf(query.get('kind'));
   const admin = session.value?.may.admin === true;
   const schedules = useLoad(
