@@ -295,7 +295,7 @@ teams: { shop: [web] }
     }
   });
 
-  it('polls while a run is under way, stops when the page is left, and caps a long report', async () => {
+  it('polls while a run is under way (list and run), stops when the page is left, and caps a long report', async () => {
     const ctx = await dashboardContext(world.browser, world.server.url, VIEWPORTS.desktop);
     try {
       const page = await ctx.newPage();
@@ -321,6 +321,32 @@ teams: { shop: [web] }
       await page.waitForTimeout(2 * POLL_MS + 500);
       expect(listReads).toBe(left);
       await page.unroute('**/api/v1/lifecycle/runs?*');
+
+      // A run's page read while the run is queued follows it to its end without a reload.
+      let runReads = 0;
+      await page.route(`**/api/v1/lifecycle/runs/${latest?.id}`, async (route) => {
+        if (runReads++ > 0) return route.continue();
+        const body = (await (await route.fetch()).json()) as Run;
+        await route.fulfill({
+          status: 200,
+          contentType: 'application/json',
+          body: JSON.stringify({
+            ...body,
+            state: 'queued',
+            startedAt: null,
+            finishedAt: null,
+            totals: null,
+            report: null,
+          }),
+        });
+      });
+      await page.goto(`/lifecycle/runs/${latest?.id}`);
+      const state = page.locator('main .state-line');
+      await expect.poll(() => state.textContent()).toContain('queued');
+      expect(await page.getByText('Not finished yet.').count()).toBeGreaterThan(0);
+      await expect.poll(() => state.textContent(), { timeout: 10_000 }).toContain('succeeded');
+      expect(runReads).toBe(2);
+      await page.unroute(`**/api/v1/lifecycle/runs/${latest?.id}`);
 
       // A report of 600 items shows the first 500, and the rest on request.
       await page.route(`**/api/v1/lifecycle/runs/${latest?.id}`, async (route) => {
