@@ -9,8 +9,9 @@
  * promotions  100 small-image promotions end to end, one replica (embedded store): < 10 s
  * replicas    the same with two replicas on one PostgreSQL: < 10 s
  * mounted     one promotion within one registry, every blob mounted: POST → completed ≤ 150 ms (median)
+ * idle        a server at rest (embedded store, 3 applications, a webhook): CPU < 2.5 % of one core over 60 s
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,7 +30,7 @@ import {
 import { startPostgres, type PostgresCluster } from '../test/helpers/postgres.js';
 import { loadTest, quantile } from './bench/load.js';
 
-const SCENARIOS = ['status', 'promotions', 'replicas', 'mounted'] as const;
+const SCENARIOS = ['status', 'promotions', 'replicas', 'mounted', 'idle'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const BOOTSTRAP = `gty_${'b'.repeat(64)}`;
 const log = (m: string): void => void process.stderr.write(`${m}\n`);
@@ -315,7 +316,62 @@ applications: [${apps.join(', ')}]
   };
 }
 
-const RUN: Record<Scenario, (res: Resources) => Promise<Result>> = { status, promotions, replicas, mounted };
+/** CPU time (user + system) of process `pid` so far, in seconds, from /proc (Linux). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at ") "; utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+}
+
+async function idle(res: Resources): Promise<Result> {
+  const apps = names(3, 'rest');
+  const registry = await res.registry();
+  const dir = await res.dir();
+  const config = join(dir, 'gantry.yaml');
+  await writeFile(
+    config,
+    `registries:
+  one: { url: "${registry.url}" }
+environments:
+  staging: { registry: one, prefix: staging }
+  prod: { registry: one, prefix: prod, from: [staging], tags: { floating: [current] } }
+applications: [${apps.join(', ')}]
+webhooks:
+  audit: { url: "http://127.0.0.1:9/hook", secretEnv: BENCH_WEBHOOK_SECRET }
+`,
+  );
+  const server = await res.server({
+    config,
+    dataDir: join(dir, 'data'),
+    env: { GANTRY_LOG_LEVEL: 'warn', BENCH_WEBHOOK_SECRET: `whsec_${'a'.repeat(32)}` },
+  });
+  const pid = server.child.pid;
+  if (pid === undefined) throw new Error('idle: the server has no pid');
+  // Start-up (migrations, the first schedule tick, JIT) is not rest: wait it out.
+  await new Promise((r) => setTimeout(r, 10_000));
+  const seconds = 60;
+  const before = await cpuSeconds(pid);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const used = (await cpuSeconds(pid)) - before;
+  const percent = (100 * used) / seconds;
+  return {
+    scenario: 'idle',
+    target: 'CPU < 2.5 % of one core at rest (60 s)',
+    measured: `${percent.toFixed(2)} % of one core (${used.toFixed(2)} s CPU in ${seconds} s)`,
+    pass: percent < 2.5,
+    details: { cpuSeconds: used, seconds, percent },
+  };
+}
+
+const RUN: Record<Scenario, (res: Resources) => Promise<Result>> = {
+  status,
+  promotions,
+  replicas,
+  mounted,
+  idle,
+};
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -64,6 +64,7 @@ const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   API_NOT_FOUND: ExitCode.notFound,
   PROMOTION_CANCELLED: ExitCode.refused,
   PROMOTION_WAIT_TIMEOUT: ExitCode.pending,
+  LIFECYCLE_WAIT_TIMEOUT: ExitCode.pending,
   SERVER_UNREACHABLE: ExitCode.unreachable,
   SERVER_TLS: ExitCode.tls,
   OPERATION_ABORTED: ExitCode.aborted,

@@ -45,17 +45,19 @@ function serverOption(cmd: Command): Command {
   );
 }
 
-type RemoteName = 'promote' | 'approve' | 'reject' | 'status' | 'history' | 'rollback';
+type RemoteName = 'promote' | 'approve' | 'reject' | 'status' | 'history' | 'rollback' | 'gc' | 'sync';
 
 /** The server form of a command when `--server` or `$GANTRY_SERVER` is set, else the local one. */
 function localOrRemote(
   name: RemoteName,
   local: () => Promise<Action>,
 ): (options: { server?: string }) => Promise<Action> {
-  return async (options) =>
-    serverUrlOf(options.server) === undefined
-      ? local()
-      : ((await import('./commands/remote.js'))[name] as Action);
+  return async (options) => {
+    if (serverUrlOf(options.server) === undefined) return local();
+    if (name === 'gc' || name === 'sync')
+      return (await import('./commands/remote-lifecycle.js'))[name] as Action;
+    return (await import('./commands/remote.js'))[name] as Action;
+  };
 }
 
 /** Builds the command tree. */
@@ -275,29 +277,46 @@ export function buildProgram(): Command {
   ).action(
     run(localOrRemote('rollback', async () => (await import('./commands/rollback.js')).rollback as Action)),
   );
-  appOptions(
-    program
-      .command('sync')
-      .description(
-        "mirror repositories (e.g. base images) into other registries, as gantry.yaml's sync: jobs say; copies only what changed",
-      )
-      .argument('[names...]', 'sync jobs to run (default: every one)')
-      .option('--dry-run', 'show what would be copied and tagged; write nothing'),
-  ).action(run(async () => (await import('./commands/sync.js')).sync as Action));
-  appOptions(
-    program
-      .command('gc')
-      .description(
-        "delete an environment's old images that were never promoted (a plan unless --yes); never what rollback needs",
-      )
-      .requiredOption('--env <env>', 'environment (a protected one is refused)')
-      .option(
-        '--older-than <duration>',
-        "only images older than this (default: the env's retention.olderThan, else 30d)",
-      )
-      .option('--keep <n>', "keep the newest N per application (default: the env's retention.keep, else 20)")
-      .option('--yes', 'delete (without it: print what would be deleted and why)'),
-  ).action(run(async () => (await import('./commands/gc.js')).gc as Action));
+  serverOption(
+    appOptions(
+      program
+        .command('sync')
+        .description(
+          "mirror repositories (e.g. base images) into other registries, as gantry.yaml's sync: jobs say; copies only what changed",
+        )
+        .argument('[names...]', 'sync jobs to run (default: every one; with --server: at least one)')
+        .option('--dry-run', 'show what would be copied and tagged; write nothing'),
+    ),
+  )
+    .option(
+      '--timeout <duration>',
+      'with --server: stop waiting for a run after this long (exit 10, it goes on)',
+    )
+    .action(run(localOrRemote('sync', async () => (await import('./commands/sync.js')).sync as Action)));
+  serverOption(
+    appOptions(
+      program
+        .command('gc')
+        .description(
+          "delete an environment's old images that were never promoted (a plan unless --yes); never what rollback needs",
+        )
+        .requiredOption('--env <env>', 'environment (a protected one is refused)')
+        .option(
+          '--older-than <duration>',
+          "only images older than this (default: the env's retention.olderThan, else 30d; not with --server)",
+        )
+        .option(
+          '--keep <n>',
+          "keep the newest N per application (default: the env's retention.keep, else 20; not with --server)",
+        )
+        .option('--yes', 'delete (without it: print what would be deleted and why)'),
+    ),
+  )
+    .option(
+      '--timeout <duration>',
+      'with --server: stop waiting for the run after this long (exit 10, it goes on)',
+    )
+    .action(run(localOrRemote('gc', async () => (await import('./commands/gc.js')).gc as Action)));
   addRegistryOptions(
     program
       .command('verify')
@@ -360,6 +379,10 @@ export function buildProgram(): Command {
     .option('--data-dir <dir>', 'embedded store (PGlite) directory (default ./gantry-data)')
     .option('--database-url <url>', 'PostgreSQL store instead of --data-dir (default: $GANTRY_DATABASE_URL)')
     .option('--no-dashboard', 'serve the API only, not the web dashboard at /')
+    .option(
+      '--job-lease <duration>',
+      'how long a promotion job stays with a replica that stopped renewing it (renewed every third; default 15s, 3s to 10m)',
+    )
     .action(run(async () => (await import('./server-commands.js')).serve as Action));
   const ledger = program.command('ledger').description('check and export the hash-chained ledger');
   ledger

@@ -54,6 +54,7 @@ export const ErrorCodes = [
   'PROMOTION_WAIT_TIMEOUT',
   // lifecycle (gantry gc)
   'GC_PROTECTED',
+  'LIFECYCLE_WAIT_TIMEOUT',
   'ATTESTATION_INVALID',
   'ATTESTATION_MISSING',
   // pinning deployment files

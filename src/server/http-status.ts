@@ -40,6 +40,7 @@ const TABLE: Readonly<Partial<Record<ErrorCode, number>>> = Object.freeze({
   // the CLI's own codes for a server it talks to (the server never answers them)
   PROMOTION_CANCELLED: 409,
   PROMOTION_WAIT_TIMEOUT: 504,
+  LIFECYCLE_WAIT_TIMEOUT: 504,
   SERVER_UNREACHABLE: 502,
   SERVER_TLS: 502,
   SERVER_PROTOCOL: 502,

@@ -14,12 +14,30 @@ describe('dashboard: every page, both widths, accessible (real Chromium)', () =>
   let waitingId = '';
 
   beforeAll(async () => {
-    world = await startDashboardWorld({ name: 'a11y' });
+    world = await startDashboardWorld({ name: 'a11y', devRetention: '{ keep: 0, schedule: "0 0 1 1 *" }' });
     await world.promote('web', '1.0.0', 'staging', ['completed']);
     await world.promote('web', '1.1.0', 'staging', ['completed']);
     const waiting = await world.promote('web', '1.1.0', 'prod', ['awaiting-approval']);
     waitingId = waiting.id;
     const digest = world.digests.web?.['1.1.0'] as string;
+    const gc = await world.call<{ id: string }>(world.tokens.admin, 'POST', '/api/v1/lifecycle/runs', {
+      kind: 'gc',
+      name: 'dev',
+      dryRun: true,
+    });
+    expect(gc.status, JSON.stringify(gc.body)).toBe(202);
+    // Judge the run's page with its report.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const run = await world.call<{ state: string }>(
+        world.tokens.admin,
+        'GET',
+        `/api/v1/lifecycle/runs/${gc.body.id}`,
+      );
+      if (run.body.state === 'succeeded') break;
+      if (Date.now() > deadline) throw new Error(`the dry-run gc is ${run.body.state}, not succeeded`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     pages = [
       '/',
       '/approvals',
@@ -29,6 +47,8 @@ describe('dashboard: every page, both widths, accessible (real Chromium)', () =>
       '/ledger',
       '/diff?left=staging&right=prod',
       '/admin',
+      '/lifecycle',
+      `/lifecycle/runs/${gc.body.id}`,
       '/no-such-page',
     ];
   }, 180_000);

@@ -69,6 +69,8 @@ export interface WorldOptions {
   readonly layerBytes?: Partial<Record<(typeof APPS)[number], number>>;
   /** The prod proxy's initial fault script. */
   readonly fault?: FaultFunction;
+  /** The dev environment's `retention:` (flow YAML, e.g. `{ keep: 0, schedule: "0 3 * * *" }`). */
+  readonly devRetention?: string;
   /** YAML appended to gantry.yaml (e.g. a `webhooks:` section). */
   readonly extraConfig?: string;
   /** More environment variables of the server (e.g. a webhook secret). */
@@ -105,7 +107,7 @@ export async function startDashboardWorld(options: WorldOptions): Promise<Dashbo
   dev: { url: "${dev.url}" }
   prod: { url: "${proxy.url}" }
 environments:
-  dev: { registry: dev, prefix: dev }
+  dev: { registry: dev, prefix: dev${options.devRetention ? `, retention: ${options.devRetention}` : ''} }
   staging:
     registry: dev
     prefix: staging

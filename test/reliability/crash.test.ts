@@ -39,8 +39,10 @@ import {
 const seed = seedOf();
 const random: Rng = rng(seed);
 const at = `(GANTRY_SEED=${seed})`;
-/** The job lease of `gantry serve` (docs/server.md "Promotions as durable jobs"; no flag changes it). */
+/** The default job lease of `gantry serve` (docs/server.md "Promotions as durable jobs"). */
 const LEASE_MS = 15_000;
+/** The `--job-lease` every other handover trial runs with, to show the flag sets the handover time. */
+const SHORT_LEASE_MS = 6_000;
 /** How long an idle worker waits before it looks for jobs again (src/jobs/runner.ts `idleMs`). */
 const IDLE_POLL_MS = 500;
 
@@ -71,6 +73,9 @@ const figures = {
   handoverMsMedian: 0,
   handoverMsMax: 0,
   leaseMs: LEASE_MS,
+  shortLeaseMs: SHORT_LEASE_MS,
+  shortLeaseHandovers: 0,
+  shortLeaseHandoverMsMax: 0,
   pgRestarts: 0,
   pgOutageApiStatus: '',
   backends: '',
@@ -568,17 +573,25 @@ async function expectOnce(
   figures.ledgerVerified += 1;
 }
 
+/** Handover times with the default lease. */
 const handovers: number[] = [];
 
 describe('two replicas on PostgreSQL', () => {
   it(
-    'a replica killed mid-copy: the other takes its job over within the lease time (measured)',
+    'a replica killed mid-copy: the other takes its job over within the lease time (measured), the default 15 s or a --job-lease of 6 s',
     async () => {
       backendsCovered.add('postgres-replicas');
       const databaseUrl = await pg.createDatabase('crash_replicas');
-      const start = (): Promise<GantryServerProcess> =>
-        startGantryServer({ config: world.config, databaseUrl, bootstrapToken: BOOTSTRAP });
-      let running = await start();
+      // Even trials kill a replica holding its job with the default lease, odd ones with --job-lease 6s.
+      const leaseOf = (trial: number): number => (trial % 2 === 0 ? LEASE_MS : SHORT_LEASE_MS);
+      const start = (leaseMs: number): Promise<GantryServerProcess> =>
+        startGantryServer({
+          config: world.config,
+          databaseUrl,
+          bootstrapToken: BOOTSTRAP,
+          ...(leaseMs !== LEASE_MS && { args: ['--job-lease', `${leaseMs / 1000}s`] }),
+        });
+      let running = await start(leaseOf(0));
       let spare: GantryServerProcess | undefined;
       const ci = await makeToken(running, 'ci-replicas', ['ci']);
       try {
@@ -621,7 +634,8 @@ describe('two replicas on PostgreSQL', () => {
           });
           expect(posted.status, what).toBe(202);
           await within(uploading.promise, 30_000, `no upload from the first replica: ${what}`);
-          spare = await start();
+          const leaseMs = leaseOf(t);
+          spare = await start(leaseOf(t + 1));
           const killedAt = Date.now();
           await running.kill();
           dead = true;
@@ -630,12 +644,18 @@ describe('two replicas on PostgreSQL', () => {
           figures.killsDuringCopy += 1;
           await within(progressed.promise, LEASE_MS + 30_000, `no handover: ${what}`);
           const ms = progressAt - killedAt;
-          handovers.push(ms);
-          console.log(`crash: ${what}: handed over in ${ms} ms`);
-          // The lease runs out at most LEASE_MS after the last heartbeat (before the kill); the
-          // other replica claims at its next look (IDLE_POLL_MS); its first registry request then
-          // follows within a claim and a plan read (2 s on a loaded 2-core machine).
-          expect(ms, what).toBeLessThanOrEqual(LEASE_MS + IDLE_POLL_MS + 2_000);
+          if (leaseMs === LEASE_MS) handovers.push(ms);
+          else {
+            figures.shortLeaseHandovers += 1;
+            figures.shortLeaseHandoverMsMax = Math.max(figures.shortLeaseHandoverMsMax, ms);
+          }
+          console.log(`crash: ${what}: handed over in ${ms} ms (lease ${leaseMs} ms)`);
+          // The lease runs out at most leaseMs after the last heartbeat (before the kill) and at
+          // least two thirds of it after (heartbeats go every third); the other replica claims at
+          // its next look (IDLE_POLL_MS); its first registry request then follows within a claim
+          // and a plan read (2 s on a loaded 2-core machine).
+          expect(ms, what).toBeLessThanOrEqual(leaseMs + IDLE_POLL_MS + 2_000);
+          expect(ms, what).toBeGreaterThanOrEqual((leaseMs * 2) / 3 - 1_000);
           running = spare;
           spare = undefined;
           const view = (await waitAll(running, ci, [posted.body.id])).get(posted.body.id) as View;

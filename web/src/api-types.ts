@@ -316,3 +316,64 @@ export interface WebhookDelivery {
   readonly createdAt: string;
   readonly updatedAt: string;
 }
+
+/** A lifecycle job: `gc` (retention of an environment) or `sync` (a mirror job of gantry.yaml). */
+export type LifecycleKind = 'gc' | 'sync';
+
+/** The state of a gc or sync run. */
+export type LifecycleState = 'queued' | 'running' | 'succeeded' | 'failed';
+
+/** One thing a gc or sync run did (or, in a dry run, would do). */
+export interface LifecycleItem {
+  readonly action: 'delete' | 'copy' | 'tag';
+  /** `registry-host/repository`. */
+  readonly repository: string;
+  readonly digest: string;
+  readonly tags?: string[];
+  readonly bytes?: number;
+  readonly reason?: string;
+  readonly done: boolean;
+}
+
+/** The report of a finished run (`GET /api/v1/lifecycle/runs/{id}`). */
+export interface LifecycleReport {
+  readonly kind: LifecycleKind;
+  readonly name: string;
+  readonly dryRun: boolean;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly items: LifecycleItem[];
+  /** What was left alone, counted by reason. */
+  readonly kept: Record<string, number>;
+  readonly totals: Record<string, number>;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/** A run of `GET /api/v1/lifecycle/runs` (newest first); `report` only when one run is read. */
+export interface LifecycleRun {
+  readonly id: string;
+  readonly kind: LifecycleKind;
+  /** The environment (gc) or the sync job. */
+  readonly name: string;
+  readonly trigger: 'schedule' | 'api';
+  readonly scheduledFor: string | null;
+  readonly dryRun: boolean;
+  readonly requestedBy: string;
+  readonly state: LifecycleState;
+  readonly createdAt: string;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly totals: Record<string, number> | null;
+  readonly error: { readonly code: string; readonly message: string } | null;
+  readonly report?: LifecycleReport | null;
+}
+
+/** A schedule of `GET /api/v1/lifecycle/schedules`. */
+export interface LifecycleSchedule {
+  readonly kind: LifecycleKind;
+  readonly name: string;
+  /** Five-field cron, UTC. */
+  readonly schedule: string;
+  readonly nextRunAt: string | null;
+  readonly lastRun: LifecycleRun | null;
+}

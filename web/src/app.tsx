@@ -14,6 +14,8 @@ import { HistoryPage } from './pages/history';
 import { LedgerPage } from './pages/ledger';
 import { DiffPage } from './pages/diff';
 import { AdminPage } from './pages/admin';
+import { LifecyclePage } from './pages/lifecycle';
+import { LifecycleRunPage } from './pages/lifecycle-run';
 import { pendingApprovals } from './live';
 
 interface Page {
@@ -35,6 +37,12 @@ const PAGES: readonly Page[] = [
   { pattern: '/history', title: 'History', render: (_p, q) => <HistoryPage query={q} /> },
   { pattern: '/ledger', title: 'Ledger', render: (_p, q) => <LedgerPage query={q} /> },
   { pattern: '/diff', title: 'Diff', render: (_p, q) => <DiffPage query={q} /> },
+  { pattern: '/lifecycle', title: 'Lifecycle', render: (_p, q) => <LifecyclePage query={q} /> },
+  {
+    pattern: '/lifecycle/runs/:id',
+    title: 'Lifecycle run',
+    render: (p) => <LifecycleRunPage id={p.id ?? ''} />,
+  },
   { pattern: '/admin', title: 'Admin', render: () => <AdminPage /> },
 ];
 
@@ -45,6 +53,7 @@ const NAV: readonly { href: string; label: string; admin?: boolean; allTeams?: b
   { href: '/history', label: 'History' },
   { href: '/ledger', label: 'Ledger', allTeams: true },
   { href: '/diff', label: 'Diff' },
+  { href: '/lifecycle', label: 'Lifecycle', allTeams: true },
   { href: '/admin', label: 'Admin', admin: true },
 ];
 

@@ -1,8 +1,9 @@
 /**
  * The commands that go through a Gantry server when `--server URL` or `GANTRY_SERVER` is set
  * (docs/server.md, "Using the CLI with a server"): `promote` (and `promote --release`), `approve`,
- * `reject`, `status`, `history` and `rollback`. They print what the local commands print and keep
- * their exit codes; the server holds the registry credentials and the identity is the API token.
+ * `reject`, `status`, `history` and `rollback` here, `gc` and `sync` in remote-lifecycle.ts. They
+ * print what the local commands print and keep their exit codes; the server holds the registry
+ * credentials and the identity is the API token.
  */
 import { loadReleaseFile, parseDuration } from '../../config/index.js';
 import { ErrorCodes, GantryError, type ErrorCode } from '../../core/index.js';
@@ -53,10 +54,7 @@ export interface DecisionOptions extends RemoteOptions {
 }
 
 /** The client of the server `options` name, refusing the local flags in `local` that were given. */
-export function clientFor(
-  options: RemoteOptions,
-  local: readonly (keyof RemoteOptions | 'key' | 'report')[],
-): ServerClient {
+export function clientFor(options: RemoteOptions, local: readonly string[]): ServerClient {
   const server = serverUrlOf(options.server);
   if (server === undefined)
     throw new GantryError('USAGE_INVALID', 'no server: pass --server URL or set GANTRY_SERVER');
@@ -67,12 +65,18 @@ export function clientFor(
   if (given.length > 0)
     throw new GantryError(
       'USAGE_INVALID',
-      `${given.map((f) => `--${f}`).join(', ')} ${given.length === 1 ? 'has' : 'have'} no effect against a server (it uses its own gantry.yaml and credentials, and your identity is GANTRY_TOKEN's); drop ${given.length === 1 ? 'it' : 'them'}`,
+      `${given.map(flagOf).join(', ')} ${given.length === 1 ? 'has' : 'have'} no effect against a server (it uses its own gantry.yaml and credentials, and your identity is GANTRY_TOKEN's); drop ${given.length === 1 ? 'it' : 'them'}`,
     );
   return ServerClient.fromEnvironment(server);
 }
 
-const LOCAL_APP_FLAGS = ['config', 'authfile', 'actor'] as const;
+/** The flag of an option name: `olderThan` → `--older-than`. */
+export function flagOf(option: string): string {
+  return `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** The flags of commands that read gantry.yaml, refused against a server. */
+export const LOCAL_APP_FLAGS = ['config', 'authfile', 'actor'] as const;
 
 /** `gantry promote --server`: requests the promotion and, unless `--no-wait`, waits for its end. */
 export async function promote(

@@ -15,6 +15,7 @@ import {
   formatProblem,
   MAX_CONFIG_FILE_BYTES,
   parseConfig,
+  parseDuration,
   webhookTargets,
 } from '../../config/index.js';
 import { GantryError, toGantryError } from '../../core/index.js';
@@ -32,11 +33,17 @@ export interface ServeOptions extends StoreCommandOptions {
   readonly listen?: string;
   /** `--no-dashboard`: serve the API only. */
   readonly dashboard?: boolean;
+  /** `--job-lease DURATION`: how long a promotion job stays with a replica that stops renewing it. */
+  readonly jobLease?: string;
 }
+
+/** The shortest and longest `--job-lease`: heartbeats go every third of it. */
+const JOB_LEASE_MS = { min: 3_000, max: 600_000, default: 15_000 } as const;
 
 /** Runs the server until SIGTERM or SIGINT; returns the exit code. */
 export async function serve(options: ServeOptions): Promise<number> {
   const { host, port } = parseListen(options.listen ?? '127.0.0.1:8080');
+  const leaseMs = parseJobLease(options.jobLease);
   const dashboardDir = options.dashboard === false ? undefined : builtDashboard();
   const file = findConfigFile(options.config);
   const store = storeOptions(options, {
@@ -91,6 +98,7 @@ export async function serve(options: ServeOptions): Promise<number> {
     ...(bootstrapToken !== undefined && bootstrapToken !== '' && { bootstrapToken }),
     version: VERSION,
     lifecycleRunners: { gc: runGc, sync: runSync },
+    runtime: { leaseMs },
     ...(dashboardDir !== undefined && { dashboardDir }),
   });
   const where =
@@ -149,6 +157,18 @@ export async function serve(options: ServeOptions): Promise<number> {
 }
 
 /** Parses `host:port` (`[v6]:port` for IPv6); port 0 picks a free one. */
+/** `--job-lease`, e.g. `15s` or `1m`, in ms; between 3 s and 10 min. */
+export function parseJobLease(value: string | undefined): number {
+  if (value === undefined) return JOB_LEASE_MS.default;
+  const ms = parseDuration(value);
+  if (ms === undefined || ms < JOB_LEASE_MS.min || ms > JOB_LEASE_MS.max)
+    throw new GantryError(
+      'USAGE_INVALID',
+      `--job-lease must be a duration from 3s to 10m, such as 15s or 1m; got "${value}"`,
+    );
+  return ms;
+}
+
 export function parseListen(value: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value);
   const port = Number(m?.[3]);
