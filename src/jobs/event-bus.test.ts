@@ -103,6 +103,33 @@ describe('EventBus.watchAll', () => {
     stop();
     bus.close();
   });
+  it('does not deliver a view again when only its stored time moved (copy progress stored), but does when it shows a change', async () => {
+    const rows: PromotionView[] = [];
+    const bus = new EventBus(() => Promise.resolve([]), 500, {
+      changed: () => Promise.resolve(rows),
+      pollMs: 1000,
+      now: () => new Date('2026-06-01T12:00:00Z'),
+    });
+    const got: PromotionView[] = [];
+    bus.watchAll((e) => {
+      if (e.type === 'promotion') got.push(e.promotion);
+    });
+    const copying = view('p1', 'copying', '2026-06-01T12:00:01.000Z');
+    bus.entered('p1', 'copying', copying);
+    // The runner stored progress twice: the row's time moved, the view shows the same.
+    for (const at of ['2026-06-01T12:00:02.000Z', '2026-06-01T12:00:03.000Z']) {
+      rows.splice(0, rows.length, { ...copying, updatedAt: at });
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    expect(got).toEqual([copying]);
+    // A cancel asked for while copying: same state, a different view.
+    const cancelling = { ...copying, updatedAt: '2026-06-01T12:00:04.000Z', cancelRequested: true };
+    rows.splice(0, rows.length, cancelling);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(got).toEqual([copying, cancelling]);
+    bus.close();
+  });
+
   it('pages on when a poll reads a full page of changes', async () => {
     const all = ['p1', 'p2', 'p3', 'p4', 'p5'].map((id, i) =>
       view(id, 'requested', `2026-06-01T12:00:0${i + 1}.000Z`),

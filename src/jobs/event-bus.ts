@@ -169,10 +169,14 @@ export class EventBus {
       .finally(() => this.#reading.delete(id));
   }
 
-  /** Delivers `view` to watchers of all unless it was delivered already, or a later change was. */
+  /**
+   * Delivers `view` to watchers of all unless what it shows was delivered already, or a later
+   * change was. `updatedAt` is not part of what it shows: the runner stores copy progress about
+   * once a second, which moves it without changing the view.
+   */
   #deliverAll(view: PromotionView): void {
     if (this.#all.size === 0) return;
-    const key = `${view.updatedAt}|${view.state}|${String(view.cancelRequested ?? false)}`;
+    const key = shownOf(view);
     const last = this.#delivered.get(view.id);
     if (last && (last.key === key || last.updatedAt > view.updatedAt)) return;
     this.#delivered.set(view.id, {
@@ -265,6 +269,12 @@ export class EventBus {
       this.#polling = false;
     }
   }
+}
+
+/** What a view shows watchers, without the time it was stored. */
+function shownOf(view: PromotionView): string {
+  const { updatedAt: _stored, ...shown } = view;
+  return JSON.stringify(shown);
 }
 
 function safeAll(listener: AllListener, event: DeskEvent): void {
