@@ -5,15 +5,7 @@
  * gets a clear refusal instead of the page.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Page } from 'playwright-core';
-import {
-  dashboardContext,
-  screenshot,
-  seriousViolations,
-  signIn,
-  VIEWPORTS,
-  type DashboardContext,
-} from '../helpers/browser.js';
+import { dashboardContext, screenshot, expectClean, signIn, VIEWPORTS } from '../helpers/browser.js';
 import { startDashboardWorld, type DashboardWorld } from './fixture.js';
 
 interface Deliveries {
@@ -50,13 +42,6 @@ describe('dashboard: admin (real Chromium, real gantry serve)', () => {
     await world?.stop();
   });
 
-  /** The page is accessible, fetched nothing from elsewhere and logged no error. */
-  async function clean(ctx: DashboardContext, page: Page): Promise<void> {
-    expect(await seriousViolations(page)).toEqual([]);
-    expect(ctx.external).toEqual([]);
-    expect(ctx.pageErrors).toEqual([]);
-  }
-
   it('creates a token whose secret is shown once and signs in, then revokes it so the API refuses it', async () => {
     const ctx = await dashboardContext(world.browser, world.server.url, VIEWPORTS.desktop);
     try {
@@ -66,7 +51,7 @@ describe('dashboard: admin (real Chromium, real gantry serve)', () => {
       const tokens = page.getByRole('region', { name: 'API tokens' });
       await expect.poll(() => tokens.locator('tbody tr').count()).toBe(4);
       expect(await tokens.textContent()).toContain('approver:staging, approver:prod');
-      await clean(ctx, page);
+      await expectClean(ctx, page);
 
       await page.getByLabel('Name').fill('robot');
       await page.getByRole('checkbox', { name: 'viewer' }).check();
@@ -78,7 +63,7 @@ describe('dashboard: admin (real Chromium, real gantry serve)', () => {
       const secret = await shown.getByLabel('Secret').inputValue();
       expect(secret).toMatch(/^gty_/);
       expect(await shown.textContent()).toContain('it will not be shown again');
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await screenshot(page, 'admin-token-secret');
       await shown.getByRole('button', { name: 'Done' }).click();
       await shown.waitFor({ state: 'detached' });
@@ -103,7 +88,7 @@ describe('dashboard: admin (real Chromium, real gantry serve)', () => {
       await robot.getByRole('button', { name: 'Revoke robot' }).click();
       const confirm = page.getByRole('dialog', { name: 'Revoke “robot”?' });
       await confirm.waitFor();
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await confirm.getByRole('button', { name: 'Revoke token' }).click();
       await confirm.waitFor({ state: 'detached' });
       await expect.poll(() => robot.textContent()).toContain('revoked');
@@ -130,7 +115,7 @@ describe('dashboard: admin (real Chromium, real gantry serve)', () => {
               .deliveries[0]?.attempts,
         )
         .toBeGreaterThan(before?.attempts ?? 0);
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await screenshot(page, 'admin-desktop');
     } finally {
       await ctx.close();
@@ -146,7 +131,7 @@ describe('dashboard: admin (real Chromium, real gantry serve)', () => {
       await expect.poll(() => page.getByRole('alert').textContent()).toContain('needs the admin role');
       expect(await page.getByRole('heading', { name: 'API tokens' }).count()).toBe(0);
       expect(await page.getByRole('link', { name: 'Admin' }).count()).toBe(0);
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await screenshot(page, 'admin-viewer-phone');
 
       await page.getByRole('button', { name: 'Sign out' }).click();
@@ -156,7 +141,7 @@ describe('dashboard: admin (real Chromium, real gantry serve)', () => {
         .poll(() => page.getByRole('region', { name: 'API tokens' }).locator('tbody tr').count())
         .toBe(5);
       expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await screenshot(page, 'admin-phone');
     } finally {
       await ctx.close();

@@ -10,14 +10,7 @@ import type { Page } from 'playwright-core';
 import { createApp } from '../../src/app.js';
 import { parseConfig } from '../../src/config/index.js';
 import type { Digest } from '../../src/core/index.js';
-import {
-  dashboardContext,
-  screenshot,
-  seriousViolations,
-  signIn,
-  VIEWPORTS,
-  type DashboardContext,
-} from '../helpers/browser.js';
+import { dashboardContext, screenshot, expectClean, signIn, VIEWPORTS } from '../helpers/browser.js';
 import { makeCosignKeyPair, makeCosignSignature } from '../helpers/cosign.js';
 import { makeArtifact, type TestImage } from '../helpers/index.js';
 import { startDashboardWorld, type DashboardWorld } from './fixture.js';
@@ -122,13 +115,6 @@ describe('dashboard: the candidate page (real Chromium, real gantry serve)', () 
     await world?.stop();
   });
 
-  /** The page is accessible, fetched nothing from elsewhere and logged no error. */
-  async function clean(ctx: DashboardContext, page: Page): Promise<void> {
-    expect(await seriousViolations(page)).toEqual([]);
-    expect(ctx.external).toEqual([]);
-    expect(ctx.pageErrors).toEqual([]);
-  }
-
   const text = async (page: Page, name: string) =>
     (await page.getByRole('region', { name }).textContent()) ?? '';
 
@@ -180,7 +166,7 @@ describe('dashboard: the candidate page (real Chromium, real gantry serve)', () 
       );
       expect(await promotions.textContent()).toContain('rejected');
       expect(await promotions.textContent()).toContain('staging');
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await screenshot(page, 'candidate-desktop');
 
       await page.getByRole('button', { name: 'Promote to prod' }).click();
@@ -205,7 +191,7 @@ describe('dashboard: the candidate page (real Chromium, real gantry serve)', () 
       await page.getByRole('heading', { name: 'Image' }).waitFor();
       expect(await page.getByRole('button', { name: 'Promote to prod' }).count()).toBe(0);
       expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await screenshot(page, 'candidate-phone');
 
       // 1.0.0 in dev, reviewed for staging: nothing refers to it, and staging has no gates.
@@ -214,13 +200,13 @@ describe('dashboard: the candidate page (real Chromium, real gantry serve)', () 
       expect(await text(page, 'Vulnerabilities')).toContain('No vulnerability report');
       expect(await text(page, 'Gates of staging')).toContain('staging has no gates');
       expect(await page.getByText('Nothing refers to this image').count()).toBe(1);
-      await clean(ctx, page);
+      await expectClean(ctx, page);
 
       // 1.0.0 never reached staging: it is no candidate for prod.
       await page.goto(`/apps/web/candidates/${world.digests.web?.['1.0.0'] ?? ''}?env=prod`);
       await expect.poll(() => page.getByRole('alert').textContent()).toContain('is not a candidate');
       ctx.pageErrors.length = 0; // the browser logs the 404 of the API call
-      await clean(ctx, page);
+      await expectClean(ctx, page);
     } finally {
       await ctx.close();
     }

@@ -5,15 +5,7 @@
  * compares two environments.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Page } from 'playwright-core';
-import {
-  dashboardContext,
-  screenshot,
-  seriousViolations,
-  signIn,
-  VIEWPORTS,
-  type DashboardContext,
-} from '../helpers/browser.js';
+import { dashboardContext, screenshot, expectClean, signIn, VIEWPORTS } from '../helpers/browser.js';
 import { startDashboardWorld, type DashboardWorld } from './fixture.js';
 
 describe('dashboard: history, rollback, ledger and diff (real Chromium, real gantry serve)', () => {
@@ -29,13 +21,6 @@ describe('dashboard: history, rollback, ledger and diff (real Chromium, real gan
     await world?.stop();
   });
 
-  /** The page is accessible, fetched nothing from elsewhere and logged no error. */
-  async function clean(ctx: DashboardContext, page: Page): Promise<void> {
-    expect(await seriousViolations(page)).toEqual([]);
-    expect(ctx.external).toEqual([]);
-    expect(ctx.pageErrors).toEqual([]);
-  }
-
   it('rolls back to the only digest staging held before, then the ledger and the diff show it', async () => {
     const ctx = await dashboardContext(world.browser, world.server.url, VIEWPORTS.desktop);
     try {
@@ -48,7 +33,7 @@ describe('dashboard: history, rollback, ledger and diff (real Chromium, real gan
       expect(await rows.nth(1).textContent()).toContain('1.0.0');
       expect(await page.getByLabel('Application').inputValue()).toBe('web');
       expect(await page.getByLabel('Environment').inputValue()).toBe('staging');
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await screenshot(page, 'history-desktop');
 
       await page.getByRole('button', { name: 'Roll back…' }).click();
@@ -61,7 +46,7 @@ describe('dashboard: history, rollback, ledger and diff (real Chromium, real gan
       expect(await radios.first().isChecked()).toBe(true);
       expect(await dialog.textContent()).toContain('1.0.0');
       expect(await dialog.textContent()).not.toContain('1.1.0');
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await screenshot(page, 'history-rollback-dialog');
       // Keyboard: Escape closes the dialog, Enter on the button opens it again with focus inside.
       await page.keyboard.press('Escape');
@@ -98,7 +83,7 @@ describe('dashboard: history, rollback, ledger and diff (real Chromium, real gan
       }>(world.tokens.ci, 'GET', '/api/v1/status');
       const cell = status.body.cells.find((c) => c.environment === 'staging' && c.application === 'web');
       expect(cell?.digest).toBe(world.digests.web?.['1.0.0']);
-      await clean(ctx, page);
+      await expectClean(ctx, page);
 
       // The ledger: verified, and filtered to rollbacks.
       await page.getByRole('link', { name: 'Ledger' }).click();
@@ -111,7 +96,7 @@ describe('dashboard: history, rollback, ledger and diff (real Chromium, real gan
       expect(await entries.first().textContent()).toContain('rollback.completed');
       await entries.first().locator('summary').click();
       expect(await entries.first().locator('pre').textContent()).toContain(world.digests.web?.['1.0.0']);
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await screenshot(page, 'ledger-desktop');
       // Paging towards older entries, three at a time, and back to the newest.
       const seqs = async () => (await entries.locator('td:first-child').allTextContents()).map(Number);
@@ -132,7 +117,7 @@ describe('dashboard: history, rollback, ledger and diff (real Chromium, real gan
       await expect.poll(() => web.textContent()).toContain('differs');
       expect(await web.textContent()).toContain('1.0.0');
       expect(await page.getByRole('status').textContent()).toContain('differ between staging and prod');
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await screenshot(page, 'diff-desktop');
     } finally {
       await ctx.close();
@@ -149,12 +134,12 @@ describe('dashboard: history, rollback, ledger and diff (real Chromium, real gan
       expect(await page.getByRole('button', { name: 'Roll back…' }).count()).toBe(0);
       // The page itself never scrolls sideways; wide tables scroll in their own box.
       expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await screenshot(page, 'history-phone');
       await page.goto('/ledger');
       await expect.poll(() => page.getByText(/Ledger verified/).count()).toBe(1);
       expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await screenshot(page, 'ledger-phone');
 
       // A broken chain is said in the error style, with where and why.
@@ -178,7 +163,7 @@ describe('dashboard: history, rollback, ledger and diff (real Chromium, real gan
         'Ledger broken at #7: entry 7 does not hash to its recorded hash',
       );
       expect(await page.getByText('Ledger verified').count()).toBe(0);
-      await clean(ctx, page);
+      await expectClean(ctx, page);
     } finally {
       await ctx.close();
     }

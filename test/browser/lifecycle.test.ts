@@ -5,15 +5,7 @@
  * matching the API's report (totals, items, kept and why), a real gc's confirmation, and a viewer who sees everything but no way to start a run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Page } from 'playwright-core';
-import {
-  dashboardContext,
-  screenshot,
-  seriousViolations,
-  signIn,
-  VIEWPORTS,
-  type DashboardContext,
-} from '../helpers/browser.js';
+import { dashboardContext, screenshot, expectClean, signIn, VIEWPORTS } from '../helpers/browser.js';
 import { registryRequest } from '../helpers/index.js';
 import { APPS, startDashboardWorld, VERSIONS, type DashboardWorld } from './fixture.js';
 
@@ -64,12 +56,6 @@ teams: { shop: [web] }
     await world?.stop();
   });
 
-  async function clean(ctx: DashboardContext, page: Page): Promise<void> {
-    expect(await seriousViolations(page)).toEqual([]);
-    expect(ctx.external).toEqual([]);
-    expect(ctx.pageErrors).toEqual([]);
-  }
-
   async function runs(kind?: string): Promise<Run[]> {
     const r = await world.call<{ runs: Run[] }>(
       world.tokens.admin,
@@ -105,14 +91,14 @@ teams: { shop: [web] }
       expect(await schedules.filter({ hasText: 'mirror-web' }).textContent()).toContain('sync');
       expect(await page.getByText('No gc or sync run yet.').count()).toBe(1);
       expect(await page.getByRole('form', { name: 'Run any job now' }).count()).toBe(1);
-      await clean(ctx, page);
+      await expectClean(ctx, page);
 
       // Run now: a dry run unless chosen otherwise.
       await page.getByRole('button', { name: 'Run now… (gc of dev)' }).click();
       const dialog = page.getByRole('dialog', { name: 'Run gc of dev now' });
       await dialog.waitFor();
       expect(await dialog.getByRole('radio', { name: /Dry run/ }).isChecked()).toBe(true);
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await dialog.getByRole('button', { name: 'Start dry run' }).click();
       await dialog.waitFor({ state: 'detached' });
 
@@ -141,7 +127,7 @@ teams: { shop: [web] }
           expect(await manifestExists(`dev/${app}`, world.digests[app]?.[version] ?? '')).toBe(true);
       // The schedule's last run is this one.
       await expect.poll(() => gcRow.textContent()).toContain('succeeded');
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await screenshot(page, 'lifecycle-desktop');
 
       // The run's detail: the API's report, item by item.
@@ -171,7 +157,7 @@ teams: { shop: [web] }
         expect(cells.slice(0, 2)).toEqual([reason, String(n)]);
       }
       expect(await page.locator('dl.lifecycle-totals').textContent()).toContain(`planned${totals.planned}`);
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await screenshot(page, 'lifecycle-run-desktop');
 
       // A real gc needs its confirmation ticked; then it deletes what the dry run planned, and no more.
@@ -182,7 +168,7 @@ teams: { shop: [web] }
       const del = dialog.getByRole('button', { name: 'Delete now' });
       expect(await del.isDisabled()).toBe(true);
       expect(await dialog.textContent()).toContain('This deletes images from dev');
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await dialog.getByRole('checkbox', { name: /I understand/ }).check();
       expect(await del.isDisabled()).toBe(false);
       await del.click();
@@ -216,7 +202,7 @@ teams: { shop: [web] }
       expect(await rows.first().textContent()).toContain(
         `${synced?.totals?.copied} copied · ${synced?.totals?.tagged} tagged`,
       );
-      await clean(ctx, page);
+      await expectClean(ctx, page);
     } finally {
       await ctx.close();
     }
@@ -237,7 +223,7 @@ teams: { shop: [web] }
       expect(await page.getByRole('button', { name: /Run/ }).count()).toBe(0);
       expect(await page.getByRole('form', { name: 'Run any job now' }).count()).toBe(0);
       expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
-      await clean(ctx, page);
+      await expectClean(ctx, page);
       await screenshot(page, 'lifecycle-phone');
       // The server says the same.
       const refused = await world.call(world.tokens.victor, 'POST', '/api/v1/lifecycle/runs', {
@@ -289,7 +275,7 @@ teams: { shop: [web] }
       expect(await alert.textContent()).toBe(`REGISTRY_DELETE_REFUSED: refused ${hostile}`);
       expect(await page.locator('main img').count()).toBe(0);
       expect(await page.title()).toBe('Lifecycle run · Gantry');
-      await clean(ctx, page);
+      await expectClean(ctx, page);
     } finally {
       await ctx.close();
     }

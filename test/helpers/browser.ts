@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -143,4 +144,11 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   const path = join(SCREENSHOT_DIR, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   return path;
+}
+
+/** The page is accessible, fetched nothing from another origin and logged no error. */
+export async function expectClean(ctx: DashboardContext, page: Page): Promise<void> {
+  expect(await seriousViolations(page)).toEqual([]);
+  expect(ctx.external).toEqual([]);
+  expect(ctx.pageErrors).toEqual([]);
 }
