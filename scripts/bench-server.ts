@@ -269,8 +269,12 @@ async function untilEnd(base: string, tokenValue: string, id: string): Promise<s
   throw new Error(`event stream of ${id} closed without end`);
 }
 
-async function mounted(res: Resources): Promise<Result> {
-  const apps = names(12, 'one');
+/** One registry with staging → prod prefixes and `apps`; `rest` is appended to its gantry.yaml. */
+async function oneRegistry(
+  res: Resources,
+  apps: readonly string[],
+  rest = '',
+): Promise<{ registry: RegistryProcess; dir: string; config: string }> {
   const registry = await res.registry();
   const dir = await res.dir();
   const config = join(dir, 'gantry.yaml');
@@ -282,8 +286,14 @@ environments:
   staging: { registry: one, prefix: staging }
   prod: { registry: one, prefix: prod, from: [staging], tags: { floating: [current] } }
 applications: [${apps.join(', ')}]
-`,
+${rest}`,
   );
+  return { registry, dir, config };
+}
+
+async function mounted(res: Resources): Promise<Result> {
+  const apps = names(12, 'one');
+  const { registry, dir, config } = await oneRegistry(res, apps);
   await pushApps(registry, 'staging', apps);
   const server = await res.server({ config, dataDir: join(dir, 'data') });
   const ci = await token(server.url, ['ci']);
@@ -326,21 +336,10 @@ async function cpuSeconds(pid: number): Promise<number> {
 }
 
 async function idle(res: Resources): Promise<Result> {
-  const apps = names(3, 'rest');
-  const registry = await res.registry();
-  const dir = await res.dir();
-  const config = join(dir, 'gantry.yaml');
-  await writeFile(
-    config,
-    `registries:
-  one: { url: "${registry.url}" }
-environments:
-  staging: { registry: one, prefix: staging }
-  prod: { registry: one, prefix: prod, from: [staging], tags: { floating: [current] } }
-applications: [${apps.join(', ')}]
-webhooks:
-  audit: { url: "http://127.0.0.1:9/hook", secretEnv: BENCH_WEBHOOK_SECRET }
-`,
+  const { dir, config } = await oneRegistry(
+    res,
+    names(3, 'rest'),
+    'webhooks:\n  audit: { url: "http://127.0.0.1:9/hook", secretEnv: BENCH_WEBHOOK_SECRET }\n',
   );
   const server = await res.server({
     config,
