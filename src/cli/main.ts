@@ -284,7 +284,7 @@ export function buildProgram(): Command {
         .description(
           "mirror repositories (e.g. base images) into other registries, as gantry.yaml's sync: jobs say; copies only what changed",
         )
-        .argument('[names...]', 'sync jobs to run (default: every one; with --server: at least one)')
+        .argument('[names...]', 'sync jobs to run (default: every one, also with --server)')
         .option('--dry-run', 'show what would be copied and tagged; write nothing'),
     ),
   )

@@ -45,6 +45,9 @@ describe('dashboard: lifecycle runs (real Chromium, real gantry serve)', () => {
     from: { registry: dev, repositories: [dev/web], tags: ["1.0.0"] }
     to: [{ registry: dev, prefix: mirror }]
     schedule: "${CRON}"
+  mirror-on-request:
+    from: { registry: dev, repositories: [dev/web], tags: ["1.0.0"] }
+    to: [{ registry: dev, prefix: on-request }]
 teams: { shop: [web] }
 `,
     });
@@ -90,7 +93,14 @@ teams: { shop: [web] }
       expect(gcText).toContain('never');
       expect(await schedules.filter({ hasText: 'mirror-web' }).textContent()).toContain('sync');
       expect(await page.getByText('No gc or sync run yet.').count()).toBe(1);
-      expect(await page.getByRole('form', { name: 'Run any job now' }).count()).toBe(1);
+      const anyJob = page.getByRole('form', { name: 'Run any job now' });
+      expect(await anyJob.count()).toBe(1);
+      // A sync job without a schedule is not a schedule, but it may be run now.
+      expect(await schedules.filter({ hasText: 'mirror-on-request' }).count()).toBe(0);
+      await anyJob.getByLabel('Job kind').selectOption('sync');
+      const syncOptions = await anyJob.getByLabel('Sync job').locator('option').allTextContents();
+      expect(syncOptions).toEqual(expect.arrayContaining(['mirror-web', 'mirror-on-request']));
+      await anyJob.getByLabel('Job kind').selectOption('gc');
       await expectClean(ctx, page);
 
       // Run now: a dry run unless chosen otherwise.

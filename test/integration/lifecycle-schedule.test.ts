@@ -563,6 +563,23 @@ describe('two replicas on one PostgreSQL', () => {
         }),
       ],
     });
+    // Every job a run can be asked for, scheduled or not: prod has no schedule and is protected.
+    const jobs = await call(1, 'GET', '/api/v1/lifecycle/jobs');
+    expect(jobs.status).toBe(200);
+    expect(jobs.body).toEqual({
+      jobs: [
+        expect.objectContaining({
+          kind: 'gc',
+          name: 'dev',
+          schedule: '* * * * *',
+          nextRunAt: '2026-06-01T12:02:00.000Z',
+          protected: false,
+          lastRun: expect.objectContaining({ id, state: 'succeeded' }) as unknown,
+        }),
+        { kind: 'gc', name: 'prod', schedule: null, nextRunAt: null, protected: true, lastRun: null },
+        expect.objectContaining({ kind: 'sync', name: 'base', schedule: '*/5 * * * *', protected: false }),
+      ],
+    });
   });
 
   it('queues a run asked for through the API (202) that the other replica runs', async () => {
@@ -629,6 +646,7 @@ describe('two replicas on one PostgreSQL', () => {
       '/api/v1/lifecycle/runs',
       `/api/v1/lifecycle/runs/run_${'0'.repeat(32)}`,
       '/api/v1/lifecycle/schedules',
+      '/api/v1/lifecycle/jobs',
     ]) {
       const res = await replica(1).server.http.inject({
         method: 'GET',

@@ -157,11 +157,19 @@ sync:
     const timeout = await local(['gc', '--env', 'dev', '--timeout', '1m']);
     expect(timeout.code).toBe(2);
     expect(timeout.stderr).toContain("--timeout waits for a server's run");
-    const names = await remote(['sync']);
-    expect(names.code).toBe(2);
-    expect(names.stderr).toMatch(
-      /^gantry: gantry sync --server needs the names of the sync jobs.*\[USAGE_INVALID\]\n$/,
+    // A server whose gantry.yaml has no sync jobs: sync without names is refused, as locally.
+    const noJobs = await stubServer((_, res) =>
+      answer(res, {
+        jobs: [{ kind: 'gc', name: 'dev', schedule: null, nextRunAt: null, protected: false, lastRun: null }],
+      }),
     );
+    try {
+      const none = await runCli(['sync', '--server', noJobs.url], { env: { GANTRY_TOKEN: ADMIN } });
+      expect(none.code, none.stderr).toBe(2);
+      expect(none.stderr).toMatch(/^gantry: the configuration of .* has no sync jobs .*\[USAGE_INVALID\]\n$/);
+    } finally {
+      await noJobs.close();
+    }
   }, 30_000);
 
   it('a token without admin, an unknown environment and a protected one end with their exit codes', async () => {
@@ -208,8 +216,9 @@ sync:
     expect(await digestOf(dev, 'dev/web', digests['1.0.0'] as string)).toBe(digests['1.0.0']);
   }, 30_000);
 
-  it('sync --server runs the named job on the server: a dry run writes nothing, then it mirrors by digest', async () => {
-    const dry = await remote(['sync', 'base', '--dry-run']);
+  it('sync --server runs the server’s jobs (every one without names, even unscheduled): a dry run writes nothing, then it mirrors by digest', async () => {
+    // No names: the server lists its sync jobs (GET /api/v1/lifecycle/jobs); base has no schedule.
+    const dry = await remote(['sync', '--dry-run']);
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toMatch(/^Sync base \(dry run, nothing written\): would copy 1 digest/);
     expect(await digestOf(mirror, 'mirror/base/node', '22.1')).toBeUndefined();

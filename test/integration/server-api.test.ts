@@ -236,6 +236,7 @@ describe('HTTP API on PGlite', () => {
       'GET /api/v1/events',
       'GET /api/v1/ledger',
       'GET /api/v1/ledger/verify',
+      'GET /api/v1/lifecycle/jobs',
       'GET /api/v1/lifecycle/runs',
       'GET /api/v1/lifecycle/runs/tok_0000000000000000',
       'GET /api/v1/lifecycle/schedules',

@@ -141,6 +141,10 @@ const REQUESTS: Record<
     everyTeam: true,
     make: () => ({ url: '/api/v1/lifecycle/schedules' }),
   },
+  'GET /api/v1/lifecycle/jobs': {
+    everyTeam: true,
+    make: () => ({ url: '/api/v1/lifecycle/jobs' }),
+  },
   'POST /api/v1/lifecycle/runs': {
     make: () => ({ url: '/api/v1/lifecycle/runs', body: { kind: 'gc', name: 'dev', dryRun: true } }),
   },

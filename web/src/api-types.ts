@@ -369,6 +369,18 @@ export interface LifecycleRun {
 }
 
 /** A schedule of `GET /api/v1/lifecycle/schedules`. */
+/** `GET /api/v1/lifecycle/jobs`: gc of an environment or a sync job, scheduled or not. */
+export interface LifecycleJob {
+  readonly kind: LifecycleKind;
+  readonly name: string;
+  /** Five-field cron, UTC; null when it runs only on request. */
+  readonly schedule: string | null;
+  readonly nextRunAt: string | null;
+  /** gc of a protected environment is refused. */
+  readonly protected: boolean;
+  readonly lastRun: LifecycleRun | null;
+}
+
 export interface LifecycleSchedule {
   readonly kind: LifecycleKind;
   readonly name: string;

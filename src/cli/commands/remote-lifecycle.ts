@@ -54,6 +54,16 @@ const runView: Shape<RunView> = objectWith<RunView>({
   state: 'string',
 });
 
+/** `GET /api/v1/lifecycle/jobs`: the fields used here. */
+const jobList: Shape<{ jobs: { kind: string; name: string }[] }> = (value) => {
+  const list = objectWith<{ jobs: unknown[] }>({ jobs: 'array' })(value);
+  return {
+    jobs: list.jobs.map((j) =>
+      objectWith<{ kind: string; name: string }>({ kind: 'string', name: 'string' })(j),
+    ),
+  };
+};
+
 /** How often a run is read again while it goes on. */
 const POLL_MS = 500;
 
@@ -76,17 +86,14 @@ export async function gc(options: RemoteGcOptions): Promise<number> {
 
 /** `gantry sync NAME... --server URL [--dry-run]`: one run per job, one after the other. */
 export async function sync(names: string[], options: RemoteSyncOptions): Promise<number> {
-  if (names.length === 0)
-    throw new GantryError(
-      'USAGE_INVALID',
-      'gantry sync --server needs the names of the sync jobs to run (gantry sync NAME... --server URL); the server does not list its jobs',
-    );
   const timeoutMs = timeoutOf(options.timeout);
   const client = clientFor(options, LOCAL_APP_FLAGS);
   const json = options.json === true;
+  // No names: every sync job of the server's configuration, as locally.
+  const jobs = names.length > 0 ? names : await serverSyncJobs(client);
   const reports: LifecycleReport[] = [];
   try {
-    for (const name of names)
+    for (const name of jobs)
       reports.push(
         await runOnServer(
           client,
@@ -102,6 +109,18 @@ export async function sync(names: string[], options: RemoteSyncOptions): Promise
     throw error;
   }
   return finishSync(reports, json);
+}
+
+/** The names of the server's sync jobs (`GET /api/v1/lifecycle/jobs`); none is a usage error, as locally. */
+async function serverSyncJobs(client: ServerClient): Promise<string[]> {
+  const { jobs } = await client.get('/lifecycle/jobs', jobList);
+  const names = jobs.filter((j) => j.kind === 'sync').map((j) => j.name);
+  if (names.length === 0)
+    throw new GantryError(
+      'USAGE_INVALID',
+      `the configuration of ${client.server} has no sync jobs (the sync: section)`,
+    );
+  return names;
 }
 
 /** `--timeout` in milliseconds (undefined: none); a malformed one is a usage error. */

@@ -7,7 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GantryError } from '../../core/index.js';
 import { nextCronTime } from '../../config/index.js';
-import { configuredSchedules, requestLifecycleRun } from '../../jobs/index.js';
+import { requestLifecycleRun } from '../../jobs/index.js';
 import { LifecycleRuns, type JsonObject, type LifecycleRunRow } from '../../store/index.js';
 import { callerOf } from '../caller.js';
 import type { ServerContext } from '../context.js';
@@ -49,6 +49,15 @@ const scheduleView = z.object({
   lastRun: runView.nullable(),
 });
 
+const jobView = z.object({
+  kind: kindSchema,
+  name: z.string().describe('the environment (gc) or the sync job'),
+  schedule: z.string().nullable().describe('five-field cron, UTC; null when it runs only on request'),
+  nextRunAt: z.string().nullable(),
+  protected: z.boolean().describe('gc of a protected environment is refused (GC_PROTECTED); false for sync'),
+  lastRun: runView.nullable(),
+});
+
 const iso = (d: Date | null): string | null => (d === null ? null : new Date(d).toISOString());
 
 function viewOf(r: LifecycleRunRow, withReport: boolean): z.infer<typeof runView> {
@@ -84,6 +93,34 @@ function assertAllTeams(request: FastifyRequest): void {
 /** The lifecycle routes; `kick` tells this replica's worker a run was queued. */
 export function lifecycleRoutes(ctx: ServerContext, kick: () => void = () => undefined): AnyRoute[] {
   const runs = new LifecycleRuns(ctx.store.db);
+  /** Every environment (gc) and sync job of the configuration, in its order, with its schedule and last run. */
+  const jobViews = async (): Promise<z.infer<typeof jobView>[]> => {
+    const config = ctx.app().config;
+    const latest = await runs.latest();
+    const now = ctx.now();
+    const jobs = [
+      ...[...config.environments].map(([name, env]) => ({
+        kind: 'gc' as const,
+        name,
+        schedule: env.retention?.schedule ?? null,
+        protected: env.protected,
+      })),
+      ...[...(config.sync ?? [])].map(([name, job]) => ({
+        kind: 'sync' as const,
+        name,
+        schedule: job.schedule ?? null,
+        protected: false,
+      })),
+    ];
+    return jobs.map((job) => {
+      const last = latest.find((r) => r.kind === job.kind && r.name === job.name);
+      return {
+        ...job,
+        nextRunAt: job.schedule === null ? null : (nextCronTime(job.schedule, now)?.toISOString() ?? null),
+        lastRun: last ? viewOf(last, false) : null,
+      };
+    });
+  };
   return [
     route({
       method: 'GET',
@@ -142,20 +179,24 @@ export function lifecycleRoutes(ctx: ServerContext, kick: () => void = () => und
       response: z.object({ schedules: z.array(scheduleView) }),
       handler: async ({ request }) => {
         assertAllTeams(request);
-        const latest = await runs.latest();
-        const now = ctx.now();
+        const jobs = await jobViews();
         return {
-          schedules: configuredSchedules(ctx.app().config).map((s) => {
-            const last = latest.find((r) => r.kind === s.kind && r.name === s.name);
-            return {
-              kind: s.kind,
-              name: s.name,
-              schedule: s.schedule,
-              nextRunAt: nextCronTime(s.schedule, now)?.toISOString() ?? null,
-              lastRun: last ? viewOf(last, false) : null,
-            };
-          }),
+          schedules: jobs.flatMap(({ protected: _protected, schedule, ...job }) =>
+            schedule === null ? [] : [{ ...job, schedule }],
+          ),
         };
+      },
+    }),
+    route({
+      method: 'GET',
+      url: '/api/v1/lifecycle/jobs',
+      summary:
+        'Every job a run can be asked for: gc of each environment and each sync job, with its schedule (or null), next time and last run (not for a token limited to teams)',
+      access: 'read',
+      response: z.object({ jobs: z.array(jobView) }),
+      handler: async ({ request }) => {
+        assertAllTeams(request);
+        return { jobs: await jobViews() };
       },
     }),
     route({

@@ -6,7 +6,7 @@
  */
 import { useSignal } from '@preact/signals';
 import { api, withQuery } from '../api';
-import type { LifecycleKind, LifecycleRun, LifecycleSchedule, Pipeline } from '../api-types';
+import type { LifecycleJob, LifecycleKind, LifecycleRun, LifecycleSchedule } from '../api-types';
 import { session } from '../auth';
 import { Age, ErrorNote, useLoad } from '../components';
 import {
@@ -55,24 +55,19 @@ export function LifecyclePage({ query }: { query: URLSearchParams }) {
 function Lifecycle({ query }: { query: URLSearchParams }) {
   const kind = kindOf(query.get('kind'));
   const admin = session.value?.may.admin === true;
-  const schedules = useLoad(
-    () => api<{ schedules: LifecycleSchedule[] }>('GET', '/api/v1/lifecycle/schedules'),
-    [],
-  );
+  // Every job a run can be asked for; the scheduled ones are the schedules.
+  const jobs = useLoad(() => api<{ jobs: LifecycleJob[] }>('GET', '/api/v1/lifecycle/jobs'), []);
   const runs = useLoad(
     () => api<{ runs: LifecycleRun[] }>('GET', withQuery('/api/v1/lifecycle/runs', { kind, limit: 50 })),
     [kind],
   );
-  const pipeline = useLoad(
-    () => (admin ? api<Pipeline>('GET', '/api/v1/pipeline') : Promise.resolve(undefined)),
-    [admin],
-  );
   const starting = useSignal<{ kind: LifecycleKind; name: string } | undefined>(undefined);
   const started = useSignal<LifecycleRun | undefined>(undefined);
   const reload = async () => {
-    await Promise.all([schedules.reload(), runs.reload()]);
+    await Promise.all([jobs.reload(), runs.reload()]);
   };
-  const allSchedules = schedules.data.value?.schedules ?? [];
+  const allJobs = jobs.data.value?.jobs ?? [];
+  const allSchedules = allJobs.filter((j): j is LifecycleSchedule & LifecycleJob => j.schedule !== null);
   const shown = allSchedules.filter((s) => !kind || s.kind === kind);
   const list = runs.data.value?.runs ?? [];
   const underWay =
@@ -86,11 +81,9 @@ function Lifecycle({ query }: { query: URLSearchParams }) {
   const now = clock.value;
 
   // What an admin may start besides the schedules: gc of any environment that is not protected,
-  // and every sync job seen (in a schedule or a run).
-  const gcNames = (pipeline.data.value?.environments ?? []).filter((e) => !e.protected).map((e) => e.name);
-  const syncNames = [
-    ...new Set([...allSchedules, ...list].filter((x) => x.kind === 'sync').map((x) => x.name)),
-  ].sort();
+  // and every sync job, scheduled or not.
+  const gcNames = allJobs.filter((j) => j.kind === 'gc' && !j.protected).map((j) => j.name);
+  const syncNames = allJobs.filter((j) => j.kind === 'sync').map((j) => j.name);
 
   return (
     <section>
@@ -111,8 +104,8 @@ function Lifecycle({ query }: { query: URLSearchParams }) {
       </div>
 
       <h2 id="schedules-heading">Schedules</h2>
-      <ErrorNote error={schedules.error.value} />
-      {schedules.data.value && shown.length === 0 && (
+      <ErrorNote error={jobs.error.value} />
+      {jobs.data.value && shown.length === 0 && (
         <p class="muted">
           No {kind ?? 'gc or sync'} schedule in gantry.yaml (<code>retention.schedule</code>,{' '}
           <code>sync.&lt;name&gt;.schedule</code>).
