@@ -31,5 +31,5 @@ export {
   unavailableRunners,
 } from './lifecycle.js';
 export type { LifecycleRunners, LifecycleRunRequest, LifecycleSchedulerOptions } from './lifecycle.js';
-export { configuredSchedules, dueSlot, latestSlot } from './lifecycle-slots.js';
-export type { LifecycleSchedule } from './lifecycle-slots.js';
+export { configuredJobs, configuredSchedules, dueSlot, latestSlot } from './lifecycle-slots.js';
+export type { LifecycleJob, LifecycleSchedule } from './lifecycle-slots.js';

@@ -8,6 +8,17 @@
 import { Cron } from 'croner';
 import type { Config } from '../config/index.js';
 
+/** A job a lifecycle run can be asked for: gc of an environment, or a sync job. */
+export interface LifecycleJob {
+  readonly kind: 'gc' | 'sync';
+  /** The environment (gc) or the sync job. */
+  readonly name: string;
+  /** Five-field cron, UTC; undefined when it runs only on request. */
+  readonly schedule: string | undefined;
+  /** gc of a protected environment is refused; false for sync. */
+  readonly protected: boolean;
+}
+
 /** A configured schedule. */
 export interface LifecycleSchedule {
   readonly kind: 'gc' | 'sync';
@@ -17,17 +28,29 @@ export interface LifecycleSchedule {
   readonly schedule: string;
 }
 
+/** Every job of `config`: gc of each environment first, then each sync job, in file order. */
+export function configuredJobs(config: Config): LifecycleJob[] {
+  return [
+    ...[...config.environments].map(([name, env]) => ({
+      kind: 'gc' as const,
+      name,
+      schedule: env.retention?.schedule,
+      protected: env.protected,
+    })),
+    ...[...(config.sync ?? [])].map(([name, job]) => ({
+      kind: 'sync' as const,
+      name,
+      schedule: job.schedule,
+      protected: false,
+    })),
+  ];
+}
+
 /** Every schedule of `config`: gc of environments first, then sync jobs, each in file order. */
 export function configuredSchedules(config: Config): LifecycleSchedule[] {
-  const out: LifecycleSchedule[] = [];
-  for (const [name, env] of config.environments) {
-    const schedule = env.retention?.schedule;
-    if (schedule !== undefined) out.push({ kind: 'gc', name, schedule });
-  }
-  for (const [name, job] of config.sync ?? []) {
-    if (job.schedule !== undefined) out.push({ kind: 'sync', name, schedule: job.schedule });
-  }
-  return out;
+  return configuredJobs(config).flatMap(({ kind, name, schedule }) =>
+    schedule === undefined ? [] : [{ kind, name, schedule }],
+  );
 }
 
 /** The latest time `expr` names at or before `now` (UTC), or undefined. */

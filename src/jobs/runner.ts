@@ -142,7 +142,6 @@ export class PromotionRunner {
   readonly #running = new Map<string, AbortController>();
   /** Promotions run here with a stop request seen since their row was last read. */
   readonly #stops = new Set<string>();
-  #stopping = false;
 
   constructor(parts: RunnerParts, options: RunnerOptions = {}) {
     this.#p = parts;
@@ -169,7 +168,8 @@ export class PromotionRunner {
 
   /** Starts the worker loops (once). */
   start(): void {
-    if (!this.#stopping) this.#loop.start();
+    // A runner once stopped stays stopped (its loop could start again).
+    if (!this.#loop.stopping) this.#loop.start();
   }
 
   /** Wakes idle workers (a job was enqueued or woken here). */
@@ -188,7 +188,6 @@ export class PromotionRunner {
    * released (queued again for any replica) or left to its lease. Idempotent.
    */
   async stop(): Promise<void> {
-    this.#stopping = true;
     const all = this.#loop.stop();
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<'timeout'>((resolve) => {
@@ -272,7 +271,7 @@ export class PromotionRunner {
           reread = true;
           continue;
         }
-        if (this.#stopping) {
+        if (this.#loop.stopping) {
           await this.#p.queue.release(job.id, job.fence).catch(() => undefined);
           return;
         }
@@ -280,7 +279,7 @@ export class PromotionRunner {
         if (outcome === 'lost') return;
         if (outcome === 'aborted') {
           if (lease.lost) return;
-          if (this.#stopping) {
+          if (this.#loop.stopping) {
             await this.#p.queue.release(job.id, job.fence).catch(() => undefined);
             return;
           }

@@ -176,23 +176,25 @@ export async function waitForPromotionState<T extends { state: string }>(
   states: readonly string[],
   options: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<T> {
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await api<T>(server, token, 'GET', `/api/v1/promotions/${id}`);
-    if (r.status === 200 && states.includes(r.body.state)) return r.body;
-    if (Date.now() > deadline)
-      throw new Error(`promotion ${id} is ${r.body.state} after ${timeoutMs} ms, not ${states.join('|')}`);
-    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100));
-  }
+  let last = 'unknown';
+  return waitUntil(
+    () => `promotion ${id} to be ${states.join('|')} (it is ${last} after ${options.timeoutMs ?? 60_000} ms)`,
+    async () => {
+      const r = await api<T>(server, token, 'GET', `/api/v1/promotions/${id}`);
+      last = r.body.state;
+      return r.status === 200 && states.includes(r.body.state) ? r.body : undefined;
+    },
+    options,
+  );
 }
 
 /**
  * Calls `probe` every `intervalMs` (default 100) until it gives a value other than undefined,
- * and returns that value; throws `timed out waiting for ${what}` after `timeoutMs` (default 60 s).
+ * and returns that value; throws `timed out waiting for ${what}` after `timeoutMs` (default 60 s)
+ * (`what` may be a function, read then, to say how far it got).
  */
 export async function waitUntil<T>(
-  what: string,
+  what: string | (() => string),
   probe: () => Promise<T | undefined>,
   options: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<T> {
@@ -200,7 +202,8 @@ export async function waitUntil<T>(
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end)
+      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100));
   }
 }

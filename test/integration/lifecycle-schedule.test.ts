@@ -21,6 +21,7 @@ import {
   type LifecycleRunners,
 } from '../../src/jobs/index.js';
 import { buildServer, runServer, type GantryServer, type RunningServer } from '../../src/server/index.js';
+import { waitUntil } from '../helpers/gantry-server.js';
 import { parseTestConfig } from '../helpers/in-process.js';
 import {
   Deployments,
@@ -742,14 +743,8 @@ describe('two gantry serve replicas (runServer) on one PostgreSQL, ticking on th
     await backend.stop();
   });
 
-  async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-    for (let i = 0; i < 200; i += 1) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    throw new Error(`timed out waiting for ${what}`);
-  }
+  const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> =>
+    waitUntil(what, probe, { timeoutMs: 10_000, intervalMs: 50 });
 
   it('runs the slot once over HTTP-visible state, and runs an API run', async () => {
     const [a, b] = servers;

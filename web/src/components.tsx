@@ -27,13 +27,18 @@ export function Age({ time, now = Date.now() }: { time: string | undefined; now?
   );
 }
 
+/** A span in its largest whole unit: `42 s`, `5 min`, `3 h`, `12 d`. */
+export function span(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h`;
+  return `${Math.floor(s / 86_400)} d`;
+}
+
 /** `42 s ago`, `5 min ago`, `3 h ago`, `12 d ago`. */
 export function ago(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
-  if (s < 86_400) return `${Math.floor(s / 3600)} h ago`;
-  return `${Math.floor(s / 86_400)} d ago`;
+  return `${span(ms)} ago`;
 }
 
 /** Bytes as `12.3 MB`. */

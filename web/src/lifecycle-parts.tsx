@@ -8,7 +8,7 @@ import { useEffect, useRef } from 'preact/hooks';
 import { useSignal } from '@preact/signals';
 import { api } from './api';
 import type { LifecycleKind, LifecycleRun, LifecycleState } from './api-types';
-import { bytes, Dialog, ErrorNote } from './components';
+import { bytes, Dialog, ErrorNote, span } from './components';
 
 const STATE_TONE: Record<LifecycleState, string> = {
   queued: 'wait',
@@ -30,12 +30,7 @@ export function RunStateBadge({ state }: { state: LifecycleState }) {
 
 /** `in 42 s`, `in 5 min`, `in 3 h`, `in 12 d` (`now` for a time already come). */
 export function until(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s <= 0) return 'now';
-  if (s < 60) return `in ${s} s`;
-  if (s < 3600) return `in ${Math.floor(s / 60)} min`;
-  if (s < 86_400) return `in ${Math.floor(s / 3600)} h`;
-  return `in ${Math.floor(s / 86_400)} d`;
+  return Math.round(ms / 1000) <= 0 ? 'now' : `in ${span(ms)}`;
 }
 
 /** `2026-12-03 03:00 UTC` (to the minute; the exact ISO time in its title). */

@@ -7,6 +7,7 @@
  * same exit codes. The server runs with its own gantry.yaml and credentials, so the flags that change the
  * local run (`--keep`, `--older-than`, `--config`, …) are refused rather than ignored.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../../config/index.js';
 import { GantryError } from '../../core/index.js';
 import type { LifecycleReport } from '../../app.js';
@@ -159,7 +160,7 @@ async function runOnServer(
         { details: { run: run.id, state: run.state } },
       );
     }
-    await sleep(deadline === undefined ? POLL_MS : Math.min(POLL_MS, deadline - Date.now()));
+    await sleep(deadline === undefined ? POLL_MS : Math.max(0, Math.min(POLL_MS, deadline - Date.now())));
     try {
       run = await client.get(path(run.id), runView);
       strikes = 0;
@@ -181,10 +182,6 @@ async function runOnServer(
 /** True when a run in `state` has ended. */
 function hasEnded(state: string): boolean {
   return state === 'succeeded' || state === 'failed';
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import { createApp, runGc, runSync } from '../../app.js';
 import {
   findConfigFile,
+  formatDuration,
   formatProblem,
   MAX_CONFIG_FILE_BYTES,
   parseConfig,
@@ -156,7 +157,6 @@ export async function serve(options: ServeOptions): Promise<number> {
   });
 }
 
-/** Parses `host:port` (`[v6]:port` for IPv6); port 0 picks a free one. */
 /** `--job-lease`, e.g. `15s` or `1m`, in ms; between 3 s and 10 min. */
 export function parseJobLease(value: string | undefined): number {
   if (value === undefined) return JOB_LEASE_MS.default;
@@ -164,11 +164,12 @@ export function parseJobLease(value: string | undefined): number {
   if (ms === undefined || ms < JOB_LEASE_MS.min || ms > JOB_LEASE_MS.max)
     throw new GantryError(
       'USAGE_INVALID',
-      `--job-lease must be a duration from 3s to 10m, such as 15s or 1m; got "${value}"`,
+      `--job-lease must be a duration from ${formatDuration(JOB_LEASE_MS.min)} to ${formatDuration(JOB_LEASE_MS.max)}, such as 15s or 1m; got "${value}"`,
     );
   return ms;
 }
 
+/** Parses `host:port` (`[v6]:port` for IPv6); port 0 picks a free one. */
 export function parseListen(value: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value);
   const port = Number(m?.[3]);

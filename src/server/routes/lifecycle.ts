@@ -7,7 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GantryError } from '../../core/index.js';
 import { nextCronTime } from '../../config/index.js';
-import { requestLifecycleRun } from '../../jobs/index.js';
+import { configuredJobs, requestLifecycleRun } from '../../jobs/index.js';
 import { LifecycleRuns, type JsonObject, type LifecycleRunRow } from '../../store/index.js';
 import { callerOf } from '../caller.js';
 import type { ServerContext } from '../context.js';
@@ -93,30 +93,16 @@ function assertAllTeams(request: FastifyRequest): void {
 /** The lifecycle routes; `kick` tells this replica's worker a run was queued. */
 export function lifecycleRoutes(ctx: ServerContext, kick: () => void = () => undefined): AnyRoute[] {
   const runs = new LifecycleRuns(ctx.store.db);
-  /** Every environment (gc) and sync job of the configuration, in its order, with its schedule and last run. */
+  /** Every job of the configuration, in its order, with its next time and last run. */
   const jobViews = async (): Promise<z.infer<typeof jobView>[]> => {
-    const config = ctx.app().config;
     const latest = await runs.latest();
     const now = ctx.now();
-    const jobs = [
-      ...[...config.environments].map(([name, env]) => ({
-        kind: 'gc' as const,
-        name,
-        schedule: env.retention?.schedule ?? null,
-        protected: env.protected,
-      })),
-      ...[...(config.sync ?? [])].map(([name, job]) => ({
-        kind: 'sync' as const,
-        name,
-        schedule: job.schedule ?? null,
-        protected: false,
-      })),
-    ];
-    return jobs.map((job) => {
+    return configuredJobs(ctx.app().config).map(({ schedule, ...job }) => {
       const last = latest.find((r) => r.kind === job.kind && r.name === job.name);
       return {
         ...job,
-        nextRunAt: job.schedule === null ? null : (nextCronTime(job.schedule, now)?.toISOString() ?? null),
+        schedule: schedule ?? null,
+        nextRunAt: schedule === undefined ? null : (nextCronTime(schedule, now)?.toISOString() ?? null),
         lastRun: last ? viewOf(last, false) : null,
       };
     });
